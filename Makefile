@@ -1,0 +1,30 @@
+# JetMesh: the human entry points. Every target uses the project's pinned Node (.node-version),
+# installed into .tools/ on first use, never the machine's Node.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+NODE_BIN := $(shell ./scripts/ensure-node.sh)
+export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help install build typecheck test dev demo bench
+help:
+	@echo "make dev    run the whole mesh on this machine (no cluster needed)"
+	@echo "make test   typecheck and run every test"
+	@echo "make build  compile every workspace to dist/"
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@echo "==> installing npm packages (node $$(node --version))"
+	npm ci --no-audit --no-fund
+
+install: node_modules/.package-lock.json
+
+build: install
+	npm run build
+
+typecheck: install
+	@echo "==> typecheck (tsc --noEmit, strict)"
+	npm run typecheck
+
+test: typecheck
+	@command -v nats-server >/dev/null || { echo "nats-server not found: apt-get install nats-server" >&2; exit 1; }
+	@echo "==> tests (vitest)"
+	npm test

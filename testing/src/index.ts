@@ -1,0 +1,3 @@
+export { NatsCluster, NatsNode, startNats, type NatsNodeOptions } from "./nats.ts";
+export { freePort } from "./ports.ts";
+export { waitFor } from "./wait.ts";
