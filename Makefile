@@ -28,3 +28,6 @@ test: typecheck
 	@command -v nats-server >/dev/null || { echo "nats-server not found: apt-get install nats-server" >&2; exit 1; }
 	@echo "==> tests (vitest)"
 	npm test
+
+# kind + Helm targets live in their own file.
+-include mk/kind.mk

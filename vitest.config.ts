@@ -9,6 +9,8 @@ export default defineConfig({
     alias: {
       "@jetmesh/testing": src("./testing/src/index.ts"),
       "@jetmesh/mesh": src("./services/mesh/src/index.ts"),
+      "@jetmesh/shop": src("./services/shop/src/index.ts"),
+      "@jetmesh/cli": src("./services/cli/src/index.ts"),
       "@jetmesh/operator": src("./operator/src/index.ts"),
     },
   },
