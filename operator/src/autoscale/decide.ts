@@ -1,0 +1,152 @@
+// The scaling decision: a pure function from (policy, current replicas, observation, state)
+// to (desired replicas, reason, next state). No clocks, no I/O: the autoscaler and the
+// benchmark feed it, tests table-drive it. The formula is explained in docs/autoscaling.md.
+import type { ScalingPolicy } from "./policy.ts";
+
+export interface Observation {
+  /** num_pending + num_ack_pending. */
+  lag: number;
+  /** Smoothed arrival rate of matching messages, msgs/s (undefined: not known yet). */
+  arrivalRate?: number;
+  /** Smoothed capacity of one replica, msgs/s (undefined: no replica has been seen busy). */
+  perReplicaRate?: number;
+}
+
+export interface DecisionTuning {
+  /** Changes smaller than this fraction of the current replicas are ignored (HPA: 0.1). */
+  tolerance: number;
+  /** One decision may grow to max(current × upFactor, current + upPods). */
+  scaleUpFactor: number;
+  scaleUpPods: number;
+  /** One decision may shrink to no less than floor(current × scaleDownFactor). */
+  scaleDownFactor: number;
+}
+
+export const DECISION_DEFAULTS: DecisionTuning = {
+  tolerance: 0.1,
+  scaleUpFactor: 2,
+  scaleUpPods: 4,
+  scaleDownFactor: 0.5,
+};
+
+export interface Recommendation {
+  /** ms */
+  at: number;
+  replicas: number;
+}
+
+export interface DecisionState {
+  /** Recommendations of the last scaleDownStabilization seconds, oldest first. */
+  recommendations: Recommendation[];
+  /** When the decision last changed the replica count, ms. */
+  lastScaleAt?: number;
+}
+
+export const INITIAL_DECISION_STATE: DecisionState = { recommendations: [] };
+
+export interface DecisionInput {
+  /** ms; only used to age the stabilization window. */
+  now: number;
+  policy: ScalingPolicy;
+  currentReplicas: number;
+  observation: Observation;
+  state: DecisionState;
+  tuning?: DecisionTuning;
+}
+
+export interface Decision {
+  desiredReplicas: number;
+  /** One line a person can read in status and Events. */
+  reason: string;
+  /** What the formula asked for before stabilization and rate limits. */
+  recommendedReplicas: number;
+  /** Estimated seconds to drain the lag with the current replicas (Infinity: never). */
+  drainSeconds: number | undefined;
+  state: DecisionState;
+}
+
+const EPS = 1e-9;
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+}
+
+/** Seconds to drain `lag` with `replicas` replicas working at `perReplicaRate` while `arrival` keeps coming. */
+export function estimateDrainSeconds(lag: number, arrival: number, replicas: number, perReplicaRate: number | undefined): number | undefined {
+  if (lag <= 0) return 0;
+  if (perReplicaRate === undefined) return undefined;
+  const surplus = replicas * perReplicaRate - arrival;
+  return surplus > 0 ? lag / surplus : Infinity;
+}
+
+export function decide(input: DecisionInput): Decision {
+  const { now, policy, observation } = input;
+  const tuning = input.tuning ?? DECISION_DEFAULTS;
+  const current = Math.max(0, input.currentReplicas);
+  const lag = Math.max(0, observation.lag);
+  const arrival = Math.max(0, observation.arrivalRate ?? 0);
+  const mu = observation.perReplicaRate !== undefined && observation.perReplicaRate > 0 ? observation.perReplicaRate : undefined;
+
+  // 1. What the load asks for, as a fraction of replicas.
+  const floorNeed = lag / policy.targetLagPerReplica;
+  const drainNeed = mu === undefined ? undefined : (arrival + lag / policy.maxDrainSeconds) / mu;
+  const idle = lag === 0 && arrival === 0;
+  let need = Math.max(floorNeed, drainNeed ?? 0);
+  let why: string;
+  if (idle) {
+    need = 0;
+    why = "no lag and no arrivals";
+  } else if (drainNeed !== undefined && drainNeed >= floorNeed) {
+    why = `drain ${fmt(lag)} within ${policy.maxDrainSeconds}s with ${fmt(arrival)} msg/s arriving at ${fmt(mu!)} msg/s per replica`;
+  } else {
+    why = `lag ${fmt(lag)} at ${policy.targetLagPerReplica} per replica`;
+  }
+
+  // 2. Whole replicas, ignoring changes within the tolerance band.
+  let recommended = Math.ceil(need - EPS);
+  if (!idle && current > 0 && recommended !== current && Math.abs(need / current - 1) <= tuning.tolerance) {
+    recommended = current;
+    why += ` (within ${Math.round(tuning.tolerance * 100)}% tolerance)`;
+  }
+  // Activation: a pending message or an arrival always gets at least one replica.
+  if (!idle && recommended < 1) recommended = 1;
+  recommended = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, recommended));
+
+  // 3. Scale-down stabilization: never go below the highest recommendation of the window.
+  const windowStart = now - policy.scaleDownStabilizationSeconds * 1000;
+  const recommendations = [...input.state.recommendations.filter((r) => r.at > windowStart && r.at <= now), { at: now, replicas: recommended }];
+  let desired = recommended;
+  let reason = `${why}: ${recommended}`;
+  if (recommended < current) {
+    const windowMax = Math.max(...recommendations.map((r) => r.replicas));
+    if (windowMax > recommended) {
+      desired = Math.min(current, windowMax);
+      reason = `${why}: ${recommended}, held at ${desired} by ${policy.scaleDownStabilizationSeconds}s scale-down stabilization`;
+    }
+  }
+
+  // 4. Rate limits per decision.
+  if (desired > current && current > 0) {
+    const upLimit = Math.max(Math.ceil(current * tuning.scaleUpFactor), current + tuning.scaleUpPods);
+    if (desired > upLimit) {
+      desired = upLimit;
+      reason += `, limited to ${upLimit} by the scale-up rate`;
+    }
+  } else if (desired < current) {
+    const downLimit = Math.floor(current * tuning.scaleDownFactor);
+    if (desired < downLimit) {
+      desired = downLimit;
+      reason += `, limited to ${downLimit} by the scale-down rate`;
+    }
+  }
+  desired = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, desired));
+  if (current === 0 && desired > 0) reason = `activation: ${reason}`;
+
+  return {
+    desiredReplicas: desired,
+    reason,
+    recommendedReplicas: recommended,
+    drainSeconds: estimateDrainSeconds(lag, arrival, current, mu),
+    state: { recommendations, lastScaleAt: desired !== current ? now : input.state.lastScaleAt },
+  };
+}
