@@ -1,0 +1,198 @@
+// The `jetmesh` command: parse, connect, run one subcommand, map failures to exit codes.
+import * as k8s from "@kubernetes/client-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { parseArgs, UsageError, USAGE, type Command, type NatsTarget } from "./args.ts";
+import { readStatus, renderStatus } from "./status.ts";
+import { allSequences, getMessage, headerList, listDeadLetters, renderShow, replayDeadLetter } from "./dlq.ts";
+import { renderTable } from "./table.ts";
+import { runVerify } from "./verify.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_UNREACHABLE = 3;
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** A failure a person can act on, with the exit code it maps to. */
+export class CliError extends Error {
+  override name = "CliError";
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+export async function runCli(argv: string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseArgs(argv, env);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`jetmesh: ${err.message}\n\n${USAGE}`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+  try {
+    return await run(cmd, env, io);
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.err(`jetmesh: ${err.message}`);
+      return err.exitCode;
+    }
+    io.err(`jetmesh: ${(err as Error).message ?? String(err)}`);
+    return EXIT_FAILED;
+  }
+}
+
+async function run(cmd: Command, env: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  switch (cmd.kind) {
+    case "help":
+      io.out(USAGE);
+      return EXIT_OK;
+    case "status": {
+      const kc = loadKubeconfig(cmd.kubeconfig, env);
+      const server = kc.getCurrentCluster()?.server ?? "(no cluster in kubeconfig)";
+      let report;
+      try {
+        report = await readStatus(kc, cmd.allNamespaces ? undefined : cmd.namespace);
+      } catch (err) {
+        throw kubeError(err, server);
+      }
+      io.out(cmd.output === "json" ? JSON.stringify(report, null, 2) : renderStatus(report));
+      return EXIT_OK;
+    }
+    case "dlq-list":
+      return withNats(cmd.nats, async (nc) => {
+        const jsm = await jetstreamManager(nc);
+        const items = await streamCall(cmd.nats, () => listDeadLetters(jsm, cmd.nats.stream, cmd.limit));
+        if (cmd.output === "json") {
+          io.out(JSON.stringify(items, null, 2));
+        } else if (!items.length) {
+          io.out(`no dead letters in stream ${cmd.nats.stream}`);
+        } else {
+          io.out(
+            renderTable(
+              ["SEQ", "TIME", "ORIGINAL-SUBJECT", "REASON", "DELIVERIES", "CE-ID", "ERROR"],
+              items.map((d) => [String(d.seq), d.time, d.originalSubject, d.reason || "-", d.deliveries || "-", d.ceId, oneLine(d.error) || "-"]),
+            ),
+          );
+        }
+        return EXIT_OK;
+      });
+    case "dlq-show":
+      return withNats(cmd.nats, async (nc) => {
+        const jsm = await jetstreamManager(nc);
+        const m = await streamCall(cmd.nats, () => getMessage(jsm, cmd.nats.stream, cmd.seq));
+        if (!m) throw new CliError(`no dead letter with sequence ${cmd.seq} in stream ${cmd.nats.stream}`, EXIT_FAILED);
+        io.out(renderShow({ seq: m.seq, subject: m.subject, time: m.time.toISOString(), headers: headerList(m.header), data: m.data }));
+        return EXIT_OK;
+      });
+    case "dlq-replay":
+      return withNats(cmd.nats, async (nc) => {
+        const jsm = await jetstreamManager(nc);
+        const seqs = cmd.seqs === "all" ? await streamCall(cmd.nats, () => allSequences(jsm, cmd.nats.stream)) : cmd.seqs;
+        if (!seqs.length) {
+          io.out(`no dead letters in stream ${cmd.nats.stream}`);
+          return EXIT_OK;
+        }
+        let failed = 0;
+        for (const seq of seqs) {
+          try {
+            const r = await streamCall(cmd.nats, () => replayDeadLetter(nc, cmd.nats.stream, seq, cmd.keep));
+            io.out(
+              `replayed ${seq}: ${r.subject} ce-id ${r.ceId} → stream seq ${r.publishedSeq}${r.duplicate ? " (duplicate: already replayed)" : ""}${r.deleted ? ", dead letter deleted" : ""}`,
+            );
+          } catch (err) {
+            if (err instanceof CliError) throw err;
+            failed++;
+            io.err(`jetmesh: replay of ${seq} failed: ${(err as Error).message}`);
+          }
+        }
+        return failed ? EXIT_FAILED : EXIT_OK;
+      });
+    case "verify":
+      return withNats(cmd.nats, async (nc) => {
+        const result = await runVerify(nc);
+        io.out(cmd.output === "json" ? JSON.stringify(result.report, null, 2) : result.text);
+        return result.ok ? EXIT_OK : EXIT_FAILED;
+      });
+  }
+}
+
+function loadKubeconfig(flag: string | undefined, env: Record<string, string | undefined>): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  const file = flag ?? env.KUBECONFIG?.split(":")[0];
+  try {
+    if (file) kc.loadFromFile(file);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new CliError(`cannot read kubeconfig ${file ?? "(default)"}: ${(err as Error).message}`, EXIT_UNREACHABLE);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new CliError(`no current cluster in kubeconfig ${file ?? "(default)"}; set KUBECONFIG or --kubeconfig (make dev writes .dev/kubeconfig)`, EXIT_UNREACHABLE);
+  }
+  return kc;
+}
+
+function kubeError(err: unknown, server: string): CliError {
+  const e = err as { code?: number; message?: string; body?: unknown; cause?: { code?: string } };
+  if (typeof e.code === "number") {
+    if (e.code === 404) {
+      return new CliError(`the API server at ${server} does not know the JetMesh resources (HTTP 404): are the CRDs in crds/ applied?`, EXIT_FAILED);
+    }
+    return new CliError(`API server at ${server} answered HTTP ${e.code}: ${bodyMessage(e.body) ?? e.message}`, EXIT_FAILED);
+  }
+  const cause = e.cause?.code ?? "";
+  return new CliError(
+    `cannot reach the Kubernetes API server at ${server}${cause ? ` (${cause})` : ""}: ${e.message ?? String(err)}; is it running (make dev) and KUBECONFIG right?`,
+    EXIT_UNREACHABLE,
+  );
+}
+
+function bodyMessage(body: unknown): string | undefined {
+  if (typeof body !== "string") return undefined;
+  try {
+    return (JSON.parse(body) as { message?: string }).message;
+  } catch {
+    return body.slice(0, 200);
+  }
+}
+
+async function withNats(target: NatsTarget, fn: (nc: NatsConnection) => Promise<number>): Promise<number> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: target.servers.split(","), timeout: 3_000, maxReconnectAttempts: 0, name: "jetmesh-cli" });
+  } catch (err) {
+    throw new CliError(`cannot connect to NATS at ${target.servers}: ${(err as Error).message}; is it running (make dev) and NATS_URL / --nats right?`, EXIT_UNREACHABLE);
+  }
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Runs a JetStream call, turning "stream not found" into an actionable message. */
+async function streamCall<T>(target: NatsTarget, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const msg = (err as Error).message ?? "";
+    if (/stream not found/i.test(msg)) {
+      throw new CliError(`stream ${target.stream} does not exist on ${target.servers} (is the dead-letters EventStream applied? use --stream to pick another)`, EXIT_FAILED);
+    }
+    throw err;
+  }
+}
+
+function oneLine(s: string): string {
+  const t = s.replace(/\s+/g, " ").trim();
+  return t.length > 60 ? `${t.slice(0, 57)}...` : t;
+}

@@ -1,0 +1,157 @@
+// `jetmesh dlq`: inspect and replay the dead-letter stream.
+//
+// A dead letter is the original CloudEvent (binary mode: ce-* headers + data) republished by
+// the runtime to jetmesh.dlq.<ns>.<subscription> with headers saying why (docs/runtime.md).
+// Replay republishes the original event to its original subject as a fresh delivery: a new
+// Nats-Msg-Id (the original's would be dropped by JetStream's duplicate window) derived from
+// the dead letter's stream and sequence — so replaying the same entry twice inside the window
+// still publishes once — while ce-id stays the same, so handlers' idempotency keys still hold.
+// After the publish is acknowledged the dead letter is deleted (unless --keep), so
+// `dlq list` shows what still needs attention; a failed publish deletes nothing.
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+
+/** Header names the runtime writes on a dead letter (first match wins, case-insensitive). */
+export const DLQ_HEADERS = {
+  originalSubject: ["jetmesh-original-subject", "jetmesh-subject"],
+  reason: ["jetmesh-reason", "jetmesh-dead-letter-reason"],
+  deliveries: ["jetmesh-deliveries", "jetmesh-delivery-count", "jetmesh-num-delivered"],
+  error: ["jetmesh-error", "jetmesh-last-error"],
+  subscription: ["jetmesh-subscription", "jetmesh-consumer"],
+} as const;
+
+export const REPLAYED_FROM_HEADER = "jetmesh-replayed-from";
+export const REPLAYED_AT_HEADER = "jetmesh-replayed-at";
+
+/** Headers as a plain list (lower-case names), in the order the message carried them. */
+export type HeaderList = [string, string][];
+
+export function headerList(h: MsgHdrs | undefined): HeaderList {
+  const out: HeaderList = [];
+  if (!h) return out;
+  for (const k of h.keys()) for (const v of h.values(k)) out.push([k.toLowerCase(), v]);
+  return out;
+}
+
+function pick(list: HeaderList, names: readonly string[]): string | undefined {
+  for (const n of names) {
+    const hit = list.find(([k]) => k === n);
+    if (hit) return hit[1];
+  }
+  return undefined;
+}
+
+export interface DeadLetterSummary {
+  seq: number;
+  time: string;
+  subject: string;
+  originalSubject: string;
+  reason: string;
+  deliveries: string;
+  error: string;
+  ceId: string;
+  ceType: string;
+}
+
+export function summarize(seq: number, time: string, subject: string, h: HeaderList): DeadLetterSummary {
+  const ceType = pick(h, ["ce-type"]) ?? "";
+  return {
+    seq,
+    time,
+    subject,
+    originalSubject: pick(h, DLQ_HEADERS.originalSubject) ?? ceType,
+    reason: pick(h, DLQ_HEADERS.reason) ?? "",
+    deliveries: pick(h, DLQ_HEADERS.deliveries) ?? "",
+    error: pick(h, DLQ_HEADERS.error) ?? "",
+    ceId: pick(h, ["ce-id"]) ?? "",
+    ceType,
+  };
+}
+
+export interface ReplayMessage {
+  subject: string;
+  msgId: string;
+  headers: HeaderList;
+}
+
+/**
+ * What to publish for a replay of dead letter `seq` of `stream`: the CloudEvent's own headers
+ * (ce-*, content-type) without the dead-letter diagnostics, marked as replayed.
+ */
+export function replayMessage(stream: string, seq: number, h: HeaderList, now: Date): ReplayMessage {
+  const s = summarize(seq, "", "", h);
+  if (!s.ceId) throw new Error(`dead letter ${seq} has no ce-id header: not a binary-mode CloudEvent, cannot replay`);
+  if (!s.originalSubject) throw new Error(`dead letter ${seq} names no original subject (no ce-type): cannot replay`);
+  const headers: HeaderList = h.filter(([k]) => k.startsWith("ce-") || k === "content-type");
+  headers.push([REPLAYED_FROM_HEADER, `${stream}/${seq}`], [REPLAYED_AT_HEADER, now.toISOString()]);
+  return { subject: s.originalSubject, msgId: `${s.ceId}:replay:${stream}:${seq}`, headers };
+}
+
+export async function listDeadLetters(jsm: JetStreamManager, stream: string, limit: number): Promise<DeadLetterSummary[]> {
+  const info = await jsm.streams.info(stream);
+  const out: DeadLetterSummary[] = [];
+  // Oldest first; deleted sequences (replayed entries) are skipped.
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
+    const m = await getMessage(jsm, stream, seq);
+    if (m) out.push(summarize(m.seq, m.time.toISOString(), m.subject, headerList(m.header)));
+  }
+  return out;
+}
+
+export async function getMessage(jsm: JetStreamManager, stream: string, seq: number): Promise<StoredMsg | null> {
+  try {
+    return await jsm.streams.getMessage(stream, { seq });
+  } catch (err) {
+    if (/no message found|not found/i.test((err as Error).message)) return null;
+    throw err;
+  }
+}
+
+export interface ReplayResult {
+  seq: number;
+  subject: string;
+  ceId: string;
+  msgId: string;
+  publishedSeq: number;
+  duplicate: boolean;
+  deleted: boolean;
+}
+
+export async function replayDeadLetter(nc: NatsConnection, stream: string, seq: number, keep: boolean): Promise<ReplayResult> {
+  const jsm = await jetstreamManager(nc);
+  const m = await getMessage(jsm, stream, seq);
+  if (!m) throw new Error(`no dead letter with sequence ${seq} in stream ${stream}`);
+  const h = headerList(m.header);
+  const r = replayMessage(stream, seq, h, new Date());
+  const hdrs = natsHeaders();
+  for (const [k, v] of r.headers) hdrs.append(k, v);
+  const ack = await jetstream(nc).publish(r.subject, m.data, { msgID: r.msgId, headers: hdrs });
+  let deleted = false;
+  if (!keep) deleted = await jsm.streams.deleteMessage(stream, seq, false);
+  return { seq, subject: r.subject, ceId: summarize(seq, "", "", h).ceId, msgId: r.msgId, publishedSeq: ack.seq, duplicate: ack.duplicate, deleted };
+}
+
+/** Every dead letter's sequence (for replay --all), oldest first. */
+export async function allSequences(jsm: JetStreamManager, stream: string): Promise<number[]> {
+  const info = await jsm.streams.info(stream);
+  const seqs: number[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    if (await getMessage(jsm, stream, seq)) seqs.push(seq);
+  }
+  return seqs;
+}
+
+/** Text for `dlq show`: headers, then the event data (pretty JSON when it parses). */
+export function renderShow(m: { seq: number; subject: string; time: string; headers: HeaderList; data: Uint8Array }): string {
+  const lines = [`sequence: ${m.seq}`, `subject:  ${m.subject}`, `time:     ${m.time}`, "headers:"];
+  for (const [k, v] of m.headers) lines.push(`  ${k}: ${v}`);
+  const text = new TextDecoder().decode(m.data);
+  let body = text;
+  try {
+    body = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // not JSON: print as is
+  }
+  lines.push("data:", body);
+  return lines.join("\n");
+}

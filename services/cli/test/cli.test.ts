@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { freePort, startNats, type NatsCluster } from "@jetmesh/testing";
+import { parseArgs, replayMessage, runCli, UsageError } from "@jetmesh/cli";
+
+const run = async (argv: string[], env: Record<string, string | undefined> = {}) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, env, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+};
+
+describe("parseArgs", () => {
+  it.each<[string, string[], Record<string, string>, object]>([
+    ["status defaults to all namespaces", ["status"], {}, { kind: "status", allNamespaces: true, namespace: undefined, output: "table" }],
+    ["status -n", ["status", "-n", "shop"], {}, { kind: "status", allNamespaces: false, namespace: "shop" }],
+    ["status --kubeconfig=", ["status", "--kubeconfig=/x", "-o", "json"], {}, { kind: "status", kubeconfig: "/x", output: "json" }],
+    ["dlq list uses NATS_URL", ["dlq", "list"], { NATS_URL: "nats://h:1" }, { kind: "dlq-list", nats: { servers: "nats://h:1", stream: "shop_dead-letters" }, limit: 100 }],
+    ["--nats beats NATS_URL", ["dlq", "show", "7", "--nats", "nats://a:2"], { NATS_URL: "nats://h:1" }, { kind: "dlq-show", seq: 7, nats: { servers: "nats://a:2" } }],
+    ["replay several", ["dlq", "replay", "3", "4", "--keep"], {}, { kind: "dlq-replay", seqs: [3, 4], keep: true }],
+    ["replay all", ["dlq", "replay", "--all", "--stream", "x"], {}, { kind: "dlq-replay", seqs: "all", keep: false, nats: { stream: "x" } }],
+    ["verify", ["verify"], {}, { kind: "verify" }],
+    ["no args is help", [], {}, { kind: "help" }],
+  ])("%s", (_n, argv, env, expected) => {
+    expect(parseArgs(argv, env)).toMatchObject(expected);
+  });
+
+  it.each([
+    [["status", "-n", "a", "-A"], /either -n/],
+    [["dlq", "show"], /exactly one sequence/],
+    [["dlq", "show", "x"], /not a stream sequence/],
+    [["dlq", "replay"], /sequence numbers or --all/],
+    [["dlq", "replay", "1", "--all"], /either sequence numbers or --all/],
+    [["dlq", "purge"], /unknown dlq command/],
+    [["status", "--nats", "x"], /does not apply/],
+    [["frobnicate"], /unknown command/],
+    [["status", "-o", "yaml"], /table or json/],
+  ])("refuses %j", (argv, msg) => {
+    expect(() => parseArgs(argv, {})).toThrow(UsageError);
+    expect(() => parseArgs(argv, {})).toThrow(msg);
+  });
+});
+
+describe("replayMessage", () => {
+  const h: [string, string][] = [
+    ["ce-id", "abc"],
+    ["ce-type", "shop.order.placed.v1"],
+    ["ce-source", "/order"],
+    ["nats-msg-id", "abc"],
+    ["jetmesh-reason", "max_deliver"],
+    ["jetmesh-original-subject", "shop.order.placed.v1"],
+  ];
+  it("keeps the CloudEvent headers and id, drops diagnostics, gets a fresh message id", () => {
+    const r = replayMessage("shop_dead-letters", 9, h, new Date("2026-01-01T00:00:00Z"));
+    expect(r.subject).toBe("shop.order.placed.v1");
+    expect(r.msgId).toBe("abc:replay:shop_dead-letters:9");
+    expect(r.headers).toEqual([
+      ["ce-id", "abc"],
+      ["ce-type", "shop.order.placed.v1"],
+      ["ce-source", "/order"],
+      ["jetmesh-replayed-from", "shop_dead-letters/9"],
+      ["jetmesh-replayed-at", "2026-01-01T00:00:00.000Z"],
+    ]);
+  });
+  it("refuses a message that is not a binary CloudEvent", () => {
+    expect(() => replayMessage("s", 1, [["ce-type", "x"]], new Date())).toThrow(/no ce-id/);
+  });
+});
+
+describe("jetmesh dlq against a real nats-server", () => {
+  let nats: NatsCluster;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nats = await startNats();
+    nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "shop_events", subjects: ["shop.>"], duplicate_window: 120_000_000_000 });
+    await jsm.streams.add({ name: "shop_dead-letters", subjects: ["jetmesh.dlq.>"] });
+    const js = jetstream(nc);
+    // The original event, then its dead letter as the runtime writes it.
+    const ce = headers();
+    ce.set("ce-id", "order-1-placed");
+    ce.set("ce-type", "shop.order.placed.v1");
+    ce.set("ce-source", "/shop/order");
+    ce.set("ce-specversion", "1.0");
+    await js.publish("shop.order.placed.v1", JSON.stringify({ orderId: "order-1" }), { msgID: "order-1-placed", headers: ce });
+    const dl = headers();
+    for (const [k, v] of ce) dl.set(k, v[0] ?? "");
+    dl.set("jetmesh-original-subject", "shop.order.placed.v1");
+    dl.set("jetmesh-reason", "max_deliver");
+    dl.set("jetmesh-deliveries", "5");
+    dl.set("jetmesh-error", "stock service exploded");
+    await js.publish("jetmesh.dlq.shop.inventory", JSON.stringify({ orderId: "order-1" }), { headers: dl });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.destroy();
+  });
+
+  it("lists, shows and replays a dead letter as a fresh delivery with the same ce-id", async () => {
+    const list = await run(["dlq", "list", "--nats", nats.url]);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^SEQ\s+TIME\s+ORIGINAL-SUBJECT/);
+    expect(list.out).toMatch(/1\s+\S+\s+shop\.order\.placed\.v1\s+max_deliver\s+5\s+order-1-placed\s+stock service exploded/);
+
+    const show = await run(["dlq", "show", "1"], { NATS_URL: nats.url });
+    expect(show.code).toBe(0);
+    expect(show.out).toContain("jetmesh-error: stock service exploded");
+    expect(show.out).toContain('"orderId": "order-1"');
+
+    const replay = await run(["dlq", "replay", "1", "--nats", nats.url]);
+    expect(replay.err).toBe("");
+    expect(replay.code).toBe(0);
+    expect(replay.out).toMatch(/replayed 1: shop\.order\.placed\.v1 ce-id order-1-placed → stream seq 2, dead letter deleted/);
+
+    // A fresh message in the events stream (not dropped as a duplicate of the original id).
+    const jsm = await jetstreamManager(nc);
+    const m = await jsm.streams.getMessage("shop_events", { seq: 2 });
+    expect(m?.subject).toBe("shop.order.placed.v1");
+    expect(m?.header.get("ce-id")).toBe("order-1-placed");
+    expect(m?.header.get("jetmesh-replayed-from")).toBe("shop_dead-letters/1");
+    expect(m?.header.get("jetmesh-reason")).toBe("");
+    expect(m?.json()).toEqual({ orderId: "order-1" });
+
+    // The dead letter is gone; replaying it again is a clear failure.
+    expect((await run(["dlq", "list", "--nats", nats.url])).out).toMatch(/no dead letters/);
+    const again = await run(["dlq", "replay", "1", "--nats", nats.url]);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/no dead letter with sequence 1/);
+  });
+
+  it("names a missing stream", async () => {
+    const r = await run(["dlq", "list", "--nats", nats.url, "--stream", "nope"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/stream nope does not exist/);
+  });
+
+  it("exits 3 with a clear message when NATS is unreachable", async () => {
+    const port = await freePort();
+    const r = await run(["dlq", "list", "--nats", `nats://127.0.0.1:${port}`]);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it("exits 2 with usage on bad arguments", async () => {
+    const r = await run(["dlq", "replay"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/Usage:/);
+  });
+});
