@@ -31,3 +31,4 @@ test: typecheck
 
 # kind + Helm targets live in their own file.
 -include mk/kind.mk
+-include mk/dev.mk

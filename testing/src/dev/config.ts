@@ -1,0 +1,76 @@
+// The dev stack's configuration: parsed and validated once from env, with the defaults
+// docs/dev.md lists. A port of 0 means "any free port" (tests use that).
+import { resolve } from "node:path";
+
+export interface DevConfig {
+  rootDir: string;
+  stateDir: string;
+  natsPort: number;
+  natsMonitorPort: number;
+  kubePort: number;
+  orderPort: number;
+  operatorPort: number;
+  prometheusPort: number;
+  /** auto: run Prometheus when the binary is on PATH; off: never. */
+  prometheus: "auto" | "off";
+  prometheusBin: string;
+  natsServerBin: string;
+  /** LOG_LEVEL of the services and the operator. */
+  logLevel: string;
+  /** Seconds the runner waits after SIGTERM before SIGKILL. */
+  graceSeconds: number;
+  /** Print service log lines (default true; the acceptance test keeps them in a buffer). */
+  quiet: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
+
+export function parseDevConfig(env: Record<string, string | undefined>, rootDir: string): DevConfig {
+  const port = (name: string, dflt: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === "") return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name} must be a port number 0..65535 (0 = any free port), got ${raw}`);
+    return n;
+  };
+  const prometheus = env.JETMESH_DEV_PROMETHEUS ?? "auto";
+  if (prometheus !== "auto" && prometheus !== "off") throw new ConfigError(`JETMESH_DEV_PROMETHEUS must be auto or off, got ${prometheus}`);
+  const logLevel = env.JETMESH_DEV_LOG_LEVEL ?? "warn";
+  if (!LEVELS.includes(logLevel)) throw new ConfigError(`JETMESH_DEV_LOG_LEVEL must be one of ${LEVELS.join(", ")}, got ${logLevel}`);
+  const grace = Number(env.JETMESH_DEV_GRACE_SECONDS ?? "10");
+  if (!Number.isFinite(grace) || grace < 0) throw new ConfigError(`JETMESH_DEV_GRACE_SECONDS must be a number of seconds, got ${env.JETMESH_DEV_GRACE_SECONDS}`);
+  return {
+    rootDir,
+    stateDir: resolve(rootDir, env.JETMESH_DEV_DIR ?? ".dev"),
+    natsPort: port("JETMESH_DEV_NATS_PORT", 4222),
+    natsMonitorPort: port("JETMESH_DEV_NATS_MONITOR_PORT", 8222),
+    kubePort: port("JETMESH_DEV_KUBE_PORT", 6443),
+    orderPort: port("JETMESH_DEV_ORDER_PORT", 8080),
+    operatorPort: port("JETMESH_DEV_OPERATOR_PORT", 8081),
+    prometheusPort: port("JETMESH_DEV_PROMETHEUS_PORT", 9090),
+    prometheus,
+    prometheusBin: env.PROMETHEUS_BIN ?? "prometheus",
+    natsServerBin: env.NATS_SERVER_BIN ?? "nats-server",
+    logLevel,
+    graceSeconds: grace,
+    quiet: env.JETMESH_DEV_QUIET === "1",
+  };
+}
+
+/** Where things live under the state directory (documented in docs/dev.md). */
+export function devPaths(stateDir: string) {
+  return {
+    nats: resolve(stateDir, "nats"),
+    kube: resolve(stateDir, "kube"),
+    kubeconfig: resolve(stateDir, "kubeconfig"),
+    prometheus: resolve(stateDir, "prometheus"),
+    manifests: resolve(stateDir, "manifests"),
+    processes: resolve(stateDir, "processes.json"),
+    endpoints: resolve(stateDir, "endpoints.json"),
+    pids: resolve(stateDir, "pids.json"),
+  };
+}
