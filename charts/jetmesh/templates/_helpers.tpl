@@ -1,0 +1,148 @@
+{{/* Names, labels and the pieces every workload shares. */}}
+
+{{- define "jetmesh.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "jetmesh.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "jetmesh.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/part-of: jetmesh
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
+{{/* Selector labels of one component; call with (dict "ctx" $ "component" "order"). */}}
+{{- define "jetmesh.selectorLabels" -}}
+app.kubernetes.io/name: {{ .component }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+{{- end -}}
+
+{{/* Image reference; call with (dict "ctx" $ "image" .Values.operator.image). */}}
+{{- define "jetmesh.image" -}}
+{{- $tag := .image.tag | default .ctx.Values.image.tag | default .ctx.Chart.AppVersion -}}
+{{- printf "%s%s:%s" .ctx.Values.image.registry .image.repository $tag -}}
+{{- end -}}
+
+{{- define "jetmesh.natsUrl" -}}
+{{- if .Values.natsConnection.url -}}
+{{- .Values.natsConnection.url -}}
+{{- else if .Values.nats.enabled -}}
+{{- printf "nats://%s-nats.%s.svc:4222" .Release.Name .Release.Namespace -}}
+{{- else -}}
+{{- fail "natsConnection.url is required when nats.enabled is false" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* NATS env (docs/contracts.md): URL, then credentials and TLS as mounted files. */}}
+{{- define "jetmesh.natsEnv" -}}
+- name: NATS_URL
+  value: {{ include "jetmesh.natsUrl" . | quote }}
+{{- with .Values.natsConnection.auth }}
+{{- if eq .type "userPassword" }}
+- name: NATS_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "natsConnection.auth.secretName is required for userPassword auth" .secretName }}
+      key: {{ .userKey }}
+- name: NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .passwordKey }}
+{{- else if eq .type "creds" }}
+- name: NATS_CREDS_FILE
+  value: /etc/jetmesh/nats-auth/{{ .credsKey }}
+{{- else if eq .type "nkey" }}
+- name: NATS_NKEY_SEED_FILE
+  value: /etc/jetmesh/nats-auth/{{ .nkeySeedKey }}
+{{- end }}
+{{- end }}
+{{- with .Values.natsConnection.tls }}
+{{- if .enabled }}
+- name: NATS_TLS_CA_FILE
+  value: /etc/jetmesh/nats-tls/{{ .caKey }}
+- name: NATS_TLS_CERT_FILE
+  value: /etc/jetmesh/nats-tls/{{ .certKey }}
+- name: NATS_TLS_KEY_FILE
+  value: /etc/jetmesh/nats-tls/{{ .keyKey }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Volumes every pod has: /tmp (the root filesystem is read-only) and NATS secrets. */}}
+{{- define "jetmesh.volumes" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- with .Values.natsConnection.auth }}
+{{- if or (eq .type "creds") (eq .type "nkey") }}
+- name: nats-auth
+  secret:
+    secretName: {{ required "natsConnection.auth.secretName is required for creds/nkey auth" .secretName }}
+    defaultMode: 0400
+{{- end }}
+{{- end }}
+{{- with .Values.natsConnection.tls }}
+{{- if .enabled }}
+- name: nats-tls
+  secret:
+    secretName: {{ required "natsConnection.tls.secretName is required when TLS is enabled" .secretName }}
+    defaultMode: 0400
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "jetmesh.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- with .Values.natsConnection.auth }}
+{{- if or (eq .type "creds") (eq .type "nkey") }}
+- name: nats-auth
+  mountPath: /etc/jetmesh/nats-auth
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- if .Values.natsConnection.tls.enabled }}
+- name: nats-tls
+  mountPath: /etc/jetmesh/nats-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/* HTTP probes on the component's port: liveness /healthz, readiness /readyz. */}}
+{{- define "jetmesh.probes" -}}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 2
+  failureThreshold: 30
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: 5
+  timeoutSeconds: 3
+  failureThreshold: 2
+{{- end -}}
