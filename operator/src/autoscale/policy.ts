@@ -39,7 +39,7 @@ export class ScalingSpecError extends Error {
   }
 }
 
-const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 0.001, s: 1, m: 60, h: 3600 };
 
 /**
  * Parses a Kubernetes/Go-style duration ("60s", "2m", "1m30s", "500ms") into seconds.
@@ -49,7 +49,7 @@ export function parseDurationSeconds(text: string | number): number | undefined 
   if (typeof text === "number") return Number.isFinite(text) && text >= 0 ? text : undefined;
   const s = text.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  const part = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
   let total = 0;
   let consumed = 0;
   for (let m = part.exec(s); m !== null; m = part.exec(s)) {

@@ -1,0 +1,106 @@
+// The autoscaler's edges: where lag comes from, what gets scaled, and where results go.
+// Small interfaces so the loop is tested with real NATS and the API test server, and the
+// operator plugs in its own status writer and event recorder.
+import type { ScalingPolicy } from "./policy.ts";
+
+/** What one EventSubscription asks the autoscaler to do. */
+export interface ScalingTarget {
+  namespace: string;
+  /** EventSubscription name. */
+  subscription: string;
+  /** JetStream stream name (`<ns>_<EventStream name>`). */
+  stream: string;
+  /** Durable consumer name (`<ns>_<EventSubscription name>`). */
+  consumer: string;
+  /** Deployment in `namespace` whose scale subresource is written. */
+  deployment: string;
+  policy: ScalingPolicy;
+}
+
+/** The consumer-info numbers the autoscaler needs. */
+export interface ConsumerLag {
+  pending: number;
+  ackPending: number;
+  redelivered: number;
+  ackFloorConsumerSeq: number;
+  deliveredConsumerSeq: number;
+}
+
+export interface LagSource {
+  /** Reads the consumer; null when the stream or consumer does not exist. Throws on other errors. */
+  read(stream: string, consumer: string): Promise<ConsumerLag | null>;
+}
+
+export interface DeploymentScale {
+  /** spec.replicas. */
+  replicas: number;
+  /** Pods ready to consume, when the cluster reports it; otherwise replicas is used. */
+  readyReplicas?: number;
+}
+
+export interface ScaleTarget {
+  /** Reads the Deployment's replicas; null when the Deployment does not exist. */
+  get(namespace: string, deployment: string): Promise<DeploymentScale | null>;
+  /** Writes spec.replicas through the scale subresource. */
+  set(namespace: string, deployment: string, replicas: number): Promise<void>;
+}
+
+/** Reasons of the `Scaling` condition. */
+export type ScalingConditionReason =
+  | "Scaling" // True: native mode, acting on lag
+  | "DelegatedToKeda" // True: mode keda, a ScaledObject scales; JetMesh only reports
+  | "DelegatedToHpa" // True: mode hpa, an HPA scales; JetMesh only reports
+  | "ManualOverride" // False: someone set replicas outside the bounds
+  | "DeploymentNotFound" // False: the scale target is missing
+  | "ConsumerNotFound" // False: no consumer to read lag from (never scale on a missing consumer)
+  | "LagUnavailable" // False: reading the consumer failed (NATS down, timeout)
+  | "ScaleFailed"; // False: writing the scale subresource failed
+
+export interface ScalingCondition {
+  type: "Scaling";
+  status: "True" | "False";
+  reason: ScalingConditionReason;
+  message: string;
+}
+
+/** The autoscaler's part of EventSubscription status. */
+export interface AutoscaleStatus {
+  replicas?: { current: number; desired: number };
+  lag?: { pending: number; ackPending: number; redelivered: number };
+  /** RFC 3339. */
+  lastScaleTime?: string;
+  lastScaleReason?: string;
+  condition: ScalingCondition;
+}
+
+/** Everything measured in one poll, for metrics and dashboards. */
+export interface AutoscaleObservation {
+  lag?: ConsumerLag;
+  arrivalRate?: number;
+  perReplicaRate?: number;
+  currentReplicas?: number;
+  desiredReplicas?: number;
+  maxReplicas: number;
+  drainSeconds?: number;
+  drainObjectiveSeconds: number;
+}
+
+export interface ScaleEvent {
+  type: "Normal" | "Warning";
+  /** Kubernetes Event reason: ScaledUp, ScaledDown, ManualOverride, DeploymentNotFound, ... */
+  reason: string;
+  message: string;
+}
+
+export interface AutoscaleReporter {
+  /** Status changed (or the periodic lag refresh is due). Must not throw; failures are the reporter's. */
+  status(target: ScalingTarget, status: AutoscaleStatus): void | Promise<void>;
+  /** Something a person should see as a Kubernetes Event. */
+  event(target: ScalingTarget, event: ScaleEvent): void | Promise<void>;
+  /** Every poll: numbers for metrics. */
+  observe(target: ScalingTarget, observation: AutoscaleObservation): void;
+  /** A scale was written. */
+  scaled?(target: ScalingTarget, direction: "up" | "down", from: number, to: number): void;
+  /** The subscription is gone: drop its series. */
+  forget?(target: ScalingTarget): void;
+}

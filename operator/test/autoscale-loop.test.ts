@@ -1,0 +1,214 @@
+// The autoscaler loop against in-memory edges (the e2e test uses real NATS and the API test
+// server): manual override, missing Deployment/consumer, delegated modes, status, events, metrics.
+import { describe, expect, it } from "vitest";
+import { Registry } from "prom-client";
+import {
+  AutoscalerManager,
+  combineReporters,
+  createAutoscaleMetrics,
+  metricsReporter,
+  parseScalingPolicy,
+  SubscriptionAutoscaler,
+  type AutoscaleStatus,
+  type ConsumerLag,
+  type ScaleEvent,
+  type ScalingTarget,
+} from "../src/autoscale/index.ts";
+
+class FakeWorld {
+  lag: ConsumerLag | null = { pending: 0, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
+  replicas: number | null = 2;
+  writes: number[] = [];
+  statuses: AutoscaleStatus[] = [];
+  events: ScaleEvent[] = [];
+  now = 1_000_000;
+  registry = new Registry();
+
+  deps() {
+    const metrics = createAutoscaleMetrics(this.registry);
+    return {
+      now: () => this.now,
+      lagSource: { read: async () => (this.lag ? { ...this.lag } : null) },
+      scaleTarget: {
+        get: async () => (this.replicas === null ? null : { replicas: this.replicas }),
+        set: async (_ns: string, _d: string, r: number) => {
+          this.writes.push(r);
+          this.replicas = r;
+        },
+      },
+      reporter: combineReporters(
+        { status: (_t: ScalingTarget, s: AutoscaleStatus) => void this.statuses.push(s), event: (_t: ScalingTarget, e: ScaleEvent) => void this.events.push(e) },
+        metricsReporter(metrics),
+      ),
+    };
+  }
+
+  get condition() {
+    return this.statuses.at(-1)?.condition;
+  }
+
+  async metric(name: string): Promise<number | undefined> {
+    const m = await this.registry.getSingleMetric(name)?.get();
+    return m?.values.find((v) => v.labels.subscription === "inventory")?.value;
+  }
+}
+
+function target(scaling: Record<string, unknown> = {}): ScalingTarget {
+  return {
+    namespace: "shop",
+    subscription: "inventory",
+    stream: "shop_events",
+    consumer: "shop_inventory",
+    deployment: "inventory",
+    policy: parseScalingPolicy({ minReplicas: 1, maxReplicas: 10, targetLagPerReplica: 100, scaleDownStabilization: "10s", ...scaling }),
+  };
+}
+
+describe("SubscriptionAutoscaler", () => {
+  it("scales up on a burst, reports status, an Event and metrics, and scales down after stabilization", async () => {
+    const w = new FakeWorld();
+    // statusRefreshMs 0: every poll re-sends status (default: on change or every 10 s).
+    const a = new SubscriptionAutoscaler(target(), { ...w.deps(), statusRefreshMs: 0 });
+    await a.tick();
+    expect(w.condition).toMatchObject({ status: "True", reason: "Scaling" });
+    expect(w.writes).toEqual([1]); // idle at 2 → min 1 (halving allowed)
+
+    w.now += 2000;
+    w.lag = { pending: 700, ackPending: 10, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 10 };
+    await a.tick();
+    expect(w.writes.at(-1)).toBe(5); // lag floor 8, one step may reach max(2×1, 1+4) = 5
+    expect(w.events.at(-1)).toMatchObject({ type: "Normal", reason: "ScaledUp" });
+    expect(w.events.at(-1)!.message).toMatch(/from 1 to 5: lag 710 at 100 per replica: 8, limited to 5/);
+    expect(w.statuses.at(-1)).toMatchObject({ replicas: { current: 5, desired: 5 }, lag: { pending: 700, ackPending: 10 }, lastScaleReason: expect.stringMatching(/lag 710/) });
+    expect(await w.metric("jetmesh_subscription_pending_messages")).toBe(700);
+    expect(await w.metric("jetmesh_subscription_lag_messages")).toBe(710);
+    expect(await w.metric("jetmesh_subscription_replicas_max")).toBe(10);
+    expect(await w.metric("jetmesh_subscription_drain_objective_seconds")).toBe(30);
+
+    w.now += 2000;
+    await a.tick();
+    expect(w.replicas).toBe(8);
+    const up = (await w.registry.getSingleMetric("jetmesh_autoscaler_scale_total")!.get()).values.find((v) => v.labels.direction === "up");
+    expect(up?.value).toBe(2);
+
+    // Drained: held for the 10 s window, then down.
+    w.lag = { pending: 0, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 710, deliveredConsumerSeq: 710 };
+    for (let i = 0; i < 4; i++) {
+      w.now += 2000;
+      await a.tick();
+    }
+    expect(w.replicas).toBe(8);
+    expect(w.condition?.message).toMatch(/held at 8 by 10s scale-down stabilization/);
+    for (let i = 0; i < 8; i++) {
+      w.now += 2000;
+      await a.tick();
+    }
+    expect(w.replicas).toBe(1);
+    expect(w.events.filter((e) => e.reason === "ScaledDown").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("never fights a person who set replicas outside the bounds, and resumes when they are back within", async () => {
+    const w = new FakeWorld();
+    const a = new SubscriptionAutoscaler(target(), w.deps());
+    w.replicas = 25; // kubectl scale --replicas=25
+    w.lag = { pending: 5000, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
+    await a.tick();
+    w.now += 2000;
+    await a.tick();
+    expect(w.writes).toEqual([]);
+    expect(w.condition).toMatchObject({ status: "False", reason: "ManualOverride" });
+    expect(w.condition!.message).toMatch(/has 25 replicas, outside \[1, 10\]/);
+    expect(w.events.filter((e) => e.reason === "ManualOverride")).toHaveLength(1); // once, not every poll
+
+    w.replicas = 0; // paused by a person: also left alone
+    w.now += 2000;
+    await a.tick();
+    expect(w.writes).toEqual([]);
+
+    w.replicas = 3; // back within bounds: JetMesh acts again
+    w.now += 2000;
+    await a.tick();
+    expect(w.writes).toEqual([7]);
+    expect(w.condition).toMatchObject({ status: "True", reason: "Scaling" });
+  });
+
+  it("follows its own replicas into new bounds (maxReplicas lowered)", async () => {
+    const w = new FakeWorld();
+    w.replicas = 8;
+    w.lag = { pending: 800, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
+    const a = new SubscriptionAutoscaler(target(), w.deps());
+    await a.tick();
+    expect(w.writes).toEqual([]); // 8 is right
+    a.update(target({ maxReplicas: 5 }));
+    w.now += 2000;
+    await a.tick();
+    expect(w.writes).toEqual([5]);
+  });
+
+  it("pauses on a missing Deployment or consumer, and never scales on them", async () => {
+    const w = new FakeWorld();
+    const a = new SubscriptionAutoscaler(target(), w.deps());
+    w.replicas = null;
+    await a.tick();
+    expect(w.condition).toMatchObject({ status: "False", reason: "DeploymentNotFound" });
+    expect(w.events.at(-1)).toMatchObject({ type: "Warning", reason: "DeploymentNotFound" });
+    w.replicas = 2;
+    w.lag = null;
+    w.now += 2000;
+    await a.tick();
+    expect(w.condition).toMatchObject({ status: "False", reason: "ConsumerNotFound" });
+    expect(w.writes).toEqual([]);
+    expect(await w.metric("jetmesh_subscription_pending_messages")).toBeUndefined();
+  });
+
+  it("in keda and hpa mode only reports", async () => {
+    for (const mode of ["keda", "hpa"] as const) {
+      const w = new FakeWorld();
+      w.lag = { pending: 5000, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
+      const a = new SubscriptionAutoscaler(target({ mode }), w.deps());
+      await a.tick();
+      expect(w.writes).toEqual([]);
+      expect(w.condition).toMatchObject({ status: "True", reason: mode === "keda" ? "DelegatedToKeda" : "DelegatedToHpa" });
+      expect(await w.metric("jetmesh_subscription_lag_messages")).toBe(5000);
+    }
+  });
+
+  it("reports a failing lag read or scale write without throwing, and keeps going", async () => {
+    const w = new FakeWorld();
+    const deps = w.deps();
+    let fail = true;
+    const a = new SubscriptionAutoscaler(target(), {
+      ...deps,
+      lagSource: { read: async () => (fail ? Promise.reject(new Error("nats: timeout")) : deps.lagSource.read()) },
+    });
+    await a.tick();
+    expect(w.condition).toMatchObject({ status: "False", reason: "LagUnavailable", message: expect.stringMatching(/nats: timeout/) });
+    fail = false;
+    w.now += 2000;
+    await a.tick();
+    expect(w.condition).toMatchObject({ status: "True" });
+  });
+});
+
+describe("AutoscalerManager", () => {
+  it("polls on its own, updates in place, and forgets metric series on remove", async () => {
+    const w = new FakeWorld();
+    const deps = { ...w.deps(), now: Date.now };
+    const m = new AutoscalerManager(deps);
+    w.lag = { pending: 300, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
+    await m.upsert("shop/inventory", target({ pollInterval: "100ms" }));
+    const deadline = Date.now() + 5000;
+    while (w.replicas !== 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(w.replicas).toBe(3);
+    await m.upsert("shop/inventory", target({ pollInterval: "100ms", maxReplicas: 2 }));
+    while (w.replicas !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(w.replicas).toBe(2);
+    expect(m.size).toBe(1);
+    await m.remove("shop/inventory");
+    expect(m.size).toBe(0);
+    expect(await w.metric("jetmesh_subscription_lag_messages")).toBeUndefined();
+    const writes = w.writes.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.writes.length).toBe(writes); // stopped for good
+  });
+});
