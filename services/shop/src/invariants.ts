@@ -1,0 +1,109 @@
+// The shop's invariants, checked on a snapshot of its state (pure, so every rule has a
+// table test). verify.ts takes the snapshot from NATS.
+import type { OrderRecord, OrderStatus, PaymentRecord, ReservationRecord, SeedRecord, ShipmentRecord, StockRecord } from "./state.ts";
+
+export interface ShopSnapshot {
+  orders: OrderRecord[];
+  seeds: SeedRecord[];
+  stock: StockRecord[];
+  reservations: ReservationRecord[];
+  payments: PaymentRecord[];
+  shipments: ShipmentRecord[];
+  /** Every payment.authorized event in the stream: (order, CloudEvent id). */
+  authorizations: { orderId: string; eventId: string }[];
+}
+
+export type ViolationKind =
+  | "terminal_state" // an order in more than one terminal state, or an impossible history
+  | "stock_conservation" // initial ≠ available + reserved + shipped, or negative counts
+  | "double_charge" // an order authorized more than once, or charged and cancelled
+  | "reservation_left" // a finished order still holds stock
+  | "inconsistent"; // services disagree about an order's outcome
+
+export interface Violation {
+  kind: ViolationKind;
+  /** The order id or SKU concerned. */
+  subject: string;
+  message: string;
+}
+
+export interface InvariantReport {
+  orders: number;
+  byStatus: Record<OrderStatus, number>;
+  /** Orders not finished yet (placed or confirmed): not a violation, but not settled either. */
+  inFlight: string[];
+  violations: Violation[];
+  stock: { sku: string; initial: number; available: number; reserved: number; shipped: number }[];
+}
+
+const TERMINAL = new Set<OrderStatus>(["cancelled", "shipped"]);
+
+export function checkInvariants(s: ShopSnapshot): InvariantReport {
+  const violations: Violation[] = [];
+  const v = (kind: ViolationKind, subject: string, message: string) => violations.push({ kind, subject, message });
+  const byStatus: Record<OrderStatus, number> = { placed: 0, confirmed: 0, cancelled: 0, shipped: 0 };
+  const inFlight: string[] = [];
+  const orders = new Map(s.orders.map((o) => [o.id, o]));
+  const reservations = new Map(s.reservations.map((r) => [r.orderId, r]));
+  const payments = new Map(s.payments.map((p) => [p.orderId, p]));
+  const shipments = new Map(s.shipments.map((x) => [x.orderId, x]));
+
+  for (const o of s.orders) {
+    byStatus[o.status] = (byStatus[o.status] ?? 0) + 1;
+    const terminals = o.history.filter((h) => TERMINAL.has(h.status));
+    if (terminals.length > 1) v("terminal_state", o.id, `reached ${terminals.length} terminal states (${terminals.map((h) => h.status).join(", ")})`);
+    const last = o.history.at(-1);
+    if (last?.status !== o.status) v("terminal_state", o.id, `status ${o.status} but last history entry is ${last?.status ?? "none"}`);
+    if (!TERMINAL.has(o.status)) {
+      inFlight.push(o.id);
+      continue;
+    }
+    const pay = payments.get(o.id);
+    const res = reservations.get(o.id);
+    if (o.status === "shipped") {
+      if (!o.history.some((h) => h.status === "confirmed")) v("terminal_state", o.id, "shipped without being confirmed");
+      if (pay?.outcome !== "authorized") v("inconsistent", o.id, "shipped without an authorized payment");
+      if (!shipments.has(o.id)) v("inconsistent", o.id, "shipped without a shipment record");
+      if (res && res.status !== "shipped") v("reservation_left", o.id, `shipped but its reservation is ${res.status}`);
+    } else {
+      if (pay?.outcome === "authorized") v("double_charge", o.id, "cancelled but its payment is authorized (charged without goods)");
+      if (shipments.has(o.id)) v("inconsistent", o.id, "cancelled but a shipment was dispatched");
+      if (res && (res.status === "reserved" || res.status === "pending")) v("reservation_left", o.id, `cancelled but its reservation is still ${res.status}`);
+    }
+  }
+
+  const charges = new Map<string, Set<string>>();
+  for (const a of s.authorizations) {
+    const ids = charges.get(a.orderId) ?? new Set<string>();
+    ids.add(a.eventId);
+    charges.set(a.orderId, ids);
+  }
+  for (const [orderId, ids] of charges) {
+    if (ids.size > 1) v("double_charge", orderId, `authorized ${ids.size} times (events ${[...ids].join(", ")})`);
+    if (!orders.has(orderId)) v("inconsistent", orderId, "payment authorized for an unknown order");
+  }
+
+  const stockBySku = new Map(s.stock.map((x) => [x.sku, x]));
+  const stock: InvariantReport["stock"] = [];
+  for (const seed of s.seeds) {
+    const st = stockBySku.get(seed.sku);
+    if (!st) {
+      v("stock_conservation", seed.sku, "seeded but has no stock record");
+      continue;
+    }
+    stock.push({ sku: seed.sku, initial: seed.initial, available: st.available, reserved: st.reserved, shipped: st.shipped });
+    const total = st.available + st.reserved + st.shipped;
+    if (total !== seed.initial) v("stock_conservation", seed.sku, `initial ${seed.initial} ≠ available ${st.available} + reserved ${st.reserved} + shipped ${st.shipped} (= ${total})`);
+    if (st.available < 0 || st.reserved < 0 || st.shipped < 0) v("stock_conservation", seed.sku, "negative stock count");
+    const held = Object.values(st.holds).reduce((a, b) => a + b, 0);
+    if (held !== st.reserved) v("stock_conservation", seed.sku, `reserved ${st.reserved} but holds add up to ${held}`);
+    for (const orderId of Object.keys(st.holds)) {
+      const o = orders.get(orderId);
+      if (o && TERMINAL.has(o.status)) v("reservation_left", orderId, `${o.status} but still holds ${st.holds[orderId]} of ${seed.sku}`);
+    }
+  }
+  for (const st of s.stock) if (!s.seeds.some((x) => x.sku === st.sku)) v("stock_conservation", st.sku, "stock record without a seed record");
+
+  inFlight.sort();
+  return { orders: s.orders.length, byStatus, inFlight, violations, stock };
+}

@@ -1,0 +1,89 @@
+// Creates the shop's streams and durable consumers directly with the JetStream API, with the
+// settings the operator derives from examples/ — for tests, the bench and `make dev` runs
+// without the operator. Idempotent: existing streams and consumers are updated in place.
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, SHOP_STREAM, SHOP_SUBJECTS, SUBSCRIPTIONS, type Subscription } from "./wiring.ts";
+
+export interface ProvisionOptions {
+  /** Memory storage is faster for benches; file storage (default) survives a server restart. */
+  storage?: "file" | "memory";
+  maxDeliver?: number;
+  /** Redelivery delays in ms; the first one is also the ack wait (a JetStream rule). */
+  backoffMs?: number[];
+  maxAckPending?: number;
+  /** nats-server version, to choose filter_subjects (≥ 2.10) or no server-side filter (2.9). */
+  serverVersion?: string;
+}
+
+export const DEFAULT_BACKOFF_MS = [5_000, 15_000, 30_000, 60_000];
+
+export function supportsFilterSubjects(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(".").map((x) => parseInt(x, 10));
+  return major > 2 || (major === 2 && minor >= 10);
+}
+
+/** The durable consumer of one subscription (pure, so the settings are easy to check). */
+export function consumerConfig(sub: Subscription, opts: ProvisionOptions = {}): Partial<ConsumerConfig> {
+  const backoff = opts.backoffMs ?? DEFAULT_BACKOFF_MS;
+  const cfg: Partial<ConsumerConfig> = {
+    durable_name: sub.consumer,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(backoff[0] ?? 30_000),
+    max_deliver: opts.maxDeliver ?? 5,
+    backoff: backoff.map(nanos),
+    max_ack_pending: opts.maxAckPending ?? 1000,
+  };
+  if (sub.types.length === 1) cfg.filter_subject = sub.types[0];
+  else if (supportsFilterSubjects(opts.serverVersion ?? "2.9.0")) cfg.filter_subjects = [...sub.types];
+  // On 2.9 a multi-type subscription has no server-side filter: the runtime skips the rest.
+  return cfg;
+}
+
+export async function provisionShop(jsm: JetStreamManager, opts: ProvisionOptions = {}): Promise<void> {
+  const storage = opts.storage === "memory" ? StorageType.Memory : StorageType.File;
+  await upsertStream(jsm, {
+    name: SHOP_STREAM,
+    subjects: SHOP_SUBJECTS,
+    retention: RetentionPolicy.Limits,
+    storage,
+    max_age: nanos(168 * 3600_000),
+    duplicate_window: nanos(120_000),
+    discard: DiscardPolicy.Old,
+  });
+  await upsertStream(jsm, {
+    name: DEAD_LETTER_STREAM,
+    subjects: DEAD_LETTER_SUBJECTS,
+    retention: RetentionPolicy.Limits,
+    storage,
+    max_age: nanos(168 * 3600_000),
+    duplicate_window: nanos(120_000),
+  });
+  for (const sub of SUBSCRIPTIONS) {
+    const cfg = consumerConfig(sub, opts);
+    try {
+      await jsm.consumers.info(SHOP_STREAM, sub.consumer);
+      await jsm.consumers.update(SHOP_STREAM, sub.consumer, cfg);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.consumers.add(SHOP_STREAM, cfg);
+    }
+  }
+}
+
+type StreamCfg = Parameters<JetStreamManager["streams"]["add"]>[0];
+
+async function upsertStream(jsm: JetStreamManager, cfg: StreamCfg & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+    await jsm.streams.update(cfg.name, cfg);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.streams.add(cfg);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /not found/i.test(err.message);
+}

@@ -1,0 +1,145 @@
+// The invariant checker: reads the shop's state from NATS (KV buckets and the event stream)
+// and checks it (invariants.ts). Optionally waits until no order is in flight.
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, KvWatchInclude, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { PAYMENT_AUTHORIZED, type PaymentAuthorized } from "./events.ts";
+import { checkInvariants, type InvariantReport, type ShopSnapshot } from "./invariants.ts";
+import {
+  ORDERS_BUCKET,
+  PAYMENTS_BUCKET,
+  SHIPMENTS_BUCKET,
+  STOCK_BUCKET,
+  type OrderRecord,
+  type PaymentRecord,
+  type ReservationRecord,
+  type SeedRecord,
+  type ShipmentRecord,
+  type StockRecord,
+} from "./state.ts";
+import { SHOP_STREAM } from "./wiring.ts";
+
+export interface VerifyOptions {
+  /** Wait up to this long for in-flight orders to finish before reporting (default 0). */
+  settleMs?: number;
+  /** Poll interval while settling. */
+  pollMs?: number;
+}
+
+export interface VerifyReport extends InvariantReport {
+  checkedAt: string;
+  settled: boolean;
+  authorizationEvents: number;
+}
+
+export async function verifyShop(nc: NatsConnection, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const deadline = Date.now() + (opts.settleMs ?? 0);
+  for (;;) {
+    const snap = await snapshot(js, jsm);
+    const report = checkInvariants(snap);
+    const settled = report.inFlight.length === 0;
+    if (settled || Date.now() >= deadline) {
+      return { ...report, checkedAt: new Date().toISOString(), settled, authorizationEvents: snap.authorizations.length };
+    }
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
+  }
+}
+
+export async function snapshot(js: JetStreamClient, jsm: JetStreamManager): Promise<ShopSnapshot> {
+  const kvm = new Kvm(js);
+  const existing = new Set<string>();
+  for await (const s of kvm.list()) existing.add(s.bucket);
+  const open = async (name: string) => (existing.has(name) ? kvm.open(name) : undefined);
+  const [orders, stock, payments, shipments] = await Promise.all([open(ORDERS_BUCKET), open(STOCK_BUCKET), open(PAYMENTS_BUCKET), open(SHIPMENTS_BUCKET)]);
+  // Read the stream first: an authorization published after this read has its order record
+  // written before it, so it cannot make a consistent state look inconsistent.
+  const authorizations = await readAuthorizations(js, jsm);
+  const [o, st, p, sh] = await Promise.all([readBucket(orders), readBucket(stock), readBucket(payments), readBucket(shipments)]);
+  const pick = <T>(m: Map<string, unknown>, prefix: string) => [...m].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v as T);
+  return {
+    orders: pick<OrderRecord>(o, "order."),
+    seeds: pick<SeedRecord>(st, "seed."),
+    stock: pick<StockRecord>(st, "stock."),
+    reservations: pick<ReservationRecord>(st, "reservation."),
+    payments: pick<PaymentRecord>(p, "payment."),
+    shipments: pick<ShipmentRecord>(sh, "shipment."),
+    authorizations,
+  };
+}
+
+/** Every current value of a bucket (deleted keys left out). */
+export async function readBucket(kv: KV | undefined): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  if (!kv) return out;
+  const status = await kv.status();
+  if (status.values === 0) return out;
+  const w = await kv.watch({ key: ">", include: KvWatchInclude.LastValue, ignoreDeletes: false });
+  const timer = setTimeout(() => w.stop(), 60_000);
+  try {
+    for await (const e of w) {
+      if (e.operation === "PUT") out.set(e.key, e.json());
+      else out.delete(e.key);
+      if (e.delta === 0) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    w.stop();
+  }
+  return out;
+}
+
+async function readAuthorizations(js: JetStreamClient, jsm: JetStreamManager): Promise<ShopSnapshot["authorizations"]> {
+  let count = 0;
+  try {
+    const info = await jsm.streams.info(SHOP_STREAM, { subjects_filter: PAYMENT_AUTHORIZED });
+    count = info.state.subjects?.[PAYMENT_AUTHORIZED] ?? 0;
+  } catch (err) {
+    if (err instanceof Error && /not found/i.test(err.message)) return [];
+    throw err;
+  }
+  if (count === 0) return [];
+  const out: ShopSnapshot["authorizations"] = [];
+  const c = await js.consumers.get(SHOP_STREAM, { filter_subjects: PAYMENT_AUTHORIZED });
+  const msgs = await c.consume({ max_messages: 1000 });
+  const timer = setTimeout(() => msgs.stop(), 60_000);
+  try {
+    for await (const m of msgs) {
+      const eventId = m.headers?.get("ce-id") || m.headers?.get("Nats-Msg-Id") || `seq-${m.seq}`;
+      try {
+        out.push({ orderId: (m.json() as PaymentAuthorized).orderId, eventId });
+      } catch {
+        out.push({ orderId: `(unreadable event at seq ${m.seq})`, eventId });
+      }
+      if (m.info.pending === 0) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    await msgs.close().catch(() => undefined);
+  }
+  return out;
+}
+
+/** The report as text a person reads (the CLI prints it). */
+export function formatReport(r: VerifyReport): string {
+  const lines: string[] = [];
+  const s = r.byStatus;
+  lines.push(`orders: ${r.orders} (shipped ${s.shipped}, cancelled ${s.cancelled}, confirmed ${s.confirmed}, placed ${s.placed})`);
+  lines.push(`payment authorizations in the stream: ${r.authorizationEvents}`);
+  if (r.inFlight.length > 0) {
+    const shown = r.inFlight.slice(0, 20).join(", ");
+    lines.push(`in flight (not a violation${r.settled ? "" : "; did not settle in time"}): ${r.inFlight.length}: ${shown}${r.inFlight.length > 20 ? ", …" : ""}`);
+  }
+  for (const x of r.stock.slice(0, 50)) {
+    lines.push(`stock ${x.sku}: initial ${x.initial} = available ${x.available} + reserved ${x.reserved} + shipped ${x.shipped}`);
+  }
+  if (r.stock.length > 50) lines.push(`… and ${r.stock.length - 50} more SKUs`);
+  if (r.violations.length === 0) lines.push("OK: no invariant violated");
+  else {
+    lines.push(`VIOLATIONS: ${r.violations.length}`);
+    for (const v of r.violations.slice(0, 100)) lines.push(`  [${v.kind}] ${v.subject}: ${v.message}`);
+    if (r.violations.length > 100) lines.push(`  … and ${r.violations.length - 100} more`);
+  }
+  return lines.join("\n");
+}

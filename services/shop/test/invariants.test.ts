@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { checkInvariants, type OrderRecord, type OrderStatus, type ShopSnapshot } from "../src/index.ts";
+
+const T = "2026-01-01T00:00:00.000Z";
+function order(id: string, statuses: OrderStatus[]): OrderRecord {
+  return {
+    id,
+    status: statuses.at(-1)!,
+    items: [{ sku: "a", quantity: 1 }],
+    customer: { id: "c" },
+    amount: 100,
+    currency: "EUR",
+    cardLast4: "4242",
+    createdAt: T,
+    updatedAt: T,
+    history: statuses.map((status, i) => ({ status, at: T, ...(i > 0 ? { cause: { id: `${id}-e${i}`, type: "x" } } : {}) })),
+  };
+}
+
+// A consistent shop: o1 shipped, o2 cancelled (declined, released), o3 in flight (holds 1).
+function consistent(): ShopSnapshot {
+  return {
+    orders: [order("o1", ["placed", "confirmed", "shipped"]), order("o2", ["placed", "cancelled"]), order("o3", ["placed"])],
+    seeds: [{ sku: "a", initial: 10, seededAt: T }],
+    stock: [{ sku: "a", available: 8, reserved: 1, shipped: 1, holds: { o3: 1 } }],
+    reservations: [
+      { orderId: "o1", status: "shipped", items: [{ sku: "a", quantity: 1 }], updatedAt: T },
+      { orderId: "o2", status: "released", items: [{ sku: "a", quantity: 1 }], updatedAt: T },
+      { orderId: "o3", status: "reserved", items: [{ sku: "a", quantity: 1 }], updatedAt: T },
+    ],
+    payments: [
+      { orderId: "o1", outcome: "authorized", amount: 100, currency: "EUR", authorizationId: "auth-1", at: T },
+      { orderId: "o2", outcome: "declined", amount: 100, currency: "EUR", reason: "card_declined", at: T },
+    ],
+    shipments: [{ orderId: "o1", shipmentId: "s1", carrier: "dhl", dispatchedAt: T }],
+    authorizations: [{ orderId: "o1", eventId: "e1" }],
+  };
+}
+
+describe("checkInvariants", () => {
+  it("finds nothing wrong in a consistent shop and reports in-flight orders", () => {
+    const r = checkInvariants(consistent());
+    expect(r.violations).toEqual([]);
+    expect(r.inFlight).toEqual(["o3"]);
+    expect(r.byStatus).toEqual({ placed: 1, confirmed: 0, cancelled: 1, shipped: 1 });
+    expect(r.stock).toEqual([{ sku: "a", initial: 10, available: 8, reserved: 1, shipped: 1 }]);
+  });
+
+  it.each<{ name: string; kind: string; subject: string; mutate: (s: ShopSnapshot) => void }>([
+    { name: "stock created from nothing", kind: "stock_conservation", subject: "a", mutate: (s) => void (s.stock[0]!.available = 9) },
+    { name: "reserved not matching holds", kind: "stock_conservation", subject: "a", mutate: (s) => void (s.stock[0]! = { ...s.stock[0]!, reserved: 2, available: 7 }) },
+    { name: "stock without a seed", kind: "stock_conservation", subject: "b", mutate: (s) => void s.stock.push({ sku: "b", available: 1, reserved: 0, shipped: 0, holds: {} }) },
+    { name: "the same order authorized twice", kind: "double_charge", subject: "o1", mutate: (s) => void s.authorizations.push({ orderId: "o1", eventId: "e2" }) },
+    { name: "a cancelled order that was charged", kind: "double_charge", subject: "o2", mutate: (s) => void (s.payments[1]!.outcome = "authorized") },
+    { name: "two terminal states", kind: "terminal_state", subject: "o1", mutate: (s) => void s.orders[0]!.history.push({ status: "shipped", at: T }) },
+    { name: "shipped without confirmation", kind: "terminal_state", subject: "x", mutate: (s) => void s.orders.push(order("x", ["placed", "shipped"])) },
+    { name: "a cancelled order still reserved", kind: "reservation_left", subject: "o2", mutate: (s) => void (s.reservations[1]!.status = "reserved") },
+    {
+      name: "a cancelled order still holding stock",
+      kind: "reservation_left",
+      subject: "o3",
+      mutate: (s) => {
+        s.orders[2] = order("o3", ["placed", "cancelled"]);
+        s.reservations[2]!.status = "released";
+      },
+    },
+    { name: "shipped without a shipment", kind: "inconsistent", subject: "o1", mutate: (s) => void s.shipments.pop() },
+  ])("reports $name", ({ kind, subject, mutate }) => {
+    const s = consistent();
+    mutate(s);
+    const r = checkInvariants(s);
+    expect(r.violations.map((v) => [v.kind, v.subject])).toContainEqual([kind, subject]);
+  });
+});
