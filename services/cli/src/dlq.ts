@@ -11,13 +11,14 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 
-/** Header names the runtime writes on a dead letter (first match wins, case-insensitive). */
+/** Header names the runtime writes on a dead letter (services/mesh consumer.ts DLQ_HEADERS, lower-cased). */
 export const DLQ_HEADERS = {
-  originalSubject: ["jetmesh-original-subject", "jetmesh-subject"],
-  reason: ["jetmesh-reason", "jetmesh-dead-letter-reason"],
-  deliveries: ["jetmesh-deliveries", "jetmesh-delivery-count", "jetmesh-num-delivered"],
-  error: ["jetmesh-error", "jetmesh-last-error"],
-  subscription: ["jetmesh-subscription", "jetmesh-consumer"],
+  originalSubject: ["jetmesh-dlq-original-subject"],
+  reason: ["jetmesh-dlq-reason"],
+  deliveries: ["jetmesh-dlq-delivery-count"],
+  error: ["jetmesh-dlq-error"],
+  consumer: ["jetmesh-dlq-consumer"],
+  time: ["jetmesh-dlq-time"],
 } as const;
 
 export const REPLAYED_FROM_HEADER = "jetmesh-replayed-from";

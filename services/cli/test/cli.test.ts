@@ -48,8 +48,8 @@ describe("replayMessage", () => {
     ["ce-type", "shop.order.placed.v1"],
     ["ce-source", "/order"],
     ["nats-msg-id", "abc"],
-    ["jetmesh-reason", "max_deliver"],
-    ["jetmesh-original-subject", "shop.order.placed.v1"],
+    ["jetmesh-dlq-reason", "max_deliver"],
+    ["jetmesh-dlq-original-subject", "shop.order.placed.v1"],
   ];
   it("keeps the CloudEvent headers and id, drops diagnostics, gets a fresh message id", () => {
     const r = replayMessage("shop_dead-letters", 9, h, new Date("2026-01-01T00:00:00Z"));
@@ -87,10 +87,11 @@ describe("jetmesh dlq against a real nats-server", () => {
     await js.publish("shop.order.placed.v1", JSON.stringify({ orderId: "order-1" }), { msgID: "order-1-placed", headers: ce });
     const dl = headers();
     for (const [k, v] of ce) dl.set(k, v[0] ?? "");
-    dl.set("jetmesh-original-subject", "shop.order.placed.v1");
-    dl.set("jetmesh-reason", "max_deliver");
-    dl.set("jetmesh-deliveries", "5");
-    dl.set("jetmesh-error", "stock service exploded");
+    // As services/mesh deadLetterHeaders() writes them.
+    dl.set("JetMesh-Dlq-Original-Subject", "shop.order.placed.v1");
+    dl.set("JetMesh-Dlq-Reason", "max_deliver");
+    dl.set("JetMesh-Dlq-Delivery-Count", "5");
+    dl.set("JetMesh-Dlq-Error", "stock service exploded");
     await js.publish("jetmesh.dlq.shop.inventory", JSON.stringify({ orderId: "order-1" }), { headers: dl });
   });
   afterAll(async () => {
@@ -106,7 +107,7 @@ describe("jetmesh dlq against a real nats-server", () => {
 
     const show = await run(["dlq", "show", "1"], { NATS_URL: nats.url });
     expect(show.code).toBe(0);
-    expect(show.out).toContain("jetmesh-error: stock service exploded");
+    expect(show.out).toContain("jetmesh-dlq-error: stock service exploded");
     expect(show.out).toContain('"orderId": "order-1"');
 
     const replay = await run(["dlq", "replay", "1", "--nats", nats.url]);
@@ -120,7 +121,7 @@ describe("jetmesh dlq against a real nats-server", () => {
     expect(m?.subject).toBe("shop.order.placed.v1");
     expect(m?.header.get("ce-id")).toBe("order-1-placed");
     expect(m?.header.get("jetmesh-replayed-from")).toBe("shop_dead-letters/1");
-    expect(m?.header.get("jetmesh-reason")).toBe("");
+    expect(m?.header.get("JetMesh-Dlq-Reason")).toBe("");
     expect(m?.json()).toEqual({ orderId: "order-1" });
 
     // The dead letter is gone; replaying it again is a clear failure.
