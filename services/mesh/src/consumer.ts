@@ -1,0 +1,528 @@
+// The consumer runner: a durable pull consumer driven with bounded concurrency and
+// explicit acks. Every message ends in exactly one of: ack (handled, or skipped), nak with
+// delay (retry), dead-letter then ack (terminal, invalid, or out of deliveries), or, for a
+// handler that outlives its ack deadline, redelivery by the server.
+import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JsMsg, PubAck } from "@nats-io/jetstream";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+import { pino, type Logger } from "pino";
+import type { Registry } from "prom-client";
+import { decodeMessage, type CloudEvent } from "./binding.ts";
+import { errorMessage, InvalidEventError, TerminalError, TransientError, type DeadLetterReason } from "./errors.ts";
+import { traceIdOf } from "./ids.ts";
+import { meshMetrics, type MeshMetrics } from "./metrics.ts";
+import type { Publisher } from "./publisher.ts";
+import type { SchemaRegistry } from "./schemas.ts";
+import { subjectMatcher } from "./subjects.ts";
+
+export interface HandlerContext {
+  /** Publishes a (follow-up) event; the input is acked only after these publishes are acked. */
+  publish(event: CloudEvent): Promise<PubAck>;
+  /** 1 on first delivery. */
+  deliveryCount: number;
+  streamSequence: number;
+  subject: string;
+  /** pino child logger with eventId, traceId and type. */
+  log: Logger;
+}
+
+// eslint-style `any` kept out: a handler sees its own data type.
+export type Handler<T = unknown> = (event: CloudEvent<T>, ctx: HandlerContext) => Promise<void>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Handlers = Record<string, Handler<any>>;
+
+export interface ConsumerRunnerOptions {
+  js: JetStreamClient;
+  stream: string;
+  consumer: string;
+  handlers: Handlers;
+  publisher: Publisher;
+  /** Where dead letters go (e.g. jetmesh.dlq.shop.inventory). */
+  deadLetterSubject: string;
+  /** Subjects (CE types, wildcards allowed) of the subscription; others are acked and skipped. Default: the handlers' types. */
+  types?: string[];
+  schemas?: SchemaRegistry;
+  /** Messages handled at once (default 16). */
+  concurrency?: number;
+  /** Payloads above this are dead-lettered as too_large (default 1 MiB). */
+  maxEventBytes?: number;
+  log?: Logger;
+  registry?: Registry;
+  service?: string;
+  /** Also validate events with the cloudevents SDK (default true). */
+  sdkValidation?: boolean;
+  /** Confirm acks with the server (ackAck) before counting them (default false). */
+  doubleAck?: boolean;
+  /** Messages requested per pull (default max(64, 4 × concurrency)). */
+  pullBatch?: number;
+}
+
+/** What the runner learned from the consumer's info at start. */
+export interface DeliveryPolicy {
+  /** -1 = unlimited. */
+  maxDeliver: number;
+  ackWaitMs: number;
+  backoffMs: number[];
+}
+
+type Outcome = "acked" | "retried" | "dead_lettered" | "skipped";
+
+const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
+
+export class ConsumerRunner {
+  readonly stream: string;
+  readonly consumerName: string;
+  private readonly opts: ConsumerRunnerOptions;
+  private readonly concurrency: number;
+  private readonly maxEventBytes: number;
+  private readonly log: Logger;
+  private readonly metrics: MeshMetrics | undefined;
+  private readonly service: string;
+  private readonly inTypes: (subject: string) => boolean;
+  private policy: DeliveryPolicy | undefined;
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private active = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private consumingNow = false;
+  private startedWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly labelCache = new Map<string, LabelSet>();
+  private wakeRetry: (() => void) | undefined;
+
+  constructor(opts: ConsumerRunnerOptions) {
+    this.opts = opts;
+    this.stream = opts.stream;
+    this.consumerName = opts.consumer;
+    this.concurrency = Math.max(1, opts.concurrency ?? 16);
+    this.maxEventBytes = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.log = (opts.log ?? pino({ level: "silent" })).child({ stream: opts.stream, consumer: opts.consumer });
+    this.metrics = opts.registry ? meshMetrics(opts.registry) : undefined;
+    this.service = opts.service ?? "unknown";
+    this.inTypes = subjectMatcher(opts.types && opts.types.length > 0 ? opts.types : Object.keys(opts.handlers));
+  }
+
+  /** True while pulling messages from a consumer that exists and a connection that is up. */
+  get consuming(): boolean {
+    return this.consumingNow && !this.stopping;
+  }
+
+  /** Messages being handled right now. */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  get deliveryPolicy(): DeliveryPolicy | undefined {
+    return this.policy;
+  }
+
+  /**
+   * Starts consuming in the background and resolves once pulling has begun. Waits (with
+   * retries) for the stream and consumer to exist, so a subscriber may start before them.
+   */
+  start(): Promise<void> {
+    if (this.loop) throw new Error("ConsumerRunner already started");
+    const started = new Promise<void>((resolve, reject) => this.startedWaiters.push({ resolve, reject }));
+    this.loop = this.run().catch((err) => {
+      this.log.error({ err: errorMessage(err) }, "consumer loop failed");
+      for (const w of this.startedWaiters.splice(0)) w.reject(err);
+    });
+    return started;
+  }
+
+  /**
+   * Graceful stop: no more pulls, buffered messages are nak'ed for another replica,
+   * in-flight handlers get up to `timeoutMs` to finish and be acked. Handlers still running
+   * after that are abandoned (their messages are redelivered after the ack wait).
+   */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.consumingNow = false;
+    this.wakeRetry?.();
+    for (const w of this.startedWaiters.splice(0)) w.reject(new Error("consumer runner stopped before it started"));
+    await this.messages?.close().catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    const idle = this.active === 0 ? Promise.resolve(true) : new Promise<boolean>((r) => this.idleWaiters.push(() => r(true)));
+    const finished = await Promise.race([idle, sleep(Math.max(0, deadline - Date.now())).then(() => false)]);
+    if (!finished) this.log.warn({ inFlight: this.active }, "shutdown timeout: abandoning in-flight handlers (their messages will be redelivered)");
+    await Promise.race([this.opts.publisher.flush(), sleep(Math.max(0, deadline - Date.now()))]);
+    await Promise.race([this.loop, sleep(Math.max(0, deadline - Date.now()))]);
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopping) {
+      let consumer: Consumer;
+      try {
+        consumer = await this.opts.js.consumers.get(this.stream, this.consumerName);
+        this.policy = deliveryPolicyOf(await consumer.info(true));
+      } catch (err) {
+        attempt++;
+        const delay = Math.min(5000, 250 * 2 ** Math.min(attempt, 5));
+        this.log.warn({ err: errorMessage(err), retryInMs: delay }, "consumer not available yet; retrying");
+        await this.interruptibleSleep(delay);
+        continue;
+      }
+      attempt = 0;
+      this.log.info({ policy: this.policy }, "consuming");
+      const batch = this.opts.pullBatch ?? Math.max(64, this.concurrency * 4);
+      const messages = await consumer.consume({ max_messages: batch });
+      this.messages = messages;
+      this.consumingNow = true;
+      for (const w of this.startedWaiters.splice(0)) w.resolve();
+      void this.watchStatus(messages);
+      for await (const m of messages) {
+        if (this.stopping) {
+          // Not started: hand it back at once instead of waiting for the ack wait.
+          m.nak();
+          continue;
+        }
+        this.consumingNow = true;
+        if (this.active >= this.concurrency) await new Promise<void>((r) => this.slotWaiters.push(r));
+        else this.active++;
+        this.metrics?.inFlight.labels(this.service).set(this.active);
+        void this.handle(m).finally(() => this.release());
+      }
+      this.consumingNow = false;
+      if (!this.stopping) {
+        this.log.warn("message iterator ended; re-attaching to the consumer");
+        await this.interruptibleSleep(500);
+      }
+    }
+  }
+
+  private async watchStatus(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const s of messages.status()) {
+        switch (s.type) {
+          case "heartbeats_missed":
+          case "consumer_not_found":
+          case "consumer_deleted":
+          case "stream_not_found":
+          case "no_responders":
+            if (this.consumingNow) this.log.warn({ status: s.type }, "not consuming");
+            this.consumingNow = false;
+            break;
+          case "next":
+          case "heartbeat":
+            this.consumingNow = true;
+            break;
+        }
+      }
+    } catch {
+      // the iterator closed
+    }
+  }
+
+  private release(): void {
+    const next = this.slotWaiters.shift();
+    if (next) {
+      // The slot passes straight to the waiting message.
+      next();
+      return;
+    }
+    this.active--;
+    this.metrics?.inFlight.labels(this.service).set(this.active);
+    if (this.active === 0 && this.idleWaiters.length > 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  private labels(type: string): LabelSet {
+    let l = this.labelCache.get(type);
+    if (!l) {
+      const m = this.metrics;
+      l = m
+        ? {
+            acked: m.processed.labels(this.service, type, "acked"),
+            retried: m.processed.labels(this.service, type, "retried"),
+            dead_lettered: m.processed.labels(this.service, type, "dead_lettered"),
+            skipped: m.processed.labels(this.service, type, "skipped"),
+            seconds: m.processingSeconds.labels(this.service, type),
+          }
+        : NO_LABELS;
+      // Bounded: types come from the stream's subjects; stop caching past a sane number.
+      if (this.labelCache.size < 1000) this.labelCache.set(type, l);
+    }
+    return l;
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    const started = performance.now();
+    let type = m.subject;
+    let outcome: Outcome;
+    try {
+      outcome = await this.process(m, (t) => (type = t));
+    } catch (err) {
+      // Only reachable through a bug in the runner itself; the message is redelivered.
+      this.log.error({ err: errorMessage(err), subject: m.subject }, "unexpected runner error");
+      outcome = "retried";
+    }
+    const l = this.labels(type);
+    l[outcome].inc();
+    l.seconds.observe((performance.now() - started) / 1000);
+  }
+
+  private async process(m: JsMsg, setType: (t: string) => void): Promise<Outcome> {
+    if (!this.inTypes(m.subject)) {
+      // A 2.9 consumer cannot filter on several subjects; the runner does it.
+      await this.ack(m);
+      return "skipped";
+    }
+    const info = m.info;
+    const deliveryCount = info.deliveryCount;
+    let event: CloudEvent;
+    try {
+      event = decodeMessage(m, { maxBytes: this.maxEventBytes, sdkValidation: this.opts.sdkValidation });
+    } catch (err) {
+      if (err instanceof InvalidEventError) return this.deadLetter(m, err.reason, err.message);
+      throw err;
+    }
+    setType(event.type);
+    const handler = this.opts.handlers[event.type];
+    if (!handler) return this.deadLetter(m, "unknown_type", `no handler for event type ${event.type}`);
+    if (this.opts.schemas) {
+      try {
+        this.opts.schemas.validate(event.type, event.data);
+      } catch (err) {
+        return this.deadLetter(m, err instanceof InvalidEventError ? err.reason : "schema", errorMessage(err));
+      }
+    }
+
+    const publishes: Promise<PubAck>[] = [];
+    let log: Logger | undefined;
+    const baseLog = this.log;
+    const ctx: HandlerContext = {
+      publish: (e) => {
+        const p = this.opts.publisher.publish(e);
+        publishes.push(p);
+        return p;
+      },
+      deliveryCount,
+      streamSequence: info.streamSequence,
+      subject: m.subject,
+      get log() {
+        log ??= baseLog.child({ eventId: event.id, traceId: traceIdOf(event.traceparent), type: event.type, delivery: deliveryCount });
+        return log;
+      },
+    };
+
+    const deadlineMs = this.ackDeadline(deliveryCount);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), deadlineMs)));
+    let result: "ok" | "timeout" | { err: unknown };
+    try {
+      result = await Promise.race([
+        (async () => {
+          await handler(event, ctx);
+          // Follow-ups must be persisted before the input is acked (nothing lost).
+          await Promise.all(publishes);
+          return "ok" as const;
+        })().catch((err: unknown) => ({ err })),
+        timedOut,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    // Publishes the handler started without awaiting must not surface as unhandled rejections.
+    for (const p of publishes) p.catch(() => undefined);
+
+    if (result === "ok") {
+      await this.ack(m);
+      return "acked";
+    }
+    if (result === "timeout") {
+      const why = `handler did not finish within the ack wait of ${deadlineMs} ms`;
+      if (this.exhausted(deliveryCount)) return this.deadLetter(m, "max_deliver", why, deliveryCount);
+      // Leave it: the server redelivers once the ack wait expires.
+      ctx.log.warn({ deliveryCount }, `${why}; the server will redeliver it`);
+      return "retried";
+    }
+    const err = result.err;
+    if (err instanceof TerminalError) return this.deadLetter(m, "terminal", err.message, deliveryCount);
+    if (err instanceof InvalidEventError) return this.deadLetter(m, err.reason, err.message, deliveryCount);
+    if (this.exhausted(deliveryCount)) {
+      return this.deadLetter(m, "max_deliver", `failed ${deliveryCount} deliveries; last error: ${errorMessage(err)}`, deliveryCount);
+    }
+    const delay = err instanceof TransientError && err.delayMs !== undefined ? err.delayMs : this.retryDelay(deliveryCount);
+    ctx.log.warn({ err: errorMessage(err), deliveryCount, retryInMs: delay }, "handler failed; retrying");
+    m.nak(delay);
+    return "retried";
+  }
+
+  private exhausted(deliveryCount: number): boolean {
+    const max = this.policy?.maxDeliver ?? -1;
+    return max > 0 && deliveryCount >= max;
+  }
+
+  /** Delay before redelivery n+1: the consumer's backoff, else exponential from 1 s to 60 s. */
+  private retryDelay(deliveryCount: number): number {
+    const backoff = this.policy?.backoffMs ?? [];
+    if (backoff.length > 0) return backoff[Math.min(deliveryCount - 1, backoff.length - 1)]!;
+    return Math.min(60_000, 1000 * 2 ** Math.max(0, deliveryCount - 1));
+  }
+
+  /** The server's ack deadline of delivery n: backoff[n-1] (last entry repeats) or ack_wait. */
+  private ackDeadline(deliveryCount: number): number {
+    const p = this.policy;
+    if (!p) return 30_000;
+    if (p.backoffMs.length > 0) return p.backoffMs[Math.min(deliveryCount - 1, p.backoffMs.length - 1)]!;
+    return p.ackWaitMs;
+  }
+
+  private async ack(m: JsMsg): Promise<void> {
+    if (this.opts.doubleAck) {
+      await m.ackAck().catch((err) => this.log.warn({ err: errorMessage(err), seq: m.seq }, "ack not confirmed; the message may be redelivered"));
+    } else {
+      m.ack();
+    }
+  }
+
+  /**
+   * Publishes the original payload and headers to the dead-letter subject with headers
+   * saying why and from where, and acks the original only once that publish is acked.
+   */
+  private async deadLetter(m: JsMsg, reason: DeadLetterReason, error: string, deliveryCount = m.info.deliveryCount): Promise<Outcome> {
+    const info = m.info;
+    const h = deadLetterHeaders(m.headers, {
+      reason,
+      error,
+      subject: m.subject,
+      stream: info.stream,
+      streamSequence: info.streamSequence,
+      consumer: info.consumer,
+      deliveryCount,
+      service: this.service,
+    });
+    const msgID = deadLetterMsgId(info.stream, info.consumer, info.streamSequence);
+    const deadline = Date.now() + Math.max(2000, this.ackDeadline(deliveryCount) / 2);
+    let lastErr: unknown;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.opts.js.publish(this.opts.deadLetterSubject, m.data, { msgID, headers: h, timeout: 5000 });
+        break;
+      } catch (err) {
+        lastErr = err;
+        if (Date.now() + 250 * attempt > deadline || this.stopping) {
+          return this.deadLetterFailed(m, reason, error, deliveryCount, lastErr);
+        }
+        m.working();
+        await sleep(250 * attempt);
+      }
+    }
+    await this.ack(m);
+    this.metrics?.deadLetters.labels(this.service, m.subject, reason).inc();
+    this.log.warn(
+      { reason, error, subject: m.subject, streamSequence: info.streamSequence, deliveryCount, deadLetterSubject: this.opts.deadLetterSubject },
+      "dead-lettered",
+    );
+    return "dead_lettered";
+  }
+
+  private deadLetterFailed(m: JsMsg, reason: DeadLetterReason, error: string, deliveryCount: number, err: unknown): Outcome {
+    const fields = { reason, error, publishError: errorMessage(err), streamSequence: m.info.streamSequence, deadLetterSubject: this.opts.deadLetterSubject };
+    if (this.exhausted(deliveryCount)) {
+      // The server will not deliver it again; it stays in the stream (not lost) for replay.
+      this.log.error(fields, "could not dead-letter a message on its last delivery; it stays in the stream unacknowledged");
+    } else {
+      this.log.error(fields, "could not dead-letter; retrying the message later");
+      m.nak(this.retryDelay(deliveryCount));
+    }
+    return "retried";
+  }
+
+  private interruptibleSleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wakeRetry = done;
+    });
+  }
+}
+
+interface LabelSet {
+  acked: { inc(): void };
+  retried: { inc(): void };
+  dead_lettered: { inc(): void };
+  skipped: { inc(): void };
+  seconds: { observe(v: number): void };
+}
+
+const NOOP = { inc() {}, observe() {} };
+const NO_LABELS: LabelSet = { acked: NOOP, retried: NOOP, dead_lettered: NOOP, skipped: NOOP, seconds: NOOP };
+
+export function deliveryPolicyOf(info: ConsumerInfo): DeliveryPolicy {
+  const c = info.config;
+  return {
+    maxDeliver: c.max_deliver === undefined || c.max_deliver <= 0 ? -1 : c.max_deliver,
+    ackWaitMs: c.ack_wait ? Math.round(c.ack_wait / 1e6) : 30_000,
+    backoffMs: (c.backoff ?? []).map((ns) => Math.round(ns / 1e6)),
+  };
+}
+
+/** Header names the runner adds to a dead letter. */
+export const DLQ_HEADERS = {
+  reason: "JetMesh-Dlq-Reason",
+  error: "JetMesh-Dlq-Error",
+  originalSubject: "JetMesh-Dlq-Original-Subject",
+  stream: "JetMesh-Dlq-Stream",
+  streamSequence: "JetMesh-Dlq-Stream-Sequence",
+  consumer: "JetMesh-Dlq-Consumer",
+  deliveryCount: "JetMesh-Dlq-Delivery-Count",
+  service: "JetMesh-Dlq-Service",
+  time: "JetMesh-Dlq-Time",
+} as const;
+
+export interface DeadLetterInfo {
+  reason: DeadLetterReason;
+  error: string;
+  subject: string;
+  stream: string;
+  streamSequence: number;
+  consumer: string;
+  deliveryCount: number;
+  service: string;
+  time?: Date;
+}
+
+/** The original headers (minus JetStream's Nats-* control headers) plus the dead-letter headers. */
+export function deadLetterHeaders(original: MsgHdrs | undefined, d: DeadLetterInfo): MsgHdrs {
+  const h = natsHeaders();
+  if (original) {
+    for (const [k, values] of original) {
+      if (k.toLowerCase().startsWith("nats-") || k.toLowerCase().startsWith("jetmesh-dlq-")) continue;
+      for (const v of values) h.append(k, v);
+    }
+  }
+  h.set(DLQ_HEADERS.reason, d.reason);
+  h.set(DLQ_HEADERS.error, headerSafe(d.error));
+  h.set(DLQ_HEADERS.originalSubject, d.subject);
+  h.set(DLQ_HEADERS.stream, d.stream);
+  h.set(DLQ_HEADERS.streamSequence, String(d.streamSequence));
+  h.set(DLQ_HEADERS.consumer, d.consumer);
+  h.set(DLQ_HEADERS.deliveryCount, String(d.deliveryCount));
+  h.set(DLQ_HEADERS.service, d.service);
+  h.set(DLQ_HEADERS.time, (d.time ?? new Date()).toISOString());
+  return h;
+}
+
+/** Stable per (stream, consumer, sequence): a retried dead-letter publish is deduplicated. */
+export function deadLetterMsgId(stream: string, consumer: string, streamSequence: number): string {
+  return `dlq:${stream}:${consumer}:${streamSequence}`;
+}
+
+/** Header values cannot hold CR/LF; long errors are cut so the message stays small. */
+function headerSafe(s: string): string {
+  const one = s.replace(/[\r\n]+/g, " ").trim();
+  return one.length > 1000 ? one.slice(0, 997) + "..." : one;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,255 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { Registry } from "prom-client";
+import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
+import {
+  ConsumerRunner,
+  DLQ_HEADERS,
+  encodeBinary,
+  followUpEvent,
+  newEvent,
+  Publisher,
+  SchemaRegistry,
+  TerminalError,
+  TransientError,
+  toMsgHdrs,
+  type CloudEvent,
+  type Handlers,
+} from "@jetmesh/mesh";
+
+let nats: NatsCluster;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  nats = await startNats();
+  nc = await connect({ servers: nats.url });
+  jsm = await jetstreamManager(nc);
+  js = jetstream(nc);
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await nats?.destroy();
+});
+
+async function setup(name: string, consumer: { max_deliver: number; backoffMs?: number[]; ackWaitMs?: number }) {
+  await jsm.streams.add({ name, subjects: [`${name}.>`] });
+  await jsm.streams.add({ name: `${name}_dlq`, subjects: [`dlq.${name}`] });
+  await jsm.consumers.add(name, {
+    durable_name: "runner",
+    ack_policy: AckPolicy.Explicit,
+    max_deliver: consumer.max_deliver,
+    ...(consumer.backoffMs ? { backoff: consumer.backoffMs.map((ms) => nanos(ms)) } : {}),
+    ack_wait: nanos(consumer.ackWaitMs ?? consumer.backoffMs?.[0] ?? 30_000),
+  });
+}
+
+/** Every message of a stream (ordered consumer, no side effects). */
+async function readAll(stream: string, expected: number): Promise<JsMsg[]> {
+  const c = await js.consumers.get(stream);
+  const out: JsMsg[] = [];
+  const it = await c.fetch({ max_messages: expected + 10, expires: 1000 });
+  for await (const m of it) out.push(m);
+  return out;
+}
+
+async function settled(stream: string) {
+  await waitFor(`${stream} fully acknowledged`, async () => {
+    const ci = await jsm.consumers.info(stream, "runner");
+    return ci.num_pending === 0 && ci.num_ack_pending === 0 ? ci : undefined;
+  }, { timeoutMs: 15_000 });
+}
+
+function raw(subject: string, hdrs: Record<string, string>, body: string | Uint8Array) {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
+  return js.publish(subject, typeof body === "string" ? Buffer.from(body) : body, { headers: h });
+}
+
+describe("ConsumerRunner", () => {
+  it("handles events, dedupes follow-ups, skips other types and dead-letters every kind of bad input", async () => {
+    await setup("c1", { max_deliver: 3, backoffMs: [100, 200] });
+    const registry = new Registry();
+    const publisher = new Publisher(js, { registry, service: "svc" });
+    const schemas = new SchemaRegistry().add("c1.order.placed.v1", {
+      $schema: "http://json-schema.org/draft-07/schema#",
+      type: "object",
+      required: ["orderId", "qty"],
+      properties: { orderId: { type: "string" }, qty: { type: "integer", minimum: 1 } },
+    });
+    const handled: CloudEvent[] = [];
+    const handlers: Handlers = {
+      "c1.order.placed.v1": async (event, ctx) => {
+        handled.push(event);
+        expect(ctx.deliveryCount).toBe(1);
+        ctx.log.info("handling");
+        // Not awaited on purpose: the runner acks the input only after this publish is acked.
+        void ctx.publish(followUpEvent(event, { type: "c1.order.next.v1", source: "/c1", data: { orderId: (event.data as { orderId: string }).orderId } }));
+      },
+      "c1.order.terminal.v1": async () => {
+        throw new TerminalError("cannot ever work");
+      },
+    };
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c1",
+      consumer: "runner",
+      handlers,
+      publisher,
+      schemas,
+      deadLetterSubject: "dlq.c1",
+      types: ["c1.order.placed.v1", "c1.order.terminal.v1", "c1.order.unknown.v1"],
+      maxEventBytes: 512,
+      registry,
+      service: "svc",
+    });
+    await runner.start();
+    expect(runner.consuming).toBe(true);
+    expect(runner.deliveryPolicy).toEqual({ maxDeliver: 3, ackWaitMs: 100, backoffMs: [100, 200] });
+
+    const good = newEvent({ type: "c1.order.placed.v1", source: "/test", data: { orderId: "o-1", qty: 2 } });
+    const enc = encodeBinary(good);
+    await js.publish(enc.subject, enc.payload, { headers: toMsgHdrs(enc.headers), msgID: "first" });
+    // The same input again (as if redelivered): its follow-up has the same id and is dropped.
+    await js.publish(enc.subject, enc.payload, { headers: toMsgHdrs(enc.headers), msgID: "second" });
+
+    const base = { "ce-specversion": "1.0", "ce-id": "x", "ce-source": "/test", "ce-type": "c1.order.placed.v1", "ce-datacontenttype": "application/json" };
+    const bad: [string, string, Record<string, string>, string][] = [
+      ["missing id", "invalid_event", (({ "ce-id": _, ...r }) => r)(base), '{"orderId":"o","qty":1}'],
+      ["wrong specversion", "invalid_event", { ...base, "ce-specversion": "0.3" }, '{"orderId":"o","qty":1}'],
+      ["invalid encoding", "invalid_event", { ...base, "ce-source": "/bad%zz" }, '{"orderId":"o","qty":1}'],
+      ["non-JSON declared JSON", "invalid_event", base, "not json at all"],
+      ["schema failure", "schema", base, '{"orderId":"o","qty":0}'],
+      ["too large", "too_large", base, JSON.stringify({ orderId: "o", qty: 1, pad: "x".repeat(600) })],
+      ["unknown type", "unknown_type", { ...base, "ce-type": "c1.order.unknown.v1" }, "{}"],
+      ["terminal error", "terminal", { ...base, "ce-type": "c1.order.terminal.v1" }, "{}"],
+    ];
+    const badSeq = new Map<number, { name: string; reason: string; body: string }>();
+    for (const [name, reason, hdrs, body] of bad) {
+      const subject = hdrs["ce-type"] ?? "c1.order.placed.v1";
+      const ack = await raw(subject, hdrs, body);
+      badSeq.set(ack.seq, { name, reason, body });
+    }
+    // Outside the subscription's types: acked and counted as skipped.
+    await raw("c1.audit.v1", base, "{}");
+
+    await settled("c1");
+    expect(handled.map((e) => e.id)).toEqual([good.id, good.id]);
+    const streamMsgs = await readAll("c1", 20);
+    const followUps = streamMsgs.filter((m) => m.subject === "c1.order.next.v1");
+    expect(followUps).toHaveLength(1);
+    expect(followUps[0]!.headers?.get("ce-traceparent").split("-")[1]).toBe(String(good.traceparent).split("-")[1]);
+
+    const dead = await readAll("c1_dlq", bad.length);
+    expect(dead).toHaveLength(bad.length);
+    for (const d of dead) {
+      const seq = Number(d.headers!.get(DLQ_HEADERS.streamSequence));
+      const expected = badSeq.get(seq);
+      expect(expected, `dead letter for seq ${seq}`).toBeDefined();
+      expect(d.headers!.get(DLQ_HEADERS.reason), expected!.name).toBe(expected!.reason);
+      expect(d.headers!.get(DLQ_HEADERS.error).length).toBeGreaterThan(5);
+      expect(d.headers!.get(DLQ_HEADERS.stream)).toBe("c1");
+      expect(d.headers!.get(DLQ_HEADERS.consumer)).toBe("runner");
+      expect(d.headers!.get(DLQ_HEADERS.deliveryCount)).toBe("1");
+      expect(d.headers!.get(DLQ_HEADERS.originalSubject)).toMatch(/^c1\.order\./);
+      expect(Date.parse(d.headers!.get(DLQ_HEADERS.time))).toBeGreaterThan(Date.now() - 60_000);
+      // Original payload and ce- headers are kept as they were.
+      expect(Buffer.from(d.data).toString()).toBe(expected!.body);
+      expect(d.headers!.get("ce-source")).toBeTypeOf("string");
+    }
+    const reasons = dead.map((d) => d.headers!.get(DLQ_HEADERS.reason)).sort();
+    expect(reasons).toEqual(bad.map((b) => b[1]).sort());
+
+    const text = await registry.metrics();
+    expect(text).toContain('jetmesh_events_processed_total{service="svc",type="c1.order.placed.v1",outcome="acked"} 2');
+    expect(text).toContain('jetmesh_events_processed_total{service="svc",type="c1.audit.v1",outcome="skipped"} 1');
+    expect(text).toContain('jetmesh_events_processed_total{service="svc",type="c1.order.next.v1",outcome="skipped"} 1');
+    expect(text).toContain('jetmesh_dead_letters_total{service="svc",type="c1.order.placed.v1",reason="schema"} 1');
+    expect(text).toContain('jetmesh_dead_letters_total{service="svc",type="c1.order.unknown.v1",reason="unknown_type"} 1');
+    expect(text).toContain('jetmesh_events_published_total{service="svc",type="c1.order.next.v1"} 2');
+    expect(text).toMatch(/jetmesh_event_processing_seconds_count\{service="svc",type="c1.order.placed.v1"\} \d+/);
+    await runner.stop(2000);
+    expect(runner.consuming).toBe(false);
+  });
+
+  it("retries with the consumer's backoff and dead-letters after exactly max_deliver deliveries", async () => {
+    await setup("c2", { max_deliver: 3, backoffMs: [150, 300] });
+    const seen = new Map<string, number[]>();
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c2",
+      consumer: "runner",
+      publisher: new Publisher(js),
+      deadLetterSubject: "dlq.c2",
+      handlers: {
+        "c2.flaky.v1": async (event, ctx) => {
+          const times = seen.get(event.id) ?? [];
+          times.push(Date.now());
+          seen.set(event.id, times);
+          if (event.id === "always-fails") throw new Error("database is down");
+          if (ctx.deliveryCount < 3) throw new TransientError("try again", { delayMs: 50 });
+        },
+      },
+    });
+    await runner.start();
+    for (const id of ["always-fails", "third-time-lucky"]) {
+      const e = encodeBinary({ ...newEvent({ type: "c2.flaky.v1", source: "/t", data: {} }), id });
+      await js.publish(e.subject, e.payload, { headers: toMsgHdrs(e.headers), msgID: id });
+    }
+    await settled("c2");
+    const dead = await readAll("c2_dlq", 1);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.headers!.get("ce-id")).toBe("always-fails");
+    expect(dead[0]!.headers!.get(DLQ_HEADERS.reason)).toBe("max_deliver");
+    expect(dead[0]!.headers!.get(DLQ_HEADERS.deliveryCount)).toBe("3");
+    expect(dead[0]!.headers!.get(DLQ_HEADERS.error)).toMatch(/database is down/);
+    const fails = seen.get("always-fails")!;
+    expect(fails).toHaveLength(3);
+    // nak(delay) followed the backoff list: 150 ms, then 300 ms.
+    expect(fails[1]! - fails[0]!).toBeGreaterThanOrEqual(140);
+    expect(fails[2]! - fails[1]!).toBeGreaterThanOrEqual(290);
+    expect(seen.get("third-time-lucky")).toHaveLength(3);
+    await runner.stop(2000);
+  });
+
+  it("lets a handler that never returns be redelivered after the ack wait, and still stops in time", async () => {
+    await setup("c3", { max_deliver: 5, ackWaitMs: 1000 });
+    const deliveries: number[] = [];
+    let hang = true;
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c3",
+      consumer: "runner",
+      publisher: new Publisher(js),
+      deadLetterSubject: "dlq.c3",
+      concurrency: 2,
+      handlers: {
+        "c3.slow.v1": async (_e, ctx) => {
+          deliveries.push(ctx.deliveryCount);
+          if (hang && ctx.deliveryCount === 1) await new Promise(() => undefined);
+        },
+      },
+    });
+    await runner.start();
+    const e = encodeBinary(newEvent({ type: "c3.slow.v1", source: "/t", data: {} }));
+    const t0 = Date.now();
+    await js.publish(e.subject, e.payload, { headers: toMsgHdrs(e.headers) });
+    await settled("c3");
+    expect(deliveries).toEqual([1, 2]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+
+    // A handler stuck at shutdown does not hold the process: stop() returns after its timeout.
+    const e2 = encodeBinary(newEvent({ type: "c3.slow.v1", source: "/t", data: {} }));
+    await js.publish(e2.subject, e2.payload, { headers: toMsgHdrs(e2.headers) });
+    await waitFor("stuck handler running", () => runner.inFlight === 1);
+    const s0 = Date.now();
+    await runner.stop(300);
+    expect(Date.now() - s0).toBeLessThan(2000);
+    hang = false;
+    const ci = await jsm.consumers.info("c3", "runner");
+    expect(ci.num_ack_pending).toBe(1); // not acked: it will be redelivered to the next runner
+  });
+});
