@@ -1,0 +1,133 @@
+// Specs resolved into the values the reconcilers use: defaults filled in (the same defaults the
+// CRD declares, so an API server that does not apply defaults behaves the same), durations and
+// sizes parsed, and the rules a schema cannot express checked. Pure functions.
+import type { EventStreamSpec, EventSubscriptionSpec, Retention, Storage, Discard, DeletionPolicy } from "./types.ts";
+import { parseDurationNs, parseSizeBytes } from "./units.ts";
+
+export interface ResolvedStream {
+  subjects: string[];
+  retention: Retention;
+  storage: Storage;
+  replicas: number;
+  maxAgeNs: number; // 0 = unlimited
+  maxBytes: number; // -1 = unlimited
+  maxMsgs: number; // -1 = unlimited
+  maxMsgSize: number; // -1 = server limit
+  discard: Discard;
+  duplicateWindowNs: number;
+  deletionPolicy: DeletionPolicy;
+}
+
+export type StartFrom = { kind: "new" } | { kind: "all" } | { kind: "time"; time: string };
+
+export interface ResolvedSubscription {
+  stream: string;
+  types: string[]; // empty = every subject of the stream
+  startFrom: StartFrom;
+  ackWaitNs: number;
+  maxDeliver: number;
+  backoffNs: number[];
+  maxAckPending: number;
+  deadLetterStream?: string;
+  deployment?: string;
+}
+
+export type Resolved<T> = { ok: true; value: T } | { ok: false; problems: string[] };
+
+export const STREAM_DEFAULTS = {
+  retention: "limits",
+  storage: "file",
+  replicas: 1,
+  discard: "old",
+  duplicateWindow: "2m",
+  deletionPolicy: "Retain",
+} as const;
+
+export const DELIVERY_DEFAULTS = { startFrom: "new", ackWait: "30s", maxDeliver: 5, maxAckPending: 1000 } as const;
+
+function field<T>(problems: string[], name: string, parse: () => T, fallback: T): T {
+  try {
+    return parse();
+  } catch (err) {
+    problems.push(`spec.${name}: ${(err as Error).message}`);
+    return fallback;
+  }
+}
+
+export function resolveStreamSpec(spec: EventStreamSpec): Resolved<ResolvedStream> {
+  const problems: string[] = [];
+  const subjects = Array.isArray(spec?.subjects) ? spec.subjects : [];
+  if (subjects.length === 0) problems.push("spec.subjects: at least one subject is required");
+  for (const s of subjects) {
+    if (typeof s !== "string" || !/^((\*|[^\s.*>]+)\.)*(\*|>|[^\s.*>]+)$/.test(s)) {
+      problems.push(`spec.subjects: "${s}" is not a valid subject (tokens separated by ".", no spaces, ">" only last)`);
+    }
+  }
+  if (new Set(subjects).size !== subjects.length) problems.push("spec.subjects: subjects must be unique");
+  const value: ResolvedStream = {
+    subjects,
+    retention: spec.retention ?? STREAM_DEFAULTS.retention,
+    storage: spec.storage ?? STREAM_DEFAULTS.storage,
+    replicas: spec.replicas ?? STREAM_DEFAULTS.replicas,
+    maxAgeNs: spec.maxAge ? field(problems, "maxAge", () => parseDurationNs(spec.maxAge as string), 0) : 0,
+    maxBytes: spec.maxBytes ? field(problems, "maxBytes", () => parseSizeBytes(spec.maxBytes as string), -1) : -1,
+    maxMsgs: spec.maxMsgs ?? -1,
+    maxMsgSize: spec.maxMsgSize ? field(problems, "maxMsgSize", () => parseSizeBytes(spec.maxMsgSize as string), -1) : -1,
+    discard: spec.discard ?? STREAM_DEFAULTS.discard,
+    duplicateWindowNs: field(problems, "duplicateWindow", () => parseDurationNs(spec.duplicateWindow ?? STREAM_DEFAULTS.duplicateWindow), 120e9),
+    deletionPolicy: spec.deletionPolicy ?? STREAM_DEFAULTS.deletionPolicy,
+  };
+  if (value.replicas < 1 || value.replicas > 5 || !Number.isInteger(value.replicas)) {
+    problems.push("spec.replicas: must be an integer from 1 to 5");
+  }
+  if (value.maxAgeNs > 0 && value.duplicateWindowNs > value.maxAgeNs) {
+    // JetStream refuses this; say it in the spec's words.
+    problems.push(`spec.duplicateWindow (${spec.duplicateWindow ?? STREAM_DEFAULTS.duplicateWindow}) must not exceed spec.maxAge (${spec.maxAge})`);
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, value };
+}
+
+export function resolveSubscriptionSpec(spec: EventSubscriptionSpec): Resolved<ResolvedSubscription> {
+  const problems: string[] = [];
+  const d = spec?.delivery ?? {};
+  if (!spec?.stream) problems.push("spec.stream: the EventStream to consume is required");
+  const types = spec?.types ?? [];
+  for (const t of types) {
+    if (typeof t !== "string" || !/^((\*|[^\s.*>]+)\.)*(\*|>|[^\s.*>]+)$/.test(t)) {
+      problems.push(`spec.types: "${t}" is not a valid CloudEvents type/subject`);
+    }
+  }
+  const startText = d.startFrom ?? DELIVERY_DEFAULTS.startFrom;
+  let startFrom: StartFrom;
+  if (startText === "new" || startText === "all") startFrom = { kind: startText };
+  else {
+    const t = Date.parse(startText);
+    if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}T/.test(startText)) {
+      problems.push(`spec.delivery.startFrom: "${startText}" is neither new, all nor an RFC 3339 time`);
+      startFrom = { kind: "new" };
+    } else startFrom = { kind: "time", time: new Date(t).toISOString() };
+  }
+  const maxDeliver = d.maxDeliver ?? DELIVERY_DEFAULTS.maxDeliver;
+  const backoffNs = (d.backoff ?? []).map((b, i) => field(problems, `delivery.backoff[${i}]`, () => parseDurationNs(b), 1e9));
+  if (backoffNs.length > maxDeliver) {
+    problems.push(`spec.delivery.backoff has ${backoffNs.length} entries but maxDeliver is ${maxDeliver}: JetStream needs backoff no longer than maxDeliver`);
+  }
+  if (backoffNs.some((b) => b <= 0)) problems.push("spec.delivery.backoff: every delay must be greater than 0");
+  const ackWaitNs = field(problems, "delivery.ackWait", () => parseDurationNs(d.ackWait ?? DELIVERY_DEFAULTS.ackWait), 30e9);
+  if (ackWaitNs < 1e6) problems.push("spec.delivery.ackWait: must be at least 1ms");
+  const s = spec?.scaling;
+  if (s && (s.minReplicas ?? 1) > (s.maxReplicas ?? 10)) problems.push("spec.scaling: minReplicas must not exceed maxReplicas");
+  if (s?.scaleDownStabilization) field(problems, "scaling.scaleDownStabilization", () => parseDurationNs(s.scaleDownStabilization as string), 0);
+  const value: ResolvedSubscription = {
+    stream: spec?.stream ?? "",
+    types,
+    startFrom,
+    ackWaitNs,
+    maxDeliver,
+    backoffNs,
+    maxAckPending: d.maxAckPending ?? DELIVERY_DEFAULTS.maxAckPending,
+  };
+  if (spec?.deadLetter?.stream) value.deadLetterStream = spec.deadLetter.stream;
+  if (spec?.subscriber?.deployment) value.deployment = spec.subscriber.deployment;
+  return problems.length ? { ok: false, problems } : { ok: true, value };
+}

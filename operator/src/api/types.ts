@@ -1,0 +1,122 @@
+// Typed shapes of the JetMesh custom resources (group jetmesh.io, version v1alpha1).
+// Mirrors crds/*.yaml; the CRD schema is the source of truth for what the API server accepts.
+
+export const GROUP = "jetmesh.io";
+export const VERSION = "v1alpha1";
+export const FINALIZER = "jetmesh.io/finalizer";
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export type Retention = "limits" | "interest" | "workqueue";
+export type Storage = "file" | "memory";
+export type Discard = "old" | "new";
+export type DeletionPolicy = "Retain" | "Delete";
+
+export interface EventStreamSpec {
+  subjects: string[];
+  retention?: Retention;
+  storage?: Storage;
+  replicas?: number;
+  maxAge?: string;
+  maxBytes?: string;
+  maxMsgs?: number;
+  maxMsgSize?: string;
+  discard?: Discard;
+  duplicateWindow?: string;
+  deletionPolicy?: DeletionPolicy;
+}
+
+export interface EventStreamStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  streamName?: string;
+  messages?: number;
+  bytes?: number;
+  lastSequence?: number;
+  consumers?: number;
+  lastError?: string;
+}
+
+export interface EventStream {
+  apiVersion: string;
+  kind: "EventStream";
+  metadata: ObjectMeta;
+  spec: EventStreamSpec;
+  status?: EventStreamStatus;
+}
+
+export interface DeliverySpec {
+  startFrom?: string;
+  ackWait?: string;
+  maxDeliver?: number;
+  backoff?: string[];
+  maxAckPending?: number;
+}
+
+export interface ScalingSpec {
+  minReplicas?: number;
+  maxReplicas?: number;
+  targetLagPerReplica?: number;
+  maxDrainSeconds?: number;
+  scaleDownStabilization?: string;
+  mode?: "native" | "keda" | "hpa";
+}
+
+export interface EventSubscriptionSpec {
+  stream: string;
+  types?: string[];
+  filter?: Record<string, string>;
+  delivery?: DeliverySpec;
+  deadLetter?: { stream: string };
+  subscriber?: { deployment: string };
+  scaling?: ScalingSpec;
+}
+
+export interface Lag {
+  pending: number;
+  ackPending: number;
+  redelivered: number;
+}
+
+export interface EventSubscriptionStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  streamName?: string;
+  consumerName?: string;
+  lag?: Lag;
+  replicas?: { current?: number; desired?: number };
+  lastScaleTime?: string;
+  lastError?: string;
+}
+
+export interface EventSubscription {
+  apiVersion: string;
+  kind: "EventSubscription";
+  metadata: ObjectMeta;
+  spec: EventSubscriptionSpec;
+  status?: EventSubscriptionStatus;
+}
+
+export type JetMeshObject = EventStream | EventSubscription;

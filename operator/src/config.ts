@@ -1,0 +1,120 @@
+// Operator configuration, parsed and validated once from the environment at start.
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import type { NatsSettings } from "./jetstream/connection.ts";
+
+export interface OperatorConfig {
+  /** Path of a kubeconfig; undefined = in-cluster service account (or ~/.kube/config). */
+  kubeconfigPath: string | undefined;
+  nats: NatsSettings;
+  /** Port for /metrics, /healthz, /readyz; 0 picks a free one. */
+  httpPort: number;
+  /** Address to listen on (0.0.0.0 in a pod; 127.0.0.1 in tests). */
+  httpHost: string;
+  logLevel: string;
+  /** Every object is reconciled at least this often: drift on the NATS side is repaired. */
+  resyncMs: number;
+  /** Concurrent reconciles per kind. */
+  workers: number;
+  leaderElection: {
+    enabled: boolean;
+    namespace: string;
+    name: string;
+    identity: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
+  /** A watch silent for this long is restarted (half-open connections stall silently). */
+  watchStallMs: number;
+  watchTimeoutSeconds: number;
+  /** Run the lag-based autoscaler for subscriptions that name a subscriber Deployment. */
+  autoscale: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function seconds(env: Env, name: string, fallback: number, min = 0.01): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback * 1000;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min) throw new ConfigError(`${name}="${raw}": expected a number of seconds ≥ ${min}`);
+  return v * 1000;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${name}="${raw}": expected an integer from ${min} to ${max}`);
+  return v;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}="${raw}": expected true or false`);
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/** Reads the operator's settings from `env`; throws ConfigError naming the bad variable. */
+export function parseConfig(env: Env = process.env): OperatorConfig {
+  const servers = (env.NATS_URL ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
+  if (servers.length === 0) throw new ConfigError("NATS_URL is empty: give one or more comma-separated nats:// URLs");
+  for (const s of servers) {
+    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s) && !/^[^\s:/]+:\d+$/.test(s)) throw new ConfigError(`NATS_URL: "${s}" is not a NATS URL (nats://host:port)`);
+  }
+  const nats: NatsSettings = { servers, requestTimeoutMs: seconds(env, "NATS_REQUEST_TIMEOUT_SECONDS", 5) };
+  const setIf = <K extends keyof NatsSettings>(k: K, v: NatsSettings[K] | undefined) => {
+    if (v !== undefined) nats[k] = v;
+  };
+  setIf("user", optional(env, "NATS_USER"));
+  setIf("password", optional(env, "NATS_PASSWORD"));
+  setIf("credsFile", optional(env, "NATS_CREDS_FILE"));
+  setIf("nkeySeedFile", optional(env, "NATS_NKEY_SEED_FILE"));
+  setIf("tlsCaFile", optional(env, "NATS_TLS_CA_FILE"));
+  setIf("tlsCertFile", optional(env, "NATS_TLS_CERT_FILE"));
+  setIf("tlsKeyFile", optional(env, "NATS_TLS_KEY_FILE"));
+  if (nats.tlsCertFile && !nats.tlsKeyFile) throw new ConfigError("NATS_TLS_CERT_FILE needs NATS_TLS_KEY_FILE");
+
+  const leaseDurationMs = seconds(env, "LEASE_DURATION_SECONDS", 15, 0.5);
+  const renewDeadlineMs = seconds(env, "LEASE_RENEW_DEADLINE_SECONDS", (leaseDurationMs * 2) / 3 / 1000, 0.2);
+  const retryPeriodMs = seconds(env, "LEASE_RETRY_PERIOD_SECONDS", Math.min(2, leaseDurationMs / 5 / 1000), 0.05);
+  if (renewDeadlineMs >= leaseDurationMs) throw new ConfigError("LEASE_RENEW_DEADLINE_SECONDS must be shorter than LEASE_DURATION_SECONDS");
+  if (retryPeriodMs >= renewDeadlineMs) throw new ConfigError("LEASE_RETRY_PERIOD_SECONDS must be shorter than LEASE_RENEW_DEADLINE_SECONDS");
+
+  return {
+    kubeconfigPath: optional(env, "KUBECONFIG"),
+    nats,
+    httpPort: integer(env, "HTTP_PORT", 8080, 0, 65535),
+    httpHost: env.HTTP_HOST ?? "0.0.0.0",
+    logLevel: env.LOG_LEVEL ?? "info",
+    resyncMs: seconds(env, "RESYNC_SECONDS", 30, 0.1),
+    workers: integer(env, "WORKERS", 8, 1, 256),
+    leaderElection: {
+      enabled: bool(env, "LEADER_ELECTION", true),
+      namespace: env.LEASE_NAMESPACE ?? env.POD_NAMESPACE ?? "default",
+      name: env.LEASE_NAME ?? "jetmesh-operator",
+      identity: env.POD_NAME ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
+      leaseDurationMs,
+      renewDeadlineMs,
+      retryPeriodMs,
+    },
+    watchStallMs: seconds(env, "WATCH_STALL_SECONDS", 90, 0.1),
+    watchTimeoutSeconds: integer(env, "WATCH_TIMEOUT_SECONDS", 300, 1, 3600),
+    autoscale: bool(env, "AUTOSCALE", true),
+  };
+}

@@ -1,0 +1,154 @@
+// Wires watches to work queues to reconcilers, one queue per kind: which changes trigger a
+// reconcile (spec changes, deletions; not our own status writes), which objects depend on
+// which (a subscription on its stream), the periodic resync that repairs drift on the NATS
+// side, and the one place where reconcile outcomes are logged and counted.
+import type { Logger } from "pino";
+import { objectKey, splitKey } from "../api/names.ts";
+import type { EventStream, EventSubscription } from "../api/types.ts";
+import type { ChangeType } from "../kube/informer.ts";
+import type { Kind, OperatorMetrics } from "../metrics.ts";
+import type { Cache } from "./context.ts";
+import { TerminalError, type ReconcileResult } from "./result.ts";
+import { WorkQueue, type Outcome } from "./workqueue.ts";
+
+export interface Reconciler {
+  reconcile(key: string): Promise<ReconcileResult>;
+}
+
+interface Meta {
+  metadata: { generation?: number; deletionTimestamp?: string; namespace?: string; name: string };
+}
+
+/** Pure: does this watch event need a reconcile? Status-only updates (our own writes) do not. */
+export function needsReconcile(type: ChangeType, obj: Meta, old: Meta | undefined): boolean {
+  if (type !== "updated" || !old) return true;
+  return obj.metadata.generation !== old.metadata.generation || obj.metadata.deletionTimestamp !== old.metadata.deletionTimestamp;
+}
+
+export interface ControllerOptions {
+  workers: number;
+  resyncMs: number;
+  metrics: OperatorMetrics;
+  log: Logger;
+}
+
+export class Controller {
+  readonly streamQueue: WorkQueue;
+  readonly subscriptionQueue: WorkQueue;
+  private readonly opts: ControllerOptions;
+  private streams: Cache<EventStream> | undefined;
+  private subscriptions: Cache<EventSubscription> | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private depthTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: ControllerOptions, streamReconciler: Reconciler, subscriptionReconciler: Reconciler) {
+    this.opts = opts;
+    this.streamQueue = this.queue("EventStream", streamReconciler, (key, outcome) => this.afterStream(key, outcome));
+    this.subscriptionQueue = this.queue("EventSubscription", subscriptionReconciler);
+  }
+
+  setCaches(streams: Cache<EventStream>, subscriptions: Cache<EventSubscription>): void {
+    this.streams = streams;
+    this.subscriptions = subscriptions;
+  }
+
+  private queue(kind: Kind, r: Reconciler, after?: (key: string, outcome: Outcome) => void): WorkQueue {
+    const { metrics, log } = this.opts;
+    return new WorkQueue({
+      concurrency: this.opts.workers,
+      baseDelayMs: 100,
+      maxDelayMs: 60_000,
+      process: async (key) => {
+        const end = metrics.reconcileDuration.startTimer({ kind });
+        let outcome: Outcome;
+        try {
+          const res = await r.reconcile(key);
+          outcome = res.requeueAfterMs !== undefined ? { kind: "requeue", afterMs: res.requeueAfterMs } : { kind: "ok" };
+          metrics.reconcileTotal.inc({ kind, result: outcome.kind === "ok" ? "success" : "requeue" });
+          log.debug({ kind, object: key, requeueAfterMs: res.requeueAfterMs }, "reconciled");
+        } catch (err) {
+          metrics.reconcileTotal.inc({ kind, result: "error" });
+          const terminal = err instanceof TerminalError;
+          outcome = terminal ? { kind: "terminal" } : { kind: "error" };
+          // Logged once, here, with the object key; the reconciler already put it in status.
+          log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
+        } finally {
+          end();
+        }
+        after?.(key, outcome);
+        return outcome;
+      },
+    });
+  }
+
+  /** A stream reconciled: subscriptions waiting for it should look again now, not after their timer. */
+  private afterStream(key: string, outcome: Outcome): void {
+    if (outcome.kind !== "ok") return;
+    const { namespace, name } = splitKey(key);
+    this.enqueueDependents(namespace, name, true);
+  }
+
+  onStreamChange(type: ChangeType, obj: EventStream, old: EventStream | undefined): void {
+    if (!needsReconcile(type, obj, old)) return;
+    const key = objectKey(obj.metadata.namespace, obj.metadata.name);
+    this.streamQueue.add(key);
+    this.enqueueDependents(obj.metadata.namespace, obj.metadata.name);
+    // A deleted or narrowed stream may free subjects another EventStream was refused for.
+    if (type === "deleted" || type === "updated") {
+      for (const s of this.streams?.list() ?? []) {
+        if (s.status?.conditions?.some((c) => c.type === "Ready" && c.reason === "SubjectsOverlap")) {
+          this.streamQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
+        }
+      }
+    }
+  }
+
+  onSubscriptionChange(type: ChangeType, obj: EventSubscription, old: EventSubscription | undefined): void {
+    if (!needsReconcile(type, obj, old)) return;
+    this.subscriptionQueue.add(objectKey(obj.metadata.namespace, obj.metadata.name));
+  }
+
+  /** Subscriptions that use this stream (as their stream or dead-letter stream) and are not Ready. */
+  enqueueDependents(namespace: string, stream: string, onlyNotReady = false): void {
+    for (const s of this.subscriptions?.list() ?? []) {
+      if (s.metadata.namespace !== namespace) continue;
+      if (s.spec?.stream !== stream && s.spec?.deadLetter?.stream !== stream) continue;
+      if (onlyNotReady && s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")) continue;
+      this.subscriptionQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
+    }
+  }
+
+  /** Every known object, e.g. after NATS came back or on the resync timer. */
+  enqueueAll(): void {
+    for (const s of this.streams?.list() ?? []) this.streamQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
+    for (const s of this.subscriptions?.list() ?? []) this.subscriptionQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
+  }
+
+  /** Starts processing (on becoming leader). */
+  start(): void {
+    this.streamQueue.resume();
+    this.subscriptionQueue.resume();
+    this.enqueueAll();
+    this.resyncTimer = setInterval(() => this.enqueueAll(), this.opts.resyncMs);
+    this.depthTimer = setInterval(() => this.updateDepth(), 1000);
+    this.depthTimer.unref();
+  }
+
+  private updateDepth(): void {
+    this.opts.metrics.queueDepth.set({ kind: "EventStream" }, this.streamQueue.depth);
+    this.opts.metrics.queueDepth.set({ kind: "EventSubscription" }, this.subscriptionQueue.depth);
+  }
+
+  /** Stops processing (leadership lost); queued keys stay and are picked up on the next start. */
+  pause(): void {
+    this.streamQueue.pause();
+    this.subscriptionQueue.pause();
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    if (this.depthTimer) clearInterval(this.depthTimer);
+  }
+
+  async stop(): Promise<void> {
+    this.pause();
+    await Promise.all([this.streamQueue.stop(), this.subscriptionQueue.stop()]);
+  }
+}

@@ -1,0 +1,145 @@
+// A keyed, de-duplicating work queue: a key is queued at most once, never processed by two
+// workers at once (a change that arrives while it is processed re-queues it once afterwards),
+// retried with per-key exponential backoff on failure, and processed by a bounded number of
+// concurrent workers. Delayed re-adds keep only the earliest timer per key.
+
+export type Outcome = { kind: "ok" } | { kind: "requeue"; afterMs: number } | { kind: "error" } | { kind: "terminal" };
+
+export interface WorkQueueOptions {
+  concurrency: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  process: (key: string) => Promise<Outcome>;
+}
+
+/** Pure: the delay before retry number `failures` (1-based). */
+export function backoffDelay(failures: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
+}
+
+export class WorkQueue {
+  private readonly opts: WorkQueueOptions;
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly active = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private running = 0;
+  private stopped = false;
+  private paused = true;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(opts: WorkQueueOptions) {
+    this.opts = opts;
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  get busy(): number {
+    return this.running;
+  }
+
+  /** Workers start when resumed (the queue collects keys while paused, e.g. before leadership). */
+  resume(): void {
+    this.paused = false;
+    this.pump();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    const t = this.timers.get(key);
+    if (t) {
+      clearTimeout(t.timer);
+      this.timers.delete(key);
+    }
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.pump();
+  }
+
+  addAfter(key: string, ms: number): void {
+    if (this.stopped) return;
+    if (ms <= 0) return this.add(key);
+    const at = Date.now() + ms;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref?.();
+    this.timers.set(key, { at, timer });
+  }
+
+  /** Forget retry state for a key (object deleted). */
+  forget(key: string): void {
+    this.failures.delete(key);
+    const t = this.timers.get(key);
+    if (t) clearTimeout(t.timer);
+    this.timers.delete(key);
+  }
+
+  private pump(): void {
+    while (!this.paused && !this.stopped && this.running < this.opts.concurrency && this.queue.length > 0) {
+      const key = this.queue.shift() as string;
+      this.queued.delete(key);
+      this.active.add(key);
+      this.running++;
+      void this.work(key);
+    }
+    if (this.running === 0 && this.queue.length === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  private async work(key: string): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.opts.process(key);
+    } catch {
+      outcome = { kind: "error" };
+    }
+    this.active.delete(key);
+    this.running--;
+    if (outcome.kind === "error") {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      this.addAfter(key, backoffDelay(n, this.opts.baseDelayMs, this.opts.maxDelayMs));
+    } else {
+      this.failures.delete(key);
+      if (outcome.kind === "requeue") this.addAfter(key, outcome.afterMs);
+    }
+    if (this.dirty.delete(key)) this.add(key);
+    this.pump();
+  }
+
+  /** Resolves when nothing is queued or running (delayed keys do not count). */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t.timer);
+    this.timers.clear();
+    this.queue.length = 0;
+    this.queued.clear();
+    while (this.running > 0) await new Promise((r) => setTimeout(r, 10));
+  }
+}

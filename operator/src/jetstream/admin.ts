@@ -1,0 +1,161 @@
+// The JetStream operations the reconcilers need, behind a small interface so the reconcilers do
+// not see nats.js, and errors arrive classified: not found, refused by JetStream (the request
+// was understood and rejected: a configuration problem), or unavailable (NATS down, timeouts).
+import {
+  JetStreamApiError,
+  type ConsumerConfig,
+  type ConsumerInfo,
+  type JetStreamManager,
+  type StreamConfig,
+  type StreamInfo,
+} from "@nats-io/jetstream";
+import type { DesiredConsumerConfig } from "./consumer-config.ts";
+import type { DesiredStreamConfig } from "./stream-config.ts";
+import type { ServerFeatures } from "./version.ts";
+
+export interface StreamState {
+  config: Record<string, unknown>;
+  messages: number;
+  bytes: number;
+  lastSequence: number;
+  consumers: number;
+}
+
+export interface ConsumerState {
+  config: Record<string, unknown>;
+  pending: number;
+  ackPending: number;
+  redelivered: number;
+  deliveredStreamSeq: number;
+  deliveredConsumerSeq: number;
+  ackFloorConsumerSeq: number;
+}
+
+export interface JetStreamAdmin {
+  readonly features: ServerFeatures;
+  streamInfo(name: string): Promise<StreamState | undefined>;
+  addStream(cfg: DesiredStreamConfig): Promise<StreamState>;
+  updateStream(cfg: DesiredStreamConfig): Promise<StreamState>;
+  deleteStream(name: string): Promise<void>;
+  consumerInfo(stream: string, name: string): Promise<ConsumerState | undefined>;
+  addConsumer(stream: string, cfg: DesiredConsumerConfig): Promise<ConsumerState>;
+  updateConsumer(stream: string, cfg: DesiredConsumerConfig): Promise<ConsumerState>;
+  deleteConsumer(stream: string, name: string): Promise<void>;
+}
+
+/** JetStream understood the request and said no (bad or conflicting configuration). */
+export class JetStreamRefused extends Error {
+  readonly code: number;
+  constructor(message: string, code: number) {
+    super(message);
+    this.name = "JetStreamRefused";
+    this.code = code;
+  }
+}
+
+/** NATS could not be asked (disconnected, timed out): retry later. */
+export class NatsUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NatsUnavailable";
+  }
+}
+
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
+
+function classify(err: unknown): Error {
+  if (err instanceof JetStreamApiError) return new JetStreamRefused(err.message, err.code);
+  const msg = err instanceof Error ? err.message : String(err);
+  // Argument checks inside nats.js (e.g. a feature the server lacks) are configuration problems.
+  if (err instanceof Error && /requires server|invalid|cannot contain/i.test(msg) && !/timeout/i.test(msg)) {
+    return new JetStreamRefused(msg, 0);
+  }
+  return new NatsUnavailable(msg);
+}
+
+function isNotFound(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && (err.code === code || err.status === 404);
+}
+
+function streamState(si: StreamInfo): StreamState {
+  return {
+    config: si.config as unknown as Record<string, unknown>,
+    messages: si.state.messages,
+    bytes: si.state.bytes,
+    lastSequence: si.state.last_seq,
+    consumers: si.state.consumer_count,
+  };
+}
+
+function consumerState(ci: ConsumerInfo): ConsumerState {
+  return {
+    config: ci.config as unknown as Record<string, unknown>,
+    pending: ci.num_pending,
+    ackPending: ci.num_ack_pending,
+    redelivered: ci.num_redelivered,
+    deliveredStreamSeq: ci.delivered.stream_seq,
+    deliveredConsumerSeq: ci.delivered.consumer_seq,
+    ackFloorConsumerSeq: ci.ack_floor.consumer_seq,
+  };
+}
+
+export function natsJetStreamAdmin(jsm: JetStreamManager, features: ServerFeatures): JetStreamAdmin {
+  return {
+    features,
+    async streamInfo(name) {
+      try {
+        return streamState(await jsm.streams.info(name));
+      } catch (err) {
+        if (isNotFound(err, STREAM_NOT_FOUND)) return undefined;
+        throw classify(err);
+      }
+    },
+    async addStream(cfg) {
+      return streamState(await jsm.streams.add(cfg as unknown as StreamConfig).catch((e) => Promise.reject(classify(e))));
+    },
+    async updateStream(cfg) {
+      const { name, ...rest } = cfg;
+      return streamState(await jsm.streams.update(name, rest as unknown as StreamConfig).catch((e) => Promise.reject(classify(e))));
+    },
+    async deleteStream(name) {
+      try {
+        await jsm.streams.delete(name);
+      } catch (err) {
+        if (!isNotFound(err, STREAM_NOT_FOUND)) throw classify(err);
+      }
+    },
+    async consumerInfo(stream, name) {
+      try {
+        return consumerState(await jsm.consumers.info(stream, name));
+      } catch (err) {
+        if (isNotFound(err, CONSUMER_NOT_FOUND) || isNotFound(err, STREAM_NOT_FOUND)) return undefined;
+        throw classify(err);
+      }
+    },
+    async addConsumer(stream, cfg) {
+      return consumerState(await jsm.consumers.add(stream, cfg as unknown as ConsumerConfig).catch((e) => Promise.reject(classify(e))));
+    },
+    async updateConsumer(stream, cfg) {
+      // Explicit clears, so a removed backoff or filter is removed on the server too.
+      const update: Record<string, unknown> = {
+        ack_wait: cfg.ack_wait,
+        max_deliver: cfg.max_deliver,
+        max_ack_pending: cfg.max_ack_pending,
+        backoff: cfg.backoff ?? [],
+      };
+      if (features.filterUpdatable) {
+        update.filter_subject = cfg.filter_subject ?? "";
+        update.filter_subjects = cfg.filter_subjects ?? [];
+      }
+      return consumerState(await jsm.consumers.update(stream, cfg.durable_name, update).catch((e) => Promise.reject(classify(e))));
+    },
+    async deleteConsumer(stream, name) {
+      try {
+        await jsm.consumers.delete(stream, name);
+      } catch (err) {
+        if (!isNotFound(err, CONSUMER_NOT_FOUND) && !isNotFound(err, STREAM_NOT_FOUND)) throw classify(err);
+      }
+    },
+  };
+}

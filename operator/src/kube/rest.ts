@@ -1,0 +1,154 @@
+// A small REST client for the Kubernetes API: KubeConfig (from @kubernetes/client-node) gives
+// the server, TLS material and credentials; requests go over one keep-alive agent, because the
+// operator makes thousands of small calls and a fresh TLS handshake per call would dominate.
+import http from "node:http";
+import https from "node:https";
+import { KubeConfig } from "@kubernetes/client-node";
+
+export interface ResourceRef {
+  group: string; // "" for the core API
+  version: string;
+  plural: string;
+}
+
+export class KubeError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.name = "KubeError";
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof KubeError && e.status === 404;
+export const isConflict = (e: unknown): boolean => e instanceof KubeError && e.status === 409;
+
+export function resourcePath(r: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
+  let p = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  if (namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+  p += `/${r.plural}`;
+  if (name) p += `/${encodeURIComponent(name)}`;
+  if (subresource) p += `/${subresource}`;
+  return p;
+}
+
+export type PatchType = "merge" | "json" | "strategic";
+const PATCH_CONTENT: Record<PatchType, string> = {
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  strategic: "application/strategic-merge-patch+json",
+};
+
+export class KubeRest {
+  readonly kubeConfig: KubeConfig;
+  private readonly server: URL;
+  private agent: http.Agent | undefined;
+  private tls: https.RequestOptions = {};
+  private headers: Record<string, string> = {};
+  private authAt = 0;
+  private readonly timeoutMs: number;
+
+  constructor(kubeConfig: KubeConfig, timeoutMs = 15_000) {
+    this.kubeConfig = kubeConfig;
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.server = new URL(cluster.server);
+    this.timeoutMs = timeoutMs;
+  }
+
+  static fromFile(path: string | undefined): KubeRest {
+    const kc = new KubeConfig();
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+    return new KubeRest(kc);
+  }
+
+  /** Credentials can rotate (projected service account tokens): refresh them every minute. */
+  private async auth(): Promise<void> {
+    if (this.agent && Date.now() - this.authAt < 60_000) return;
+    const opts: https.RequestOptions = { headers: {} };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    this.headers = { ...(opts.headers as Record<string, string>) };
+    if (opts.auth) this.headers.authorization = `Basic ${Buffer.from(opts.auth).toString("base64")}`;
+    this.tls = { ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized };
+    if (!this.agent) {
+      const common = { keepAlive: true, maxSockets: 64 };
+      this.agent = this.server.protocol === "https:" ? new https.Agent({ ...common, ...(this.tls as https.AgentOptions) }) : new http.Agent(common);
+    }
+    this.authAt = Date.now();
+  }
+
+  async request<T = unknown>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+    await this.auth();
+    const url = new URL(path, this.server);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const mod = url.protocol === "https:" ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      const req = mod.request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+          headers: {
+            ...this.headers,
+            accept: "application/json",
+            ...(payload ? { "content-type": contentType, "content-length": String(payload.length) } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", reject);
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let json: unknown;
+            try {
+              json = text ? JSON.parse(text) : undefined;
+            } catch {
+              json = undefined;
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) return resolve(json as T);
+            const st = (json ?? {}) as { reason?: string; message?: string };
+            reject(new KubeError(status, st.reason ?? String(status), `${method} ${path}: ${status} ${st.message ?? text.slice(0, 200)}`));
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out after ${this.timeoutMs} ms`)));
+      req.on("error", reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  get<T>(r: ResourceRef, namespace: string | undefined, name: string): Promise<T> {
+    return this.request<T>("GET", resourcePath(r, namespace, name));
+  }
+
+  list<T>(r: ResourceRef, namespace?: string, query = ""): Promise<{ metadata: { resourceVersion: string }; items: T[] }> {
+    return this.request("GET", resourcePath(r, namespace) + query);
+  }
+
+  create<T>(r: ResourceRef, namespace: string | undefined, body: unknown): Promise<T> {
+    return this.request<T>("POST", resourcePath(r, namespace), body);
+  }
+
+  replace<T>(r: ResourceRef, namespace: string | undefined, name: string, body: unknown): Promise<T> {
+    return this.request<T>("PUT", resourcePath(r, namespace, name), body);
+  }
+
+  patch<T>(r: ResourceRef, namespace: string | undefined, name: string, body: unknown, type: PatchType = "merge", subresource?: string): Promise<T> {
+    return this.request<T>("PATCH", resourcePath(r, namespace, name, subresource), body, PATCH_CONTENT[type]);
+  }
+
+  delete(r: ResourceRef, namespace: string | undefined, name: string): Promise<unknown> {
+    return this.request("DELETE", resourcePath(r, namespace, name));
+  }
+
+  close(): void {
+    this.agent?.destroy();
+  }
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { backoffDelay, WorkQueue, type Outcome } from "../src/controller/workqueue.ts";
+
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+describe("backoff", () => {
+  it.each([
+    [1, 100],
+    [2, 200],
+    [5, 1600],
+    [20, 60_000],
+  ])("failure %i waits %i ms", (n, ms) => expect(backoffDelay(n, 100, 60_000)).toBe(ms));
+});
+
+describe("WorkQueue", () => {
+  it("de-duplicates keys and never runs one key twice at once", async () => {
+    const runs: string[] = [];
+    let concurrentSameKey = 0;
+    const active = new Set<string>();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const q = new WorkQueue({
+      concurrency: 4,
+      baseDelayMs: 1,
+      maxDelayMs: 10,
+      process: async (key): Promise<Outcome> => {
+        if (active.has(key)) concurrentSameKey++;
+        active.add(key);
+        runs.push(key);
+        if (runs.length === 1) await gate;
+        active.delete(key);
+        return { kind: "ok" };
+      },
+    });
+    q.add("a");
+    q.add("a");
+    q.add("b");
+    q.resume();
+    await tick();
+    q.add("a"); // changed while running: runs once more afterwards
+    q.add("a");
+    release();
+    await q.idle();
+    await tick();
+    await q.idle();
+    expect(runs.sort()).toEqual(["a", "a", "b"]);
+    expect(concurrentSameKey).toBe(0);
+    await q.stop();
+  });
+
+  it("bounds concurrency", async () => {
+    let running = 0;
+    let peak = 0;
+    const q = new WorkQueue({
+      concurrency: 3,
+      baseDelayMs: 1,
+      maxDelayMs: 10,
+      process: async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await tick(10);
+        running--;
+        return { kind: "ok" };
+      },
+    });
+    for (let i = 0; i < 20; i++) q.add(`k${i}`);
+    q.resume();
+    await q.idle();
+    expect(peak).toBe(3);
+    await q.stop();
+  });
+
+  it("retries failures with growing delays and stops after success; terminal is not retried", async () => {
+    const times: number[] = [];
+    let terminalRuns = 0;
+    const q = new WorkQueue({
+      concurrency: 2,
+      baseDelayMs: 20,
+      maxDelayMs: 1000,
+      process: async (key): Promise<Outcome> => {
+        if (key === "t") {
+          terminalRuns++;
+          return { kind: "terminal" };
+        }
+        times.push(Date.now());
+        return times.length < 4 ? { kind: "error" } : { kind: "ok" };
+      },
+    });
+    q.add("e");
+    q.add("t");
+    q.resume();
+    const deadline = Date.now() + 2000;
+    while (times.length < 4 && Date.now() < deadline) await tick(10);
+    await tick(300);
+    expect(times.length).toBe(4);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    expect(gaps[0]).toBeGreaterThanOrEqual(18);
+    expect(gaps[1]).toBeGreaterThanOrEqual(38);
+    expect(gaps[2]).toBeGreaterThanOrEqual(78);
+    expect(terminalRuns).toBe(1);
+    await q.stop();
+  });
+
+  it("keeps only the earliest delayed re-add and holds keys while paused", async () => {
+    const runs: string[] = [];
+    const q = new WorkQueue({ concurrency: 1, baseDelayMs: 1, maxDelayMs: 10, process: async (k) => (runs.push(k), { kind: "ok" }) });
+    q.addAfter("x", 30);
+    q.addAfter("x", 500);
+    q.add("y");
+    await tick(60);
+    expect(runs).toEqual([]); // paused
+    q.resume();
+    await tick(20);
+    expect(runs.sort()).toEqual(["x", "y"]);
+    await q.stop();
+  });
+});
