@@ -271,3 +271,22 @@ export function kedaHpaModel(policy: ScalingPolicy, d: KedaHpaDefaults = KEDA_HP
     },
   };
 }
+
+/** Several seeded runs of one trace as one result: means of totals, worst case of maxima and reaction. */
+export function combineRuns(runs: SimResult[]): SimResult {
+  const mean = (f: (r: SimResult) => number) => Math.round((runs.reduce((s, r) => s + f(r), 0) / runs.length) * 10) / 10;
+  const worst = (f: (r: SimResult) => number) => Math.max(...runs.map(f));
+  const reactions = runs.map((r) => r.reactionSeconds).filter((x): x is number => x !== null);
+  return {
+    replicaSeconds: mean((r) => r.replicaSeconds),
+    sloViolationSeconds: mean((r) => r.sloViolationSeconds),
+    reactionSeconds: reactions.length > 0 ? Math.max(...reactions) : null,
+    reversals: mean((r) => r.reversals),
+    scaleActions: mean((r) => r.scaleActions),
+    maxReplicas: worst((r) => r.maxReplicas),
+    maxBacklog: worst((r) => r.maxBacklog),
+    maxAgeSeconds: worst((r) => r.maxAgeSeconds),
+    processed: mean((r) => r.processed),
+    arrived: mean((r) => r.arrived),
+  };
+}

@@ -35,6 +35,21 @@ describe("rate estimation", () => {
     expect(states.at(-1)!.processedRate).toBe(50);
   });
 
+  it("does not chase noise on a steady load, but follows a burst within one interval", () => {
+    // 50 msgs/s with ±15 % jitter per 2 s interval, then a step to 200 msgs/s.
+    const jitter = [1.15, 0.85, 1.1, 0.9, 1.12, 0.88, 1.05, 0.95, 1.15, 0.85, 1.1, 0.9, 1.08, 0.92, 1.15, 0.85, 1.0, 1.0, 1.15, 0.85];
+    const steady = run(jitter.map((j) => ({ arrive: Math.round(100 * j), ack: Math.round(100 * j), replicas: 5 })));
+    const rates = steady.slice(10).map((s) => s.arrivalRate!);
+    const fast = steady.slice(10).map((s) => s.arrivalRateFast!);
+    expect(Math.max(...rates) - Math.min(...rates)).toBeLessThan(4);
+    expect(Math.max(...fast) - Math.min(...fast)).toBeGreaterThan(2 * (Math.max(...rates) - Math.min(...rates)));
+    expect(Math.min(...rates)).toBeGreaterThan(47);
+    expect(Math.max(...rates)).toBeLessThan(55);
+    const burst = run([...jitter.map((j) => ({ arrive: Math.round(100 * j), ack: Math.round(100 * j), replicas: 5 })), { arrive: 400, ack: 100, replicas: 5 }]);
+    // The slow EWMA alone would show ~64 msgs/s here; the shift detector jumps to the fast estimate.
+    expect(burst.at(-1)!.arrivalRate!).toBeGreaterThan(120);
+  });
+
   it("counts arrivals that are still pending, not only acked ones", () => {
     const states = run([{ arrive: 400, ack: 0, replicas: 0 }]);
     // First interval seeds the EWMA: 400 msgs in 2 s.

@@ -32,8 +32,15 @@ export interface ConsumerSample {
 }
 
 export interface RateTuning {
-  /** Time constant of the arrival-rate EWMA, seconds (short: bursts must show quickly). */
+  /** Time constant of the arrival-rate EWMA the decision uses, seconds (long: ignores noise). */
   arrivalTauSeconds: number;
+  /** Time constant of the fast arrival EWMA that detects level shifts, seconds. */
+  arrivalFastTauSeconds: number;
+  /**
+   * When the fast estimate departs from the slow one by more than this many standard
+   * deviations of Poisson noise, the load has changed: the slow estimate jumps to the fast.
+   */
+  shiftSigmas: number;
   /** Time constant of the capacity EWMA, seconds (longer: capacity changes slowly). */
   capacityTauSeconds: number;
   /** Below this the smoothed arrival rate is snapped to 0 after an interval without arrivals. */
@@ -41,7 +48,9 @@ export interface RateTuning {
 }
 
 export const RATE_DEFAULTS: RateTuning = {
-  arrivalTauSeconds: 6,
+  arrivalTauSeconds: 20,
+  arrivalFastTauSeconds: 2,
+  shiftSigmas: 3,
   capacityTauSeconds: 10,
   idleArrivalRate: 0.05,
 };
@@ -50,6 +59,8 @@ export interface RateState {
   last?: ConsumerSample;
   /** Smoothed matching-message arrival rate, msgs/s; undefined until two samples exist. */
   arrivalRate?: number;
+  /** Fast EWMA of the same, for level-shift detection. */
+  arrivalRateFast?: number;
   /** Smoothed capacity of one replica, msgs/s; undefined until a saturated interval was seen. */
   perReplicaRate?: number;
   /** Total acknowledgements per second in the last interval (not smoothed). */
@@ -78,7 +89,14 @@ export function updateRates(state: RateState, sample: ConsumerSample, tuning: Ra
   const acked = sample.ackFloorConsumerSeq - prev.ackFloorConsumerSeq;
   const lagDelta = sample.pending + sample.ackPending - (prev.pending + prev.ackPending);
   const arrivals = Math.max(0, acked + lagDelta);
+  // Two estimates: a slow one that does not chase Poisson noise (chasing it costs replicas
+  // on a steady load) and a fast one; a departure beyond noise is a real change of load
+  // (a burst, or the end of one) and the slow estimate follows at once.
+  const fast = ewma(state.arrivalRateFast, arrivals / dt, dt, tuning.arrivalFastTauSeconds);
   let arrivalRate = ewma(state.arrivalRate, arrivals / dt, dt, tuning.arrivalTauSeconds);
+  const a = 1 - Math.exp(-dt / tuning.arrivalFastTauSeconds);
+  const noiseSigma = Math.sqrt(((a / (2 - a)) * Math.max(arrivalRate, 1)) / dt);
+  if (Math.abs(fast - arrivalRate) > tuning.shiftSigmas * noiseSigma) arrivalRate = fast;
   if (arrivals === 0 && arrivalRate < tuning.idleArrivalRate) arrivalRate = 0;
 
   const processedRate = acked / dt;
@@ -95,5 +113,5 @@ export function updateRates(state: RateState, sample: ConsumerSample, tuning: Ra
       perReplicaRate = ewma(perReplicaRate, observed, dt, tuning.capacityTauSeconds);
     }
   }
-  return { last: sample, arrivalRate, perReplicaRate, processedRate };
+  return { last: sample, arrivalRate, arrivalRateFast: fast, perReplicaRate, processedRate };
 }
