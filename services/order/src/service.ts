@@ -1,0 +1,94 @@
+// The order service: the HTTP API that starts the saga, and the handlers that confirm,
+// cancel and mark orders shipped as the other services answer.
+import { Kvm } from "@nats-io/kv";
+import { Counter, Histogram } from "prom-client";
+import { TerminalError, deriveEventId, followUpEvent, meshMetrics, newEvent, type Handler } from "@jetmesh/mesh";
+import {
+  INVENTORY_REJECTED,
+  ORDERS_BUCKET,
+  ORDER_PLACED,
+  PAYMENT_AUTHORIZED,
+  PAYMENT_DECLINED,
+  SCHEMAS_DIR,
+  SHIPMENT_DISPATCHED,
+  type OrderPlaced,
+  type OrderRecord,
+  type ShopSetupContext,
+} from "@jetmesh/shop";
+import { orderApi } from "./api.ts";
+import { orderConfig, type OrderConfig } from "./config.ts";
+import { isTerminal } from "./saga.ts";
+import { OrderStore } from "./store.ts";
+
+const SOURCE = "/shop/order";
+
+export const orderService = {
+  name: "order",
+  config: orderConfig,
+  schemasDir: SCHEMAS_DIR,
+  async setup(ctx: ShopSetupContext<OrderConfig>) {
+    const kv = await new Kvm(ctx.js).create(ORDERS_BUCKET, { history: 1, storage: ctx.config.storage } as never);
+    const store = new OrderStore(kv);
+    const mesh = meshMetrics(ctx.registry);
+    const ordersTotal = new Counter({
+      name: "jetmesh_orders_total",
+      help: "Orders reaching each status (placed, confirmed, cancelled, shipped).",
+      labelNames: ["status"],
+      registers: [ctx.registry],
+    });
+    const sagaSeconds = new Histogram({
+      name: "jetmesh_saga_duration_seconds",
+      help: "Time from POST accepted to the order's final state, by outcome (shipped, cancelled).",
+      labelNames: ["outcome"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [ctx.registry],
+    });
+
+    const onSagaEvent: Handler = async (event, hctx) => {
+      const orderId = (event.data as { orderId: string }).orderId;
+      const t = await store.apply(orderId, { id: event.id, type: event.type, data: event.data }, () => new Date().toISOString());
+      if (!t) throw new TerminalError(`no order ${orderId}`);
+      if (t.kind === "ignored") {
+        hctx.log.warn({ orderId, type: event.type, reason: t.reason }, "event ignored");
+        return;
+      }
+      if (t.kind === "applied") {
+        ordersTotal.labels(t.order.status).inc();
+        if (isTerminal(t.order.status)) {
+          sagaSeconds.labels(t.order.status).observe(Math.max(0, Date.now() - Date.parse(t.order.createdAt)) / 1000);
+        }
+      }
+      if (t.followUp) await hctx.publish(followUpEvent(event, { type: t.followUp.type, source: SOURCE, data: t.followUp.data }));
+    };
+
+    const http = orderApi({
+      config: ctx.config,
+      store,
+      log: ctx.log,
+      async publishPlaced(record: OrderRecord, request) {
+        const data: OrderPlaced = {
+          orderId: record.id,
+          items: record.items,
+          customer: record.customer,
+          payment: { card: request.payment.card, amount: record.amount, currency: record.currency },
+          placedAt: record.createdAt,
+        };
+        const id = deriveEventId(`order/${record.id}`, ORDER_PLACED);
+        await ctx.publisher.publish(newEvent({ id, type: ORDER_PLACED, source: SOURCE, subject: record.id, data, time: record.createdAt }));
+      },
+      onPlaced: () => ordersTotal.labels("placed").inc(),
+      countRequest: (route, code) => mesh.httpRequests.labels("order", route, String(code)).inc(),
+      countRejected: (reason) => mesh.httpRejected.labels("order", reason).inc(),
+    });
+
+    return {
+      handlers: {
+        [INVENTORY_REJECTED]: onSagaEvent,
+        [PAYMENT_AUTHORIZED]: onSagaEvent,
+        [PAYMENT_DECLINED]: onSagaEvent,
+        [SHIPMENT_DISPATCHED]: onSagaEvent,
+      },
+      http,
+    };
+  },
+};

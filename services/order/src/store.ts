@@ -1,0 +1,71 @@
+// Orders in JetStream KV (bucket shop_orders): `order.<id>` holds the order record,
+// `idem.<hash>` maps an Idempotency-Key to the order it created.
+import type { KV } from "@nats-io/kv";
+import { updateKv } from "@jetmesh/mesh";
+import { idempotencyKey, orderKey, type IdempotencyRecord, type OrderRecord, type OrderStatus } from "@jetmesh/shop";
+import { applyEvent, type IncomingEvent, type Transition } from "./saga.ts";
+
+export class OrderStore {
+  private readonly kv: KV;
+
+  constructor(kv: KV) {
+    this.kv = kv;
+  }
+
+  async get(id: string): Promise<OrderRecord | undefined> {
+    const e = await this.kv.get(orderKey(id));
+    return e && e.operation === "PUT" ? (e.json() as OrderRecord) : undefined;
+  }
+
+  /** Creates the order unless it exists; returns the stored record either way. */
+  async create(record: OrderRecord): Promise<OrderRecord> {
+    const { value } = await updateKv<OrderRecord>(this.kv, orderKey(record.id), (cur) => (cur ? undefined : record));
+    return value as OrderRecord;
+  }
+
+  /**
+   * Claims an Idempotency-Key for a new order id; when the key was used before, returns the
+   * earlier claim instead (create-if-absent, so two concurrent retries agree).
+   */
+  async claimIdempotencyKey(hash: string, claim: IdempotencyRecord): Promise<{ record: IdempotencyRecord; fresh: boolean }> {
+    const { value, changed } = await updateKv<IdempotencyRecord>(this.kv, idempotencyKey(hash), (cur) => (cur ? undefined : claim));
+    return { record: value as IdempotencyRecord, fresh: changed };
+  }
+
+  /** Applies a saga event with compare-and-set; the transition tells what to publish. */
+  async apply(id: string, event: IncomingEvent, now: () => string): Promise<Transition | undefined> {
+    let transition: Transition | undefined;
+    await updateKv<OrderRecord>(this.kv, orderKey(id), (cur) => {
+      if (!cur) {
+        transition = undefined;
+        return undefined;
+      }
+      transition = applyEvent(cur, event, now());
+      return transition.kind === "applied" ? transition.order : undefined;
+    });
+    return transition;
+  }
+
+  /**
+   * A page of orders in creation order (ids sort by time), optionally with one status.
+   * Lists keys, then reads records until the page is full.
+   */
+  async list(opts: { status?: OrderStatus; limit: number; cursor?: string }): Promise<{ orders: OrderRecord[]; nextCursor?: string }> {
+    const ids: string[] = [];
+    for await (const k of await this.kv.keys("order.>")) {
+      const id = k.slice("order.".length);
+      if (opts.cursor === undefined || id > opts.cursor) ids.push(id);
+    }
+    ids.sort();
+    const orders: OrderRecord[] = [];
+    let last: string | undefined;
+    for (const id of ids) {
+      if (orders.length >= opts.limit) break;
+      last = id;
+      const o = await this.get(id);
+      if (o && (opts.status === undefined || o.status === opts.status)) orders.push(o);
+    }
+    const more = last !== undefined && ids[ids.length - 1] !== last;
+    return more ? { orders, nextCursor: last } : { orders };
+  }
+}

@@ -1,0 +1,79 @@
+// The payment service: authorizes the payment of every reserved order exactly once. The
+// payment record (keyed by order id, created only if absent) is the charge: a redelivered
+// request finds it and republishes the same outcome instead of charging again.
+import { setTimeout as sleep } from "node:timers/promises";
+import { Kvm } from "@nats-io/kv";
+import { TransientError, followUpEvent, type CloudEvent, type Handler } from "@jetmesh/mesh";
+import {
+  INVENTORY_RESERVED,
+  PAYMENTS_BUCKET,
+  PAYMENT_AUTHORIZED,
+  PAYMENT_DECLINED,
+  SCHEMAS_DIR,
+  paymentKey,
+  type InventoryReserved,
+  type PaymentAuthorized,
+  type PaymentDeclined,
+  type PaymentRecord,
+  type ShopSetupContext,
+} from "@jetmesh/shop";
+import { paymentConfig, type PaymentConfig } from "./config.ts";
+import { decide, transientFailure } from "./processor.ts";
+
+const SOURCE = "/shop/payment";
+
+export const paymentService = {
+  name: "payment",
+  config: paymentConfig,
+  schemasDir: SCHEMAS_DIR,
+  async setup(ctx: ShopSetupContext<PaymentConfig>) {
+    const cfg = ctx.config;
+    const kv = await new Kvm(ctx.js).create(PAYMENTS_BUCKET, { history: 1, storage: cfg.storage } as never);
+
+    const onReserved: Handler = async (event, hctx) => {
+      const data = event.data as InventoryReserved;
+      const key = paymentKey(data.orderId);
+      let record = await readRecord(key);
+      if (!record) {
+        if (cfg.latencyMs > 0) await sleep(cfg.latencyMs);
+        if (transientFailure(data.orderId, hctx.deliveryCount, cfg.failureRate)) {
+          throw new TransientError("simulated processor timeout", { delayMs: cfg.retryDelayMs });
+        }
+        const d = decide(data.orderId, data.payment, cfg.rules);
+        const fresh: PaymentRecord = {
+          orderId: data.orderId,
+          outcome: d.outcome,
+          amount: data.payment.amount,
+          currency: data.payment.currency,
+          ...(d.outcome === "authorized" ? { authorizationId: d.authorizationId } : { reason: d.reason }),
+          at: new Date().toISOString(),
+        };
+        try {
+          await kv.create(key, JSON.stringify(fresh));
+          record = fresh;
+        } catch (err) {
+          // Another delivery of the same order won the race: use its record, charge nothing.
+          record = await readRecord(key);
+          if (!record) throw err;
+        }
+      }
+      await hctx.publish(outcomeEvent(event, record));
+    };
+
+    async function readRecord(key: string): Promise<PaymentRecord | undefined> {
+      const e = await kv.get(key);
+      return e && e.operation === "PUT" ? (e.json() as PaymentRecord) : undefined;
+    }
+
+    return { handlers: { [INVENTORY_RESERVED]: onReserved } };
+  },
+};
+
+function outcomeEvent(cause: CloudEvent, r: PaymentRecord): CloudEvent {
+  if (r.outcome === "authorized") {
+    const data: PaymentAuthorized = { orderId: r.orderId, authorizationId: r.authorizationId!, amount: r.amount, currency: r.currency, authorizedAt: r.at };
+    return followUpEvent(cause, { type: PAYMENT_AUTHORIZED, source: SOURCE, data });
+  }
+  const data: PaymentDeclined = { orderId: r.orderId, reason: r.reason!, amount: r.amount, currency: r.currency };
+  return followUpEvent(cause, { type: PAYMENT_DECLINED, source: SOURCE, data });
+}

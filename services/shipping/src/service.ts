@@ -1,0 +1,60 @@
+// The shipping service: dispatches every confirmed order once. The shipment record (created
+// only if absent) is the dispatch; a redelivery republishes the same shipment event.
+import { Kvm } from "@nats-io/kv";
+import { followUpEvent, type Handler } from "@jetmesh/mesh";
+import {
+  ORDER_CONFIRMED,
+  SCHEMAS_DIR,
+  SHIPMENTS_BUCKET,
+  SHIPMENT_DISPATCHED,
+  shipmentKey,
+  type OrderConfirmed,
+  type ShipmentDispatched,
+  type ShipmentRecord,
+  type ShopSetupContext,
+} from "@jetmesh/shop";
+import { shippingConfig, type ShippingConfig } from "./config.ts";
+import { planShipment } from "./shipment.ts";
+
+const SOURCE = "/shop/shipping";
+
+export const shippingService = {
+  name: "shipping",
+  config: shippingConfig,
+  schemasDir: SCHEMAS_DIR,
+  async setup(ctx: ShopSetupContext<ShippingConfig>) {
+    const kv = await new Kvm(ctx.js).create(SHIPMENTS_BUCKET, { history: 1, storage: ctx.config.storage } as never);
+
+    const onConfirmed: Handler = async (event, hctx) => {
+      const data = event.data as OrderConfirmed;
+      const key = shipmentKey(data.orderId);
+      let record = await readRecord(key);
+      if (!record) {
+        const plan = planShipment(data.orderId, ctx.config.carriers);
+        const fresh: ShipmentRecord = { orderId: data.orderId, ...plan, dispatchedAt: new Date().toISOString() };
+        try {
+          await kv.create(key, JSON.stringify(fresh));
+          record = fresh;
+        } catch (err) {
+          record = await readRecord(key);
+          if (!record) throw err;
+        }
+      }
+      const dispatched: ShipmentDispatched = {
+        orderId: record.orderId,
+        shipmentId: record.shipmentId,
+        carrier: record.carrier,
+        items: data.items,
+        dispatchedAt: record.dispatchedAt,
+      };
+      await hctx.publish(followUpEvent(event, { type: SHIPMENT_DISPATCHED, source: SOURCE, data: dispatched }));
+    };
+
+    async function readRecord(key: string): Promise<ShipmentRecord | undefined> {
+      const e = await kv.get(key);
+      return e && e.operation === "PUT" ? (e.json() as ShipmentRecord) : undefined;
+    }
+
+    return { handlers: { [ORDER_CONFIRMED]: onConfirmed } };
+  },
+};
