@@ -1,3 +1,4 @@
 export { NatsCluster, NatsNode, startNats, type NatsNodeOptions } from "./nats.ts";
 export { freePort } from "./ports.ts";
 export { waitFor } from "./wait.ts";
+export * from "./kube/index.ts";
