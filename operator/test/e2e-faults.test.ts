@@ -1,0 +1,156 @@
+// What goes wrong around the operator: specs the schema refuses and specs only the operator can
+// judge, a subscription before its stream, overlapping streams, NATS down at start and later
+// (memory streams lost), watch faults, and leader failover between two operators.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@jetmesh/testing";
+import { CRDS, startEnv, waitReason, type Env } from "./harness.ts";
+import type { OperatorHandle } from "../src/index.ts";
+import type { JetStreamAdmin } from "../src/jetstream/admin.ts";
+
+let env: Env;
+let js: JetStreamAdmin;
+
+const stream = (name: string, subjects: string[], extra = "") => `
+apiVersion: jetmesh.io/v1alpha1
+kind: EventStream
+metadata: { name: ${name}, namespace: f }
+spec:
+  subjects: ${JSON.stringify(subjects)}
+${extra}`;
+const sub = (name: string, streamName: string, types: string[], extra = "") => `
+apiVersion: jetmesh.io/v1alpha1
+kind: EventSubscription
+metadata: { name: ${name}, namespace: f }
+spec:
+  stream: ${streamName}
+  types: ${JSON.stringify(types)}
+${extra}`;
+
+async function metrics(op: OperatorHandle): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${op.httpPort}/metrics`)).text();
+}
+
+beforeAll(async () => {
+  env = await startEnv();
+  await env.k(["apply", "-f", CRDS]);
+  await env.k(["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata: { name: f }\n");
+  js = await env.js();
+});
+afterAll(async () => env?.stop());
+
+describe("operator under faults", () => {
+  let op: OperatorHandle;
+
+  it("keeps running with NATS down at start, reports it, and converges when NATS is back", async () => {
+    await env.nats.node(0).stop();
+    op = await env.operator();
+    await env.k(["apply", "-f", "-"], stream("mem", ["mem.>"], "  storage: memory"));
+    const c = await waitReason(env, "es", "f", "mem", "NatsUnavailable");
+    expect(c.status).toBe("False");
+    const ready = await fetch(`http://127.0.0.1:${op.httpPort}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ natsConnected: false });
+    expect(await metrics(op)).toMatch(/^jetmesh_operator_nats_connected 0$/m);
+
+    await env.nats.node(0).start();
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "--timeout=20s"]);
+    expect((await fetch(`http://127.0.0.1:${op.httpPort}/readyz`)).status).toBe(200);
+    expect(await metrics(op)).toMatch(/^jetmesh_operator_nats_connected 1$/m);
+  });
+
+  it("recreates a memory stream lost in a NATS restart", async () => {
+    js = await env.js();
+    expect(await js.streamInfo("f_mem")).toBeDefined();
+    await env.nats.node(0).restart();
+    js = await env.js();
+    await waitFor("memory stream back", async () => (await js.streamInfo("f_mem")) !== undefined, { timeoutMs: 20_000, intervalMs: 200 });
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "--timeout=10s"]);
+  });
+
+  it("lets the schema refuse what it can, and reports the rest in status", async () => {
+    const bad = await env.kubectl(["apply", "-f", "-"], stream("bad", ["has space"], "  replicas: 9"));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/subjects|replicas/);
+    const cel = await env.kubectl(["apply", "-f", "-"], sub("bad", "mem", ["mem.a"], "  delivery: { maxDeliver: 1, backoff: [1s, 2s] }"));
+    expect(cel.code).not.toBe(0);
+    expect(cel.stderr).toMatch(/backoff may not have more entries than maxDeliver/);
+
+    // What only the operator can judge: duplicateWindow longer than maxAge.
+    await env.k(["apply", "-f", "-"], stream("window", ["window.>"], "  maxAge: 30s\n  duplicateWindow: 2m"));
+    const c = await waitReason(env, "es", "f", "window", "InvalidSpec");
+    expect(c.message).toMatch(/duplicateWindow \(2m\) must not exceed spec.maxAge \(30s\)/);
+    // Types the stream does not capture.
+    await env.k(["apply", "-f", "-"], sub("stray", "mem", ["other.thing"]));
+    expect((await waitReason(env, "esub", "f", "stray", "TypesNotInStream")).message).toMatch(/other.thing are not captured by EventStream mem/);
+  });
+
+  it("reports overlapping streams by name before JetStream does", async () => {
+    await env.k(["apply", "-f", "-"], stream("overlap", ["mem.x"]));
+    const c = await waitReason(env, "es", "f", "overlap", "SubjectsOverlap");
+    expect(c.message).toMatch(/"mem.x" overlaps "mem.>" of EventStream f\/mem \(stream f_mem\)/);
+  });
+
+  it("waits for a missing stream and converges when it is created", async () => {
+    await env.k(["apply", "-f", "-"], sub("early", "later", ["later.a"]));
+    const c = await waitReason(env, "esub", "f", "early", "StreamNotFound", 15_000, "StreamReady");
+    expect(c.message).toMatch(/EventStream f\/later does not exist yet/);
+    expect(await env.condition("esub", "f", "early", "Ready")).toMatchObject({ status: "False", reason: "StreamNotFound" });
+    await env.k(["apply", "-f", "-"], stream("later", ["later.>"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/early", "--timeout=15s"]);
+    expect(await js.consumerInfo("f_later", "f_early")).toBeDefined();
+  });
+
+  it("survives dropped watches, expired history and stalled watches", async () => {
+    const before = op.watchStats().eventsubscriptions!;
+    env.kube.faults.dropWatches();
+    await env.k(["apply", "-f", "-"], sub("w1", "later", ["later.b"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w1", "--timeout=15s"]);
+
+    env.kube.faults.expireHistory();
+    env.kube.faults.dropWatches();
+    await env.k(["apply", "-f", "-"], sub("w2", "later", ["later.c"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w2", "--timeout=15s"]);
+
+    env.kube.faults.stallWatches(true);
+    await env.k(["apply", "-f", "-"], sub("w3", "later", ["later.d"]));
+    // The watchdog gives up on the silent watch and opens a new one, which sees w3.
+    await waitFor("watchdog restarted the watch", () => op.watchStats().eventsubscriptions!.stalls > before.stalls, { timeoutMs: 15_000, intervalMs: 100 });
+    env.kube.faults.stallWatches(false);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w3", "--timeout=15s"]);
+    const after = op.watchStats().eventsubscriptions!;
+    expect(after.watches).toBeGreaterThan(before.watches + 2);
+    expect(after.lists + after.gone).toBeGreaterThan(before.lists + before.gone);
+  });
+
+  it("exports the contract metrics", async () => {
+    const text = await metrics(op);
+    for (const name of [
+      'jetmesh_operator_reconcile_total{kind="EventSubscription",result="success"}',
+      'jetmesh_operator_reconcile_duration_seconds_bucket{le="0.1",kind="EventStream"}',
+      'jetmesh_operator_queue_depth{kind="EventStream"}',
+      "jetmesh_operator_is_leader 1",
+      'jetmesh_subscription_ready{namespace="f",subscription="early"} 1',
+      'jetmesh_subscription_ready{namespace="f",subscription="stray"} 0',
+      'jetmesh_subscription_pending_messages{namespace="f",subscription="early"} 0',
+      'jetmesh_stream_messages{namespace="f",stream="mem"} 0',
+    ]) {
+      expect(text).toContain(name);
+    }
+  });
+
+  it("fails over to a standby operator when the leader process is killed", async () => {
+    await op.stop(); // a clean stop hands the lease back at once
+    const leader = await env.operatorProcess();
+    await waitFor("process leads", async () => /^jetmesh_operator_is_leader 1$/m.test(await (await fetch(`http://127.0.0.1:${leader.httpPort}/metrics`)).text()), { timeoutMs: 10_000, intervalMs: 100 });
+    const standby = await env.operator();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(standby.isLeader()).toBe(false);
+    // SIGKILL: the lease is not released, the standby must see it expire (2 s in these tests).
+    const killedAt = Date.now();
+    leader.proc.kill("SIGKILL");
+    await waitFor("standby leads", () => standby.isLeader(), { timeoutMs: 10_000, intervalMs: 50 });
+    expect(Date.now() - killedAt).toBeLessThan(6_000);
+    await env.k(["apply", "-f", "-"], sub("after-failover", "later", ["later.e"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/after-failover", "--timeout=15s"]);
+  });
+});

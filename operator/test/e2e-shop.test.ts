@@ -1,0 +1,101 @@
+// The shop's manifests applied with real kubectl against the API test server, reconciled into a
+// real nats-server: streams and consumers appear, `kubectl wait --for=condition=Ready` passes,
+// edits (updatable and immutable), drift behind the operator's back, deletion policies.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@jetmesh/testing";
+import { CRDS, EXAMPLES, startEnv, waitReason, type Env } from "./harness.ts";
+import type { JetStreamAdmin } from "../src/jetstream/admin.ts";
+
+let env: Env;
+let js: JetStreamAdmin;
+
+beforeAll(async () => {
+  env = await startEnv();
+  await env.k(["apply", "-f", CRDS]);
+  await env.operator();
+  js = await env.js();
+});
+afterAll(async () => env?.stop());
+
+describe("the shop's examples", () => {
+  it("become streams and consumers, and kubectl wait sees them Ready", async () => {
+    await env.k(["apply", "-f", EXAMPLES]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "shop", "eventstreams", "--all", "--timeout=30s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "shop", "eventsubscriptions", "--all", "--timeout=30s"]);
+    const events = await js.streamInfo("shop_events");
+    expect(events?.config.subjects).toEqual(["shop.>"]);
+    expect(events?.config.max_bytes).toBe(1024 ** 3);
+    expect((await js.streamInfo("shop_dead-letters"))?.config.subjects).toEqual(["jetmesh.dlq.>"]);
+    for (const name of ["inventory", "payment", "order", "shipping"]) {
+      const c = await js.consumerInfo("shop_events", `shop_${name}`);
+      expect(c?.config.ack_policy).toBe("explicit");
+      expect(c?.config.max_deliver).toBe(5);
+    }
+    // One type → a server-side filter (multi-type filters depend on the server version).
+    expect((await js.consumerInfo("shop_events", "shop_payment"))?.config.filter_subject).toBe("shop.inventory.reserved.v1");
+
+    const sub = await env.getJson("esub", "shop", "payment");
+    expect(sub?.status).toMatchObject({ consumerName: "shop_payment", streamName: "shop_events", observedGeneration: 1, lag: { pending: 0, ackPending: 0, redelivered: 0 } });
+    const table = await env.k(["get", "jetmesh", "-n", "shop"]);
+    expect(table).toMatch(/eventsubscription\.jetmesh\.io\/inventory\s+True\s+Ready\s+events\s+shop_inventory/);
+  });
+
+  it("updates what JetStream can update and recreates a consumer for what it cannot", async () => {
+    await env.k(["patch", "es", "-n", "shop", "events", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}']);
+    await waitFor("maxAge applied", async () => (await js.streamInfo("shop_events"))?.config.max_age === 24 * 3600e9, { timeoutMs: 10_000 });
+
+    await env.k(["patch", "esub", "-n", "shop", "payment", "--type=merge", "-p", '{"spec":{"delivery":{"maxAckPending":7}}}']);
+    await waitFor("maxAckPending applied", async () => (await js.consumerInfo("shop_events", "shop_payment"))?.config.max_ack_pending === 7, { timeoutMs: 10_000 });
+
+    // startFrom cannot change on a consumer: it is recreated, and an Event says why.
+    await env.k(["patch", "esub", "-n", "shop", "payment", "--type=merge", "-p", '{"spec":{"delivery":{"startFrom":"new"}}}']);
+    await waitFor("recreated with deliver policy new", async () => (await js.consumerInfo("shop_events", "shop_payment"))?.config.deliver_policy === "new", { timeoutMs: 10_000 });
+    const events = await env.k(["get", "events", "-n", "shop", "--field-selector", "involvedObject.name=payment", "-o", "json"]);
+    expect(events).toMatch(/ConsumerRecreated/);
+    expect(events).toMatch(/delivery.startFrom cannot change/);
+    await env.k(["wait", "--for=condition=Ready", "-n", "shop", "esub/payment", "--timeout=10s"]);
+
+    // Retention cannot change on a stream: Ready=False names the field and what to do.
+    await env.k(["patch", "es", "-n", "shop", "dead-letters", "--type=merge", "-p", '{"spec":{"retention":"workqueue"}}']);
+    const c = await waitReason(env, "es", "shop", "dead-letters", "ImmutableFieldChanged");
+    expect(c.message).toMatch(/spec.retention cannot be changed on an existing JetStream stream \(retention is limits\)/);
+    expect(c.message).toMatch(/Revert spec.retention/);
+    expect((await js.streamInfo("shop_dead-letters"))?.config.retention).toBe("limits");
+    await env.k(["patch", "es", "-n", "shop", "dead-letters", "--type=merge", "-p", '{"spec":{"retention":"limits"}}']);
+    await waitReason(env, "es", "shop", "dead-letters", "StreamReady");
+  });
+
+  it("repairs streams and consumers deleted or edited behind its back", async () => {
+    await js.deleteConsumer("shop_events", "shop_shipping");
+    const cfg = (await js.consumerInfo("shop_events", "shop_order"))!.config;
+    expect(cfg.max_deliver).toBe(5);
+    await js.updateConsumer("shop_events", { durable_name: "shop_order", ack_policy: "explicit", deliver_policy: "all", ack_wait: 30e9, max_deliver: 2, max_ack_pending: 1000, backoff: [1e9] });
+    await js.deleteStream("shop_dead-letters");
+    await waitFor("consumer recreated", async () => (await js.consumerInfo("shop_events", "shop_shipping")) !== undefined, { timeoutMs: 10_000 });
+    await waitFor("consumer restored", async () => (await js.consumerInfo("shop_events", "shop_order"))?.config.max_deliver === 5, { timeoutMs: 10_000 });
+    await waitFor("stream recreated", async () => (await js.streamInfo("shop_dead-letters")) !== undefined, { timeoutMs: 10_000 });
+    const events = await env.k(["get", "events", "-n", "shop", "-o", "json"]);
+    expect(events).toMatch(/StreamRecreated/);
+    expect(events).toMatch(/DriftRepaired/);
+  });
+
+  it("deletes the consumer with its EventSubscription, and the stream only with deletionPolicy Delete", async () => {
+    await env.k(["delete", "esub", "-n", "shop", "shipping", "--timeout=15s"]);
+    expect(await js.consumerInfo("shop_events", "shop_shipping")).toBeUndefined();
+
+    await env.k(["delete", "es", "-n", "shop", "dead-letters", "--timeout=15s"]);
+    expect(await js.streamInfo("shop_dead-letters")).toBeDefined(); // Retain
+    await env.k(["apply", "-f", "-"], STREAM("doomed", "doomed.>", "Delete"));
+    await env.k(["wait", "--for=condition=Ready", "-n", "shop", "es/doomed", "--timeout=10s"]);
+    expect(await js.streamInfo("shop_doomed")).toBeDefined();
+    await env.k(["delete", "es", "-n", "shop", "doomed", "--timeout=15s"]);
+    expect(await js.streamInfo("shop_doomed")).toBeUndefined();
+  });
+});
+
+export const STREAM = (name: string, subject: string, deletionPolicy = "Retain", ns = "shop") => `
+apiVersion: jetmesh.io/v1alpha1
+kind: EventStream
+metadata: { name: ${name}, namespace: ${ns} }
+spec: { subjects: ["${subject}"], deletionPolicy: ${deletionPolicy} }
+`;
