@@ -6,7 +6,7 @@ export type Command =
   | { kind: "dlq-list"; nats: NatsTarget; limit: number; output: "table" | "json" }
   | { kind: "dlq-show"; nats: NatsTarget; seq: number }
   | { kind: "dlq-replay"; nats: NatsTarget; seqs: number[] | "all"; keep: boolean }
-  | { kind: "verify"; nats: NatsTarget; output: "table" | "json" };
+  | { kind: "verify"; nats: NatsTarget; output: "table" | "json"; settleSeconds: number };
 
 export interface NatsTarget {
   servers: string;
@@ -32,8 +32,9 @@ Usage:
       Republishes each dead letter's original event to its original subject as a fresh
       delivery (new Nats-Msg-Id, same CloudEvent id, header jetmesh-replayed-from), then
       deletes the dead letter unless --keep.
-  jetmesh verify [-o table|json] [--nats URL]
-      Runs the shop's invariant checker against NATS.
+  jetmesh verify [--settle SECONDS] [-o table|json] [--nats URL]
+      Runs the shop's invariant checker against NATS (first waiting up to SECONDS for
+      orders in flight to finish).
 
 Environment: KUBECONFIG (default ~/.kube/config), NATS_URL (default ${DEFAULT_NATS_URL}).
 Also usable as a kubectl plugin: kubectl jetmesh status -A
@@ -44,7 +45,7 @@ Exit codes: 0 ok, 1 check failed (verify found violations, replay failed), 2 usa
 export function parseArgs(argv: string[], env: Record<string, string | undefined>): Command {
   const flags = new Map<string, string | true>();
   const positional: string[] = [];
-  const takesValue = new Set(["-n", "--namespace", "-o", "--output", "--kubeconfig", "--nats", "--stream", "--limit"]);
+  const takesValue = new Set(["-n", "--namespace", "-o", "--output", "--kubeconfig", "--nats", "--stream", "--limit", "--settle"]);
   const boolean = new Set(["-A", "--all-namespaces", "--all", "--keep", "-h", "--help"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -93,9 +94,11 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       return { kind: "status", kubeconfig: str("--kubeconfig"), namespace, allNamespaces: all || !namespace, output: output() };
     }
     case "verify":
-      allowOnly(["--nats", "--output"]);
+      allowOnly(["--nats", "--output", "--settle"]);
       if (sub !== undefined) throw new UsageError(`verify takes no arguments, got ${sub}`);
-      return { kind: "verify", nats: nats(), output: output() };
+      const settle = Number(str("--settle") ?? "0");
+      if (!Number.isFinite(settle) || settle < 0) throw new UsageError("--settle must be a number of seconds");
+      return { kind: "verify", nats: nats(), output: output(), settleSeconds: settle };
     case "dlq": {
       if (sub === "list") {
         allowOnly(["--nats", "--stream", "--limit", "--output"]);

@@ -119,7 +119,7 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
       });
     case "verify":
       return withNats(cmd.nats, async (nc) => {
-        const result = await runVerify(nc);
+        const result = await runVerify(nc, cmd.settleSeconds * 1_000);
         io.out(cmd.output === "json" ? JSON.stringify(result.report, null, 2) : result.text);
         return result.ok ? EXIT_OK : EXIT_FAILED;
       });
@@ -135,6 +135,9 @@ function loadKubeconfig(flag: string | undefined, env: Record<string, string | u
   } catch (err) {
     throw new CliError(`cannot read kubeconfig ${file ?? "(default)"}: ${(err as Error).message}`, EXIT_UNREACHABLE);
   }
+  // client-node 2.x refuses plain http:// (kubectl proxy, the dev API server) unless the
+  // cluster is marked insecure-skip-tls-verify; with http there is no TLS to verify.
+  kc.clusters = kc.clusters.map((c) => (c.server.startsWith("http://") && !c.skipTLSVerify ? { ...c, skipTLSVerify: true } : c));
   if (!kc.getCurrentCluster()) {
     throw new CliError(`no current cluster in kubeconfig ${file ?? "(default)"}; set KUBECONFIG or --kubeconfig (make dev writes .dev/kubeconfig)`, EXIT_UNREACHABLE);
   }

@@ -19,8 +19,8 @@ export interface DevConfig {
   logLevel: string;
   /** Seconds the runner waits after SIGTERM before SIGKILL. */
   graceSeconds: number;
-  /** Print service log lines (default true; the acceptance test keeps them in a buffer). */
-  quiet: boolean;
+  /** Simulated payment processor latency (PAYMENT_LATENCY_MS of the payment Deployment). */
+  paymentLatencyMs: number;
 }
 
 export class ConfigError extends Error {
@@ -43,6 +43,10 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
   if (!LEVELS.includes(logLevel)) throw new ConfigError(`JETMESH_DEV_LOG_LEVEL must be one of ${LEVELS.join(", ")}, got ${logLevel}`);
   const grace = Number(env.JETMESH_DEV_GRACE_SECONDS ?? "10");
   if (!Number.isFinite(grace) || grace < 0) throw new ConfigError(`JETMESH_DEV_GRACE_SECONDS must be a number of seconds, got ${env.JETMESH_DEV_GRACE_SECONDS}`);
+  const latency = Number(env.JETMESH_DEV_PAYMENT_LATENCY_MS ?? "20");
+  if (!Number.isInteger(latency) || latency < 0 || latency > 60_000) {
+    throw new ConfigError(`JETMESH_DEV_PAYMENT_LATENCY_MS must be an integer 0..60000 (ms), got ${env.JETMESH_DEV_PAYMENT_LATENCY_MS}`);
+  }
   return {
     rootDir,
     stateDir: resolve(rootDir, env.JETMESH_DEV_DIR ?? ".dev"),
@@ -57,7 +61,7 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
     natsServerBin: env.NATS_SERVER_BIN ?? "nats-server",
     logLevel,
     graceSeconds: grace,
-    quiet: env.JETMESH_DEV_QUIET === "1",
+    paymentLatencyMs: latency,
   };
 }
 

@@ -41,6 +41,8 @@ export interface DeploymentOptions {
   logLevel: string;
   /** Script per deployment name (default services/<name>/src/main.ts). */
   script?: (deployment: string) => string;
+  /** Service-specific env per deployment name (e.g. the inventory seed). */
+  extraEnv?: Record<string, Record<string, string>>;
 }
 
 /** One Deployment per subscriber of the EventSubscriptions among `manifests`. */
@@ -63,6 +65,7 @@ export function shopDeployments(manifests: Manifest[], opts: DeploymentOptions):
       // The runner replaces this with each replica's own free port.
       HTTP_PORT: "8080",
       LOG_LEVEL: opts.logLevel,
+      ...opts.extraEnv?.[deployment],
     };
     out.push({
       apiVersion: "apps/v1",

@@ -44,7 +44,8 @@ export class DevNats {
         "",
       ].join("\n"),
     );
-    this.child = new ManagedChild({ name: "nats", command: bin, args: ["-c", conf], log });
+    // The start banner is noise next to the services' logs: print warnings and errors only.
+    this.child = new ManagedChild({ name: "nats", command: bin, args: ["-c", conf], log, show: (l) => !l.includes("[INF]") });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!this.child.running) throw new Error(`nats-server exited during start:\n${this.child.lastLines}`);

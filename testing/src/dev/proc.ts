@@ -13,6 +13,8 @@ export interface ChildSpec {
   cwd?: string;
   /** Where prefixed output goes (default: process.stdout). */
   log?: Writable;
+  /** Lines for which this returns false are kept for lastLines but not printed. */
+  show?: (line: string) => boolean;
 }
 
 export interface ExitInfo {
@@ -44,7 +46,7 @@ export class ManagedChild {
     const onLine = (line: string) => {
       this.tail.push(line);
       if (this.tail.length > 50) this.tail.shift();
-      if (out.writable) out.write(prefix + line + "\n");
+      if (out.writable && (spec.show?.(line) ?? true)) out.write(prefix + line + "\n");
     };
     lineSplitter(this.proc.stdout, onLine);
     lineSplitter(this.proc.stderr, onLine);

@@ -5,14 +5,16 @@
 // container's env plus a per-replica HTTP_PORT), restarts crashed ones with backoff, stops
 // extras with SIGTERM (SIGKILL after a grace period), probes /readyz and writes the
 // Deployment's status. It is not a runtime: no images, no isolation, no resource limits.
-import { writeFileSync, renameSync, mkdirSync } from "node:fs";
+import { existsSync, writeFileSync, renameSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { freePort } from "../ports.ts";
+import { loadKubeconfig } from "./kubeconfig.ts";
 import { ManagedChild } from "./proc.ts";
 import {
   CRASH_RESET_AFTER_MS,
+  DEV_COMMAND_ANNOTATION,
   PART_OF_SELECTOR,
   deploymentStatus,
   planSlots,
@@ -90,7 +92,7 @@ interface Group {
 export class ProcessRunner {
   private readonly opts: Required<Omit<RunnerOptions, "stateFile" | "onChange" | "baseEnv">> &
     Pick<RunnerOptions, "stateFile" | "onChange" | "baseEnv">;
-  private readonly kc = new k8s.KubeConfig();
+  private readonly kc: k8s.KubeConfig;
   private readonly apps: k8s.AppsV1Api;
   private informer: (k8s.Informer<k8s.V1Deployment> & k8s.ObjectCache<k8s.V1Deployment>) | undefined;
   private readonly groups = new Map<string, Group>();
@@ -111,7 +113,7 @@ export class ProcessRunner {
       resyncMs: 1_000,
       ...options,
     };
-    this.kc.loadFromFile(options.kubeconfigPath);
+    this.kc = loadKubeconfig(options.kubeconfigPath);
     this.apps = this.kc.makeApiClient(k8s.AppsV1Api);
   }
 
@@ -217,12 +219,17 @@ export class ProcessRunner {
         g = { workload: undefined, namespace, name, error: undefined, slots: new Map(), lastStatus: "" };
         this.groups.set(key, g);
       }
-      if (parsed.ok) {
+      const reason = parsed.ok
+        ? existsSync(resolve(this.opts.rootDir, parsed.workload.script))
+          ? undefined
+          : `${parsed.workload.script} (from the ${DEV_COMMAND_ANNOTATION} annotation) does not exist under ${this.opts.rootDir}`
+        : parsed.reason;
+      if (reason === undefined && parsed.ok) {
         g.workload = parsed.workload;
         if (g.error) g.error = undefined;
-      } else if (g.error !== parsed.reason) {
-        g.error = parsed.reason;
-        this.say(`${key}: ${parsed.reason}`);
+      } else if (g.error !== reason) {
+        g.error = reason;
+        this.say(`${key}: not running it: ${reason}`);
       }
       if (d.metadata?.deletionTimestamp) g.workload = undefined;
     }

@@ -1,0 +1,290 @@
+// The dev stack: the whole mesh on one machine. Starts, in order, a JetStream nats-server,
+// the Kubernetes API test server, the CRDs and examples/, the shop's Deployments, the
+// operator, the process runner (which runs the Deployments' replicas), a round-robin proxy in
+// front of the order API and, when installed, Prometheus. stop() takes them down in reverse:
+// children first (services, operator, Prometheus), then the servers.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Writable } from "node:stream";
+import { spawnSync } from "node:child_process";
+import { stringify } from "yaml";
+import { freePort } from "../ports.ts";
+import { startKubeApiServer } from "../kube/index.ts";
+import { clientApply, kubectlApply, kubectlAvailable, retryUntilKnown } from "./apply.ts";
+import { devPaths, type DevConfig } from "./config.ts";
+import { loadKubeconfig } from "./kubeconfig.ts";
+import { readManifests, shopDeployments } from "./manifests.ts";
+import { DEV_INVENTORY_SEED } from "./orders.ts";
+import { DevNats } from "./nats.ts";
+import { isOurs, readPidFile, reapLeftovers, writePidFile, type PidEntry } from "./pids.ts";
+import { ManagedChild } from "./proc.ts";
+import { DevPrometheus, replicaTargets } from "./prometheus.ts";
+import { startProxy, type RoundRobinProxy } from "./proxy.ts";
+import { ProcessRunner, type RunnerSnapshot } from "./runner.ts";
+
+/** What runs where (also written to .dev/endpoints.json for `make demo` and the CLI). */
+export interface DevEndpoints {
+  pid: number;
+  natsUrl: string;
+  natsMonitorUrl: string;
+  kubeUrl: string;
+  kubeconfig: string;
+  orderUrl: string;
+  operatorUrl: string;
+  prometheusUrl: string | undefined;
+  processesFile: string;
+}
+
+export interface DevStack {
+  endpoints: DevEndpoints;
+  runner: ProcessRunner;
+  /** Every process the stack started that is still running (not counting this one). */
+  livePids(): number[];
+  stop(): Promise<void>;
+}
+
+type Step = (msg: string) => void;
+
+export const OPERATOR_SCRIPT = "operator/src/main.ts";
+
+export async function startDevStack(config: DevConfig, log: Writable, progress: Step): Promise<DevStack> {
+  const paths = devPaths(config.stateDir);
+  mkdirSync(config.stateDir, { recursive: true });
+  const prev = readPidFile(paths.pids);
+  if (prev && prev.main !== process.pid && isOurs(prev.main, "node")) {
+    throw new Error(`a dev stack is already running (pid ${prev.main}, state in ${config.stateDir}); stop it with Ctrl-C or kill ${prev.main}`);
+  }
+  const reaped = await reapLeftovers(paths.pids);
+  if (reaped.length) progress(`stopped leftovers of a previous run: ${reaped.join(", ")}`);
+
+  const port = async (p: number) => (p === 0 ? freePort() : p);
+  const ports = {
+    nats: await port(config.natsPort),
+    natsMonitor: await port(config.natsMonitorPort),
+    kube: await port(config.kubePort),
+    order: await port(config.orderPort),
+    operator: await port(config.operatorPort),
+    prometheus: await port(config.prometheusPort),
+  };
+
+  const stops: (() => Promise<void>)[] = [];
+  const children: { name: string; match: string; pid: () => number | undefined }[] = [];
+  let snapshot: RunnerSnapshot = { updatedAt: "", workloads: [] };
+  const savePids = () => {
+    const entries: PidEntry[] = [];
+    for (const c of children) {
+      const pid = c.pid();
+      if (pid) entries.push({ name: c.name, pid, match: c.match });
+    }
+    for (const w of snapshot.workloads) for (const r of w.replicas) if (r.pid) entries.push({ name: r.name, pid: r.pid, match: "--conditions=source" });
+    writePidFile(paths.pids, { main: process.pid, children: entries });
+  };
+  const stopAll = async () => {
+    for (const s of stops.reverse()) {
+      try {
+        await s();
+      } catch (err) {
+        progress(`stop failed: ${(err as Error).message}`);
+      }
+    }
+    stops.length = 0;
+    rmSync(paths.endpoints, { force: true });
+    rmSync(paths.pids, { force: true });
+  };
+
+  try {
+    progress(`starting nats-server (JetStream, storage ${paths.nats}) on 127.0.0.1:${ports.nats}`);
+    const nats = new DevNats(paths.nats, ports.nats, ports.natsMonitor);
+    await nats.start(config.natsServerBin, log);
+    stops.push(() => nats.stop());
+    children.push({ name: "nats-server", match: "nats", pid: () => nats.pid });
+    savePids();
+
+    progress(`starting the Kubernetes API test server (state ${paths.kube}) on 127.0.0.1:${ports.kube}`);
+    const kube = await startKubeApiServer({ persistDir: paths.kube, port: ports.kube, kubeconfigPath: paths.kubeconfig });
+    stops.push(() => kube.stop());
+    const kc = loadKubeconfig(paths.kubeconfig);
+
+    const crds = join(config.rootDir, "crds");
+    const examples = join(config.rootDir, "examples");
+    const useKubectl = kubectlAvailable();
+    progress(`applying crds/ and examples/ with ${useKubectl ? "kubectl apply" : "@kubernetes/client-node (kubectl not found)"}`);
+    if (useKubectl) {
+      await kubectlApply(paths.kubeconfig, [crds]);
+      await retryUntilKnown("applying examples/", () => kubectlApply(paths.kubeconfig, [examples]));
+    } else {
+      await clientApply(kc, readManifests(crds));
+      await retryUntilKnown("applying examples/", () => clientApply(kc, readManifests(examples)));
+    }
+
+    const deployments = shopDeployments(readManifests(examples), {
+      natsUrl: nats.url,
+      logLevel: config.logLevel,
+      extraEnv: {
+        inventory: { INVENTORY_SEED: DEV_INVENTORY_SEED },
+        payment: { PAYMENT_LATENCY_MS: String(config.paymentLatencyMs) },
+      },
+    });
+    mkdirSync(paths.manifests, { recursive: true });
+    writeFileSync(
+      join(paths.manifests, "deployments.yaml"),
+      "# Generated by make dev from examples/ (testing/src/dev/manifests.ts); for reading, not for editing.\n" +
+        deployments.map((d) => stringify(d)).join("---\n"),
+    );
+    progress(`applying the shop's Deployments (${deployments.map((d) => d.metadata.name).join(", ")}); replicas of existing ones are kept`);
+    await clientApply(kc, deployments, ["replicas"]);
+
+    progress(`starting the operator (metrics on 127.0.0.1:${ports.operator})`);
+    const operator = new OperatorProcess(config, paths.kubeconfig, nats.url, ports.operator, log, progress);
+    operator.start();
+    stops.push(() => operator.stop());
+    children.push({ name: "operator", match: OPERATOR_SCRIPT, pid: () => operator.pid });
+    savePids();
+
+    let prometheus: DevPrometheus | undefined;
+    let proxy: RoundRobinProxy | undefined;
+    progress("starting the process runner (the dev stand-in for the Deployment controller and kubelet)");
+    const runner = new ProcessRunner({
+      kubeconfigPath: paths.kubeconfig,
+      rootDir: config.rootDir,
+      log,
+      stateFile: paths.processes,
+      graceMs: config.graceSeconds * 1_000,
+      baseEnv: { LOG_LEVEL: config.logLevel },
+      onChange: (snap) => {
+        snapshot = snap;
+        savePids();
+        prometheus?.writeTargets(replicaTargets(snap));
+      },
+    });
+    await runner.start();
+    stops.push(() => runner.stop());
+
+    proxy = await startProxy(ports.order, () => {
+      const order = snapshot.workloads.find((w) => w.namespace === "shop" && w.name === "order");
+      return order ? order.replicas.filter((r) => r.ready).map((r) => r.port) : [];
+    });
+    const orderProxy = proxy;
+    stops.push(() => orderProxy.close());
+
+    if (config.prometheus === "auto") {
+      if (binaryOnPath(config.prometheusBin)) {
+        progress(`starting Prometheus (data ${paths.prometheus}) on 127.0.0.1:${ports.prometheus}`);
+        const p = new DevPrometheus(paths.prometheus, ports.prometheus);
+        await p.start(config.prometheusBin, `127.0.0.1:${ports.operator}`, log);
+        prometheus = p;
+        p.writeTargets(replicaTargets(snapshot));
+        stops.push(() => p.stop());
+        children.push({ name: "prometheus", match: "prometheus", pid: () => p.pid });
+        savePids();
+      } else {
+        progress("prometheus not found: running without it (sudo apt-get install prometheus)");
+      }
+    }
+
+    const endpoints: DevEndpoints = {
+      pid: process.pid,
+      natsUrl: nats.url,
+      natsMonitorUrl: nats.monitorUrl,
+      kubeUrl: kube.url,
+      kubeconfig: paths.kubeconfig,
+      orderUrl: proxy.url,
+      operatorUrl: `http://127.0.0.1:${ports.operator}`,
+      prometheusUrl: prometheus?.url,
+      processesFile: paths.processes,
+    };
+    writeFileSync(paths.endpoints, JSON.stringify(endpoints, null, 2) + "\n");
+    return {
+      endpoints,
+      runner,
+      livePids: () => {
+        const pids: number[] = [];
+        for (const c of children) {
+          const p = c.pid();
+          if (p) pids.push(p);
+        }
+        for (const w of runner.snapshot().workloads) for (const r of w.replicas) if (r.pid) pids.push(r.pid);
+        return pids;
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function binaryOnPath(bin: string): boolean {
+  return spawnSync(bin, ["--version"], { stdio: "ignore", timeout: 10_000 }).status === 0;
+}
+
+/** The operator as a child process, restarted with backoff if it crashes (as a Deployment would). */
+class OperatorProcess {
+  private child: ManagedChild | undefined;
+  private stopped = false;
+  private crashes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly config: DevConfig;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly log: Writable;
+  private readonly progress: Step;
+
+  constructor(config: DevConfig, kubeconfig: string, natsUrl: string, port: number, log: Writable, progress: Step) {
+    this.config = config;
+    this.log = log;
+    this.progress = progress;
+    this.env = {
+      ...process.env,
+      KUBECONFIG: kubeconfig,
+      NATS_URL: natsUrl,
+      HTTP_PORT: String(port),
+      HTTP_HOST: "127.0.0.1",
+      LOG_LEVEL: config.logLevel,
+      // One operator process: no Lease to wait for (a persisted Lease of the previous run
+      // would otherwise hold the new process back until it expires).
+      LEADER_ELECTION: "false",
+    };
+  }
+
+  get pid(): number | undefined {
+    return this.child?.running ? this.child.pid : undefined;
+  }
+
+  start(): void {
+    const child = new ManagedChild({
+      name: "operator",
+      command: process.execPath,
+      args: ["--conditions=source", join(this.config.rootDir, OPERATOR_SCRIPT)],
+      env: this.env,
+      cwd: this.config.rootDir,
+      log: this.log,
+    });
+    this.child = child;
+    void child.exited.then((info) => {
+      if (info.requested || this.stopped) return;
+      this.crashes = Date.now() - child.startedAt > 10_000 ? 1 : this.crashes + 1;
+      const delay = Math.min(500 * 2 ** (this.crashes - 1), 30_000);
+      this.progress(`operator exited (${info.signal ?? `code ${info.code}`}); restarting in ${delay} ms`);
+      this.timer = setTimeout(() => this.start(), delay);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.child?.stop(this.config.graceSeconds * 1_000);
+  }
+}
+
+/** Removes the dev stack's state directory (make dev-clean); refuses while a stack runs. */
+export async function cleanDevState(stateDir: string): Promise<string> {
+  const paths = devPaths(stateDir);
+  if (!existsSync(stateDir)) return `nothing to clean: ${stateDir} does not exist`;
+  const prev = readPidFile(paths.pids);
+  if (prev && isOurs(prev.main, "node")) {
+    throw new Error(`a dev stack is running (pid ${prev.main}); stop it (Ctrl-C) before make dev-clean`);
+  }
+  const reaped = await reapLeftovers(paths.pids);
+  rmSync(stateDir, { recursive: true, force: true });
+  return `removed ${stateDir}${reaped.length ? ` (stopped leftovers: ${reaped.join(", ")})` : ""}`;
+}
