@@ -44,7 +44,7 @@ describe("values.schema.json", () => {
     ["a NodePort outside the range", { services: { order: { service: { type: "NodePort", nodePort: 8080 } } } }, /nodePort/],
     ["a stream with 7 replicas", { shop: { streams: { events: { replicas: 7 } } } }, /replicas/],
     ["a subscription without types", { shop: { subscriptions: { x: { stream: "events", subscriber: { deployment: "x" } } } } }, /types/],
-    ["a duration without unit", { operator: { resyncInterval: "30" } }, /resyncInterval/],
+    ["a resync of zero seconds", { operator: { resyncSeconds: 0 } }, /resyncSeconds/],
     ["an unknown log level", { serviceDefaults: { logLevel: "verbose" } }, /logLevel/],
     ["a registry prefix without trailing slash", { image: { registry: "ghcr.io/acme" } }, /registry/],
   ];

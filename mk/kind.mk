@@ -1,0 +1,127 @@
+# kind + Helm: JetMesh on a local Kubernetes cluster (docs/install.md).
+# Included from the root Makefile (pinned Node on PATH, bash with -eu -o pipefail).
+#
+#   make kind-up      create the kind cluster of k8s-kind-config.yaml (1 control plane, 2 workers)
+#   make images       docker build the operator and the four services, kind load them
+#   make deploy       kube-prometheus-stack + the jetmesh chart (NATS subchart, shop, monitoring)
+#   make demo-kind    place orders through localhost:30080, then run the shop invariant checker
+#   make kind-logs    operator and service logs (what CI prints when something fails)
+#   make down         delete the kind cluster
+#   make chart-check  the chart's static checks (no cluster needed; part of make test)
+#
+# Needs docker (with a running engine), kind, helm and kubectl; each target says which is
+# missing and where to get it.
+
+KIND_CLUSTER ?= jetmesh
+KIND_CONFIG ?= k8s-kind-config.yaml
+JETMESH_NAMESPACE ?= shop
+MONITORING_NAMESPACE ?= monitoring
+IMAGE_TAG ?= dev
+HELM_TIMEOUT ?= 10m
+DEMO_ORDERS ?= 200
+ORDER_URL ?= http://127.0.0.1:30080
+NODE_VERSION := $(shell cat .node-version)
+# image name => Dockerfile
+JETMESH_IMAGES := operator:operator/Dockerfile order:services/order/Dockerfile \
+  inventory:services/inventory/Dockerfile payment:services/payment/Dockerfile \
+  shipping:services/shipping/Dockerfile
+
+# @$(call need-tool,<binary>,<how to install>): fail with a clear message when it is missing.
+need-tool = command -v $(1) >/dev/null 2>&1 || { echo "$(1) not found: $(2)" >&2; exit 1; }
+NEED_DOCKER = $(call need-tool,docker,install Docker Engine (https://docs.docker.com/engine/install/)); \
+	docker info >/dev/null 2>&1 || { echo "docker found but no Docker engine answers (docker info failed): start the Docker daemon" >&2; exit 1; }
+NEED_KIND = $(call need-tool,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
+NEED_HELM = $(call need-tool,helm,install Helm 3 (https://helm.sh/docs/intro/install/))
+NEED_KUBECTL = $(call need-tool,kubectl,install kubectl (https://kubernetes.io/docs/tasks/tools/))
+KUBE_CONTEXT := kind-$(KIND_CLUSTER)
+
+.PHONY: kind-up images deploy demo-kind kind-logs down chart-check
+
+kind-up:
+	@$(NEED_DOCKER)
+	@$(NEED_KIND)
+	@$(NEED_KUBECTL)
+	@if kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
+	  echo "==> kind cluster $(KIND_CLUSTER) already exists (make down to start over)"; \
+	else \
+	  echo "==> creating kind cluster $(KIND_CLUSTER) from $(KIND_CONFIG) (1 control plane, 2 workers)"; \
+	  kind create cluster --name '$(KIND_CLUSTER)' --config '$(KIND_CONFIG)' --wait 180s; \
+	fi
+	kubectl --context $(KUBE_CONTEXT) get nodes -o wide
+
+images:
+	@$(NEED_DOCKER)
+	@$(NEED_KIND)
+	@for entry in $(JETMESH_IMAGES); do \
+	  name="$${entry%%:*}"; file="$${entry#*:}"; image="jetmesh-$$name:$(IMAGE_TAG)"; \
+	  echo "==> docker build $$image ($$file, node $(NODE_VERSION))"; \
+	  docker build -f "$$file" --build-arg NODE_VERSION=$(NODE_VERSION) -t "$$image" . ; \
+	  echo "==> kind load docker-image $$image into cluster $(KIND_CLUSTER)"; \
+	  kind load docker-image "$$image" --name '$(KIND_CLUSTER)'; \
+	done
+
+deploy:
+	@$(NEED_HELM)
+	@$(NEED_KUBECTL)
+	@echo "==> helm repositories: prometheus-community, nats"
+	helm repo add prometheus-community https://prometheus-community.github.io/helm-charts --force-update
+	helm repo add nats https://nats-io.github.io/k8s/helm/charts/ --force-update
+	helm repo update prometheus-community nats
+	@echo "==> kube-prometheus-stack into namespace $(MONITORING_NAMESPACE) (Prometheus :30090, Grafana :30300)"
+	helm upgrade --install kube-prometheus-stack prometheus-community/kube-prometheus-stack \
+	  --kube-context $(KUBE_CONTEXT) -n $(MONITORING_NAMESPACE) --create-namespace \
+	  -f charts/kube-prometheus-stack.kind.yaml --wait --timeout $(HELM_TIMEOUT)
+	@echo "==> helm dependency build charts/jetmesh (the official NATS chart)"
+	helm dependency build charts/jetmesh
+	@echo "==> jetmesh into namespace $(JETMESH_NAMESPACE) (images jetmesh-*:$(IMAGE_TAG))"
+	helm upgrade --install jetmesh charts/jetmesh \
+	  --kube-context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) --create-namespace \
+	  -f charts/jetmesh/examples/kind.yaml --set image.tag=$(IMAGE_TAG) --wait --timeout $(HELM_TIMEOUT)
+	@echo "==> waiting for every EventStream and EventSubscription to be Ready"
+	kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) wait --for=condition=Ready \
+	  eventstreams,eventsubscriptions --all --timeout=180s
+	kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get eventstreams,eventsubscriptions,deployments,pods
+
+demo-kind: install
+	@$(NEED_KUBECTL)
+	@$(call need-tool,curl,apt-get install curl)
+	@curl -sf --max-time 5 -o /dev/null "$(ORDER_URL)/healthz" || { \
+	  echo "order API not reachable at $(ORDER_URL): run make kind-up images deploy first (kind maps NodePort 30080 to localhost), or set ORDER_URL" >&2; exit 1; }
+	@echo "==> placing $(DEMO_ORDERS) orders through $(ORDER_URL)/orders"
+	@ok=0; failed=0; \
+	for i in $$(seq 1 $(DEMO_ORDERS)); do \
+	  case $$((i % 4)) in 0) sku=widget;; 1) sku=gadget;; 2) sku=gizmo;; *) sku=sprocket;; esac; \
+	  if [ $$((i % 20)) -eq 19 ]; then card=4000000000000002; else card=4111111111111111; fi; \
+	  body="{\"items\":[{\"sku\":\"$$sku\",\"quantity\":$$((1 + i % 3))}],\"customer\":{\"id\":\"customer-$$((i % 97))\"},\"payment\":{\"card\":\"$$card\"}}"; \
+	  code=$$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -XPOST "$(ORDER_URL)/orders" \
+	    -H 'content-type: application/json' -H "idempotency-key: demo-$$i-$$(date +%s)" -d "$$body" || echo 000); \
+	  if [ "$$code" = 202 ] || [ "$$code" = 201 ]; then ok=$$((ok + 1)); else failed=$$((failed + 1)); fi; \
+	done; \
+	echo "==> orders accepted: $$ok, refused or failed: $$failed"; \
+	[ "$$ok" -gt 0 ] || { echo "no order was accepted: is the order service up? (kubectl -n $(JETMESH_NAMESPACE) get pods)" >&2; exit 1; }
+	@echo "==> port-forward NATS and run the shop invariant checker (npm run verify)"
+	@kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) port-forward svc/jetmesh-nats 14222:4222 >/tmp/jetmesh-nats-pf.log 2>&1 & \
+	pf=$$!; trap 'kill $$pf 2>/dev/null || true' EXIT; \
+	for _ in $$(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/14222) 2>/dev/null && break; sleep 0.2; done; \
+	npm run --silent verify -- --nats nats://127.0.0.1:14222 --settle 120
+
+kind-logs:
+	@$(NEED_KUBECTL)
+	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get all,eventstreams,eventsubscriptions,networkpolicies -o wide
+	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) describe eventstreams,eventsubscriptions
+	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get events --sort-by=.lastTimestamp
+	-@for d in jetmesh-operator order inventory payment shipping; do \
+	  echo "==> logs of deployment/$$d"; \
+	  kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) logs deployment/$$d --all-containers --tail=200 --prefix || true; \
+	done
+
+down:
+	@$(NEED_KIND)
+	@echo "==> deleting kind cluster $(KIND_CLUSTER)"
+	kind delete cluster --name '$(KIND_CLUSTER)'
+
+chart-check: install
+	@echo "==> chart static checks: schema, templates, CRD copies, kind config, promtool, PromQL"
+	@$(call need-tool,promtool,apt-get install prometheus)
+	./scripts/sync-chart-crds.sh --check
+	npx vitest run charts/jetmesh/test
