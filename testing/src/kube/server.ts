@@ -322,10 +322,10 @@ class ApiServer implements KubeApiServer {
         out = sub === "scale" ? r.obj : this.view(rt, r.obj);
         if (r.created) code = 201;
       } else if (method === "DELETE" && name && !sub) {
-        const r = this.delete(rt, namespace, name, body && body.length ? parseBody(body, "application/json") : {}, opts);
+        const r = this.delete(rt, namespace, name, deleteOptions(body, q), opts);
         out = r;
       } else if (method === "DELETE" && !name) {
-        out = this.deleteCollection(rt, namespace, q, body && body.length ? parseBody(body, "application/json") : {}, opts);
+        out = this.deleteCollection(rt, namespace, q, deleteOptions(body, q), opts);
       } else {
         throw methodNotAllowed();
       }
@@ -988,6 +988,16 @@ class ApiServer implements KubeApiServer {
     }
     return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success" };
   }
+}
+
+/** DeleteOptions from the body, with query parameters (as client-node sends them) taking part too. */
+function deleteOptions(body: Buffer | undefined, q: URLSearchParams): JsonObject {
+  const opts = (body && body.length ? parseBody(body, "application/json") : {}) as JsonObject;
+  const out: JsonObject = isObject(opts) ? { ...opts } : {};
+  const policy = q.get("propagationPolicy");
+  if (policy) out.propagationPolicy = policy;
+  if (q.get("orphanDependents") === "true") out.orphanDependents = true;
+  return out;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

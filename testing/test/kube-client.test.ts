@@ -1,0 +1,235 @@
+// Acceptance: the real @kubernetes/client-node 2.x against the Kubernetes API test server —
+// informers across dropped watches and expired history, object semantics, GC, faults.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import {
+  ApiException,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  makeInformer,
+  setHeaderOptions,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+import { startKubeApiServer, waitFor, type KubeApiServer } from "../src/index.ts";
+import { fixture } from "./kube-helpers.ts";
+
+type Widget = KubernetesObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
+
+let server: KubeApiServer;
+let kc: KubeConfig;
+let custom: CustomObjectsApi;
+let core: CoreV1Api;
+const W = { group: "test.jetmesh.io", version: "v1alpha1", namespace: "default", plural: "widgets" };
+const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+async function status(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (e) {
+    if (e instanceof ApiException) return e.code;
+    throw e;
+  }
+}
+
+beforeAll(async () => {
+  server = await startKubeApiServer({ bookmarkIntervalMs: 200 });
+  kc = new KubeConfig();
+  kc.loadFromFile(server.kubeconfigPath);
+  custom = kc.makeApiClient(CustomObjectsApi);
+  core = kc.makeApiClient(CoreV1Api);
+  const crd = parse(readFileSync(fixture("widgets-crd.yaml"), "utf8")) as KubernetesObject;
+  await kc.makeApiClient((await import("@kubernetes/client-node")).ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe("client-node against the test server", () => {
+  it("informer sees add/update/delete, reconnects after dropped watches and relists after 410", async () => {
+    const path = "/apis/test.jetmesh.io/v1alpha1/namespaces/default/widgets";
+    const informer = makeInformer<Widget>(kc, path, () => custom.listNamespacedCustomObject(W));
+    const seen: string[] = [];
+    informer.on("add", (o) => seen.push(`add ${o.metadata?.name}`));
+    informer.on("update", (o) => seen.push(`update ${o.metadata?.name} ${String(o.spec?.color)}`));
+    informer.on("delete", (o) => seen.push(`delete ${o.metadata?.name}`));
+    const errors: unknown[] = [];
+    informer.on("error", (e) => errors.push(e));
+    await informer.start();
+    try {
+      await custom.createNamespacedCustomObject({ ...W, body: { apiVersion: "test.jetmesh.io/v1alpha1", kind: "Widget", metadata: { name: "inf" }, spec: { color: "red" } } });
+      await waitFor("add", () => seen.includes("add inf"));
+      await custom.patchNamespacedCustomObject({ ...W, name: "inf", body: { spec: { color: "green" } } }, merge);
+      await waitFor("update", () => seen.includes("update inf green"));
+
+      // Dropped watch: the informer re-watches from its resourceVersion, no relist.
+      const listsBefore = server.requests.filter((r) => r.verb === "list" && r.resource === "widgets").length;
+      server.faults.dropWatches();
+      await custom.patchNamespacedCustomObject({ ...W, name: "inf", body: { spec: { color: "blue" } } }, merge);
+      await waitFor("update after reconnect", () => seen.includes("update inf blue"));
+      expect(server.requests.filter((r) => r.verb === "list" && r.resource === "widgets").length).toBe(listsBefore);
+
+      // Expired history: the re-watch gets an ERROR 410 event, the informer relists.
+      server.faults.expireHistory();
+      server.faults.dropWatches();
+      await waitFor("relist after 410", () => server.requests.filter((r) => r.verb === "list" && r.resource === "widgets").length > listsBefore, { timeoutMs: 15_000 });
+      await custom.deleteNamespacedCustomObject({ ...W, name: "inf" });
+      await waitFor("delete", () => seen.includes("delete inf"), { timeoutMs: 15_000 });
+      expect(errors).toEqual([]);
+    } finally {
+      await informer.stop();
+    }
+  });
+
+  it("a raw watch gets an ERROR event with a 410 Status for a compacted resourceVersion, and BOOKMARKs when asked", async () => {
+    server.faults.expireHistory();
+    const res = await fetch(`${server.url}/apis/test.jetmesh.io/v1alpha1/widgets?watch=1&resourceVersion=1`);
+    expect(res.status).toBe(200);
+    const ev = JSON.parse((await res.text()).trim()) as { type: string; object: { code: number; reason: string } };
+    expect(ev).toMatchObject({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
+
+    const list = (await custom.listNamespacedCustomObject(W)) as { metadata: { resourceVersion: string } };
+    const ctrl = new AbortController();
+    const watch = await fetch(`${server.url}/apis/test.jetmesh.io/v1alpha1/widgets?watch=1&allowWatchBookmarks=true&resourceVersion=${list.metadata.resourceVersion}`, { signal: ctrl.signal });
+    const reader = watch.body!.getReader();
+    const { value } = await reader.read();
+    ctrl.abort();
+    expect(JSON.parse(new TextDecoder().decode(value).split("\n")[0]!)).toMatchObject({ type: "BOOKMARK", object: { kind: "Widget", metadata: { resourceVersion: list.metadata.resourceVersion } } });
+  });
+
+  it("enforces optimistic concurrency, status subresource and generation rules", async () => {
+    const created = (await custom.createNamespacedCustomObject({
+      ...W,
+      body: { apiVersion: "test.jetmesh.io/v1alpha1", kind: "Widget", metadata: { name: "gen", labels: { a: "1" } }, spec: { color: "red" }, status: { replicas: 7 } },
+    })) as Widget;
+    expect(created.metadata?.generation).toBe(1);
+    expect(created.status).toBeUndefined(); // status is dropped on create
+    expect(Number(created.metadata?.resourceVersion)).toBeGreaterThan(0);
+
+    // Status only through /status; it does not bump generation.
+    const withStatus = (await custom.replaceNamespacedCustomObjectStatus({ ...W, name: "gen", body: { ...created, spec: { color: "blue" }, status: { replicas: 2 } } })) as Widget;
+    expect(withStatus.status).toEqual({ replicas: 2 });
+    expect(withStatus.spec?.color).toBe("red");
+    expect(withStatus.metadata?.generation).toBe(1);
+
+    // Main resource: status changes ignored, metadata-only changes keep generation, spec bumps it.
+    const labelled = (await custom.replaceNamespacedCustomObject({ ...W, name: "gen", body: { ...withStatus, metadata: { ...withStatus.metadata, labels: { a: "2" } }, status: { replicas: 99 } } })) as Widget;
+    expect(labelled.status).toEqual({ replicas: 2 });
+    expect(labelled.metadata?.generation).toBe(1);
+    const bumped = (await custom.replaceNamespacedCustomObject({ ...W, name: "gen", body: { ...labelled, spec: { color: "green" } } })) as Widget;
+    expect(bumped.metadata?.generation).toBe(2);
+    expect(Number(bumped.metadata?.resourceVersion)).toBeGreaterThan(Number(labelled.metadata?.resourceVersion));
+
+    // Stale resourceVersion → 409 Conflict; missing object → 404; duplicate create → 409.
+    expect(await status(custom.replaceNamespacedCustomObject({ ...W, name: "gen", body: { ...labelled, spec: { color: "blue" } } }))).toBe(409);
+    expect(await status(custom.getNamespacedCustomObject({ ...W, name: "nope" }))).toBe(404);
+    expect(await status(custom.createNamespacedCustomObject({ ...W, body: { apiVersion: "test.jetmesh.io/v1alpha1", kind: "Widget", metadata: { name: "gen" }, spec: { color: "red" } } }))).toBe(409);
+
+    // 422 with causes carrying field paths.
+    try {
+      await custom.createNamespacedCustomObject({ ...W, body: { apiVersion: "test.jetmesh.io/v1alpha1", kind: "Widget", metadata: { name: "bad" }, spec: { color: "red", replicas: -1 } } });
+      expect.unreachable();
+    } catch (e) {
+      const body = JSON.parse(String((e as ApiException<string>).body)) as { code: number; message: string; details: { causes: { field: string; reason: string }[] } };
+      expect(body.code).toBe(422);
+      expect(body.message).toBe('Widget.test.jetmesh.io "bad" is invalid: spec.replicas: Invalid value: -1: spec.replicas in body should be greater than or equal to 0');
+      expect(body.details.causes).toEqual([{ reason: "FieldValueInvalid", field: "spec.replicas", message: "Invalid value: -1: spec.replicas in body should be greater than or equal to 0" }]);
+    }
+
+    // Label and field selectors.
+    const byLabel = (await custom.listNamespacedCustomObject({ ...W, labelSelector: "a in (2,3)" })) as { items: Widget[] };
+    expect(byLabel.items.map((i) => i.metadata?.name)).toEqual(["gen"]);
+    const byField = (await custom.listClusterCustomObject({ group: W.group, version: W.version, plural: W.plural, fieldSelector: "metadata.name!=gen" })) as { items: Widget[] };
+    expect(byField.items.map((i) => i.metadata?.name)).not.toContain("gen");
+  });
+
+  it("garbage-collects owned objects in the background and orphans on request", async () => {
+    const owner = (await custom.createNamespacedCustomObject({ ...W, body: { apiVersion: "test.jetmesh.io/v1alpha1", kind: "Widget", metadata: { name: "owner" }, spec: { color: "red" } } })) as Widget;
+    const ownerRef = { apiVersion: "test.jetmesh.io/v1alpha1", kind: "Widget", name: "owner", uid: owner.metadata!.uid!, controller: true };
+    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "owned", ownerReferences: [ownerRef] }, data: { a: "b" } } });
+    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "kept", ownerReferences: [{ ...ownerRef, name: "owner2" }] } } });
+    await custom.deleteNamespacedCustomObject({ ...W, name: "owner" });
+    await waitFor("owned configmap collected", async () => (await status(core.readNamespacedConfigMap({ namespace: "default", name: "owned" }))) === 404);
+    // "kept" pointed at the same uid, so it goes too; an Orphan delete keeps dependents instead.
+    const owner2 = (await custom.createNamespacedCustomObject({ ...W, body: { apiVersion: "test.jetmesh.io/v1alpha1", kind: "Widget", metadata: { name: "owner2" }, spec: { color: "red" } } })) as Widget;
+    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "orphan", ownerReferences: [{ ...ownerRef, name: "owner2", uid: owner2.metadata!.uid! }] } } });
+    await custom.deleteNamespacedCustomObject({ ...W, name: "owner2", propagationPolicy: "Orphan" });
+    await new Promise((r) => setTimeout(r, 100));
+    const orphan = await core.readNamespacedConfigMap({ namespace: "default", name: "orphan" });
+    expect(orphan.metadata?.ownerReferences).toBeUndefined();
+  });
+
+  it("serves Deployments with scale, Leases with create-on-update, Events; records RBAC verbs", async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const dep = parse(readFileSync(fixture("deployment.yaml"), "utf8"));
+    await apps.createNamespacedDeployment({ namespace: "default", body: { ...dep, metadata: { ...dep.metadata, name: "svc" } } });
+    const scale = await apps.readNamespacedDeploymentScale({ namespace: "default", name: "svc" });
+    expect(scale).toMatchObject({ kind: "Scale", spec: { replicas: 1 }, status: { selector: "app=inventory" } });
+    await apps.patchNamespacedDeploymentScale({ namespace: "default", name: "svc", body: { spec: { replicas: 4 } } }, merge);
+    const d = await apps.readNamespacedDeployment({ namespace: "default", name: "svc" });
+    expect(d.spec?.replicas).toBe(4);
+    expect(d.metadata?.generation).toBe(2);
+
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    const lease = await leases.replaceNamespacedLease({ namespace: "default", name: "leader", body: { metadata: { name: "leader" }, spec: { holderIdentity: "a", leaseDurationSeconds: 15 } } });
+    expect(lease.spec?.holderIdentity).toBe("a");
+    expect(await status(leases.replaceNamespacedLease({ namespace: "default", name: "leader", body: { metadata: { name: "leader", resourceVersion: "1" }, spec: { holderIdentity: "b" } } }))).toBe(409);
+
+    await core.createNamespacedEvent({ namespace: "default", body: { metadata: { generateName: "svc." }, involvedObject: { kind: "Deployment", name: "svc", namespace: "default" }, reason: "Scaled", message: "scaled to 4", type: "Normal" } });
+    const events = await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=svc" });
+    expect(events.items.map((e) => e.reason)).toEqual(["Scaled"]);
+
+    const verbs = new Set(server.requests.filter((r) => r.namespace === "default").map((r) => `${r.verb} ${r.apiGroup}/${r.resource}${r.subresource ? `/${r.subresource}` : ""}`));
+    expect(verbs).toContain("patch apps/deployments/scale");
+    expect(verbs).toContain("update coordination.k8s.io/leases");
+    expect(verbs).toContain("watch test.jetmesh.io/widgets");
+  });
+
+  it("survives restart, refuses requests for a while, stalls watches, persists to a directory", async () => {
+    const before = await custom.getNamespacedCustomObject({ ...W, name: "gen" });
+    await server.restart();
+    expect(await custom.getNamespacedCustomObject({ ...W, name: "gen" })).toEqual(before);
+
+    server.faults.refuseRequests(300);
+    expect(await status(custom.getNamespacedCustomObject({ ...W, name: "gen" }))).toBe(503);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(await status(custom.getNamespacedCustomObject({ ...W, name: "gen" }))).toBe(200);
+
+    // A stalled watch stays open but delivers nothing until the stall ends.
+    const ctrl = new AbortController();
+    const res = await fetch(`${server.url}/apis/test.jetmesh.io/v1alpha1/namespaces/default/widgets?watch=1&resourceVersion=${(before as Widget).metadata!.resourceVersion}&fieldSelector=metadata.name%3Dgen`, { signal: ctrl.signal });
+    const reader = res.body!.getReader();
+    server.faults.stallWatches(true);
+    await custom.patchNamespacedCustomObject({ ...W, name: "gen", body: { metadata: { labels: { stalled: "yes" } } } }, merge);
+    const pending = reader.read();
+    const early = await Promise.race([pending.then(() => "data"), new Promise((r) => setTimeout(() => r("nothing"), 200))]);
+    expect(early).toBe("nothing");
+    server.faults.stallWatches(false);
+    const { value } = await pending;
+    expect(new TextDecoder().decode(value)).toContain('"stalled":"yes"');
+    ctrl.abort();
+
+    const dir = mkdtempSync(join(tmpdir(), "kube-persist-"));
+    const a = await startKubeApiServer({ persistDir: dir });
+    const kcA = new KubeConfig();
+    kcA.loadFromFile(a.kubeconfigPath);
+    await kcA.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "persisted" }, data: { k: "v" } } });
+    await a.stop();
+    const b = await startKubeApiServer({ persistDir: dir });
+    try {
+      const kcB = new KubeConfig();
+      kcB.loadFromFile(b.kubeconfigPath);
+      const cm = await kcB.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace: "default", name: "persisted" });
+      expect(cm.data).toEqual({ k: "v" });
+    } finally {
+      await b.stop();
+    }
+  });
+});
