@@ -21,6 +21,8 @@ export interface DevConfig {
   graceSeconds: number;
   /** Simulated payment processor latency (PAYMENT_LATENCY_MS of the payment Deployment). */
   paymentLatencyMs: number;
+  /** CONCURRENCY of the payment Deployment (events in flight per replica). */
+  paymentConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -43,9 +45,13 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
   if (!LEVELS.includes(logLevel)) throw new ConfigError(`JETMESH_DEV_LOG_LEVEL must be one of ${LEVELS.join(", ")}, got ${logLevel}`);
   const grace = Number(env.JETMESH_DEV_GRACE_SECONDS ?? "10");
   if (!Number.isFinite(grace) || grace < 0) throw new ConfigError(`JETMESH_DEV_GRACE_SECONDS must be a number of seconds, got ${env.JETMESH_DEV_GRACE_SECONDS}`);
-  const latency = Number(env.JETMESH_DEV_PAYMENT_LATENCY_MS ?? "20");
+  const latency = Number(env.JETMESH_DEV_PAYMENT_LATENCY_MS ?? "100");
   if (!Number.isInteger(latency) || latency < 0 || latency > 60_000) {
     throw new ConfigError(`JETMESH_DEV_PAYMENT_LATENCY_MS must be an integer 0..60000 (ms), got ${env.JETMESH_DEV_PAYMENT_LATENCY_MS}`);
+  }
+  const concurrency = Number(env.JETMESH_DEV_PAYMENT_CONCURRENCY ?? "4");
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+    throw new ConfigError(`JETMESH_DEV_PAYMENT_CONCURRENCY must be an integer 1..1024, got ${env.JETMESH_DEV_PAYMENT_CONCURRENCY}`);
   }
   return {
     rootDir,
@@ -62,6 +68,7 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
     logLevel,
     graceSeconds: grace,
     paymentLatencyMs: latency,
+    paymentConcurrency: concurrency,
   };
 }
 

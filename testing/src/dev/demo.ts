@@ -29,7 +29,7 @@ interface DemoOptions {
 function options(): DemoOptions {
   const { values } = parseArgs({
     options: {
-      rate: { type: "string", default: process.env.DEMO_RATE ?? "150" },
+      rate: { type: "string", default: process.env.DEMO_RATE ?? "100" },
       duration: { type: "string", default: process.env.DEMO_DURATION ?? "40" },
       "drain-timeout": { type: "string", default: "240" },
       namespace: { type: "string", default: "shop" },

@@ -64,6 +64,8 @@ export function shopDeployments(manifests: Manifest[], opts: DeploymentOptions):
       JETMESH_DEAD_LETTER_SUBJECT: `jetmesh.dlq.${ns}.${sub}`,
       // The runner replaces this with each replica's own free port.
       HTTP_PORT: "8080",
+      // Loopback only: the dev stack is not meant to be reachable from the network.
+      HTTP_HOST: "127.0.0.1",
       LOG_LEVEL: opts.logLevel,
       ...opts.extraEnv?.[deployment],
     };

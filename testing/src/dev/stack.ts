@@ -122,7 +122,9 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
       logLevel: config.logLevel,
       extraEnv: {
         inventory: { INVENTORY_SEED: DEV_INVENTORY_SEED },
-        payment: { PAYMENT_LATENCY_MS: String(config.paymentLatencyMs) },
+        // A slow simulated card processor with little concurrency: payment is the
+        // bottleneck, so `make demo` builds a backlog the operator scales away.
+        payment: { PAYMENT_LATENCY_MS: String(config.paymentLatencyMs), CONCURRENCY: String(config.paymentConcurrency) },
       },
     });
     mkdirSync(paths.manifests, { recursive: true });
