@@ -43,8 +43,8 @@ const rows: Row[] = [
   },
   { name: "within 10% tolerance keeps the current count", current: 10, obs: { lag: 0, arrivalRate: 104, perReplicaRate: 10 }, want: 10, reason: /tolerance/ },
   { name: "just outside tolerance scales up", current: 10, obs: { lag: 0, arrivalRate: 112, perReplicaRate: 10 }, want: 12, reason: /: 12$/ },
-  { name: "bounded by maxReplicas", current: 16, obs: { lag: 100_000, arrivalRate: 10, perReplicaRate: 10 }, want: 20, reason: /: 20/ },
-  { name: "bounded by minReplicas", current: 3, obs: { lag: 0, arrivalRate: 0 }, state: { recommendations: [] }, want: 1, reason: /no lag and no arrivals: 1/ },
+  { name: "bounded by maxReplicas", current: 16, obs: { lag: 100_000, arrivalRate: 10, perReplicaRate: 10 }, want: 20, reason: /lag 100000 at 100 per replica: 1000, capped at maxReplicas: 20$/ },
+  { name: "bounded by minReplicas", current: 3, obs: { lag: 0, arrivalRate: 0 }, state: { recommendations: [] }, want: 1, reason: /no lag and no arrivals: 0, raised to minReplicas: 1/ },
   {
     name: "scale-down held by the highest recommendation in the window",
     current: 8,

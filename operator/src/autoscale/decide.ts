@@ -110,7 +110,13 @@ export function decide(input: DecisionInput): Decision {
   }
   // Activation: a pending message or an arrival always gets at least one replica.
   if (!idle && recommended < 1) recommended = 1;
-  recommended = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, recommended));
+  if (recommended > policy.maxReplicas) {
+    why += `: ${recommended}, capped at maxReplicas`;
+    recommended = policy.maxReplicas;
+  } else if (recommended < policy.minReplicas) {
+    why += `: ${recommended}, raised to minReplicas`;
+    recommended = policy.minReplicas;
+  }
 
   // 3. Scale-down stabilization: never go below the highest recommendation of the window.
   const windowStart = now - policy.scaleDownStabilizationSeconds * 1000;

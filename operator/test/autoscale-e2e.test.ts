@@ -1,0 +1,141 @@
+// End to end with real pieces: a real nats-server (stream + durable pull consumer), the
+// Kubernetes API test server holding a Deployment, and a SubscriptionAutoscaler with the real
+// JetStreamLagSource and DeploymentScaleTarget. A burst scales the Deployment's `scale` up;
+// once the test (standing in for the replicas) consumes and acks the lag, it scales back down.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { Registry } from "prom-client";
+import { startNats, startKubeApiServer, waitFor, type NatsCluster, type KubeApiServer } from "@jetmesh/testing";
+import {
+  combineReporters,
+  createAutoscaleMetrics,
+  DeploymentScaleTarget,
+  JetStreamLagSource,
+  metricsReporter,
+  parseScalingPolicy,
+  SubscriptionAutoscaler,
+  type AutoscaleStatus,
+  type ScaleEvent,
+  type ScalingTarget,
+} from "../src/autoscale/index.ts";
+
+const NS = "e2e";
+const STREAM = "e2e_events";
+const CONSUMER = "e2e_worker";
+
+let nats: NatsCluster;
+let kube: KubeApiServer;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+let apps: AppsV1Api;
+let kc: KubeConfig;
+
+beforeAll(async () => {
+  [nats, kube] = await Promise.all([startNats(), startKubeApiServer()]);
+  nc = await connect({ servers: nats.nodes[0]!.url });
+  jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: STREAM, subjects: ["e2e.>"] });
+  await jsm.consumers.add(STREAM, { durable_name: CONSUMER, ack_policy: AckPolicy.Explicit, filter_subject: "e2e.work.>", max_ack_pending: 1000 });
+  kc = new KubeConfig();
+  kc.loadFromFile(kube.kubeconfigPath);
+  apps = kc.makeApiClient(AppsV1Api);
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
+  await apps.createNamespacedDeployment({
+    namespace: NS,
+    body: {
+      metadata: { name: "worker" },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "worker" } },
+        template: { metadata: { labels: { app: "worker" } }, spec: { containers: [{ name: "worker", image: "worker:dev" }] } },
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await Promise.all([nats?.stop(), kube?.stop()]);
+});
+
+describe("autoscaling end to end (nats-server + API test server)", () => {
+  it("reads lag from the real consumer, and reports a missing consumer as missing", async () => {
+    const lag = new JetStreamLagSource(jsm);
+    expect(await lag.read(STREAM, "no_such_consumer")).toBeNull();
+    expect(await lag.read("no_such_stream", CONSUMER)).toBeNull();
+    const js = jetstream(nc);
+    await js.publish("e2e.other.x", "not for this consumer");
+    await js.publish("e2e.work.x", "one");
+    expect(await lag.read(STREAM, CONSUMER)).toMatchObject({ pending: 1, ackPending: 0 });
+    const c = await js.consumers.get(STREAM, CONSUMER);
+    const m = await c.next({ expires: 2000 });
+    await m!.ackAck();
+    expect(await lag.read(STREAM, CONSUMER)).toMatchObject({ pending: 0, ackPending: 0, ackFloorConsumerSeq: 1 });
+  });
+
+  it("scales the Deployment up on a burst, back down after the lag is consumed, and leaves a person's choice alone", async () => {
+    const statuses: AutoscaleStatus[] = [];
+    const events: ScaleEvent[] = [];
+    const registry = new Registry();
+    const target: ScalingTarget = {
+      namespace: NS,
+      subscription: "worker",
+      stream: STREAM,
+      consumer: CONSUMER,
+      deployment: "worker",
+      policy: parseScalingPolicy({ minReplicas: 1, maxReplicas: 8, targetLagPerReplica: 50, maxDrainSeconds: 10, scaleDownStabilization: "2s", pollInterval: "200ms" }),
+    };
+    const autoscaler = new SubscriptionAutoscaler(target, {
+      lagSource: new JetStreamLagSource(jsm),
+      scaleTarget: new DeploymentScaleTarget(kc),
+      reporter: combineReporters({ status: (_t, s) => void statuses.push(s), event: (_t, e) => void events.push(e) }, metricsReporter(createAutoscaleMetrics(registry))),
+      statusRefreshMs: 0,
+    });
+    const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: "worker", namespace: NS })).spec?.replicas;
+    autoscaler.start();
+    try {
+      // Burst: 500 matching messages, nobody consuming.
+      const js = jetstream(nc);
+      await Promise.all(Array.from({ length: 500 }, (_, i) => js.publish(`e2e.work.${i % 7}`, `m${i}`)));
+      // Lag floor 500/50 = 10 → max 8, reached through the rate limit (1 → 5 → 8).
+      await waitFor("scale-up to maxReplicas", async () => (await replicas()) === 8, { timeoutMs: 10_000 });
+      expect(events.filter((e) => e.reason === "ScaledUp").map((e) => e.message)).toEqual([
+        expect.stringMatching(/from 1 to 5: lag 500 at 50 per replica: 10, capped at maxReplicas: 8, limited to 5 by the scale-up rate/),
+        expect.stringMatching(/from 5 to 8/),
+      ]);
+      expect(statuses.at(-1)).toMatchObject({ condition: { type: "Scaling", status: "True" }, replicas: { current: 8, desired: 8 }, lag: { pending: 500 } });
+      expect((await registry.getSingleMetric("jetmesh_subscription_lag_messages")!.get()).values[0]?.value).toBe(500);
+
+      // The "replicas" consume and ack everything.
+      const c = await js.consumers.get(STREAM, CONSUMER);
+      let acked = 0;
+      while (acked < 500) {
+        const batch = await c.fetch({ max_messages: 200, expires: 1000 });
+        for await (const m of batch) {
+          m.ack();
+          acked++;
+        }
+      }
+      await waitFor("lag consumed", async () => (await jsm.consumers.info(STREAM, CONSUMER)).num_ack_pending === 0, { timeoutMs: 5000 });
+      // Held for the 2 s stabilization window, then down (halving per poll) to minReplicas.
+      await waitFor("scale-down to minReplicas", async () => (await replicas()) === 1, { timeoutMs: 10_000 });
+      const atMax = statuses.findIndex((s) => s.replicas?.current === 8);
+      const firstDown = statuses.findIndex((s, i) => i > atMax && s.replicas !== undefined && s.replicas.current < 8);
+      expect(statuses.slice(atMax, firstDown).some((s) => /held at 8 by 2s scale-down stabilization/.test(s.condition.message))).toBe(true);
+      expect(events.some((e) => e.reason === "ScaledDown")).toBe(true);
+
+      // A person scales to 20, outside [1, 8]: left alone, with a condition that says why.
+      await apps.patchNamespacedDeploymentScale(
+        { name: "worker", namespace: NS, body: { spec: { replicas: 20 } } },
+        (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
+      );
+      await waitFor("ManualOverride condition", () => statuses.at(-1)?.condition.reason === "ManualOverride", { timeoutMs: 5000 });
+      await new Promise((r) => setTimeout(r, 600));
+      expect(await replicas()).toBe(20);
+    } finally {
+      await autoscaler.stop();
+    }
+  });
+});
