@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import {
   ApiException,
+  ApiextensionsV1Api,
   AppsV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -16,6 +17,7 @@ import {
   makeInformer,
   setHeaderOptions,
   type KubernetesObject,
+  type V1CustomResourceDefinition,
 } from "@kubernetes/client-node";
 import { startKubeApiServer, waitFor, type KubeApiServer } from "../src/index.ts";
 import { fixture } from "./kube-helpers.ts";
@@ -45,8 +47,8 @@ beforeAll(async () => {
   kc.loadFromFile(server.kubeconfigPath);
   custom = kc.makeApiClient(CustomObjectsApi);
   core = kc.makeApiClient(CoreV1Api);
-  const crd = parse(readFileSync(fixture("widgets-crd.yaml"), "utf8")) as KubernetesObject;
-  await kc.makeApiClient((await import("@kubernetes/client-node")).ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
+  const crd = parse(readFileSync(fixture("widgets-crd.yaml"), "utf8")) as V1CustomResourceDefinition;
+  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
 });
 afterAll(async () => {
   await server?.stop();
