@@ -5,7 +5,7 @@
 //   stock.<sku>          counters plus `holds` (order → quantity), changed with the hold
 import type { KV } from "@nats-io/kv";
 import {
-  KeyedMutex,
+  KvCache,
   reservationKey,
   seedKey,
   stockKey,
@@ -27,11 +27,13 @@ export type ReserveOutcome =
 
 export class Inventory {
   private readonly kv: KV;
-  // One in-process writer per key: concurrent handlers queue instead of losing CAS races.
-  private readonly locks = new KeyedMutex();
+  private readonly stockRecords: KvCache<StockRecord>;
+  private readonly reservations: KvCache<ReservationRecord>;
 
   constructor(kv: KV) {
     this.kv = kv;
+    this.stockRecords = new KvCache<StockRecord>(kv, { maxEntries: 100_000 });
+    this.reservations = new KvCache<ReservationRecord>(kv, { maxEntries: 50_000 });
   }
 
   /** Seeds SKUs that have no seed record yet; existing stock is never overwritten. */
@@ -60,7 +62,8 @@ export class Inventory {
   /** Holds every line of the order, or none of them. */
   async reserve(orderId: string, lineItems: LineItem[], now: string): Promise<ReserveOutcome> {
     const items = normalizeItems(lineItems);
-    const { value: res } = await this.updateReservation(orderId, (cur) => (cur ? undefined : { orderId, status: "pending", items, updatedAt: now }));
+    const { value: inserted } = await this.reservations.insert(reservationKey(orderId), { orderId, status: "pending", items, updatedAt: now });
+    const res = inserted!;
     if (res.status === "reserved") return { outcome: "reserved", items: res.items, at: res.updatedAt };
     if (res.status === "rejected") return { outcome: "rejected", reason: res.reason ?? "out_of_stock", shortages: res.shortages ?? [] };
     if (res.status !== "pending") return { outcome: "settled", status: res.status };
@@ -105,31 +108,28 @@ export class Inventory {
     change: (s: StockRecord, orderId: string) => StockRecord | undefined,
     now: string,
   ): Promise<boolean> {
-    const e = await this.kv.get(reservationKey(orderId));
-    const res = e && e.operation === "PUT" ? (e.json() as ReservationRecord) : undefined;
-    if (!res || (res.status !== "reserved" && res.status !== "pending")) return false;
-    for (const it of res.items) await this.changeStock(it.sku, (s) => change(s, orderId));
-    const { changed } = await this.updateReservation(orderId, (cur) =>
-      cur && (cur.status === "reserved" || cur.status === "pending") ? { ...cur, status: to, updatedAt: now } : undefined,
-    );
+    const open = (cur: ReservationRecord | undefined) => cur !== undefined && (cur.status === "reserved" || cur.status === "pending");
+    let res = await this.reservations.peek(reservationKey(orderId));
+    // A cached "settled" may be stale only in the safe direction; confirm it on the server.
+    if (!open(res)) res = await this.reservations.get(reservationKey(orderId));
+    if (!open(res)) return false;
+    for (const it of res!.items) await this.changeStock(it.sku, (s) => change(s, orderId));
+    const { changed } = await this.updateReservation(orderId, (cur) => (open(cur) ? { ...cur!, status: to, updatedAt: now } : undefined));
+    if (changed) this.reservations.forget(reservationKey(orderId));
     return changed;
   }
 
   private async updateReservation(orderId: string, fn: (cur: ReservationRecord | undefined) => ReservationRecord | undefined) {
-    const key = reservationKey(orderId);
-    const r = await this.locks.run(key, () => updateKv<ReservationRecord>(this.kv, key, fn));
+    const r = await this.reservations.update(reservationKey(orderId), fn);
     return { value: r.value as ReservationRecord, changed: r.changed };
   }
 
   private async changeStock(sku: string, fn: (s: StockRecord) => StockRecord | undefined): Promise<"changed" | "unchanged" | "missing"> {
-    const key = stockKey(sku);
     let missing = false;
-    const r = await this.locks.run(key, () =>
-      updateKv<StockRecord>(this.kv, key, (cur) => {
-        missing = cur === undefined;
-        return cur ? fn(cur) : undefined;
-      }),
-    );
+    const r = await this.stockRecords.update(stockKey(sku), (cur) => {
+      missing = cur === undefined;
+      return cur ? fn(cur) : undefined;
+    });
     return missing ? "missing" : r.changed ? "changed" : "unchanged";
   }
 }

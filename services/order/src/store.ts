@@ -1,15 +1,19 @@
 // Orders in JetStream KV (bucket shop_orders): `order.<id>` holds the order record,
 // `idem.<hash>` maps an Idempotency-Key to the order it created.
 import type { KV } from "@nats-io/kv";
-import { updateKv } from "@jetmesh/mesh";
-import { idempotencyKey, orderKey, type IdempotencyRecord, type OrderRecord, type OrderStatus } from "@jetmesh/shop";
-import { applyEvent, type IncomingEvent, type Transition } from "./saga.ts";
+import { KvCache, idempotencyKey, orderKey, type IdempotencyRecord, type OrderRecord, type OrderStatus } from "@jetmesh/shop";
+import { applyEvent, isTerminal, type IncomingEvent, type Transition } from "./saga.ts";
 
 export class OrderStore {
   private readonly kv: KV;
+  // Orders in flight are cached with their revision: each saga step is one CAS write.
+  private readonly orders: KvCache<OrderRecord>;
+  private readonly claims: KvCache<IdempotencyRecord>;
 
   constructor(kv: KV) {
     this.kv = kv;
+    this.orders = new KvCache<OrderRecord>(kv, { maxEntries: 50_000 });
+    this.claims = new KvCache<IdempotencyRecord>(kv, { maxEntries: 1000 });
   }
 
   async get(id: string): Promise<OrderRecord | undefined> {
@@ -19,7 +23,7 @@ export class OrderStore {
 
   /** Creates the order unless it exists; returns the stored record either way. */
   async create(record: OrderRecord): Promise<OrderRecord> {
-    const { value } = await updateKv<OrderRecord>(this.kv, orderKey(record.id), (cur) => (cur ? undefined : record));
+    const { value } = await this.orders.insert(orderKey(record.id), record);
     return value as OrderRecord;
   }
 
@@ -28,14 +32,15 @@ export class OrderStore {
    * earlier claim instead (create-if-absent, so two concurrent retries agree).
    */
   async claimIdempotencyKey(hash: string, claim: IdempotencyRecord): Promise<{ record: IdempotencyRecord; fresh: boolean }> {
-    const { value, changed } = await updateKv<IdempotencyRecord>(this.kv, idempotencyKey(hash), (cur) => (cur ? undefined : claim));
+    const { value, changed } = await this.claims.insert(idempotencyKey(hash), claim);
     return { record: value as IdempotencyRecord, fresh: changed };
   }
 
   /** Applies a saga event with compare-and-set; the transition tells what to publish. */
   async apply(id: string, event: IncomingEvent, now: () => string): Promise<Transition | undefined> {
     let transition: Transition | undefined;
-    await updateKv<OrderRecord>(this.kv, orderKey(id), (cur) => {
+    const key = orderKey(id);
+    await this.orders.update(key, (cur) => {
       if (!cur) {
         transition = undefined;
         return undefined;
@@ -43,6 +48,7 @@ export class OrderStore {
       transition = applyEvent(cur, event, now());
       return transition.kind === "applied" ? transition.order : undefined;
     });
+    if (transition?.kind === "applied" && isTerminal(transition.order.status)) this.orders.forget(key);
     return transition;
   }
 

@@ -16,6 +16,7 @@ import {
   type PaymentDeclined,
   type PaymentRecord,
   type ShopSetupContext,
+  KvCache,
 } from "@jetmesh/shop";
 import { paymentConfig, type PaymentConfig } from "./config.ts";
 import { decide, transientFailure } from "./processor.ts";
@@ -29,11 +30,13 @@ export const paymentService = {
   async setup(ctx: ShopSetupContext<PaymentConfig>) {
     const cfg = ctx.config;
     const kv = await new Kvm(ctx.js).create(PAYMENTS_BUCKET, { history: 1, storage: cfg.storage } as never);
+    const records = new KvCache<PaymentRecord>(kv, { maxEntries: 1000 });
 
     const onReserved: Handler = async (event, hctx) => {
       const data = event.data as InventoryReserved;
       const key = paymentKey(data.orderId);
-      let record = await readRecord(key);
+      // Read first: a redelivery must not call the processor again.
+      let record = await records.get(key);
       if (!record) {
         if (cfg.latencyMs > 0) await sleep(cfg.latencyMs);
         if (transientFailure(data.orderId, hctx.deliveryCount, cfg.failureRate)) {
@@ -48,22 +51,12 @@ export const paymentService = {
           ...(d.outcome === "authorized" ? { authorizationId: d.authorizationId } : { reason: d.reason }),
           at: new Date().toISOString(),
         };
-        try {
-          await kv.create(key, JSON.stringify(fresh));
-          record = fresh;
-        } catch (err) {
-          // Another delivery of the same order won the race: use its record, charge nothing.
-          record = await readRecord(key);
-          if (!record) throw err;
-        }
+        // Create-if-absent: if another delivery of the same order won, its record stands.
+        record = (await records.insert(key, fresh)).value!;
       }
       await hctx.publish(outcomeEvent(event, record));
     };
 
-    async function readRecord(key: string): Promise<PaymentRecord | undefined> {
-      const e = await kv.get(key);
-      return e && e.operation === "PUT" ? (e.json() as PaymentRecord) : undefined;
-    }
 
     return { handlers: { [INVENTORY_RESERVED]: onReserved } };
   },

@@ -12,6 +12,7 @@ import {
   type ShipmentDispatched,
   type ShipmentRecord,
   type ShopSetupContext,
+  KvCache,
 } from "@jetmesh/shop";
 import { shippingConfig, type ShippingConfig } from "./config.ts";
 import { planShipment } from "./shipment.ts";
@@ -24,22 +25,17 @@ export const shippingService = {
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<ShippingConfig>) {
     const kv = await new Kvm(ctx.js).create(SHIPMENTS_BUCKET, { history: 1, storage: ctx.config.storage } as never);
+    const records = new KvCache<ShipmentRecord>(kv, { maxEntries: 1000 });
 
     const onConfirmed: Handler = async (event, hctx) => {
       const data = event.data as OrderConfirmed;
       const key = shipmentKey(data.orderId);
-      let record = await readRecord(key);
-      if (!record) {
-        const plan = planShipment(data.orderId, ctx.config.carriers);
-        const fresh: ShipmentRecord = { orderId: data.orderId, ...plan, dispatchedAt: new Date().toISOString() };
-        try {
-          await kv.create(key, JSON.stringify(fresh));
-          record = fresh;
-        } catch (err) {
-          record = await readRecord(key);
-          if (!record) throw err;
-        }
-      }
+      // The plan is pure, so create-if-absent needs no read: a redelivery finds the first
+      // record and republishes exactly that shipment.
+      const plan = planShipment(data.orderId, ctx.config.carriers);
+      const fresh: ShipmentRecord = { orderId: data.orderId, ...plan, dispatchedAt: new Date().toISOString() };
+      const record = (await records.insert(key, fresh)).value!;
+      records.forget(key);
       const dispatched: ShipmentDispatched = {
         orderId: record.orderId,
         shipmentId: record.shipmentId,
@@ -50,10 +46,6 @@ export const shippingService = {
       await hctx.publish(followUpEvent(event, { type: SHIPMENT_DISPATCHED, source: SOURCE, data: dispatched }));
     };
 
-    async function readRecord(key: string): Promise<ShipmentRecord | undefined> {
-      const e = await kv.get(key);
-      return e && e.operation === "PUT" ? (e.json() as ShipmentRecord) : undefined;
-    }
 
     return { handlers: { [ORDER_CONFIRMED]: onConfirmed } };
   },
