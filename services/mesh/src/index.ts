@@ -9,3 +9,5 @@ export * from "./subjects.ts";
 export * from "./schemas.ts";
 export * from "./kv.ts";
 export * from "./consumer.ts";
+export * from "./config.ts";
+export * from "./service.ts";
