@@ -1,4 +1,6 @@
 // Acceptance: the real kubectl 1.32 against the Kubernetes API test server.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startKubeApiServer, waitFor, type KubeApiServer } from "../src/index.ts";
@@ -111,5 +113,23 @@ describe("kubectl against the test server", () => {
     expect(env).toBe("LOG_LEVEL EXTRA");
     const table = await kubectl.ok(["get", "deployments"]);
     expect(table.split("\n")[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
+  });
+
+  // The project's own CRDs and example manifests (crds/, examples/) as a user applies them.
+  const root = fileURLToPath(new URL("../../", import.meta.url));
+  it.runIf(existsSync(`${root}crds`) && existsSync(`${root}examples`))("applies the project's crds/ and examples/ and shows their columns", async () => {
+    const crds = await kubectl.ok(["apply", "-f", `${root}crds`]);
+    expect(crds).toContain("eventstreams.jetmesh.io created");
+    expect(crds).toContain("eventsubscriptions.jetmesh.io created");
+    const examples = await kubectl.ok(["apply", "-f", `${root}examples`]);
+    expect(examples).toContain("eventsubscription.jetmesh.io/inventory created");
+    const table = await kubectl.ok(["get", "eventsubscriptions", "-A"]);
+    expect(table.split("\n")[0]).toMatch(/^NAMESPACE\s+NAME\s+READY\s+/);
+    expect(table).toMatch(/shop\s+inventory\s+/);
+    // Re-applying unchanged manifests is a no-op, as on a real cluster.
+    expect(await kubectl.ok(["apply", "-f", `${root}examples`])).toContain("eventsubscription.jetmesh.io/inventory unchanged");
+    // A CEL rule of the real CRD refuses an inconsistent change with the rule's message.
+    const bad = await kubectl.run(["patch", "eventsubscription", "inventory", "-n", "shop", "--type", "merge", "-p", '{"spec":{"scaling":{"minReplicas":9,"maxReplicas":3}}}']);
+    expect(bad.stderr).toContain('The EventSubscription "inventory" is invalid: spec.scaling: Invalid value: "object": minReplicas must not exceed maxReplicas');
   });
 });
