@@ -68,7 +68,7 @@ describe("rate estimation", () => {
     const states = run([
       { arrive: 1000, ack: 40, replicas: 2 },
       { arrive: 0, ack: 40, replicas: 2 },
-      { arrive: 0, ack: 40, replicas: 8 }, // 6 pods just became ready: not a clean sample
+      { arrive: 0, ack: 120, replicas: 8 }, // 6 pods became ready mid-interval: 120 acks by "2" replicas is not a capacity
     ]);
     expect(states[1]!.perReplicaRate).toBeCloseTo(10, 5);
     expect(states[2]!.perReplicaRate).toBeCloseTo(10, 5);

@@ -13,7 +13,8 @@
 // sample updates the capacity only when the consumer was saturated for the whole interval
 // (messages waited at the server at both ends) and the number of ready replicas did not
 // change (pods starting or stopping would blur it). Unsaturated throughput is still a
-// lower bound, so it can raise a known capacity (smoothed) but never create or lower one.
+// lower bound, so (with steady replicas) it can raise a known capacity, smoothed, but
+// never create or lower one.
 
 /** One reading of a consumer (plus how many replicas were ready to consume). */
 export interface ConsumerSample {
@@ -108,7 +109,7 @@ export function updateRates(state: RateState, sample: ConsumerSample, tuning: Ra
     const steady = prev.readyReplicas === sample.readyReplicas;
     if (saturated && steady) {
       perReplicaRate = ewma(perReplicaRate, observed, dt, tuning.capacityTauSeconds);
-    } else if (perReplicaRate !== undefined && observed > perReplicaRate) {
+    } else if (steady && perReplicaRate !== undefined && observed > perReplicaRate) {
       // Smoothed, because an ack floor stuck behind one slow message jumps when it moves.
       perReplicaRate = ewma(perReplicaRate, observed, dt, tuning.capacityTauSeconds);
     }
