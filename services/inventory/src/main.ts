@@ -1,0 +1,5 @@
+// Process entry: `node dist/main.js` (or `node --conditions=source src/main.ts`); config by env.
+import { main } from "@jetmesh/mesh";
+import { inventoryService } from "./service.ts";
+
+await main(inventoryService);

@@ -1,0 +1,3 @@
+export { paymentService } from "./service.ts";
+export { paymentConfig, type PaymentConfig } from "./config.ts";
+export { decide, transientFailure, DEFAULT_RULES, type ProcessorRules } from "./processor.ts";
