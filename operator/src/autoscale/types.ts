@@ -54,7 +54,8 @@ export type ScalingConditionReason =
   | "DeploymentNotFound" // False: the scale target is missing
   | "ConsumerNotFound" // False: no consumer to read lag from (never scale on a missing consumer)
   | "LagUnavailable" // False: reading the consumer failed (NATS down, timeout)
-  | "ScaleFailed"; // False: writing the scale subresource failed
+  | "ScaleFailed" // False: reading or writing the scale subresource failed
+  | "InvalidSpec"; // False: spec.scaling was refused (set by the reconciler from ScalingSpecError)
 
 export interface ScalingCondition {
   type: "Scaling";
