@@ -20,6 +20,20 @@ export interface InformerOptions {
   watchTimeoutSeconds: number;
 }
 
+/**
+ * Drops what the operator never reads before an object is cached: managedFields and kubectl's
+ * last-applied annotation are often larger than the spec, and the cache holds every object.
+ */
+export function slim<T extends KubeObject>(o: T): T {
+  const m = o.metadata as KubeObject["metadata"] & { managedFields?: unknown; annotations?: Record<string, string> };
+  if (m.managedFields !== undefined) delete m.managedFields;
+  if (m.annotations?.["kubectl.kubernetes.io/last-applied-configuration"] !== undefined) {
+    const { ["kubectl.kubernetes.io/last-applied-configuration"]: _dropped, ...rest } = m.annotations;
+    m.annotations = rest;
+  }
+  return o;
+}
+
 export function keyOf(o: KubeObject): string {
   return `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 }
@@ -114,7 +128,8 @@ export class Informer<T extends KubeObject> {
     this.stats.lists++;
     const res = await this.rest.list<T>(this.resource);
     const seen = new Set<string>();
-    for (const obj of res.items) {
+    for (const item of res.items) {
+      const obj = slim(item);
       const key = keyOf(obj);
       seen.add(key);
       const old = this.cache.get(key);
@@ -174,6 +189,7 @@ export class Informer<T extends KubeObject> {
         const rv = obj?.metadata?.resourceVersion;
         if (rv) this.resourceVersion = rv;
         if (phase === "BOOKMARK") return;
+        slim(obj);
         const key = keyOf(obj);
         const old = this.cache.get(key);
         if (phase === "DELETED") {
