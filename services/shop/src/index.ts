@@ -9,3 +9,4 @@ export { checkInvariants, type InvariantReport, type ShopSnapshot, type Violatio
 export { formatReport, readBucket, snapshot, verifyShop, type VerifyOptions, type VerifyReport } from "./verify.ts";
 export { defaultOrder, percentile, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from "./load.ts";
 export { KvCache, type CasResult } from "./kvcache.ts";
+export { serviceEntry, spawnService, type ServiceProcess } from "./processes.ts";
