@@ -77,7 +77,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     return o;
   };
   const nats = (): NatsTarget => ({
-    servers: str("--nats") ?? env.NATS_URL ?? DEFAULT_NATS_URL,
+    servers: str("--nats") ?? (env.NATS_URL || DEFAULT_NATS_URL),
     stream: str("--stream") ?? DEFAULT_DLQ_STREAM,
   });
   const allowOnly = (allowed: string[]) => {

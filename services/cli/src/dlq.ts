@@ -91,8 +91,9 @@ export function replayMessage(stream: string, seq: number, h: HeaderList, now: D
 export async function listDeadLetters(jsm: JetStreamManager, stream: string, limit: number): Promise<DeadLetterSummary[]> {
   const info = await jsm.streams.info(stream);
   const out: DeadLetterSummary[] = [];
+  if (info.state.messages === 0) return out;
   // Oldest first; deleted sequences (replayed entries) are skipped.
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
+  for (let seq = Math.max(1, info.state.first_seq); seq <= info.state.last_seq && out.length < limit; seq++) {
     const m = await getMessage(jsm, stream, seq);
     if (m) out.push(summarize(m.seq, m.time.toISOString(), m.subject, headerList(m.header)));
   }
@@ -136,7 +137,8 @@ export async function replayDeadLetter(nc: NatsConnection, stream: string, seq: 
 export async function allSequences(jsm: JetStreamManager, stream: string): Promise<number[]> {
   const info = await jsm.streams.info(stream);
   const seqs: number[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+  if (info.state.messages === 0) return seqs;
+  for (let seq = Math.max(1, info.state.first_seq); seq <= info.state.last_seq; seq++) {
     if (await getMessage(jsm, stream, seq)) seqs.push(seq);
   }
   return seqs;

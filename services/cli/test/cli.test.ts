@@ -131,6 +131,15 @@ describe("jetmesh dlq against a real nats-server", () => {
     expect(again.err).toMatch(/no dead letter with sequence 1/);
   });
 
+  it("lists and replays nothing from an empty dead-letter stream", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "empty-dlq", subjects: ["empty.dlq.>"] });
+    const list = await run(["dlq", "list", "--nats", nats.url, "--stream", "empty-dlq"]);
+    expect(list).toMatchObject({ code: 0, out: "no dead letters in stream empty-dlq" });
+    const replay = await run(["dlq", "replay", "--all", "--nats", nats.url, "--stream", "empty-dlq"]);
+    expect(replay).toMatchObject({ code: 0, out: "no dead letters in stream empty-dlq" });
+  });
+
   it("names a missing stream", async () => {
     const r = await run(["dlq", "list", "--nats", nats.url, "--stream", "nope"]);
     expect(r.code).toBe(1);
