@@ -132,6 +132,27 @@ describe("SubscriptionAutoscaler", () => {
     expect(w.condition).toMatchObject({ status: "True", reason: "Scaling" });
   });
 
+  it("after a restart, recognises its own count from status and still not a person's", async () => {
+    // Before the restart JetMesh ran 8 with maxReplicas 10; now maxReplicas is 5.
+    const w = new FakeWorld();
+    w.replicas = 8;
+    w.lag = { pending: 800, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
+    await new SubscriptionAutoscaler({ ...target({ maxReplicas: 5 }), lastDesiredReplicas: 8 }, w.deps()).tick();
+    expect(w.writes).toEqual([5]);
+
+    // A person had set 25; status showed what JetMesh would run (10), not 25.
+    const p = new FakeWorld();
+    p.replicas = 25;
+    p.lag = w.lag;
+    const before = new SubscriptionAutoscaler(target(), p.deps());
+    await before.tick();
+    const desired = p.statuses.at(-1)!.replicas!.desired;
+    expect(desired).toBe(10);
+    await new SubscriptionAutoscaler({ ...target(), lastDesiredReplicas: desired }, p.deps()).tick();
+    expect(p.writes).toEqual([]);
+    expect(p.condition).toMatchObject({ reason: "ManualOverride", message: expect.stringMatching(/it would run 10/) });
+  });
+
   it("follows its own replicas into new bounds (maxReplicas lowered)", async () => {
     const w = new FakeWorld();
     w.replicas = 8;

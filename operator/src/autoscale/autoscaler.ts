@@ -56,6 +56,7 @@ export class SubscriptionAutoscaler {
     this.#target = target;
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#lastWritten = target.lastDesiredReplicas;
   }
 
   get target(): ScalingTarget {
@@ -171,7 +172,7 @@ export class SubscriptionAutoscaler {
       arrivalRate: observation.arrivalRate,
       perReplicaRate: observation.perReplicaRate,
       currentReplicas: current,
-      desiredReplicas: delegated || override ? current : d.desiredReplicas,
+      desiredReplicas: delegated ? current : d.desiredReplicas,
       maxReplicas: policy.maxReplicas,
       drainSeconds: d.drainSeconds,
       drainObjectiveSeconds: policy.maxDrainSeconds,
@@ -186,10 +187,12 @@ export class SubscriptionAutoscaler {
       await this.#setCondition(
         false,
         "ManualOverride",
-        `Deployment ${t.deployment} has ${current} replicas, outside [${policy.minReplicas}, ${policy.maxReplicas}], set by someone else; JetMesh resumes when spec.replicas is back within bounds`,
+        `Deployment ${t.deployment} has ${current} replicas, outside [${policy.minReplicas}, ${policy.maxReplicas}], set by someone else; JetMesh resumes when spec.replicas is back within bounds (it would run ${d.desiredReplicas})`,
         lag,
         current,
-        current,
+        // What JetMesh would run, never the person's value: after a restart, desired is
+        // taken as "last written", and the person's value must not become JetMesh's.
+        d.desiredReplicas,
       );
       return;
     }

@@ -9,7 +9,8 @@
 //   });
 //
 //   // in reconcile(key), after the consumer is ready:
-//   const target = scalingTargetFor(namespace, name, sub.spec);  // throws ScalingSpecError → Ready/Scaling=False InvalidSpec
+//   const target = scalingTargetFor(namespace, name, sub.spec, sub.status);  // throws ScalingSpecError → Scaling=False InvalidSpec
+//   (passing status lets a restarted operator recognise the replica count it wrote before)
 //   if (target) await manager.upsert(key, target); else await manager.remove(key);
 //   if (target?.policy.mode === "keda") apply(renderScaledObject(target, { natsServerMonitoringEndpoint, owner }));
 //   if (target?.policy.mode === "hpa") apply(renderHorizontalPodAutoscaler(target, { owner }));
@@ -44,9 +45,15 @@ export type * from "./types.ts";
  * stream `<ns>_<spec.stream>`, consumer `<ns>_<name>`. Throws ScalingSpecError on a bad
  * `spec.scaling`.
  */
-export function scalingTargetFor(namespace: string, name: string, spec: { stream: string; subscriber?: { deployment?: string }; scaling?: unknown }): ScalingTarget | undefined {
+export function scalingTargetFor(
+  namespace: string,
+  name: string,
+  spec: { stream: string; subscriber?: { deployment?: string }; scaling?: unknown },
+  status?: { replicas?: { desired?: number } },
+): ScalingTarget | undefined {
   const deployment = spec.subscriber?.deployment;
   if (!deployment) return undefined;
+  const lastDesired = status?.replicas?.desired;
   return {
     namespace,
     subscription: name,
@@ -54,5 +61,6 @@ export function scalingTargetFor(namespace: string, name: string, spec: { stream
     consumer: `${namespace}_${name}`,
     deployment,
     policy: parseScalingPolicy(spec.scaling),
+    ...(typeof lastDesired === "number" ? { lastDesiredReplicas: lastDesired } : {}),
   };
 }

@@ -15,6 +15,11 @@ export interface ScalingTarget {
   /** Deployment in `namespace` whose scale subresource is written. */
   deployment: string;
   policy: ScalingPolicy;
+  /**
+   * `status.replicas.desired` as found when the autoscaler starts (e.g. after an operator
+   * restart): taken as the value this autoscaler last wrote, for the manual-override rule.
+   */
+  lastDesiredReplicas?: number;
 }
 
 /** The consumer-info numbers the autoscaler needs. */
