@@ -9,6 +9,7 @@ import { evalJsonPath } from "../src/kube/jsonpath.ts";
 import { humanDuration } from "../src/kube/table.ts";
 import { compareVersions } from "../src/kube/discovery.ts";
 import { invalid } from "../src/kube/errors.ts";
+import { validateMetadata } from "../src/kube/metadata.ts";
 import type { Json, JsonObject, KubeObject } from "../src/kube/types.ts";
 
 describe("CEL subset", () => {
@@ -185,5 +186,19 @@ describe("printing and discovery helpers", () => {
 
   it("orders versions by Kubernetes priority", () => {
     expect(["v1alpha1", "v1beta1", "v2", "v1", "foo"].sort(compareVersions)).toEqual(["v2", "v1", "v1beta1", "v1alpha1", "foo"]);
+  });
+});
+
+describe("object metadata validation", () => {
+  it.each([
+    [{ labels: { app: "ok", "jetmesh.io/stream": "a_b.c-1" } }, []],
+    [{ labels: { app: "bad value" } }, ["metadata.labels"]],
+    [{ labels: { "Bad/Key": "x" } }, ["metadata.labels"]],
+    [{ labels: { app: "x".repeat(64) } }, ["metadata.labels"]],
+    [{ finalizers: ["jetmesh.io/cleanup", "kubernetes"] }, []],
+    [{ finalizers: ["jetmesh.io/clean up"] }, ["metadata.finalizers[0]"]],
+    [{ ownerReferences: [{ apiVersion: "v1", kind: "A", name: "a", uid: "1", controller: true }, { apiVersion: "v1", kind: "B", name: "b", uid: "2", controller: true }] }, ["metadata.ownerReferences"]],
+  ])("%j → causes at %j", (meta, fields) => {
+    expect(validateMetadata(meta).map((c) => c.field)).toEqual(fields);
   });
 });

@@ -27,6 +27,7 @@ import { evalJsonPath, setSimplePath } from "./jsonpath.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.ts";
 import { applyDefaults, prune, validate } from "./schema.ts";
+import { validateMetadata } from "./metadata.ts";
 import { labelSelectorToString, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { Store, type StoreEvent } from "./store.ts";
 import { toTable, type IncludeObject } from "./table.ts";
@@ -192,6 +193,7 @@ class ApiServer implements KubeApiServer {
         if (!res.headersSent) {
           res.writeHead(500, { "Content-Type": "application/json" });
           res.end(JSON.stringify(new ApiError(500, "InternalError", String(err)).toStatus()));
+          process.stderr.write(`kube test server: ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}\n`);
         } else res.destroy();
       });
     });
@@ -334,7 +336,11 @@ class ApiServer implements KubeApiServer {
       send(code, out, headers);
     } catch (err) {
       if (err instanceof ApiError) send(err.code, err.toStatus());
-      else send(500, new ApiError(500, "InternalError", err instanceof Error ? err.message : String(err)).toStatus());
+      else {
+        // A bug in the test server, not a client error: say so loudly.
+        process.stderr.write(`kube test server: ${method} ${path}: ${err instanceof Error ? err.stack : String(err)}\n`);
+        send(500, new ApiError(500, "InternalError", err instanceof Error ? err.message : String(err)).toStatus());
+      }
     }
   }
 
@@ -577,6 +583,7 @@ class ApiServer implements KubeApiServer {
   private admit(rt: ResourceType, obj: KubeObject, old: KubeObject | undefined, opts: WriteOpts): void {
     const causes: StatusCause[] = [];
     this.checkName(rt, obj.metadata.name, causes);
+    causes.push(...validateMetadata(obj.metadata));
     if (rt.crd && rt.schema) {
       const unknown = prune(obj as unknown as Json, rt.schema);
       if (unknown.length && opts.fieldValidation === "Strict") {
