@@ -10,6 +10,9 @@ import {
   combineReporters,
   createAutoscaleMetrics,
   metricsReporter,
+  renderHorizontalPodAutoscaler,
+  renderScaledObject,
+  renderedName,
   scalingTargetFor,
   type AutoscaleStatus,
   type LagSource,
@@ -23,7 +26,7 @@ import type { SubscriptionObserver } from "./controller/eventsubscription.ts";
 import { statusPatch } from "./controller/status.ts";
 import { NatsUnavailable } from "./jetstream/admin.ts";
 import type { EventRecorder } from "./kube/events.ts";
-import type { KubeRest } from "./kube/rest.ts";
+import { isNotFound, type KubeRest, type ResourceRef } from "./kube/rest.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 
 export interface AutoscalerHandle {
@@ -38,9 +41,53 @@ export interface AutoscalerWiring {
   events: EventRecorder;
   subscriptions: Cache<EventSubscription>;
   log: Logger;
+  /** host:port of the NATS monitoring endpoint, written into rendered KEDA ScaledObjects. */
+  natsMonitoringEndpoint: string | undefined;
 }
 
-const OWNED = ["conditions", "replicas", "lastScaleTime", "lag"] as const;
+const OWNED = ["conditions", "replicas", "lastScaleTime", "lastScaleReason", "lag"] as const;
+const SCALED_OBJECTS: ResourceRef = { group: "keda.sh", version: "v1alpha1", plural: "scaledobjects" };
+const HPAS: ResourceRef = { group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers" };
+
+/**
+ * Mode keda / hpa: the scaling block becomes a ScaledObject or an HPA owned by the
+ * EventSubscription (so it is garbage-collected with it). Written only when it changed;
+ * switching modes deletes what was rendered before.
+ */
+class RenderedScalers {
+  private readonly rest: KubeRest;
+  private readonly rendered = new Map<string, { ref: ResourceRef; json: string }>();
+  constructor(rest: KubeRest) {
+    this.rest = rest;
+  }
+
+  async apply(key: string, ref: ResourceRef | undefined, obj: { metadata: { name: string; namespace: string } } | undefined): Promise<void> {
+    const prev = this.rendered.get(key);
+    const json = obj ? JSON.stringify(obj) : "";
+    if (prev && prev.ref === ref && prev.json === json) return;
+    if (prev && prev.ref !== ref) {
+      const { namespace, name } = JSON.parse(prev.json).metadata as { namespace: string; name: string };
+      await this.rest.delete(prev.ref, namespace, name).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+      this.rendered.delete(key);
+    }
+    if (!ref || !obj) return;
+    const { namespace, name } = obj.metadata;
+    try {
+      const current = await this.rest.get<{ metadata: { resourceVersion: string } }>(ref, namespace, name);
+      await this.rest.replace(ref, namespace, name, { ...obj, metadata: { ...obj.metadata, resourceVersion: current.metadata.resourceVersion } });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.rest.create(ref, namespace, obj);
+    }
+    this.rendered.set(key, { ref, json });
+  }
+
+  forget(key: string): void {
+    this.rendered.delete(key);
+  }
+}
 
 export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
   const lagSource: LagSource = {
@@ -65,6 +112,7 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
       conditions: setCondition(sub.status?.conditions, s.condition, new Date().toISOString(), sub.metadata.generation),
       replicas: s.replicas ?? sub.status?.replicas,
       lastScaleTime: s.lastScaleTime ?? sub.status?.lastScaleTime,
+      lastScaleReason: s.lastScaleReason ?? (sub.status as { lastScaleReason?: string } | undefined)?.lastScaleReason,
       lag: s.lag ?? sub.status?.lag,
     };
     const patch = statusPatch(sub.status as Record<string, unknown> | undefined, next, OWNED);
@@ -92,6 +140,26 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
     onError: (t, err) => w.log.warn({ object: `${t.namespace}/${t.subscription}`, err: (err as Error).message }, "autoscaler"),
   });
 
+  const renderer = new RenderedScalers(w.rest);
+  const render = async (sub: EventSubscription, target: ScalingTarget | undefined) => {
+    const key = objectKey(sub.metadata.namespace, sub.metadata.name);
+    const owner = { apiVersion: sub.apiVersion, kind: sub.kind, name: sub.metadata.name, uid: sub.metadata.uid ?? "" };
+    const mode = target?.policy.mode;
+    if (target && mode === "keda") {
+      if (!w.natsMonitoringEndpoint) {
+        await writeScaling(sub, {
+          condition: { type: "Scaling", status: "False", reason: "KedaNotConfigured" as never, message: "mode keda needs the operator's NATS_MONITORING_ENDPOINT (host:port of the NATS monitoring port) for the ScaledObject's trigger" },
+        });
+        return;
+      }
+      await renderer.apply(key, SCALED_OBJECTS, renderScaledObject(target, { natsServerMonitoringEndpoint: w.natsMonitoringEndpoint, owner }));
+    } else if (target && mode === "hpa") {
+      await renderer.apply(key, HPAS, renderHorizontalPodAutoscaler(target, { owner }));
+    } else {
+      await renderer.apply(key, undefined, undefined);
+    }
+  };
+
   const observer: SubscriptionObserver = {
     reconciled(sub) {
       const key = objectKey(sub.metadata.namespace, sub.metadata.name);
@@ -106,9 +174,14 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
       }
       if (target) void manager.upsert(key, target).catch((err: Error) => w.log.warn({ object: key, err: err.message }, "autoscaler start failed"));
       else void manager.remove(key);
+      render(sub, target).catch((err: Error) => {
+        w.log.warn({ object: key, err: err.message, name: renderedName(sub.metadata.name) }, "could not write the rendered KEDA/HPA object");
+        w.events.warning(sub, "RenderFailed", `could not write ${target?.policy.mode} scaler ${renderedName(sub.metadata.name)}: ${err.message}`);
+      });
     },
     removed(key) {
       void manager.remove(key);
+      renderer.forget(key);
     },
   };
   return { observer, stopAll: () => manager.stopAll() };

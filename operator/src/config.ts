@@ -30,6 +30,8 @@ export interface OperatorConfig {
   watchTimeoutSeconds: number;
   /** Run the lag-based autoscaler for subscriptions that name a subscriber Deployment. */
   autoscale: boolean;
+  /** host:port of the NATS monitoring endpoint, for rendered KEDA ScaledObjects (mode keda). */
+  natsMonitoringEndpoint: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -116,5 +118,6 @@ export function parseConfig(env: Env = process.env): OperatorConfig {
     watchStallMs: seconds(env, "WATCH_STALL_SECONDS", 90, 0.1),
     watchTimeoutSeconds: integer(env, "WATCH_TIMEOUT_SECONDS", 300, 1, 3600),
     autoscale: bool(env, "AUTOSCALE", true),
+    natsMonitoringEndpoint: optional(env, "NATS_MONITORING_ENDPOINT"),
   };
 }

@@ -74,7 +74,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   controller.setCaches(streams, subscriptions);
 
   const autoscaler: AutoscalerHandle | undefined =
-    config.autoscale ? attachAutoscaler({ rest, nats, metrics, events, subscriptions, log }) : undefined;
+    config.autoscale ? attachAutoscaler({ rest, nats, metrics, events, subscriptions, log, natsMonitoringEndpoint: config.natsMonitoringEndpoint }) : undefined;
   if (autoscaler) subscriptionReconciler.observer = autoscaler.observer;
 
   let leading = false;

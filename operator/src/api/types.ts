@@ -81,6 +81,7 @@ export interface ScalingSpec {
   targetLagPerReplica?: number;
   maxDrainSeconds?: number;
   scaleDownStabilization?: string;
+  pollInterval?: string;
   mode?: "native" | "keda" | "hpa";
 }
 
@@ -108,6 +109,7 @@ export interface EventSubscriptionStatus {
   lag?: Lag;
   replicas?: { current?: number; desired?: number };
   lastScaleTime?: string;
+  lastScaleReason?: string;
   lastError?: string;
 }
 

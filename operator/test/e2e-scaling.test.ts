@@ -1,0 +1,102 @@
+// The autoscaler wired into the operator: a subscription with a subscriber Deployment gets
+// its Deployment scaled on consumer lag, with the Scaling condition, replicas and metrics
+// reported; mode keda renders a ScaledObject owned by the subscription instead.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@jetmesh/testing";
+import { connect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { CRDS, startEnv, type Env } from "./harness.ts";
+import type { OperatorHandle } from "../src/index.ts";
+
+let env: Env;
+let op: OperatorHandle;
+
+const manifests = `
+apiVersion: v1
+kind: Namespace
+metadata: { name: sc }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: worker, namespace: sc }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: worker } }
+  template:
+    metadata: { labels: { app: worker } }
+    spec: { containers: [{ name: worker, image: worker:dev }] }
+---
+apiVersion: jetmesh.io/v1alpha1
+kind: EventStream
+metadata: { name: jobs, namespace: sc }
+spec: { subjects: ["sc.>"] }
+---
+apiVersion: jetmesh.io/v1alpha1
+kind: EventSubscription
+metadata: { name: worker, namespace: sc }
+spec:
+  stream: jobs
+  types: ["sc.job.v1"]
+  delivery: { startFrom: all }
+  subscriber: { deployment: worker }
+  scaling: { minReplicas: 1, maxReplicas: 4, targetLagPerReplica: 100, maxDrainSeconds: 30, scaleDownStabilization: 60s, pollInterval: 200ms }
+`;
+
+const kedaCrd = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: scaledobjects.keda.sh }
+spec:
+  group: keda.sh
+  scope: Namespaced
+  names: { plural: scaledobjects, singular: scaledobject, kind: ScaledObject, listKind: ScaledObjectList }
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
+`;
+
+beforeAll(async () => {
+  env = await startEnv();
+  await env.k(["apply", "-f", CRDS]);
+  op = await env.operator({ AUTOSCALE: "true", NATS_MONITORING_ENDPOINT: "nats.nats.svc:8222" });
+});
+afterAll(async () => env?.stop());
+
+describe("autoscaling through the operator", () => {
+  it("scales the subscriber Deployment on lag and reports it in status and metrics", async () => {
+    await env.k(["apply", "-f", "-"], manifests);
+    await env.k(["wait", "--for=condition=Ready", "-n", "sc", "esub/worker", "--timeout=15s"]);
+    const nc = await connect({ servers: env.nats.url });
+    const js = jetstream(nc);
+    await Promise.all(Array.from({ length: 350 }, (_, i) => js.publish("sc.job.v1", `job ${i}`)));
+    await nc.close();
+    // 350 pending at 100 per replica → 4 replicas (the max).
+    await waitFor("deployment scaled up", async () => (await env.getJson("deployment", "sc", "worker"))?.spec?.replicas === 4, { timeoutMs: 20_000, intervalMs: 200 });
+    const status = await waitFor(
+      "status shows the scale",
+      async () => {
+        const s = (await env.getJson("esub", "sc", "worker"))?.status;
+        return s?.replicas?.desired === 4 && s.lag?.pending === 350 ? s : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    expect(status.conditions.find((c: { type: string }) => c.type === "Scaling")).toMatchObject({ status: "True" });
+    // The reconciler's own conditions survive the autoscaler's status writes.
+    expect(status.conditions.find((c: { type: string }) => c.type === "Ready")).toMatchObject({ status: "True" });
+    const text = await (await fetch(`http://127.0.0.1:${op.httpPort}/metrics`)).text();
+    expect(text).toContain('jetmesh_subscription_replicas_desired{namespace="sc",subscription="worker"} 4');
+    expect(text).toContain('jetmesh_subscription_pending_messages{namespace="sc",subscription="worker"} 350');
+  });
+
+  it("renders a KEDA ScaledObject owned by the subscription in mode keda", async () => {
+    await env.k(["apply", "-f", "-"], kedaCrd);
+    await waitFor("keda CRD served", async () => (await env.kubectl(["get", "scaledobjects", "-n", "sc"])).code === 0, { timeoutMs: 10_000, intervalMs: 200 });
+    await env.k(["patch", "esub", "-n", "sc", "worker", "--type=merge", "-p", '{"spec":{"scaling":{"mode":"keda"}}}']);
+    const so = await waitFor("ScaledObject rendered", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker")) as Record<string, any> | undefined, { timeoutMs: 15_000, intervalMs: 200 });
+    expect(so.spec.scaleTargetRef.name).toBe("worker");
+    expect(so.metadata.ownerReferences[0]).toMatchObject({ kind: "EventSubscription", name: "worker" });
+    expect(JSON.stringify(so.spec.triggers)).toContain("nats.nats.svc:8222");
+  });
+});
