@@ -1,0 +1,211 @@
+// Acceptance test of `make dev` (issue 7): the whole stack on free ports in a temporary state
+// directory — a subscription applied with real kubectl, orders shipped, a killed service
+// restarted, a backlog scaled away with the runner following the operator, a dead letter
+// replayed, and nothing left running after stop.
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import * as k8s from "@kubernetes/client-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { runCli } from "@jetmesh/cli";
+import { waitFor } from "../src/index.ts";
+import { parseDevConfig } from "../src/dev/config.ts";
+import { loadKubeconfig } from "../src/dev/kubeconfig.ts";
+import { orderBody } from "../src/dev/orders.ts";
+import { pidAlive } from "../src/dev/proc.ts";
+import { startDevStack, type DevStack } from "../src/dev/stack.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const exec = promisify(execFile);
+
+const cli = async (argv: string[], env: Record<string, string | undefined>) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, env, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+};
+
+describe("make dev", () => {
+  let dir: string;
+  let stack: DevStack;
+  let nc: NatsConnection;
+  let apps: k8s.AppsV1Api;
+  const lines: string[] = [];
+  const log = new PassThrough();
+  log.on("data", (b: Buffer) => {
+    lines.push(...b.toString().split("\n").filter(Boolean));
+    if (lines.length > 2000) lines.splice(0, lines.length - 2000);
+  });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "jetmesh-dev-"));
+    const config = parseDevConfig(
+      {
+        JETMESH_DEV_DIR: join(dir, "state"),
+        JETMESH_DEV_NATS_PORT: "0",
+        JETMESH_DEV_NATS_MONITOR_PORT: "0",
+        JETMESH_DEV_KUBE_PORT: "0",
+        JETMESH_DEV_ORDER_PORT: "0",
+        JETMESH_DEV_OPERATOR_PORT: "0",
+        JETMESH_DEV_PROMETHEUS: "off",
+        JETMESH_DEV_GRACE_SECONDS: "5",
+        JETMESH_DEV_LOG_LEVEL: "warn",
+      },
+      root,
+    );
+    stack = await startDevStack(config, log, (m) => lines.push(`==> ${m}`));
+    nc = await connect({ servers: stack.endpoints.natsUrl });
+    apps = loadKubeconfig(stack.endpoints.kubeconfig).makeApiClient(k8s.AppsV1Api);
+  }, 60_000);
+
+  afterAll(async () => {
+    await nc?.close();
+    await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const workload = (name: string) => stack.runner.snapshot().workloads.find((w) => w.name === name);
+  const alive = (name: string) => workload(name)?.replicas.filter((r) => r.alive) ?? [];
+
+  it("runs the shop end to end, heals, scales, replays, and stops cleanly", async () => {
+    onTestFailed(() => {
+      process.stderr.write(`---- last dev stack output ----\n${lines.slice(-150).join("\n")}\n`);
+    });
+    const ep = stack.endpoints;
+    const env = { KUBECONFIG: ep.kubeconfig, NATS_URL: ep.natsUrl };
+
+    // Every shop service runs one ready replica.
+    await waitFor(
+      "4 services ready",
+      () => ["inventory", "payment", "order", "shipping"].every((n) => workload(n)?.replicas.some((r) => r.ready)),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+
+    // An extra subscription, applied with the real kubectl, becomes a consumer.
+    const extra = join(dir, "audit.yaml");
+    writeFileSync(
+      extra,
+      [
+        "apiVersion: jetmesh.io/v1alpha1",
+        "kind: EventSubscription",
+        "metadata: { name: audit, namespace: shop }",
+        "spec:",
+        "  stream: events",
+        '  types: ["shop.shipment.dispatched.v1"]',
+        "  delivery: { startFrom: all }",
+        "",
+      ].join("\n"),
+    );
+    const applied = await exec("kubectl", ["apply", "-f", extra], { env: { ...process.env, ...env } });
+    expect(applied.stdout).toMatch(/eventsubscription.jetmesh.io\/audit created/);
+    const jsm = await jetstreamManager(nc);
+    await waitFor("consumer shop_audit", () => jsm.consumers.info("shop_events", "shop_audit").then(() => true), { timeoutMs: 20_000, intervalMs: 200 });
+
+    // Orders through the order API (the proxy) are shipped.
+    const post = async (i: number) => {
+      const res = await fetch(`${ep.orderUrl}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(orderBody(i)) });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const first = await Promise.all([0, 1, 2].map(post));
+    await waitFor(
+      "first orders shipped",
+      async () => {
+        const states = await Promise.all(first.map(async (id) => ((await (await fetch(`${ep.orderUrl}/orders/${id}`)).json()) as { status: string }).status));
+        return states.every((s) => s === "shipped");
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+
+    // A killed service process is started again by the runner.
+    const victim = alive("shipping")[0];
+    expect(victim?.pid).toBeDefined();
+    process.kill(victim?.pid as number, "SIGKILL");
+    await waitFor("shipping-0 restarted", () => {
+      const r = workload("shipping")?.replicas[0];
+      return r?.alive && r.ready && r.pid !== victim?.pid && r.restarts >= 1;
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+
+    // A backlog on payment (slow processor): the operator raises replicas, the runner follows.
+    const burst: string[] = [];
+    for (let b = 0; b < 8; b++) burst.push(...(await Promise.all(Array.from({ length: 50 }, (_, k) => post(100 + b * 50 + k)))));
+    const scaled = await waitFor(
+      "payment scaled up by the operator",
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: "payment", namespace: "shop" });
+        return (d.spec?.replicas ?? 1) > 1 ? d.spec?.replicas : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    await waitFor(
+      "runner runs as many payment processes as the operator asked",
+      async () => {
+        const d = await apps.readNamespacedDeployment({ name: "payment", namespace: "shop" });
+        const want = d.spec?.replicas ?? 0;
+        return want >= scaled && alive("payment").length === want && workload("payment")?.replicas.filter((r) => r.ready).length === want;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    await waitFor(
+      "backlog drained",
+      async () => {
+        const ci = await jsm.consumers.info("shop_events", "shop_payment");
+        return ci.num_pending + ci.num_ack_pending === 0;
+      },
+      { timeoutMs: 40_000, intervalMs: 500 },
+    );
+
+    // A dead letter (an event failing its schema) is replayed as a fresh delivery.
+    const h = headers();
+    h.set("ce-id", "dev-acceptance-bad-1");
+    h.set("ce-type", "shop.order.placed.v1");
+    h.set("ce-source", "/dev-acceptance");
+    h.set("ce-specversion", "1.0");
+    h.set("ce-datacontenttype", "application/json");
+    await jetstream(nc).publish("shop.order.placed.v1", JSON.stringify({ bogus: true }), { msgID: "dev-acceptance-bad-1", headers: h });
+    const dlqSeq = await waitFor(
+      "the bad event dead-lettered",
+      async () => {
+        const r = await cli(["dlq", "list", "-o", "json"], env);
+        const hit = (JSON.parse(r.out || "[]") as { seq: number; ceId: string; reason: string }[]).find((d) => d.ceId === "dev-acceptance-bad-1");
+        return hit?.seq;
+      },
+      { timeoutMs: 20_000, intervalMs: 300 },
+    );
+    const replay = await cli(["dlq", "replay", String(dlqSeq)], env);
+    expect(replay.err).toBe("");
+    expect(replay.out).toMatch(/ce-id dev-acceptance-bad-1 → stream seq \d+, dead letter deleted/);
+    // Delivered again (not dropped as a duplicate), so the subscriber dead-letters it again:
+    // a new entry with the same CloudEvent id.
+    await waitFor(
+      "the replayed event delivered and dead-lettered again",
+      async () => {
+        const r = await cli(["dlq", "list", "-o", "json"], env);
+        const hits = (JSON.parse(r.out || "[]") as { seq: number; ceId: string }[]).filter((d) => d.ceId === "dev-acceptance-bad-1");
+        return hits.length === 1 && hits[0]!.seq > dlqSeq;
+      },
+      { timeoutMs: 20_000, intervalMs: 300 },
+    );
+
+    // The shop's invariants hold over everything above, and status reads the live resources.
+    const verify = await cli(["verify", "--settle", "30"], env);
+    expect(verify.out).toMatch(/OK: no invariant violated/);
+    expect(verify.code).toBe(0);
+    const status = await cli(["status", "-n", "shop"], env);
+    expect(status.out).toMatch(/^shop\s+audit\s+events\s+True/m);
+
+    // Stop: every process the stack started is gone, and so are its servers.
+    const pids = stack.livePids();
+    expect(pids.length).toBeGreaterThanOrEqual(6); // nats, operator, 4+ service replicas
+    await stack.stop();
+    expect(pids.filter((p) => pidAlive(p))).toEqual([]);
+    await expect(fetch(`${ep.kubeUrl}/version`)).rejects.toThrow();
+    await expect(fetch(`${ep.orderUrl}/orders/x`)).rejects.toThrow();
+  }, 180_000);
+});
