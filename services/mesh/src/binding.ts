@@ -283,14 +283,33 @@ function checkRequired(attrs: Record<string, unknown>, what: string): CloudEvent
       throw new InvalidEventError("invalid_event", `${what}: required attribute ${name} is ${v === undefined ? "missing" : "empty or not a string"}`);
     }
   }
+  for (const name of ["subject", "datacontenttype", "dataschema"] as const) {
+    const v = attrs[name];
+    if (v !== undefined && (typeof v !== "string" || v.length === 0)) {
+      throw new InvalidEventError("invalid_event", `${what}: ${name} must be a non-empty string when present`);
+    }
+  }
   if (attrs.time !== undefined && (typeof attrs.time !== "string" || !RFC3339.test(attrs.time) || Number.isNaN(Date.parse(attrs.time)))) {
     throw new InvalidEventError("invalid_event", `${what}: time must be an RFC 3339 timestamp, got ${JSON.stringify(attrs.time)}`);
   }
   return attrs as CloudEvent;
 }
 
-/** Second opinion from the CloudEvents SDK (attribute names, URI-reference source, ...). */
+// The SDK judges source, dataschema and datacontenttype by format; everything else it checks
+// (required, non-empty, time format, attribute names) checkRequired does per event. So an
+// SDK verdict holds for every event with the same values of those three: remember passes.
+const sdkPassed = new Set<string>();
+
+/** Second opinion from the CloudEvents SDK (URI-reference source, URI dataschema, ...). */
 export function validateWithSdk(event: CloudEvent): void {
+  const key = `${event.source}\u0000${event.dataschema ?? ""}\u0000${event.datacontenttype ?? ""}`;
+  if (sdkPassed.has(key)) return;
+  sdkValidate(event);
+  if (sdkPassed.size >= 10_000) sdkPassed.clear();
+  sdkPassed.add(key);
+}
+
+function sdkValidate(event: CloudEvent): void {
   const attrs: Record<string, unknown> = {};
   for (const k in event) if (k !== "data") attrs[k] = event[k];
   try {
@@ -338,8 +357,7 @@ function lowercaseHeaders(h: IncomingMessage["headers"]): Map<string, string> {
     if (!out.has(key)) out.set(key, list[0]!);
   };
   if (typeof (h as MsgHdrs).keys === "function" && typeof (h as MsgHdrs).values === "function") {
-    const mh = h as MsgHdrs;
-    for (const k of mh.keys()) put(k, mh.values(k));
+    for (const [k, values] of h as MsgHdrs) put(k, values);
   } else {
     for (const [k, v] of Object.entries(h as Record<string, string | string[]>)) put(k, v);
   }

@@ -311,24 +311,35 @@ export class ConsumerRunner {
     };
 
     const deadlineMs = this.ackDeadline(deliveryCount);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), deadlineMs)));
-    let result: "ok" | "timeout" | { err: unknown };
-    try {
-      result = await Promise.race([
-        (async () => {
-          await handler(event, ctx);
-          // Follow-ups must be persisted before the input is acked (nothing lost).
-          await Promise.all(publishes);
-          return "ok" as const;
-        })().catch((err: unknown) => ({ err })),
-        timedOut,
-      ]);
-    } finally {
-      clearTimeout(timer);
+    // The handler races the server's ack deadline: past it the server redelivers anyway.
+    const result = await new Promise<"ok" | "timeout" | { err: unknown }>((resolve) => {
+      const timer = setTimeout(resolve, deadlineMs, "timeout");
+      const fail = (err: unknown) => {
+        clearTimeout(timer);
+        resolve({ err });
+      };
+      const done = () => {
+        clearTimeout(timer);
+        resolve("ok");
+      };
+      let running: Promise<void>;
+      try {
+        running = handler(event, ctx);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      // Follow-ups must be persisted before the input is acked (nothing lost).
+      running.then(() => {
+        if (publishes.length === 0) done();
+        else if (publishes.length === 1) publishes[0]!.then(done, fail);
+        else Promise.all(publishes).then(done, fail);
+      }, fail);
+    });
+    if (result !== "ok") {
+      // Publishes the handler did not await must not surface as unhandled rejections.
+      for (const p of publishes) p.catch(() => undefined);
     }
-    // Publishes the handler started without awaiting must not surface as unhandled rejections.
-    for (const p of publishes) p.catch(() => undefined);
 
     if (result === "ok") {
       await this.ack(m);

@@ -1,7 +1,7 @@
 // Creating events: new ones (random id, new trace) and follow-ups (id and span derived
 // from the cause, so a redelivered cause yields a byte-identical follow-up).
 import type { CloudEvent } from "./binding.ts";
-import { childTraceparent, deriveEventId, newEventId, newTraceparent, parseTraceparent } from "./ids.ts";
+import { childTraceparent, deriveIds, newEventId, newTraceparent, parseTraceparent, traceparentWithSpan } from "./ids.ts";
 
 export interface NewEventInit<T> {
   type: string;
@@ -49,7 +49,7 @@ export interface FollowUpInit<T> {
  * cause's time, so publishing it again after a redelivery is deduplicated by JetStream.
  */
 export function followUpEvent<T>(cause: CloudEvent, init: FollowUpInit<T>): CloudEvent<T> {
-  const id = deriveEventId(cause.id, init.type, init.key);
+  const { id, spanId } = deriveIds(cause.id, init.type, init.key);
   const event: CloudEvent<T> = {
     specversion: "1.0",
     id,
@@ -58,7 +58,7 @@ export function followUpEvent<T>(cause: CloudEvent, init: FollowUpInit<T>): Clou
     // Deterministic on purpose: the cause's time (or none) rather than "now".
     ...(init.time !== undefined ? { time: init.time } : typeof cause.time === "string" ? { time: cause.time } : {}),
     datacontenttype: init.datacontenttype ?? "application/json",
-    traceparent: childTraceparent(cause.traceparent, id),
+    traceparent: traceparentWithSpan(cause.traceparent, spanId, id),
     data: init.data,
   };
   if (init.subject !== undefined) event.subject = init.subject;

@@ -14,12 +14,21 @@ export function newEventId(): string {
  * the same cause and type always give the same id.
  */
 export function deriveEventId(causeId: string, type: string, key?: string): string {
+  return deriveIds(causeId, type, key).id;
+}
+
+/**
+ * The follow-up's event id (UUIDv5) and a span id, from one SHA-1 digest: the span id is
+ * digest bytes 12..19, so it is as deterministic as the id.
+ */
+export function deriveIds(causeId: string, type: string, key?: string): { id: string; spanId: string } {
   const name = key === undefined ? `${causeId}\n${type}` : `${causeId}\n${type}\n${key}`;
   const h = createHash("sha1").update(ID_NAMESPACE).update(name, "utf8").digest();
+  const spanId = nonZeroHex(h.subarray(12, 20));
   h[6] = (h[6]! & 0x0f) | 0x50;
   h[8] = (h[8]! & 0x3f) | 0x80;
   const x = h.toString("hex", 0, 16);
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  return { id: `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`, spanId };
 }
 
 export interface TraceContext {
@@ -50,6 +59,13 @@ export function formatTraceparent(t: TraceContext): string {
 export function newTraceparent(): string {
   const b = randomBytes(24);
   return formatTraceparent({ traceId: nonZeroHex(b.subarray(0, 16)), spanId: nonZeroHex(b.subarray(16, 24)), flags: "01" });
+}
+
+/** A child span of `parent` with the given span id (a new trace if `parent` is invalid). */
+export function traceparentWithSpan(parent: unknown, spanId: string, seed: string): string {
+  const p = parseTraceparent(parent);
+  if (p) return `00-${p.traceId}-${spanId}-${p.flags}`;
+  return childTraceparent(undefined, seed);
 }
 
 /**

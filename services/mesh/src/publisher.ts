@@ -1,7 +1,7 @@
 // Publishing events to JetStream: subject = CE type, Nats-Msg-Id = CE id (dedupe within
 // the stream's duplicate window), a bounded number of publishes awaiting their ack.
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+import { MsgHdrsImpl, type MsgHdrs } from "@nats-io/transport-node";
 import type { Registry } from "prom-client";
 import { encodeBinary, type CloudEvent } from "./binding.ts";
 import { meshMetrics, type MeshMetrics } from "./metrics.ts";
@@ -45,27 +45,49 @@ export class Publisher {
    * Publishes `event` and resolves with JetStream's ack (persisted, or recognised as a
    * duplicate: `ack.duplicate`). Waits for a slot first when `maxInFlight` are pending.
    */
-  async publish(event: CloudEvent): Promise<PubAck> {
-    const enc = encodeBinary(event);
-    // A finishing publish hands its slot straight to a waiter, so `inFlight` never dips.
-    if (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.waiting.push(r));
-    else this.inFlight++;
+  publish(event: CloudEvent): Promise<PubAck> {
+    let enc: ReturnType<typeof encodeBinary>;
     try {
-      const ack = await this.js.publish(enc.subject, enc.payload, {
-        msgID: event.id,
-        headers: toMsgHdrs(enc.headers),
-        timeout: this.timeoutMs,
-      });
-      this.metrics?.published.labels(this.service, event.type).inc();
-      return ack;
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else if (--this.inFlight === 0 && this.idle.length > 0) {
-        const idle = this.idle;
-        this.idle = [];
-        for (const r of idle) r();
-      }
+      enc = encodeBinary(event);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // A finishing publish hands its slot straight to a waiter, so `inFlight` never dips.
+    if (this.inFlight < this.maxInFlight) {
+      this.inFlight++;
+      return this.send(enc, event);
+    }
+    return new Promise<void>((r) => this.waiting.push(r)).then(() => this.send(enc, event));
+  }
+
+  private send(enc: ReturnType<typeof encodeBinary>, event: CloudEvent): Promise<PubAck> {
+    let p: Promise<PubAck>;
+    try {
+      p = this.js.publish(enc.subject, enc.payload, { msgID: event.id, headers: toMsgHdrs(enc.headers), timeout: this.timeoutMs });
+    } catch (err) {
+      this.release();
+      return Promise.reject(err);
+    }
+    return p.then(
+      (ack) => {
+        this.release();
+        this.metrics?.published.labels(this.service, event.type).inc();
+        return ack;
+      },
+      (err: unknown) => {
+        this.release();
+        throw err;
+      },
+    );
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else if (--this.inFlight === 0 && this.idle.length > 0) {
+      const idle = this.idle;
+      this.idle = [];
+      for (const r of idle) r();
     }
   }
 
@@ -76,9 +98,17 @@ export class Publisher {
   }
 }
 
-/** NATS headers from a plain record (names kept as given). */
+const HEADER_NAME = /^[!-9;-~]+$/;
+
+/** NATS headers from a plain record (names kept as given; values must not contain CR or LF). */
 export function toMsgHdrs(record: Record<string, string>): MsgHdrs {
-  const h = natsHeaders();
-  for (const k in record) h.set(k, record[k]!);
-  return h;
+  // Built directly: the client's generic set() rescans all keys per header.
+  const r: Record<string, string[]> = {};
+  for (const k in record) {
+    const v = record[k]!;
+    if (!HEADER_NAME.test(k)) throw new TypeError(`invalid header name ${JSON.stringify(k)}`);
+    if (v.includes("\r") || v.includes("\n")) throw new TypeError(`header ${k}: values cannot contain CR or LF`);
+    r[k] = [v];
+  }
+  return MsgHdrsImpl.fromRecord(r);
 }
