@@ -12,7 +12,9 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  EventsV1Api,
   KubeConfig,
+  V1MicroTime,
   PatchStrategy,
   makeInformer,
   setHeaderOptions,
@@ -185,8 +187,15 @@ describe("client-node against the test server", () => {
     expect(await status(leases.replaceNamespacedLease({ namespace: "default", name: "leader", body: { metadata: { name: "leader", resourceVersion: "1" }, spec: { holderIdentity: "b" } } }))).toBe(409);
 
     await core.createNamespacedEvent({ namespace: "default", body: { metadata: { generateName: "svc." }, involvedObject: { kind: "Deployment", name: "svc", namespace: "default" }, reason: "Scaled", message: "scaled to 4", type: "Normal" } });
+    // events.k8s.io/v1 is the same resource in another shape, as on a real server.
+    await kc.makeApiClient(EventsV1Api).createNamespacedEvent({
+      namespace: "default",
+      body: { metadata: { name: "svc.v1" }, eventTime: new V1MicroTime(), regarding: { kind: "Deployment", name: "svc", namespace: "default" }, reason: "Noted", note: "via events.k8s.io", type: "Normal", action: "Note", reportingController: "test", reportingInstance: "test-1" },
+    });
     const events = await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=svc" });
-    expect(events.items.map((e) => e.reason)).toEqual(["Scaled"]);
+    expect(events.items.map((e) => `${e.reason}: ${e.message}`).sort()).toEqual(["Noted: via events.k8s.io", "Scaled: scaled to 4"]);
+    const v1 = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: "default", fieldSelector: "regarding.name=svc" });
+    expect(v1.items.map((e) => e.note).sort()).toEqual(["scaled to 4", "via events.k8s.io"]);
 
     const verbs = new Set(server.requests.filter((r) => r.namespace === "default").map((r) => `${r.verb} ${r.apiGroup}/${r.resource}${r.subresource ? `/${r.subresource}` : ""}`));
     expect(verbs).toContain("patch apps/deployments/scale");

@@ -33,7 +33,17 @@ export const BUILTIN_TYPES: ResourceType[] = [
     scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".spec.selector" },
   }),
   rt({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true, createOnUpdate: true }),
-  rt({ group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true, shortNames: ["ev"], createOnUpdate: true }),
+  rt({
+    group: "events.k8s.io",
+    version: "v1",
+    kind: "Event",
+    plural: "events",
+    namespaced: true,
+    shortNames: ["ev"],
+    createOnUpdate: true,
+    storage: "/events",
+    convert: { toStored: eventToCore, fromStored: eventFromCore },
+  }),
   rt({
     group: "apiextensions.k8s.io",
     version: "v1",
@@ -46,6 +56,42 @@ export const BUILTIN_TYPES: ResourceType[] = [
     strategicMerge: false,
   }),
 ];
+
+// events.k8s.io/v1 and core/v1 Events are one resource in two shapes (the real server
+// stores core events and converts); field names as in k8s.io/kubernetes/pkg/apis/events.
+const EVENT_FIELDS: [core: string, v1: string][] = [
+  ["involvedObject", "regarding"],
+  ["message", "note"],
+  ["source", "deprecatedSource"],
+  ["firstTimestamp", "deprecatedFirstTimestamp"],
+  ["lastTimestamp", "deprecatedLastTimestamp"],
+  ["count", "deprecatedCount"],
+  ["reportingComponent", "reportingController"],
+  ["reportingInstance", "reportingInstance"],
+  ["reason", "reason"],
+  ["type", "type"],
+  ["action", "action"],
+  ["related", "related"],
+  ["eventTime", "eventTime"],
+  ["series", "series"],
+];
+
+function renameFields(o: KubeObject, apiVersion: string, from: 0 | 1): KubeObject {
+  const out: KubeObject = { apiVersion, kind: "Event", metadata: o.metadata };
+  for (const pair of EVENT_FIELDS) {
+    const v = o[pair[from]];
+    if (v !== undefined) out[pair[1 - from]!] = v;
+  }
+  return out;
+}
+
+function eventToCore(o: KubeObject): KubeObject {
+  return renameFields(o, "v1", 1);
+}
+
+function eventFromCore(o: KubeObject): KubeObject {
+  return renameFields(o, "events.k8s.io/v1", 0);
+}
 
 let nextIp = 10;
 

@@ -414,7 +414,7 @@ class ApiServer implements KubeApiServer {
 
   /** The object as served in the requested version (versions share storage, conversion None). */
   private view(rt: ResourceType, obj: KubeObject): KubeObject {
-    const o = clone(obj);
+    const o = rt.convert ? rt.convert.fromStored(clone(obj)) : clone(obj);
     o.apiVersion = groupVersion(rt.group, rt.version);
     o.kind = rt.kind;
     return o;
@@ -429,7 +429,7 @@ class ApiServer implements KubeApiServer {
   private matcher(rt: ResourceType, ns: string | undefined, q: URLSearchParams): (o: KubeObject) => boolean {
     const labels = parseLabelSelector(q.get("labelSelector"));
     const fields = parseFieldSelector(q.get("fieldSelector"), rt.crd ? rt.selectableFields ?? [] : undefined);
-    return (o) => (ns === undefined || o.metadata.namespace === ns) && labels(o.metadata.labels) && fields(o);
+    return (o) => (ns === undefined || o.metadata.namespace === ns) && labels(o.metadata.labels) && fields(rt.convert ? this.view(rt, o) : o);
   }
 
   private list(rt: ResourceType, ns: string | undefined, q: URLSearchParams, table: IncludeObject | undefined): unknown {
@@ -625,10 +625,11 @@ class ApiServer implements KubeApiServer {
     return this.createInternal(rt, obj, opts);
   }
 
-  private createInternal(rt: ResourceType, obj: KubeObject, opts?: WriteOpts): KubeObject {
+  private createInternal(rt: ResourceType, input: KubeObject, opts?: WriteOpts): KubeObject {
     const o = opts ?? { dryRun: false, fieldValidation: "Ignore" as const, fieldManager: "server", warnings: [] };
-    obj.apiVersion = groupVersion(rt.group, rt.version);
-    obj.kind = rt.kind;
+    input.apiVersion = groupVersion(rt.group, rt.version);
+    input.kind = rt.kind;
+    const obj = rt.convert ? rt.convert.toStored(input) : input;
     if (obj.metadata.name && this.store.get(storageKey(rt), obj.metadata.namespace, obj.metadata.name)) throw alreadyExists(rt, obj.metadata.name);
     // Status is not set on create where a status subresource exists (real PrepareForCreate).
     if (rt.status && !(rt.group === "" && rt.plural === "namespaces")) delete obj.status;
@@ -659,7 +660,7 @@ class ApiServer implements KubeApiServer {
 
   private update(rt: ResourceType, ns: string | undefined, name: string, body: unknown, sub: string | undefined, opts: WriteOpts): { obj: KubeObject; created: boolean } {
     if (!isObject(body as Json)) throw badRequest("the body of the request was in an unknown format");
-    const incoming = clone(body) as KubeObject;
+    let incoming = clone(body) as KubeObject;
     if (!isObject(incoming.metadata as unknown as Json)) incoming.metadata = {};
     if (incoming.metadata.name && incoming.metadata.name !== name) {
       throw badRequest(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`);
@@ -675,6 +676,7 @@ class ApiServer implements KubeApiServer {
     if (!rv && rt.crd) {
       throw invalid(rt.kind, rt.group, name, [{ reason: "FieldValueInvalid", message: "Invalid value: 0: must be specified for an update", field: "metadata.resourceVersion" }]);
     }
+    if (rt.convert) incoming = rt.convert.toStored(incoming);
     return { obj: this.replace(rt, current, incoming, sub, opts), created: false };
   }
 
@@ -748,7 +750,7 @@ class ApiServer implements KubeApiServer {
       const am = (isObject(applied.metadata) ? applied.metadata : {}) as JsonObject;
       if (am.name && am.name !== name) throw badRequest(`the name of the object (${String(am.name)}) does not match the name on the URL (${name})`);
       const result = serverSideApply({
-        live: current,
+        live: current ? this.view(rt, current) : undefined,
         applied,
         manager,
         force: q.get("force") === "true",
@@ -766,7 +768,7 @@ class ApiServer implements KubeApiServer {
         if (isObject(applied.status)) result.status = mergePatch(current.status as Json, applied.status) as Json;
       }
       result.metadata.resourceVersion = current.metadata.resourceVersion;
-      return { obj: this.replace(rt, current, result, sub, opts), created: false };
+      return { obj: this.replace(rt, current, rt.convert ? rt.convert.toStored(result) : result, sub, opts), created: false };
     }
     if (!current) throw notFound(rt, name);
     let patch: Json;
@@ -792,7 +794,7 @@ class ApiServer implements KubeApiServer {
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(rt, name);
     p.metadata.resourceVersion = current.metadata.resourceVersion;
     if (sub === "scale") return { obj: this.applyScale(rt, current, p, opts), created: false };
-    return { obj: this.replace(rt, current, p, sub, opts), created: false };
+    return { obj: this.replace(rt, current, rt.convert ? rt.convert.toStored(p) : p, sub, opts), created: false };
   }
 
   // ---- scale subresource ---------------------------------------------------------------

@@ -88,9 +88,13 @@ export interface ResourceType {
   createOnUpdate?: boolean;
   /** Strategic merge patch accepted (built-in types only). */
   strategicMerge?: boolean;
+  /** Shares the storage of another resource (events.k8s.io events are core events). */
+  storage?: string;
+  /** Conversion between this type's shape and the stored shape. */
+  convert?: { toStored(o: KubeObject): KubeObject; fromStored(o: KubeObject): KubeObject };
 }
 
-export const storageKey = (rt: { group: string; plural: string }): string => `${rt.group}/${rt.plural}`;
+export const storageKey = (rt: { group: string; plural: string; storage?: string }): string => rt.storage ?? `${rt.group}/${rt.plural}`;
 export const groupVersion = (group: string, version: string): string => (group ? `${group}/${version}` : version);
 
 export function isObject(v: unknown): v is JsonObject {
