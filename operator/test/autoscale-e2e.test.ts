@@ -38,21 +38,24 @@ beforeAll(async () => {
   jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: STREAM, subjects: ["e2e.>"] });
   await jsm.consumers.add(STREAM, { durable_name: CONSUMER, ack_policy: AckPolicy.Explicit, filter_subject: "e2e.work.>", max_ack_pending: 1000 });
+  await jsm.consumers.add(STREAM, { durable_name: "e2e_idle", ack_policy: AckPolicy.Explicit, filter_subject: "e2e.idle.>" });
   kc = new KubeConfig();
   kc.loadFromFile(kube.kubeconfigPath);
   apps = kc.makeApiClient(AppsV1Api);
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
-  await apps.createNamespacedDeployment({
-    namespace: NS,
-    body: {
-      metadata: { name: "worker" },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: "worker" } },
-        template: { metadata: { labels: { app: "worker" } }, spec: { containers: [{ name: "worker", image: "worker:dev" }] } },
+  for (const [name, replicas] of [["worker", 1], ["idle", 0]] as const) {
+    await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: {
+        metadata: { name },
+        spec: {
+          replicas,
+          selector: { matchLabels: { app: name } },
+          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `${name}:dev` }] } },
+        },
       },
-    },
-  });
+    });
+  }
 });
 
 afterAll(async () => {
@@ -134,6 +137,40 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       await waitFor("ManualOverride condition", () => statuses.at(-1)?.condition.reason === "ManualOverride", { timeoutMs: 5000 });
       await new Promise((r) => setTimeout(r, 600));
       expect(await replicas()).toBe(20);
+    } finally {
+      await autoscaler.stop();
+    }
+  });
+
+  it("activates a Deployment at zero on the first message and returns it to zero when idle", async () => {
+    const events: ScaleEvent[] = [];
+    const autoscaler = new SubscriptionAutoscaler(
+      {
+        namespace: NS,
+        subscription: "idle",
+        stream: STREAM,
+        consumer: "e2e_idle",
+        deployment: "idle",
+        policy: parseScalingPolicy({ minReplicas: 0, maxReplicas: 3, scaleDownStabilization: "1s", pollInterval: "200ms" }),
+      },
+      {
+        lagSource: new JetStreamLagSource(jsm),
+        scaleTarget: new DeploymentScaleTarget(kc),
+        reporter: { status: () => undefined, event: (_t, e) => void events.push(e), observe: () => undefined },
+      },
+    );
+    const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: "idle", namespace: NS })).spec?.replicas;
+    autoscaler.start();
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await replicas()).toBe(0); // idle stays at zero
+      const js = jetstream(nc);
+      await js.publish("e2e.idle.ping", "wake up");
+      await waitFor("activation 0 → 1", async () => (await replicas()) === 1, { timeoutMs: 5000 });
+      expect(events[0]?.message).toMatch(/from 0 to 1: activation: lag 1/);
+      const m = await (await js.consumers.get(STREAM, "e2e_idle")).next({ expires: 2000 });
+      await m!.ackAck();
+      await waitFor("back to zero", async () => (await replicas()) === 0, { timeoutMs: 10_000 });
     } finally {
       await autoscaler.stop();
     }
