@@ -17,10 +17,10 @@
 {{- end -}}
 {{- end -}}
 
+{{/* Common labels; workloads add "jetmesh.selectorLabels" (name, instance) beside them. */}}
 {{- define "jetmesh.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/part-of: jetmesh
-app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end -}}

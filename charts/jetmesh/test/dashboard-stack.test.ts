@@ -26,6 +26,7 @@ const EMPTY_WHEN_HEALTHY: Record<string, string> = {
   "Dead letters by reason A": "no event is dead-lettered in a healthy run (counters appear on first increment)",
   "Scale actions A": "a short light run may not scale",
   "Order API requests B": "no request is rejected in a healthy run",
+  "Arrival vs processing rate B": "per-replica capacity is learned only while a consumer is saturated",
 };
 
 const entryPoints = ["operator/src/main.ts", ...["order", "inventory", "payment", "shipping"].map((s) => `services/${s}/src/main.ts`)];

@@ -1,0 +1,289 @@
+// The chart rendered (by test/render.ts, a renderer for the template subset the chart uses)
+// with its defaults and every example values file, and the output checked the way a cluster
+// would see it: valid YAML objects in the right namespace, hardened pods whose mounts,
+// probes and env are consistent, Services/PDBs/ServiceMonitors/NetworkPolicies that select
+// the pods they mean, the shop's resources valid against the CRDs, the RBAC from its file.
+import { readdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { Ajv } from "ajv";
+import { parseAllDocuments } from "yaml";
+import { describe, expect, it } from "vitest";
+import { chartDir, isRecord, listFiles, loadYaml, loadYamlDocuments, mergeValues, readText, repoRoot } from "./chart.ts";
+import { ChartRenderer, TemplateError, toYaml } from "./render.ts";
+
+// Rendered manifests are checked field by field; a loose type keeps that readable.
+type Obj = Record<string, any>;
+
+const defaults = loadYaml(join(chartDir, "values.yaml"));
+const chart = loadYaml(join(chartDir, "Chart.yaml")) as { name: string; version: string; appVersion: string };
+
+function chartFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const dir of ["files", "dashboards"]) {
+    for (const f of readdirSync(join(chartDir, dir))) files.set(`${dir}/${f}`, readText(join(chartDir, dir, f)));
+  }
+  return files;
+}
+
+function templateSources(): Map<string, string> {
+  const dir = join(chartDir, "templates");
+  return new Map(readdirSync(dir).map((f) => [f, readText(join(dir, f))]));
+}
+
+/** Renders every template like `helm template jetmesh charts/jetmesh -n shop -f <overlay>`. */
+function renderChart(overlay: unknown = {}): { objects: Obj[]; notes: string } {
+  const values = mergeValues(defaults, overlay) as Record<string, unknown>;
+  const renderer = new ChartRenderer(templateSources(), {
+    values,
+    release: { Name: "jetmesh", Namespace: "shop" },
+    chart: { Name: chart.name, Version: chart.version, AppVersion: chart.appVersion },
+    files: chartFiles(),
+  });
+  const objects: Obj[] = [];
+  let notes = "";
+  for (const name of templateSources().keys()) {
+    if (name.startsWith("_")) continue;
+    const out = renderer.render(name);
+    if (name === "NOTES.txt") {
+      notes = out;
+      continue;
+    }
+    // YAML 1.1, as Kubernetes and Helm parse it (go-yaml v2): 0400 is octal, "on" a bool.
+    for (const doc of parseAllDocuments(out, { version: "1.1" })) {
+      if (doc.errors.length) throw new Error(`${name}: invalid YAML: ${doc.errors[0]!.message}\n${out}`);
+      const obj = doc.toJS() as unknown;
+      if (obj === null || obj === undefined) continue;
+      if (!isRecord(obj)) throw new Error(`${name}: a document that is not an object:\n${out}`);
+      objects.push({ ...obj, __template: name });
+    }
+  }
+  return { objects, notes };
+}
+
+describe("the renderer itself", () => {
+  const render = (src: string, values: unknown = {}) =>
+    new ChartRenderer(new Map([["t.yaml", src]]), {
+      values: values as Record<string, unknown>,
+      release: { Name: "r", Namespace: "ns" },
+      chart: { Name: "c", Version: "1", AppVersion: "1" },
+      files: new Map([["files/a.txt", "x: 1"]]),
+    }).render("t.yaml");
+  const cases: [string, string, unknown, string][] = [
+    ["trim markers", "a:\n  {{- if true }}\n  b: 1\n  {{- end }}\n", {}, "a:\n  b: 1\n"],
+    ["else if chain", "{{ if .Values.a }}A{{ else if .Values.b }}B{{ else }}C{{ end }}", { b: 1 }, "B"],
+    ["range over a map is sorted, with key and value", "{{ range $k, $v := .Values.m }}{{ $k }}={{ $v }};{{ end }}", { m: { b: 2, a: 1 } }, "a=1;b=2;"],
+    ["with changes dot, $ stays the root", "{{ with .Values.x }}{{ .y }}{{ $.Release.Name }}{{ end }}", { x: { y: "Y" } }, "Yr"],
+    ["include with dict, nindent", '{{- define "d" }}n: {{ .v }}{{ end }}k:{{ include "d" (dict "v" 3) | nindent 2 }}', {}, "k:\n  n: 3"],
+    ["toYaml sorts keys and does not indent sequences", "{{ toYaml .Values.x }}", { x: { b: [1, 2], a: "s" } }, "a: s\nb:\n- 1\n- 2"],
+    ["and/or return operands; default; quote", '{{ or .Values.a "d" }} {{ and 1 0 }} {{ .Values.n | default 5 }} {{ 3 | quote }}', {}, 'd 0 5 "3"'],
+    ["variables assigned inside range", "{{- $l := list }}{{- range .Values.xs }}{{- $l = append $l . }}{{- end }}{{ join \",\" $l }}", { xs: [1, 2] }, "1,2"],
+    [".Files.Get and fromYaml", '{{ (.Files.Get "files/a.txt" | fromYaml).x }}', {}, "1"],
+  ];
+  for (const [what, src, values, expected] of cases) {
+    it(what, () => expect(render(src, values)).toBe(expected));
+  }
+  it("a field of a missing value is an error, as in helm", () => {
+    expect(() => render("{{ .Values.a.b }}")).toThrow(/nil pointer evaluating .Values.a.b/);
+  });
+  it("required and fail stop the render with their message", () => {
+    expect(() => render('{{ required "x is required" .Values.x }}')).toThrow(/x is required/);
+    expect(() => render('{{ fail "no" }}')).toThrow(/fail: no/);
+  });
+  it("helm-style toYaml of null", () => expect(toYaml(null)).toBe("null"));
+});
+
+const examples = listFiles(join(chartDir, "examples"), ".yaml");
+const crdValidators = (() => {
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+  const byKind = new Map<string, ReturnType<typeof ajv.compile>>();
+  for (const f of listFiles(join(repoRoot, "crds"), ".yaml")) {
+    for (const crd of loadYamlDocuments(f) as Obj[]) byKind.set(crd.spec.names.kind, ajv.compile(crd.spec.versions[0].schema.openAPIV3Schema));
+  }
+  return byKind;
+})();
+const contractEnv = (() => {
+  const c = readText(join(repoRoot, "docs", "contracts.md"));
+  return new Set([...c.slice(c.indexOf("## Subscriber pod environment"), c.indexOf("## Metrics")).matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!));
+})();
+
+function labelsMatch(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f) => [`examples/${basename(f)}`, loadYaml(f)] as const)]) {
+  describe(`rendered with ${name}`, () => {
+    const { objects, notes } = renderChart(overlay);
+    const values = mergeValues(defaults, overlay) as Obj;
+    const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
+    const deployments = byKind("Deployment");
+
+    it("renders objects with apiVersion, kind, a DNS name and the release namespace", () => {
+      expect(objects.length).toBeGreaterThan(0);
+      const clusterScoped = new Set(["ClusterRole", "ClusterRoleBinding"]);
+      for (const o of objects) {
+        const where = `${o.__template}: ${o.kind} ${o.metadata?.name}`;
+        expect(typeof o.apiVersion, where).toBe("string");
+        expect(o.metadata?.name, where).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+        if (clusterScoped.has(o.kind)) expect(o.metadata.namespace, where).toBeUndefined();
+        else expect(o.metadata.namespace, where).toBe(o.kind === "ConfigMap" && values.monitoring.grafanaDashboards.namespace ? values.monitoring.grafanaDashboards.namespace : "shop");
+        expect(o.metadata.labels?.["app.kubernetes.io/part-of"], where).toBe("jetmesh");
+      }
+      const keys = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+      expect(new Set(keys).size, "no duplicate objects").toBe(keys.length);
+    });
+
+    it("every Deployment runs hardened pods with probes, resources and a writable /tmp only", () => {
+      expect(deployments.length).toBe((values.operator.enabled ? 1 : 0) + Object.values(values.services as Obj).filter((s) => s.enabled).length);
+      for (const d of deployments) {
+        const pod = d.spec.template.spec;
+        expect(labelsMatch(d.spec.selector.matchLabels, d.spec.template.metadata.labels), d.metadata.name).toBe(true);
+        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } });
+        const volumes = new Set((pod.volumes as Obj[]).map((v) => v.name));
+        for (const c of pod.containers as Obj[]) {
+          expect(c.securityContext).toEqual({
+            runAsNonRoot: true,
+            readOnlyRootFilesystem: true,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ["ALL"] },
+            seccompProfile: { type: "RuntimeDefault" },
+          });
+          expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "http" });
+          expect(c.livenessProbe.httpGet).toEqual({ path: "/healthz", port: "http" });
+          expect((c.ports as Obj[]).map((p) => p.name)).toContain("http");
+          expect(c.resources.requests).toBeDefined();
+          expect(c.resources.limits.memory).toBeDefined();
+          for (const m of c.volumeMounts as Obj[]) expect(volumes.has(m.name), `${d.metadata.name}: mount ${m.name} has a volume`).toBe(true);
+          expect((c.volumeMounts as Obj[]).find((m) => m.mountPath === "/tmp")).toBeDefined();
+          const envNames = (c.env as Obj[]).map((e) => e.name);
+          expect(new Set(envNames).size, `${d.metadata.name}: no duplicate env`).toBe(envNames.length);
+          for (const e of c.env as Obj[]) {
+            if (e.value !== undefined) expect(typeof e.value, `${d.metadata.name} ${e.name} is a string`).toBe("string");
+            if (e.name.endsWith("_FILE")) {
+              expect((c.volumeMounts as Obj[]).some((m) => (e.value as string).startsWith(m.mountPath + "/")), `${e.name} points into a mount`).toBe(true);
+            }
+          }
+        }
+      }
+    });
+
+    it("the shop services get the contract env, derived from their EventSubscription", () => {
+      for (const [svc, cfg] of Object.entries(values.services as Obj)) {
+        const d = deployments.find((x) => x.metadata.name === svc);
+        if (!cfg.enabled) {
+          expect(d).toBeUndefined();
+          continue;
+        }
+        expect(d, svc).toBeDefined();
+        expect(d!.spec.replicas, `${svc}: replicas left to the autoscaler`).toBeUndefined();
+        const env = Object.fromEntries((d!.spec.template.spec.containers[0].env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom]));
+        const sub = values.shop.subscriptions[svc];
+        expect(env.JETMESH_STREAM).toBe(`shop_${sub.stream}`);
+        expect(env.JETMESH_CONSUMER).toBe(`shop_${svc}`);
+        expect(env.JETMESH_TYPES).toBe(sub.types.join(","));
+        expect(env.JETMESH_DEAD_LETTER_SUBJECT).toBe(`jetmesh.dlq.shop.${svc}`);
+        expect(env.HTTP_PORT).toBe(String(values.serviceDefaults.httpPort));
+        expect(env.NATS_URL).toBe(values.natsConnection.url || "nats://jetmesh-nats.shop.svc:4222");
+        const extra = new Set((cfg.extraEnv as Obj[]).map((e) => e.name));
+        expect(Object.keys(env).filter((k) => !contractEnv.has(k) && !extra.has(k))).toEqual([]);
+      }
+    });
+
+    it("the operator runs 2 replicas with leader election on its Lease", () => {
+      const op = deployments.find((d) => d.metadata.name === "jetmesh-operator");
+      if (!values.operator.enabled) return expect(op).toBeUndefined();
+      const env = Object.fromEntries((op!.spec.template.spec.containers[0].env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom]));
+      expect(op!.spec.replicas).toBe(values.operator.replicas);
+      expect(env.LEADER_ELECTION).toBe("true");
+      expect(env.LEASE_NAME).toBe("jetmesh-operator");
+      expect(env.POD_NAME).toEqual({ fieldRef: { fieldPath: "metadata.name" } });
+      expect(op!.spec.template.spec.serviceAccountName).toBe("jetmesh-operator");
+      const sa = byKind("ServiceAccount").find((s) => s.metadata.name === "jetmesh-operator");
+      expect(sa).toBeDefined();
+      const rbac = loadYaml(join(chartDir, "files", "operator-rbac.yaml")) as Obj;
+      const role = byKind("ClusterRole")[0]!;
+      expect(role.rules).toEqual(rbac.resourceRules);
+      const leaseRole = byKind("Role").find((r) => r.metadata.name.endsWith("leader-election"))!;
+      expect(leaseRole.rules).toEqual(rbac.leaderElectionRules);
+      for (const b of [...byKind("ClusterRoleBinding"), ...byKind("RoleBinding")]) {
+        expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "jetmesh-operator", namespace: "shop" }]);
+        expect(objects.some((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name), `${b.metadata.name} refers to an existing role`).toBe(true);
+      }
+    });
+
+    it("Services, PodDisruptionBudgets, ServiceMonitors and NetworkPolicies select real pods and ports", () => {
+      const podLabels = deployments.map((d) => d.spec.template.metadata.labels as Record<string, string>);
+      const selects = (sel: Record<string, string>) => podLabels.some((l) => labelsMatch(sel, l));
+      for (const s of byKind("Service")) {
+        expect(selects(s.spec.selector), `Service ${s.metadata.name}`).toBe(true);
+        expect(s.spec.ports[0].targetPort).toBe("http");
+      }
+      for (const p of byKind("PodDisruptionBudget")) expect(selects(p.spec.selector.matchLabels), `PDB ${p.metadata.name}`).toBe(true);
+      for (const np of byKind("NetworkPolicy")) {
+        expect(selects(np.spec.podSelector.matchLabels), `NetworkPolicy ${np.metadata.name}`).toBe(true);
+        expect(np.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+        const egressPorts = (np.spec.egress as Obj[]).flatMap((e) => (e.ports as Obj[]).map((p) => p.port));
+        expect(egressPorts).toEqual(expect.arrayContaining([53, ...values.networkPolicy.nats.ports]));
+      }
+      if (values.networkPolicy.enabled) expect(byKind("NetworkPolicy").length).toBe(deployments.length);
+      const operatorPolicy = byKind("NetworkPolicy").find((n) => n.metadata.name === "jetmesh-operator");
+      if (operatorPolicy) expect(JSON.stringify(operatorPolicy.spec.egress)).toContain("6443");
+      for (const sm of byKind("ServiceMonitor")) {
+        const svc = byKind("Service").find((s) => labelsMatch(sm.spec.selector.matchLabels, s.metadata.labels));
+        expect(svc, `ServiceMonitor ${sm.metadata.name} selects a Service`).toBeDefined();
+        expect(svc!.spec.ports.map((p: Obj) => p.name)).toContain(sm.spec.endpoints[0].port);
+      }
+      expect(byKind("ServiceMonitor").length).toBe(values.monitoring.serviceMonitors.enabled ? deployments.length : 0);
+    });
+
+    it("the shop's EventStreams and EventSubscriptions are valid custom resources", () => {
+      const crs = [...byKind("EventStream"), ...byKind("EventSubscription")];
+      expect(crs.length).toBe(values.shop.enabled ? Object.keys(values.shop.streams).length + Object.keys(values.shop.subscriptions).length : 0);
+      for (const cr of crs) {
+        const { __template: _t, ...plain } = cr;
+        const validate = crdValidators.get(cr.kind)!;
+        expect(validate(plain) ? "" : JSON.stringify(validate.errors), `${cr.kind} ${cr.metadata.name}`).toBe("");
+      }
+    });
+
+    it("monitoring objects carry the rules file and the dashboards", () => {
+      const rules = byKind("PrometheusRule");
+      expect(rules.length).toBe(values.monitoring.prometheusRules.enabled ? 1 : 0);
+      if (rules[0]) expect(rules[0].spec).toEqual(loadYaml(join(chartDir, "files", "prometheus-rules.yaml")));
+      const dashboards = byKind("ConfigMap").filter((c) => c.metadata.labels?.grafana_dashboard === "1");
+      expect(dashboards.length).toBe(values.monitoring.grafanaDashboards.enabled ? listFiles(join(chartDir, "dashboards"), ".json").length : 0);
+      for (const cm of dashboards) for (const json of Object.values(cm.data as Record<string, string>)) expect(JSON.parse(json).uid).toBeTruthy();
+    });
+
+    it("NOTES.txt tells the user what to do next", () => {
+      expect(notes).toContain("kubectl -n shop");
+      expect(notes).toContain("wait --for=condition=Ready");
+      if (values.services.order.enabled) expect(notes).toContain("/orders");
+    });
+  });
+}
+
+describe("values the chart refuses while rendering", () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["no NATS at all", { nats: { enabled: false } }, /natsConnection.url is required/],
+    ["user/password auth without a Secret", { natsConnection: { auth: { type: "userPassword" } } }, /secretName is required/],
+    ["TLS without a Secret", { natsConnection: { tls: { enabled: true } } }, /tls.secretName is required/],
+    ["a service without its EventSubscription", { shop: { subscriptions: { payment: null } } }, /services.payment needs shop.subscriptions.payment/],
+  ];
+  for (const [what, overlay, message] of cases) {
+    it(what, () => {
+      expect(() => renderChart(overlay)).toThrow(TemplateError);
+      expect(() => renderChart(overlay)).toThrow(message);
+    });
+  }
+  it("external NATS with credentials and TLS from Secrets mounts and references them", () => {
+    const { objects } = renderChart(loadYaml(join(chartDir, "examples", "external-nats.yaml")));
+    const order = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "order")!;
+    const c = order.spec.template.spec.containers[0];
+    const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e]));
+    expect(env.NATS_USER.valueFrom).toEqual({ secretKeyRef: { name: "jetmesh-nats-auth", key: "user" } });
+    expect(env.NATS_TLS_CA_FILE.value).toBe("/etc/jetmesh/nats-tls/ca.crt");
+    expect(order.spec.template.spec.volumes).toContainEqual({ name: "nats-tls", secret: { secretName: "jetmesh-nats-tls", defaultMode: 256 } });
+    const np = objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "order")!;
+    expect(JSON.stringify(np.spec.egress)).toContain("10.244.0.0/16");
+  });
+});
