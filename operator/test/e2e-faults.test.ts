@@ -122,6 +122,14 @@ describe("operator under faults", () => {
     expect(after.lists + after.gone).toBeGreaterThan(before.lists + before.gone);
   });
 
+  it("moves a consumer when its subscription names another stream", async () => {
+    expect(await js.consumerInfo("f_later", "f_w1")).toBeDefined();
+    await env.k(["patch", "esub", "-n", "f", "w1", "--type=merge", "-p", '{"spec":{"stream":"mem","types":["mem.q"]}}']);
+    await waitFor("consumer on the new stream", async () => (await js.consumerInfo("f_mem", "f_w1"))?.config.filter_subject === "mem.q", { timeoutMs: 10_000 });
+    expect(await js.consumerInfo("f_later", "f_w1")).toBeUndefined();
+    expect((await env.getJson("esub", "f", "w1"))?.status?.streamName).toBe("f_mem");
+  });
+
   it("exports the contract metrics", async () => {
     const text = await metrics(op);
     for (const name of [

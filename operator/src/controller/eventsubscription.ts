@@ -133,6 +133,12 @@ export class EventSubscriptionReconciler {
   private async converge(obj: EventSubscription, admin: JetStreamAdmin, stream: string, consumer: string, spec: ResolvedSubscription): Promise<ConsumerState> {
     const { ctx } = this;
     const desired = desiredConsumerConfig(consumer, spec, admin.features);
+    const previous = obj.status?.streamName;
+    if (previous && previous !== stream) {
+      // spec.stream changed: the consumer on the old stream would be left behind.
+      await admin.deleteConsumer(previous, consumer);
+      ctx.events.normal(obj, "ConsumerMoved", `deleted consumer ${consumer} on ${previous}; spec.stream now names ${stream}`);
+    }
     const current = await admin.consumerInfo(stream, consumer);
     const create = async (): Promise<ConsumerState> => {
       try {
@@ -232,10 +238,11 @@ export class EventSubscriptionReconciler {
     const ready: Cond = { type: "Ready", status: "False", reason: problem.reason, message: problem.message };
     conditions = setCondition(conditions, ready, now, gen);
     this.noteTransition(obj, ready);
+    // streamName/consumerName say where the consumer lives: unchanged until it really moved.
     const status: EventSubscriptionStatus = {
       observedGeneration: obj.status?.observedGeneration,
-      streamName: stream,
-      consumerName: consumer,
+      streamName: obj.status?.streamName,
+      consumerName: obj.status?.consumerName,
       lag: obj.status?.lag,
       lastError: problem.message,
       conditions,
@@ -257,6 +264,8 @@ export class EventSubscriptionReconciler {
       return { requeueAfterMs: NATS_RETRY_MS };
     }
     await admin.deleteConsumer(stream, consumer);
+    const previous = obj.status?.streamName;
+    if (previous && previous !== stream) await admin.deleteConsumer(previous, consumer);
     ctx.events.normal(obj, "ConsumerDeleted", `deleted consumer ${consumer}`);
     await removeFinalizer(ctx.writer, EVENTSUBSCRIPTIONS, obj);
     ctx.metrics.forgetSubscription(obj.metadata.namespace, obj.metadata.name);
