@@ -1,0 +1,91 @@
+// The shop stack for the saga bench: one nats-server, the streams and consumers, and the
+// four services — as child processes (default: the load generator does not share their
+// CPU) or in the bench's own process (for comparison).
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { freePort, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
+import { runService, type ServiceDefinition } from "@jetmesh/mesh";
+import { SHOP_SERVICES, SHOP_STREAM, SUBSCRIPTIONS, provisionShop, serviceEnv, spawnService, type ShopService } from "@jetmesh/shop";
+import { orderService } from "@jetmesh/order";
+import { inventoryService } from "@jetmesh/inventory";
+import { paymentService } from "@jetmesh/payment";
+import { shippingService } from "@jetmesh/shipping";
+
+export interface StackOptions {
+  mode: "processes" | "in-process";
+  storage: "file" | "memory";
+  skus: string[];
+  stockPerSku: number;
+  /** Extra env for every service (CONCURRENCY, ...). */
+  env: Record<string, string>;
+}
+
+export interface Stack {
+  natsUrl: string;
+  orderUrl: string;
+  nats: NatsCluster;
+  /** Waits until every shop consumer has delivered and settled everything. */
+  waitIdle(timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const DEFINITIONS: Record<ShopService, ServiceDefinition<never>> = {
+  order: orderService as unknown as ServiceDefinition<never>,
+  inventory: inventoryService as unknown as ServiceDefinition<never>,
+  payment: paymentService as unknown as ServiceDefinition<never>,
+  shipping: shippingService as unknown as ServiceDefinition<never>,
+};
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const nats = await startNats();
+  const nc = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(nc);
+  await provisionShop(jsm, { storage: opts.storage, serverVersion: nc.info?.version, maxAckPending: 4000 });
+  const stops: (() => Promise<void>)[] = [];
+  let orderUrl = "";
+  const common = {
+    HTTP_HOST: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    SHOP_KV_STORAGE: opts.storage,
+    INVENTORY_SEED: opts.skus.map((s) => `${s}=${opts.stockPerSku}`).join(","),
+    ...opts.env,
+  };
+  for (const name of SHOP_SERVICES) {
+    const port = await freePort();
+    const env = { ...serviceEnv(name, nats.url, port), ...common };
+    if (opts.mode === "processes") {
+      const p = spawnService(name, env);
+      await p.waitReady(30_000);
+      stops.push(() => p.stop());
+      if (name === "order") orderUrl = p.url;
+    } else {
+      const h = await runService(DEFINITIONS[name], env);
+      await waitFor(`${name} ready`, () => h.ready, { timeoutMs: 30_000 });
+      stops.push(() => h.stop());
+      if (name === "order") orderUrl = h.url;
+    }
+  }
+  return {
+    natsUrl: nats.url,
+    orderUrl,
+    nats,
+    async waitIdle(timeoutMs) {
+      await waitFor(
+        "shop consumers idle",
+        async () => {
+          for (const s of SUBSCRIPTIONS) {
+            const ci = await jsm.consumers.info(SHOP_STREAM, s.consumer);
+            if (ci.num_pending + ci.num_ack_pending > 0) return false;
+          }
+          return true;
+        },
+        { timeoutMs, intervalMs: 250 },
+      );
+    },
+    async stop() {
+      for (const s of stops.reverse()) await s().catch(() => undefined);
+      await nc.close();
+      await nats.destroy();
+    },
+  };
+}
