@@ -6,7 +6,7 @@ DEV_MAIN := testing/src/dev/main.ts
 DEV_DEMO := testing/src/dev/demo.ts
 
 dev: install
-	@command -v nats-server >/dev/null || { \
+	@command -v $${NATS_SERVER_BIN:-nats-server} >/dev/null || { \
 	  echo "make dev needs nats-server (JetStream) on PATH. Install it with:" >&2; \
 	  echo "    sudo apt-get install nats-server" >&2; \
 	  echo "or download a release from https://github.com/nats-io/nats-server/releases and put it on PATH" >&2; \
@@ -14,10 +14,10 @@ dev: install
 	  exit 1; }
 	@command -v kubectl >/dev/null || echo "==> kubectl not found: manifests are applied with @kubernetes/client-node instead (sudo apt-get install kubectl to use kubectl get/apply)"
 	@command -v $${PROMETHEUS_BIN:-prometheus} >/dev/null || echo "==> prometheus not found: running without metrics storage (optional: sudo apt-get install prometheus)"
-	node --conditions=source $(DEV_MAIN)
+	@node --conditions=source $(DEV_MAIN)
 
 demo: install
-	node --conditions=source $(DEV_DEMO) $(DEMO_ARGS)
+	@node --conditions=source $(DEV_DEMO) $(DEMO_ARGS)
 
 dev-clean: install
-	node --conditions=source $(DEV_MAIN) clean
+	@node --conditions=source $(DEV_MAIN) clean

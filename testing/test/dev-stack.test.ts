@@ -34,6 +34,7 @@ const cli = async (argv: string[], env: Record<string, string | undefined>) => {
 describe("make dev", () => {
   let dir: string;
   let stack: DevStack;
+  let config: ReturnType<typeof parseDevConfig>;
   let nc: NatsConnection;
   let apps: k8s.AppsV1Api;
   const lines: string[] = [];
@@ -45,7 +46,7 @@ describe("make dev", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "jetmesh-dev-"));
-    const config = parseDevConfig(
+    config = parseDevConfig(
       {
         JETMESH_DEV_DIR: join(dir, "state"),
         JETMESH_DEV_NATS_PORT: "0",
@@ -73,7 +74,7 @@ describe("make dev", () => {
   const workload = (name: string) => stack.runner.snapshot().workloads.find((w) => w.name === name);
   const alive = (name: string) => workload(name)?.replicas.filter((r) => r.alive) ?? [];
 
-  it("runs the shop end to end, heals, scales, replays, and stops cleanly", async () => {
+  it("runs the shop end to end, heals, scales, replays, stops cleanly and restarts on its state", async () => {
     onTestFailed(() => {
       process.stderr.write(`---- last dev stack output ----\n${lines.slice(-150).join("\n")}\n`);
     });
@@ -207,5 +208,23 @@ describe("make dev", () => {
     expect(pids.filter((p) => pidAlive(p))).toEqual([]);
     await expect(fetch(`${ep.kubeUrl}/version`)).rejects.toThrow();
     await expect(fetch(`${ep.orderUrl}/orders/x`)).rejects.toThrow();
+
+    // A second start reuses the state directory: orders, streams and resources are still there.
+    const again = await startDevStack(config, log, (m) => lines.push(`==> ${m}`));
+    let againPids: number[] = [];
+    try {
+      const url = `${again.endpoints.orderUrl}/orders/${first[0]}`;
+      const order = await waitFor("the first order through the new stack", async () => {
+        const res = await fetch(url);
+        return res.ok ? ((await res.json()) as { status: string }) : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 250 });
+      expect(order.status).toBe("shipped");
+      const st = await cli(["status", "-n", "shop"], { KUBECONFIG: again.endpoints.kubeconfig });
+      expect(st.out).toMatch(/^shop\s+audit\s+events\s/m);
+      againPids = again.livePids();
+    } finally {
+      await again.stop();
+    }
+    expect(againPids.filter((p) => pidAlive(p))).toEqual([]);
   }, 180_000);
 });

@@ -47,8 +47,13 @@ async function main(): Promise<number> {
     throw err;
   }
   if (process.argv[2] === "clean") {
-    process.stdout.write(`${await cleanDevState(config.stateDir)}\n`);
-    return 0;
+    try {
+      process.stdout.write(`${await cleanDevState(config.stateDir)}\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`make dev-clean: ${(err as Error).message}\n`);
+      return 1;
+    }
   }
   let stopping: Promise<void> | undefined;
   let stack: Awaited<ReturnType<typeof startDevStack>> | undefined;
