@@ -45,6 +45,21 @@ describe("kubectl against the test server", () => {
     expect(cel.code).not.toBe(0);
     expect(cel.stderr).toContain("spec: Invalid value: \"object\": minReplicas must not exceed maxReplicas");
 
+    // A CEL rule outside the server's subset fails the CRD loudly instead of being skipped.
+    const unsupported = await kubectl.run(["apply", "-f", "-"], [
+      "apiVersion: apiextensions.k8s.io/v1", "kind: CustomResourceDefinition", "metadata: {name: gadgets.test.jetmesh.io}",
+      "spec: {group: test.jetmesh.io, scope: Namespaced, names: {plural: gadgets, kind: Gadget},",
+      "  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object,",
+      "    x-kubernetes-validations: [{rule: \"self.metadata.name.lowerAscii() == self.metadata.name\"}]}}}]}", "",
+    ].join("\n"));
+    expect(unsupported.code).not.toBe(0);
+    expect(unsupported.stderr).toContain("spec.versions[0].schema.openAPIV3Schema.x-kubernetes-validations[0].rule: Invalid value");
+    expect(unsupported.stderr).toContain("supports only a CEL subset");
+
+    // The custom resource's scale subresource.
+    expect(await kubectl.ok(["scale", "widget", "alpha", "--replicas=3"])).toContain("scaled");
+    expect(await kubectl.ok(["get", "widget", "alpha", "-o", "jsonpath={.spec.replicas}"])).toBe("3");
+
     // Unknown fields are rejected by kubectl's default strict field validation (server side).
     const unknown = await kubectl.run(["apply", "-f", "-"], "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: gamma, namespace: default}\nspec: {color: red, colour: blue}\n");
     expect(unknown.code).not.toBe(0);
@@ -53,7 +68,7 @@ describe("kubectl against the test server", () => {
     // Merge and JSON patches; spec changes bump generation.
     await kubectl.ok(["patch", "widget", "alpha", "--type", "merge", "-p", '{"spec":{"color":"green"}}']);
     await kubectl.ok(["patch", "widget", "alpha", "--type", "json", "-p", '[{"op":"replace","path":"/spec/replicas","value":4}]']);
-    expect(await kubectl.ok(["get", "widget", "alpha", "-o", "jsonpath={.spec.color} {.spec.replicas} {.metadata.generation}"])).toBe("green 4 3");
+    expect(await kubectl.ok(["get", "widget", "alpha", "-o", "jsonpath={.spec.color} {.spec.replicas} {.metadata.generation}"])).toBe("green 4 4");
 
     // Client-side apply again (last-applied annotation + merge patch) restores the manifest.
     expect(await kubectl.ok(["apply", "-f", fixture("widget.yaml")])).toContain("configured");

@@ -155,6 +155,12 @@ describe("structural schema", () => {
     expect(causes[0]?.message).toMatch(/compilation failed/);
   });
 
+  it("ratchets: an update may keep an unchanged invalid value, but not change it to another invalid one", () => {
+    const old = { spec: { stream: "s", replicas: 9 } };
+    expect(validate({ spec: { stream: "s", replicas: 9, retention: "limits" } }, schema, "", old)).toEqual([]);
+    expect(validate({ spec: { stream: "s", replicas: 8 } }, schema, "", old).map((c) => c.field)).toEqual(["spec.replicas"]);
+  });
+
   it("evaluates transition rules only on update", () => {
     const s: JsonObject = { type: "object", properties: { spec: { type: "object", properties: { mode: { type: "string", "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "mode is immutable" }] } } } } };
     expect(validate({ spec: { mode: "a" } }, s, "")).toEqual([]);

@@ -101,6 +101,12 @@ const FORMATS: Record<string, RegExp> = {
   byte: /^[A-Za-z0-9+/]*={0,2}$/,
 };
 
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === "object" && x !== null && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+}
+
 const programs = new Map<string, CelProgram>();
 function program(rule: string): CelProgram {
   let p = programs.get(rule);
@@ -120,6 +126,9 @@ const REASONS: Record<string, [string, string]> = {
 
 /** Validates `v` against `s`; `old` is the previous value at the same path (transition rules). */
 export function validate(v: Json, s: Schema, path: string, old?: Json): StatusCause[] {
+  // Validation ratcheting (CRDValidationRatcheting, on by default since 1.30): an update may
+  // keep a value that no longer validates, as long as it does not change it.
+  if (old !== undefined && path !== "" && canonical(v) === canonical(old)) return [];
   const out: StatusCause[] = [];
   const inv = (value: unknown, msg: string) => out.push({ reason: "FieldValueInvalid", message: `Invalid value: ${str(value)}: ${msg}`, field: path });
   const where = path || "body";
