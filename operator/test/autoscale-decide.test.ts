@@ -68,6 +68,14 @@ const rows: Row[] = [
     want: 5,
     reason: /: 1, limited to 5 by the scale-down rate/,
   },
+  {
+    name: "bounds win over the rate limits (minReplicas raised)",
+    policy: { ...policy, minReplicas: 10 },
+    current: 1,
+    obs: { lag: 0, arrivalRate: 5, perReplicaRate: 10 },
+    want: 10,
+    reason: /raised to minReplicas: 10, limited to 5 by the scale-up rate, raised to minReplicas 10$/,
+  },
   { name: "scale to zero with no lag and no arrivals", policy: toZero, current: 1, obs: { lag: 0, arrivalRate: 0, perReplicaRate: 10 }, want: 0, reason: /no lag and no arrivals: 0/ },
   {
     name: "zero waits for the stabilization window",

@@ -103,7 +103,7 @@ export function decide(input: DecisionInput): Decision {
   }
 
   // 2. Whole replicas, ignoring changes within the tolerance band.
-  let recommended = Math.ceil(need - EPS);
+  let recommended = Math.max(0, Math.ceil(need - EPS)); // max(0, …) also turns -0 into 0
   if (!idle && current > 0 && recommended !== current && Math.abs(need / current - 1) <= tuning.tolerance) {
     recommended = current;
     why += ` (within ${Math.round(tuning.tolerance * 100)}% tolerance)`;
@@ -145,7 +145,12 @@ export function decide(input: DecisionInput): Decision {
       reason += `, limited to ${downLimit} by the scale-down rate`;
     }
   }
-  desired = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, desired));
+  // The bounds win over the rate limits (e.g. minReplicas raised from 1 to 10).
+  const bounded = Math.min(policy.maxReplicas, Math.max(policy.minReplicas, desired));
+  if (bounded !== desired) {
+    reason += `, ${bounded > desired ? "raised to minReplicas" : "capped at maxReplicas"} ${bounded}`;
+    desired = bounded;
+  }
   if (current === 0 && desired > 0) reason = `activation: ${reason}`;
 
   return {
