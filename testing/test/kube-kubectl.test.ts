@@ -63,7 +63,12 @@ describe("kubectl against the test server", () => {
     // Unknown fields are rejected by kubectl's default strict field validation (server side).
     const unknown = await kubectl.run(["apply", "-f", "-"], "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: gamma, namespace: default}\nspec: {color: red, colour: blue}\n");
     expect(unknown.code).not.toBe(0);
-    expect(unknown.stderr).toContain('strict decoding error: unknown field "spec.colour"');
+    expect(unknown.stderr).toContain('Widget in version "v1alpha1" cannot be handled as a Widget: strict decoding error: unknown field "spec.colour"');
+    // On an existing object kubectl sends a patch: the error names the patch (apiserver patch.go).
+    const unknownPatch = await kubectl.run(["apply", "-f", "-"], "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: alpha, namespace: default}\nspec: {color: red, colour: blue}\n");
+    expect(unknownPatch.stderr).toMatch(/The request is invalid: patch: Invalid value: ".*": strict decoding error: unknown field "spec.colour"/);
+    const unknownApply = await kubectl.run(["apply", "--server-side", "-f", "-"], "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: alpha, namespace: default}\nspec: {color: red, colour: blue}\n");
+    expect(unknownApply.stderr).toContain("Error from server: failed to create typed patch object (test.jetmesh.io/v1alpha1, Kind=Widget): .spec.colour: field not declared in schema");
 
     // Merge and JSON patches; spec changes bump generation.
     await kubectl.ok(["patch", "widget", "alpha", "--type", "merge", "-p", '{"spec":{"color":"green"}}']);

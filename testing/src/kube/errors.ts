@@ -24,7 +24,8 @@ export class ApiError extends Error {
       metadata: {},
       status: "Failure",
       message: this.message,
-      reason: this.reason,
+      // An empty reason is StatusReasonUnknown (a plain error inside the server): omitted.
+      ...(this.reason ? { reason: this.reason } : {}),
       code: this.code,
     };
     if (this.details) s.details = this.details;
@@ -59,6 +60,7 @@ export const methodNotAllowed = (): ApiError => new ApiError(405, "MethodNotAllo
  */
 export function invalid(kind: string, group: string, name: string, causes: StatusCause[]): ApiError {
   const qualifiedKind = group ? `${kind}.${group}` : kind;
+  // NewInvalid with an empty kind and name (patch errors) reads ` "" is invalid: ...`.
   const parts = causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message));
   const joined = parts.length === 1 ? parts[0] : `[${parts.join(", ")}]`;
   return new ApiError(422, "Invalid", `${qualifiedKind} "${name}" is invalid: ${joined}`, {

@@ -103,6 +103,15 @@ interface WriteOpts {
   fieldValidation: "Strict" | "Warn" | "Ignore";
   fieldManager: string;
   warnings: string[];
+  /** Set for PATCH requests: strict unknown-field errors then name the patch (apiserver patch.go). */
+  patch?: Json;
+}
+
+/** Go's %+v of a decoded JSON map, as the real server prints a patch in errors. */
+function goFormat(v: Json): string {
+  if (Array.isArray(v)) return `[${v.map(goFormat).join(" ")}]`;
+  if (isObject(v)) return `map[${Object.keys(v).sort().map((k) => `${k}:${goFormat(v[k]!)}`).join(" ")}]`;
+  return v === null ? "<nil>" : String(v);
 }
 
 interface OpenWatch {
@@ -586,6 +595,10 @@ class ApiServer implements KubeApiServer {
     causes.push(...validateMetadata(obj.metadata));
     if (rt.crd && rt.schema) {
       const unknown = prune(obj as unknown as Json, rt.schema);
+      if (unknown.length && opts.fieldValidation === "Strict" && opts.patch !== undefined) {
+        const why = `strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(", ")}`;
+        throw invalid("", "", "", [{ reason: "FieldValueInvalid", field: "patch", message: `Invalid value: ${JSON.stringify(goFormat(opts.patch))}: ${why}` }]);
+      }
       if (unknown.length && opts.fieldValidation === "Strict") {
         throw badRequest(`${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(", ")}`);
       }
@@ -747,6 +760,13 @@ class ApiServer implements KubeApiServer {
       if (!isObject(applied)) throw badRequest("apply patch must be an object");
       const manager = q.get("fieldManager");
       if (!manager) throw invalid(rt.kind, rt.group, name, [{ reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" }]);
+      if (rt.schema && opts.fieldValidation !== "Ignore") {
+        // Apply configurations are converted to typed objects: unknown fields fail (as a 500, like the real server).
+        const unknown = prune(clone(applied), rt.schema);
+        if (unknown.length) {
+          throw new ApiError(500, "", `failed to create typed patch object (${groupVersion(rt.group, rt.version)}, Kind=${rt.kind}): ${unknown.map((u) => `.${u}: field not declared in schema`).join(", ")}`);
+        }
+      }
       const am = (isObject(applied.metadata) ? applied.metadata : {}) as JsonObject;
       if (am.name && am.name !== name) throw badRequest(`the name of the object (${String(am.name)}) does not match the name on the URL (${name})`);
       const result = serverSideApply({
@@ -778,6 +798,7 @@ class ApiServer implements KubeApiServer {
       throw badRequest(`error decoding patch: ${e instanceof Error ? e.message : String(e)}`);
     }
     const base: Json = (sub === "scale" ? this.scaleOf(rt, current) : this.view(rt, current)) as unknown as Json;
+    opts.patch = patch;
     let patched: Json;
     if (ct === "application/merge-patch+json") patched = mergePatch(base, patch);
     else if (ct === "application/json-patch+json") patched = jsonPatch(base, patch);
