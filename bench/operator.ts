@@ -131,7 +131,8 @@ async function main(): Promise<void> {
       return list.items.filter((x) => x.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length === S;
     };
     await waitFor("streams Ready", streamInformerReady, { timeoutMs: 30_000, intervalMs: 50 });
-    progress(`${S} EventStreams Ready; operator RSS ${rssMb(pid).rss.toFixed(0)} MB`);
+    const idleRss = rssMb(pid).rss;
+    progress(`${S} EventStreams Ready; operator RSS ${idleRss.toFixed(0)} MB`);
 
     // Single applies on an idle operator.
     const singles: number[] = [];
@@ -202,6 +203,8 @@ async function main(): Promise<void> {
       p50_ready_ms: round(pct(singles, 50)),
       p99_ready_ms: round(pct(singles, 99)),
       operator_rss_mb: round(mem.rss),
+      operator_idle_rss_mb: round(idleRss),
+      operator_node_flags: nodeFlags.join(" "),
       operator_peak_rss_mb: round(Math.max(mem.peak, peakRss)),
       create_requests_seconds: round(createdSeconds),
       baseline_direct_consumer_create_seconds: round(baselineSeconds),

@@ -122,6 +122,20 @@ describe("operator under faults", () => {
     expect(after.lists + after.gone).toBeGreaterThan(before.lists + before.gone);
   });
 
+  it("rides out an API server that refuses requests or restarts", async () => {
+    const before = op.watchStats().eventsubscriptions!;
+    env.kube.faults.refuseRequests(1500);
+    env.kube.faults.dropWatches();
+    await new Promise((r) => setTimeout(r, 1600));
+    await env.k(["apply", "-f", "-"], sub("w4", "later", ["later.f"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w4", "--timeout=15s"]);
+    expect(op.watchStats().eventsubscriptions!.errors).toBeGreaterThan(before.errors);
+
+    await env.kube.restart();
+    await env.k(["apply", "-f", "-"], sub("w5", "later", ["later.g"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w5", "--timeout=15s"]);
+  });
+
   it("moves a consumer when its subscription names another stream", async () => {
     expect(await js.consumerInfo("f_later", "f_w1")).toBeDefined();
     await env.k(["patch", "esub", "-n", "f", "w1", "--type=merge", "-p", '{"spec":{"stream":"mem","types":["mem.q"]}}']);

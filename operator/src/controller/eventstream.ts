@@ -115,7 +115,8 @@ export class EventStreamReconciler {
         status.conditions = setCondition(obj.status?.conditions, { type: "Ready", status: "False", reason: "ImmutableFieldChanged", message }, ctx.now().toISOString(), obj.metadata.generation);
         if (obj.status?.conditions?.find((c) => c.type === "Ready")?.reason !== "ImmutableFieldChanged") ctx.events.warning(obj, "ImmutableFieldChanged", message);
         await this.writeStatus(obj, status);
-        return done;
+        // Counted and logged as refused; not retried until the spec changes or the next resync.
+        throw new TerminalError("ImmutableFieldChanged", message);
       }
       status.observedGeneration = obj.metadata.generation;
       status.conditions = setCondition(
@@ -134,6 +135,7 @@ export class EventStreamReconciler {
   /** Records a failure in status; rethrows what should be retried with backoff. */
   private async failed(obj: EventStream, jsName: string, err: unknown): Promise<ReconcileResult> {
     const { ctx } = this;
+    if (err instanceof TerminalError && err.reason === "ImmutableFieldChanged") throw err;
     let reason = "ReconcileError";
     let message = (err as Error).message;
     let terminal = false;
