@@ -77,6 +77,7 @@ describe("the renderer itself", () => {
     ["toYaml sorts keys and does not indent sequences", "{{ toYaml .Values.x }}", { x: { b: [1, 2], a: "s" } }, "a: s\nb:\n- 1\n- 2"],
     ["and/or return operands; default; quote", '{{ or .Values.a "d" }} {{ and 1 0 }} {{ .Values.n | default 5 }} {{ 3 | quote }}', {}, 'd 0 5 "3"'],
     ["variables assigned inside range", "{{- $l := list }}{{- range .Values.xs }}{{- $l = append $l . }}{{- end }}{{ join \",\" $l }}", { xs: [1, 2] }, "1,2"],
+    ["a parenthesised call followed by a separate field argument", "{{ and (not .Values.a) .Values.b }}", { a: false, b: "B" }, "B"],
     [".Files.Get and fromYaml", '{{ (.Files.Get "files/a.txt" | fromYaml).x }}', {}, "1"],
   ];
   for (const [what, src, values, expected] of cases) {
@@ -197,11 +198,12 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
       expect(env.LEASE_NAME).toBe("jetmesh-operator");
       expect(env.POD_NAME).toEqual({ fieldRef: { fieldPath: "metadata.name" } });
       expect(op!.spec.template.spec.serviceAccountName).toBe("jetmesh-operator");
+      if (values.nats.enabled && !values.natsConnection.url) expect(env.NATS_MONITORING_ENDPOINT).toBe("jetmesh-nats-headless.shop.svc:8222");
       const sa = byKind("ServiceAccount").find((s) => s.metadata.name === "jetmesh-operator");
       expect(sa).toBeDefined();
       const rbac = loadYaml(join(chartDir, "files", "operator-rbac.yaml")) as Obj;
       const role = byKind("ClusterRole")[0]!;
-      expect(role.rules).toEqual(rbac.resourceRules);
+      expect(role.rules).toEqual([...rbac.resourceRules, ...(values.operator.rbac.renderedScalers ? rbac.renderedScalerRules : [])]);
       const leaseRole = byKind("Role").find((r) => r.metadata.name.endsWith("leader-election"))!;
       expect(leaseRole.rules).toEqual(rbac.leaderElectionRules);
       for (const b of [...byKind("ClusterRoleBinding"), ...byKind("RoleBinding")]) {

@@ -114,8 +114,9 @@ function tokenizeAction(s: string): string[] {
     } else {
       let j = i;
       while (j < s.length && !/[\s()|,]/.test(s[j]!) && !s.startsWith(":=", j)) j++;
-      // A field access right after ")" belongs to the parenthesised pipeline: (x).a
-      out.push(s.slice(i, j));
+      // A field access right after ")" (no space) belongs to the parenthesised pipeline: (x).a
+      const word = s.slice(i, j);
+      out.push(word.startsWith(".") && s[i - 1] === ")" ? `\u0000${word}` : word);
       i = j;
     }
   }
@@ -153,8 +154,8 @@ function parsePipeline(tokens: string[], pos: { i: number }, file: string, line:
       pos.i++;
       let path: string[] = [];
       const next = tokens[pos.i];
-      if (next?.startsWith(".") && next.length > 1) {
-        path = next.slice(1).split(".");
+      if (next?.startsWith("\u0000.")) {
+        path = next.slice(2).split(".");
         pos.i++;
       }
       cmd.push({ t: "sub", pipe: sub, path });

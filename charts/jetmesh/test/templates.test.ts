@@ -138,7 +138,12 @@ describe("chart templates", () => {
     // Each granted resource is one the operator's code names (NATS credentials come from
     // mounted files, so no Secrets).
     const operatorSource = readOperatorSource();
-    for (const rule of [...(rbac.resourceRules ?? []), ...(rbac.leaderElectionRules ?? [])]) {
+    // The optional rules for scaling.mode keda/hpa touch only those two kinds.
+    expect(grants(rbac.renderedScalerRules).map((g) => g.split(":")[0]).sort()).toEqual([
+      ...Array(4).fill("autoscaling/horizontalpodautoscalers"),
+      ...Array(4).fill("keda.sh/scaledobjects"),
+    ]);
+    for (const rule of [...(rbac.resourceRules ?? []), ...(rbac.leaderElectionRules ?? []), ...(rbac.renderedScalerRules ?? [])]) {
       for (const res of rule.resources) {
         expect(operatorSource, `operator/src uses ${res}`).toMatch(new RegExp(`\\b${res.split("/")[0]}\\b`));
       }
