@@ -133,6 +133,21 @@ describe("ProcessRunner", () => {
     expect(runner.snapshot().workloads.find((w) => w.name === "unlabelled")).toBeUndefined();
   });
 
+  it("keeps following Deployments after the API server refused requests and dropped its watch", async () => {
+    await apps.createNamespacedDeployment({ namespace: "default", body: deployment("resilient", 1) });
+    await waitFor("resilient ready", () => replicas("resilient").some((r) => r.ready), { timeoutMs: 20_000 });
+    kube.faults.refuseRequests(1_500);
+    kube.faults.dropWatches();
+    await new Promise((r) => setTimeout(r, 1_700));
+    await apps.patchNamespacedDeploymentScale(
+      { name: "resilient", namespace: "default", body: { spec: { replicas: 2 } } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    await waitFor("resilient scaled to 2 after the outage", () => replicas("resilient").filter((r) => r.ready).length === 2, { timeoutMs: 15_000 });
+    await waitFor("status written again", async () => (await apps.readNamespacedDeployment({ name: "resilient", namespace: "default" })).status?.readyReplicas === 2);
+    expect(logText).toMatch(/^runner\s+\| deployment watch failed \(.*\); retrying in \d+ ms$/m);
+  });
+
   it("stops every process when the runner stops, escalating to SIGKILL", async () => {
     await apps.createNamespacedDeployment({ namespace: "default", body: deployment("stubborn", 2, { IGNORE_SIGTERM: "1" }) });
     await waitFor("2 stubborn replicas ready", () => replicas("stubborn").filter((r) => r.ready).length === 2, { timeoutMs: 20_000 });

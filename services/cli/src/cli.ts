@@ -70,8 +70,7 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
     }
     case "dlq-list":
       return withNats(cmd.nats, async (nc) => {
-        const jsm = await jetstreamManager(nc);
-        const items = await streamCall(cmd.nats, () => listDeadLetters(jsm, cmd.nats.stream, cmd.limit));
+        const items = await streamCall(cmd.nats, () => listDeadLetters(nc, cmd.nats.stream, cmd.limit));
         if (cmd.output === "json") {
           io.out(JSON.stringify(items, null, 2));
         } else if (!items.length) {
@@ -96,8 +95,7 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
       });
     case "dlq-replay":
       return withNats(cmd.nats, async (nc) => {
-        const jsm = await jetstreamManager(nc);
-        const seqs = cmd.seqs === "all" ? await streamCall(cmd.nats, () => allSequences(jsm, cmd.nats.stream)) : cmd.seqs;
+        const seqs = cmd.seqs === "all" ? await streamCall(cmd.nats, () => allSequences(nc, cmd.nats.stream)) : cmd.seqs;
         if (!seqs.length) {
           io.out(`no dead letters in stream ${cmd.nats.stream}`);
           return EXIT_OK;

@@ -9,7 +9,7 @@
 // After the publish is acknowledged the dead letter is deleted (unless --keep), so
 // `dlq list` shows what still needs attention; a failed publish deletes nothing.
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 
 /** Header names the runtime writes on a dead letter (services/mesh consumer.ts DLQ_HEADERS, lower-cased). */
 export const DLQ_HEADERS = {
@@ -88,14 +88,27 @@ export function replayMessage(stream: string, seq: number, h: HeaderList, now: D
   return { subject: s.originalSubject, msgId: `${s.ceId}:replay:${stream}:${seq}`, headers };
 }
 
-export async function listDeadLetters(jsm: JetStreamManager, stream: string, limit: number): Promise<DeadLetterSummary[]> {
+/**
+ * The dead letters, oldest first, at most `limit`: read with an ordered consumer (one pass,
+ * no per-sequence requests, skipping the gaps replayed entries leave behind).
+ */
+export async function listDeadLetters(nc: NatsConnection, stream: string, limit: number): Promise<DeadLetterSummary[]> {
+  const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(stream);
   const out: DeadLetterSummary[] = [];
   if (info.state.messages === 0) return out;
-  // Oldest first; deleted sequences (replayed entries) are skipped.
-  for (let seq = Math.max(1, info.state.first_seq); seq <= info.state.last_seq && out.length < limit; seq++) {
-    const m = await getMessage(jsm, stream, seq);
-    if (m) out.push(summarize(m.seq, m.time.toISOString(), m.subject, headerList(m.header)));
+  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const want = Math.min(limit, info.state.messages);
+  while (out.length < want) {
+    const batch = await consumer.fetch({ max_messages: Math.min(want - out.length, 256), expires: 2_000 });
+    let got = 0;
+    let last = false;
+    for await (const m of batch) {
+      got++;
+      out.push(summarize(m.seq, m.time.toISOString(), m.subject, headerList(m.headers)));
+      if (m.info.pending === 0) last = true;
+    }
+    if (got === 0 || last) break;
   }
   return out;
 }
@@ -134,14 +147,8 @@ export async function replayDeadLetter(nc: NatsConnection, stream: string, seq: 
 }
 
 /** Every dead letter's sequence (for replay --all), oldest first. */
-export async function allSequences(jsm: JetStreamManager, stream: string): Promise<number[]> {
-  const info = await jsm.streams.info(stream);
-  const seqs: number[] = [];
-  if (info.state.messages === 0) return seqs;
-  for (let seq = Math.max(1, info.state.first_seq); seq <= info.state.last_seq; seq++) {
-    if (await getMessage(jsm, stream, seq)) seqs.push(seq);
-  }
-  return seqs;
+export async function allSequences(nc: NatsConnection, stream: string): Promise<number[]> {
+  return (await listDeadLetters(nc, stream, Number.MAX_SAFE_INTEGER)).map((d) => d.seq);
 }
 
 /** Text for `dlq show`: headers, then the event data (pretty JSON when it parses). */

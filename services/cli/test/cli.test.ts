@@ -131,6 +131,35 @@ describe("jetmesh dlq against a real nats-server", () => {
     expect(again.err).toMatch(/no dead letter with sequence 1/);
   });
 
+  it("lists past replayed gaps, honours --limit, and replays --all", async () => {
+    const js = jetstream(nc);
+    const seqs: number[] = [];
+    for (const n of [2, 3, 4]) {
+      const dl = headers();
+      dl.set("ce-id", `order-${n}-placed`);
+      dl.set("ce-type", "shop.order.placed.v1");
+      dl.set("ce-source", "/shop/order");
+      dl.set("ce-specversion", "1.0");
+      dl.set("JetMesh-Dlq-Reason", "terminal");
+      seqs.push((await js.publish("jetmesh.dlq.shop.inventory", JSON.stringify({ orderId: `order-${n}` }), { headers: dl })).seq);
+    }
+    expect((await run(["dlq", "replay", String(seqs[1]), "--nats", nats.url])).code).toBe(0);
+    const list = await run(["dlq", "list", "-o", "json", "--nats", nats.url]);
+    expect((JSON.parse(list.out) as { seq: number; ceId: string }[]).map((d) => [d.seq, d.ceId])).toEqual([
+      [seqs[0], "order-2-placed"],
+      [seqs[2], "order-4-placed"],
+    ]);
+    const one = await run(["dlq", "list", "-o", "json", "--limit", "1", "--nats", nats.url]);
+    expect(JSON.parse(one.out)).toHaveLength(1);
+    const all = await run(["dlq", "replay", "--all", "--keep", "--nats", nats.url]);
+    expect(all.out.split("\n")).toHaveLength(2);
+    expect(all.out).not.toMatch(/deleted/);
+    // --keep left them; a second --all replays the same entries again, deduplicated by JetStream.
+    const again = await run(["dlq", "replay", "--all", "--nats", nats.url]);
+    expect(again.out.match(/duplicate: already replayed/g)).toHaveLength(2);
+    expect((await run(["dlq", "list", "--nats", nats.url])).out).toMatch(/no dead letters/);
+  });
+
   it("lists and replays nothing from an empty dead-letter stream", async () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "empty-dlq", subjects: ["empty.dlq.>"] });
