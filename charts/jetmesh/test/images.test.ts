@@ -111,6 +111,29 @@ describe("Dockerfiles", () => {
         for (const name of [...workspaceImports(image.dir), image.workspace]) expect(built).toContain(`-w ${name}`);
       });
 
+      it("declares every package its runtime code imports (npm ci --omit=dev installs only those)", () => {
+        const closure = [image.dir, ...[...workspaceImports(image.dir)].map((n) => workspaceDirs[n]!)];
+        const declared = new Set(
+          closure.flatMap((dir) => Object.keys((JSON.parse(readText(join(repoRoot, dir, "package.json"))) as { dependencies?: object }).dependencies ?? {})),
+        );
+        const undeclared: string[] = [];
+        for (const dir of closure) {
+          const src = join(repoRoot, dir, "src");
+          for (const f of readdirSync(src, { recursive: true }) as string[]) {
+            if (!f.endsWith(".ts") || f.endsWith(".test.ts")) continue;
+            const text = readText(join(src, f));
+            // Runtime imports only: `import type` is erased by tsc.
+            for (const m of text.matchAll(/^import\s+(?!type\s)[^;]*?from\s+"([^".][^"]*)"/gm)) {
+              const spec = m[1]!;
+              if (spec.startsWith("node:")) continue;
+              const pkg = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!;
+              if (!declared.has(pkg)) undeclared.push(`${dir}/src/${f}: ${pkg}`);
+            }
+          }
+        }
+        expect(undeclared).toEqual([]);
+      });
+
       it("copies only paths that exist in the build context", () => {
         for (const m of text.matchAll(/^COPY (?!--from)(.+)$/gm)) {
           const parts = (m[1] ?? "").trim().split(/\s+/);
