@@ -4,7 +4,8 @@
 // replayed, and nothing left running after stop.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -73,6 +74,20 @@ describe("make dev", () => {
 
   const workload = (name: string) => stack.runner.snapshot().workloads.find((w) => w.name === name);
   const alive = (name: string) => workload(name)?.replicas.filter((r) => r.alive) ?? [];
+
+  it("refuses to start on a taken port, naming its variable, before starting anything", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    const taken = (blocker.address() as { port: number }).port;
+    const state = join(dir, "clash");
+    try {
+      const clash = parseDevConfig({ JETMESH_DEV_DIR: state, JETMESH_DEV_KUBE_PORT: String(taken), JETMESH_DEV_NATS_PORT: "0", JETMESH_DEV_NATS_MONITOR_PORT: "0", JETMESH_DEV_ORDER_PORT: "0", JETMESH_DEV_OPERATOR_PORT: "0", JETMESH_DEV_PROMETHEUS: "off" }, root);
+      await expect(startDevStack(clash, log, () => {})).rejects.toThrow(`ports in use: 127.0.0.1:${taken} (JETMESH_DEV_KUBE_PORT)`);
+      expect(existsSync(join(state, "pids.json"))).toBe(false);
+    } finally {
+      blocker.close();
+    }
+  });
 
   it("runs the shop end to end, heals, scales, replays, stops cleanly and restarts on its state", async () => {
     onTestFailed(() => {

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Writable } from "node:stream";
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import { stringify } from "yaml";
 import { freePort } from "../ports.ts";
 import { startKubeApiServer } from "../kube/index.ts";
@@ -57,6 +58,22 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
   const reaped = await reapLeftovers(paths.pids);
   if (reaped.length) progress(`stopped leftovers of a previous run: ${reaped.join(", ")}`);
 
+  // Fixed ports are checked up front so a clash names its variable instead of failing half-way.
+  const busy: string[] = [];
+  const fixed: [number, string][] = [
+    [config.natsPort, "JETMESH_DEV_NATS_PORT"],
+    [config.natsMonitorPort, "JETMESH_DEV_NATS_MONITOR_PORT"],
+    [config.kubePort, "JETMESH_DEV_KUBE_PORT"],
+    [config.orderPort, "JETMESH_DEV_ORDER_PORT"],
+    [config.operatorPort, "JETMESH_DEV_OPERATOR_PORT"],
+    [config.prometheusPort, "JETMESH_DEV_PROMETHEUS_PORT"],
+  ];
+  for (const [p, name] of fixed) {
+    if (p !== 0 && !(await portFree(p))) busy.push(`127.0.0.1:${p} (${name})`);
+  }
+  if (busy.length) {
+    throw new Error(`ports in use: ${busy.join(", ")}; stop what uses them or choose other ports, e.g. ${busy[0]?.replace(/.*\((\w+)\)/, "$1")}=0 for any free port`);
+  }
   const port = async (p: number) => (p === 0 ? freePort() : p);
   const ports = {
     nats: await port(config.natsPort),
@@ -214,6 +231,14 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     await stopAll();
     throw err;
   }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
 }
 
 function binaryOnPath(bin: string): boolean {
