@@ -26,7 +26,7 @@ import type { SubscriptionObserver } from "./controller/eventsubscription.ts";
 import { statusPatch } from "./controller/status.ts";
 import { NatsUnavailable } from "./jetstream/admin.ts";
 import type { EventRecorder } from "./kube/events.ts";
-import { isNotFound, type KubeRest, type ResourceRef } from "./kube/rest.ts";
+import { isConflict, isNotFound, type KubeRest, type ResourceRef } from "./kube/rest.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 
 export interface AutoscalerHandle {
@@ -116,14 +116,26 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
       lag: s.lag ?? sub.status?.lag,
     };
     const patch = statusPatch(sub.status as Record<string, unknown> | undefined, next, OWNED);
-    if (patch) await w.rest.patch(EVENTSUBSCRIPTIONS, sub.metadata.namespace, sub.metadata.name, { status: patch }, "merge", "status");
+    if (!patch) return;
+    // Guarded by resourceVersion, like the reconciler's writes, so neither drops the other's conditions.
+    await w.rest.patch(EVENTSUBSCRIPTIONS, sub.metadata.namespace, sub.metadata.name, { metadata: { resourceVersion: sub.metadata.resourceVersion }, status: patch }, "merge", "status");
+  };
+  /** One retry on a conflict, from a fresh read (the cache may lag our own last write). */
+  const writeScalingFresh = async (sub: EventSubscription, s: Parameters<typeof writeScaling>[1]) => {
+    try {
+      await writeScaling(sub, s);
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      const fresh = await w.rest.get<EventSubscription>(EVENTSUBSCRIPTIONS, sub.metadata.namespace, sub.metadata.name);
+      await writeScaling(fresh, s);
+    }
   };
 
   const kube = {
     async status(t: ScalingTarget, s: AutoscaleStatus) {
       const sub = subscriptionOf(t);
       if (!sub || sub.metadata.deletionTimestamp) return;
-      await writeScaling(sub, s).catch((err: Error) => w.log.debug({ object: `${t.namespace}/${t.subscription}`, err: err.message }, "autoscaler status write failed"));
+      await writeScalingFresh(sub, s).catch((err: Error) => w.log.debug({ object: `${t.namespace}/${t.subscription}`, err: err.message }, "autoscaler status write failed"));
     },
     event(t: ScalingTarget, e: { type: "Normal" | "Warning"; reason: string; message: string }) {
       const sub = subscriptionOf(t);
@@ -147,7 +159,7 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
     const mode = target?.policy.mode;
     if (target && mode === "keda") {
       if (!w.natsMonitoringEndpoint) {
-        await writeScaling(sub, {
+        await writeScalingFresh(sub, {
           condition: { type: "Scaling", status: "False", reason: "KedaNotConfigured" as never, message: "mode keda needs the operator's NATS_MONITORING_ENDPOINT (host:port of the NATS monitoring port) for the ScaledObject's trigger" },
         });
         return;
@@ -169,7 +181,7 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
       } catch (err) {
         if (!(err instanceof ScalingSpecError)) throw err;
         void manager.remove(key);
-        void writeScaling(sub, { condition: { type: "Scaling", status: "False", reason: "InvalidSpec" as never, message: err.message } }).catch(() => undefined);
+        void writeScalingFresh(sub, { condition: { type: "Scaling", status: "False", reason: "InvalidSpec" as never, message: err.message } }).catch(() => undefined);
         return;
       }
       if (target) void manager.upsert(key, target).catch((err: Error) => w.log.warn({ object: key, err: err.message }, "autoscaler start failed"));

@@ -157,7 +157,9 @@ export class EventStreamReconciler {
       lastError: message,
       conditions: setCondition(obj.status?.conditions, { type: "Ready", status: "False", reason, message }, ctx.now().toISOString(), obj.metadata.generation),
     };
-    await this.writeStatus(obj, status).catch((e: Error) => ctx.log.debug({ err: e.message }, "status write failed"));
+    // If even the status cannot be written (conflict, API server away), retry the whole
+    // reconcile with backoff rather than leave a refusal invisible until the next resync.
+    await this.writeStatus(obj, status);
     if (terminal) throw new TerminalError(reason, message);
     if (err instanceof NatsUnavailable) return { requeueAfterMs: NATS_RETRY_MS };
     throw err;

@@ -247,7 +247,9 @@ export class EventSubscriptionReconciler {
       lastError: problem.message,
       conditions,
     };
-    await this.writeStatus(obj, status).catch((e: Error) => ctx.log.debug({ err: e.message }, "status write failed"));
+    // If even the status cannot be written (conflict, API server away), retry the whole
+    // reconcile with backoff rather than leave a refusal invisible until the next resync.
+    await this.writeStatus(obj, status);
     ctx.metrics.setSubscription(obj.metadata.namespace, obj.metadata.name, false);
     if (problem.terminal) throw new TerminalError(problem.reason, problem.message);
     if (problem.retryAfterMs !== undefined) return { requeueAfterMs: problem.retryAfterMs };

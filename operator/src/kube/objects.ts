@@ -1,5 +1,5 @@
 // Writes the reconcilers make to their own objects: status (via the status subresource, so a
-// status write never bumps generation) and finalizers (merge patch carrying the
+// status write never bumps generation; guarded by resourceVersion) and finalizers (merge patch carrying the
 // resourceVersion read, so a concurrent change makes it fail with 409 and retry instead of
 // silently dropping someone else's finalizer).
 import type { KubeRest, ResourceRef } from "./rest.ts";
@@ -16,7 +16,9 @@ export interface ObjectWriter {
 export function kubeObjectWriter(rest: KubeRest): ObjectWriter {
   return {
     patchStatus(ref, obj, status) {
-      return rest.patch(ref, obj.metadata.namespace, obj.metadata.name, { status }, "merge", "status");
+      // The resourceVersion makes this fail (409) rather than overwrite conditions another
+      // writer (the autoscaler) added since our copy was read; the queue retries with fresh data.
+      return rest.patch(ref, obj.metadata.namespace, obj.metadata.name, { metadata: { resourceVersion: obj.metadata.resourceVersion }, status }, "merge", "status");
     },
     setFinalizers(ref, obj, finalizers) {
       return rest.patch(ref, obj.metadata.namespace, obj.metadata.name, {
