@@ -97,7 +97,7 @@ export class ProcessRunner {
   private informer: (k8s.Informer<k8s.V1Deployment> & k8s.ObjectCache<k8s.V1Deployment>) | undefined;
   private readonly groups = new Map<string, Group>();
   private timer: NodeJS.Timeout | undefined;
-  private passRunning = false;
+  private passRunning: Promise<void> | undefined;
   private passAgain = false;
   private stopped = false;
   private lastSnapshot = "";
@@ -180,6 +180,8 @@ export class ProcessRunner {
     clearInterval(this.timer);
     clearTimeout(this.informerRestart);
     await this.informer?.stop();
+    // A pass in flight may be starting a process: let it finish so that process is stopped too.
+    await this.passRunning;
     const stops: Promise<unknown>[] = [];
     for (const g of this.groups.values()) {
       for (const s of g.slots.values()) if (s.child?.running) stops.push(s.child.stop(this.opts.graceMs));
@@ -195,11 +197,10 @@ export class ProcessRunner {
       this.passAgain = true;
       return;
     }
-    this.passRunning = true;
-    void this.pass()
+    this.passRunning = this.pass()
       .catch((err: unknown) => this.say(`runner pass failed: ${errorText(err)}`))
       .finally(() => {
-        this.passRunning = false;
+        this.passRunning = undefined;
         if (this.passAgain && !this.stopped) {
           this.passAgain = false;
           this.kick();
@@ -268,7 +269,7 @@ export class ProcessRunner {
       void s.child.stop(this.opts.graceMs);
     }
     if (w) {
-      for (const i of plan.start) await this.startSlot(g, w, i);
+      for (const i of plan.start) if (!this.stopped) await this.startSlot(g, w, i);
     }
     // Slots above the desired count disappear once their process has exited.
     for (const s of [...g.slots.values()]) {

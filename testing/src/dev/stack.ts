@@ -154,11 +154,10 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     await clientApply(kc, deployments, ["replicas"]);
 
     progress(`starting the operator (metrics on 127.0.0.1:${ports.operator})`);
-    const operator = new OperatorProcess(config, paths.kubeconfig, nats.url, ports.operator, log, progress);
+    const operator = new OperatorProcess(config, paths.kubeconfig, nats.url, ports.operator, log, progress, () => savePids());
+    children.push({ name: "operator", match: OPERATOR_SCRIPT, pid: () => operator.pid });
     operator.start();
     stops.push(() => operator.stop());
-    children.push({ name: "operator", match: OPERATOR_SCRIPT, pid: () => operator.pid });
-    savePids();
 
     let prometheus: DevPrometheus | undefined;
     let proxy: RoundRobinProxy | undefined;
@@ -255,11 +254,13 @@ class OperatorProcess {
   private readonly env: NodeJS.ProcessEnv;
   private readonly log: Writable;
   private readonly progress: Step;
+  private readonly onStart: () => void;
 
-  constructor(config: DevConfig, kubeconfig: string, natsUrl: string, port: number, log: Writable, progress: Step) {
+  constructor(config: DevConfig, kubeconfig: string, natsUrl: string, port: number, log: Writable, progress: Step, onStart: () => void) {
     this.config = config;
     this.log = log;
     this.progress = progress;
+    this.onStart = onStart;
     this.env = {
       ...process.env,
       KUBECONFIG: kubeconfig,
@@ -287,6 +288,7 @@ class OperatorProcess {
       log: this.log,
     });
     this.child = child;
+    this.onStart();
     void child.exited.then((info) => {
       if (info.requested || this.stopped) return;
       this.crashes = Date.now() - child.startedAt > 10_000 ? 1 : this.crashes + 1;
