@@ -131,6 +131,11 @@ describe("kubectl against the test server", () => {
     await kubectl.ok(["set", "env", "deployment/inventory", "EXTRA=1"]);
     const env = await kubectl.ok(["get", "deploy", "inventory", "-o", "jsonpath={.spec.template.spec.containers[0].env[*].name}"]);
     expect(env).toBe("LOG_LEVEL EXTRA");
+    // Field ownership: the scale write owns spec.replicas, so a server-side apply that sets it conflicts.
+    const conflict = await kubectl.run(["apply", "--server-side", "-f", fixture("deployment.yaml")]);
+    expect(conflict.stderr).toContain('Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" using autoscaling/v1: .spec.replicas');
+    await kubectl.ok(["apply", "--server-side", "--force-conflicts", "-f", fixture("deployment.yaml")]);
+    expect(await kubectl.ok(["get", "deploy", "inventory", "-o", "jsonpath={.spec.replicas}"])).toBe("1");
     const table = await kubectl.ok(["get", "deployments"]);
     expect(table.split("\n")[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
   });

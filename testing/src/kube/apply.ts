@@ -4,7 +4,8 @@
 // object (maps recursively, list-map lists by key, other lists atomically), removes fields
 // the manager no longer applies (unless another manager owns them), and reports conflicts
 // with other Apply managers' differing values (409) unless force=true.
-// Not modelled: ownership by Update operations (so no conflicts with plain writers).
+// Non-apply writes record Update ownership of the fields they change (recordUpdate), so an
+// apply that changes a field last written by, say, the autoscaler conflicts, as on a real server.
 import { ApiError } from "./errors.ts";
 import { clone, isObject, type Json, type JsonObject, type KubeObject, type ManagedFieldsEntry } from "./types.ts";
 
@@ -168,7 +169,7 @@ export function serverSideApply(inp: ApplyInput): KubeObject {
   const conflicts: { manager: string; path: string[] }[] = [];
   const base: Json = live ? clone(live) as unknown as Json : {};
   for (const e of entries) {
-    if (e === mine || e.operation !== "Apply") continue;
+    if (e === mine) continue;
     const theirs = fromFieldsV1(e.fieldsV1);
     for (const [k, p] of newPaths) {
       if (!theirs.has(k) || p[p.length - 1] === ".") continue;
@@ -176,14 +177,14 @@ export function serverSideApply(inp: ApplyInput): KubeObject {
       const want = valueAt(applied, p);
       if (JSON.stringify(cur) !== JSON.stringify(want)) {
         if (inp.force) theirs.delete(k);
-        else conflicts.push({ manager: e.manager, path: p });
+        else conflicts.push({ manager: e.operation === "Apply" ? `"${e.manager}"` : `"${e.manager}"${e.subresource ? ` with subresource "${e.subresource}"` : ""} using ${e.apiVersion}`, path: p });
       }
     }
     if (inp.force) e.fieldsV1 = toFieldsV1(theirs.values());
   }
   if (conflicts.length > 0) {
     const fmt = (p: string[]) => p.map((pe) => (pe.startsWith("f:") ? `.${pe.slice(2)}` : pe.startsWith("k:") ? `[${pe.slice(2).replace(/^\{|\}$/g, "").replace(/"/g, "")}]` : "")).join("");
-    const causes = conflicts.map((c) => ({ reason: "FieldManagerConflict", message: `conflict with "${c.manager}": ${fmt(c.path)}`, field: fmt(c.path) }));
+    const causes = conflicts.map((c) => ({ reason: "FieldManagerConflict", message: `conflict with ${c.manager}: ${fmt(c.path)}`, field: fmt(c.path) }));
     const msg = `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? "s" : ""}: ${causes.map((c) => c.message).join("\n")}`;
     throw new ApiError(409, "Conflict", msg, { causes });
   }
@@ -204,4 +205,83 @@ export function serverSideApply(inp: ApplyInput): KubeObject {
   const obj = result as unknown as KubeObject;
   obj.metadata = { ...(obj.metadata ?? {}), managedFields: [...kept, entry] };
   return obj;
+}
+
+/** Leaf field paths of a whole object (tracked part: spec-like fields, or only status), with their values. */
+function objectPaths(o: KubeObject | undefined, schema: Schema, builtin: boolean, statusOnly: boolean): Map<string, { path: string[]; value: string }> {
+  const out = new Map<string, { path: string[]; value: string }>();
+  if (!o) return out;
+  const body: JsonObject = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (k === "apiVersion" || k === "kind" || k === "metadata") continue;
+    if ((k === "status") !== statusOnly) continue;
+    body[k] = v as Json;
+  }
+  const paths = appliedPaths(body, schema, builtin);
+  if (!statusOnly) {
+    const m = o.metadata;
+    for (const mk of ["labels", "annotations"] as const) for (const k of Object.keys(m[mk] ?? {})) paths.set(JSON.stringify(["f:metadata", `f:${mk}`, `f:${k}`]), ["f:metadata", `f:${mk}`, `f:${k}`]);
+    for (const f of m.finalizers ?? []) paths.set(JSON.stringify(["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]), ["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]);
+  }
+  if (statusOnly && isObject(o.status as Json)) {
+    for (const [k, p] of fieldPathsOf(o.status as JsonObject, sub(schema, "status"), builtin)) paths.set(k, p);
+  }
+  for (const [k, p] of paths) out.set(k, { path: p, value: JSON.stringify(valueAt(o as unknown as Json, p) ?? null) });
+  return out;
+}
+
+function fieldPathsOf(status: JsonObject, s: Schema, builtin: boolean): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  fieldPaths(status, s, ["f:status"], "status", builtin, out);
+  return out;
+}
+
+export interface UpdateRecord {
+  manager: string;
+  apiVersion: string;
+  subresource?: string;
+  schema: Schema;
+  builtin: boolean;
+}
+
+/**
+ * Field ownership after a non-apply write (operation Update), as the real server's field
+ * manager records it: the writer owns every field it changed, previous owners lose those
+ * fields, removed fields belong to nobody. Returns the new managedFields.
+ */
+export function recordUpdate(old: KubeObject | undefined, next: KubeObject, r: UpdateRecord): ManagedFieldsEntry[] {
+  const statusOnly = r.subresource === "status";
+  const before = objectPaths(old, r.schema, r.builtin, statusOnly);
+  const after = objectPaths(next, r.schema, r.builtin, statusOnly);
+  const changed = new Map<string, string[]>();
+  for (const [k, v] of after) if (before.get(k)?.value !== v.value) changed.set(k, v.path);
+  const removed = [...before.keys()].filter((k) => !after.has(k));
+  const entries: ManagedFieldsEntry[] = clone(old?.metadata.managedFields ?? []);
+  if (changed.size === 0 && removed.length === 0) return entries;
+  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const out: ManagedFieldsEntry[] = [];
+  let mine: Map<string, string[]> | undefined;
+  for (const e of entries) {
+    const set = fromFieldsV1(e.fieldsV1);
+    for (const k of [...changed.keys(), ...removed]) set.delete(k);
+    if (e.manager === r.manager && e.operation === "Update" && (e.subresource ?? "") === (r.subresource ?? "")) {
+      mine = set;
+      continue;
+    }
+    if (set.size > 0) out.push({ ...e, fieldsV1: toFieldsV1(set.values()) });
+  }
+  const owned = mine ?? new Map<string, string[]>();
+  for (const [k, p] of changed) owned.set(k, p);
+  if (owned.size > 0) {
+    out.push({
+      manager: r.manager,
+      operation: "Update",
+      apiVersion: r.apiVersion,
+      time: now,
+      fieldsType: "FieldsV1",
+      fieldsV1: toFieldsV1(owned.values()),
+      ...(r.subresource ? { subresource: r.subresource } : {}),
+    });
+  }
+  return out;
 }

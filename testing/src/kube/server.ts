@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { serverSideApply } from "./apply.ts";
+import { recordUpdate, serverSideApply } from "./apply.ts";
 import { BUILTIN_TYPES, defaultBuiltin, validateBuiltin } from "./builtins.ts";
 import { crdTypes, prepareCrd, validateCrd } from "./crd.ts";
 import {
@@ -105,6 +105,10 @@ interface WriteOpts {
   warnings: string[];
   /** Set for PATCH requests: strict unknown-field errors then name the patch (apiserver patch.go). */
   patch?: Json;
+  /** Server-side apply: managedFields come from the apply, no Update entry is recorded. */
+  applying?: boolean;
+  /** Subresource the write came through, for managedFields (status, scale). */
+  subresource?: string;
 }
 
 /** Go's %+v of a decoded JSON map, as the real server prints a patch in errors. */
@@ -647,6 +651,11 @@ class ApiServer implements KubeApiServer {
     // Status is not set on create where a status subresource exists (real PrepareForCreate).
     if (rt.status && !(rt.group === "" && rt.plural === "namespaces")) delete obj.status;
     this.admit(rt, obj, undefined, o);
+    if (!o.applying) {
+      delete obj.metadata.managedFields;
+      const mf = recordUpdate(undefined, obj, { manager: o.fieldManager, apiVersion: groupVersion(rt.group, rt.version), schema: rt.schema, builtin: !rt.crd });
+      if (mf.length) obj.metadata.managedFields = mf;
+    }
     const m = obj.metadata;
     m.uid = randomUUID();
     m.creationTimestamp = now();
@@ -718,7 +727,10 @@ class ApiServer implements KubeApiServer {
       if (c.deletionTimestamp) m.deletionTimestamp = c.deletionTimestamp;
       else delete m.deletionTimestamp;
       if (c.deletionGracePeriodSeconds !== undefined) m.deletionGracePeriodSeconds = c.deletionGracePeriodSeconds;
-      if (m.managedFields === undefined && c.managedFields) m.managedFields = c.managedFields;
+      if (opts.applying) {
+        if (m.managedFields === undefined && c.managedFields) m.managedFields = c.managedFields;
+      } else if (c.managedFields) m.managedFields = c.managedFields;
+      else delete m.managedFields;
       if (c.deletionTimestamp) {
         const added = (m.finalizers ?? []).filter((f) => !(c.finalizers ?? []).includes(f));
         if (added.length) {
@@ -729,6 +741,17 @@ class ApiServer implements KubeApiServer {
     }
     this.admit(rt, next, current, opts);
     if (this.specChanged(rt, current, next)) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
+    if (!opts.applying) {
+      const subresource = opts.subresource ?? sub;
+      next.metadata.managedFields = recordUpdate(current, next, {
+        manager: opts.fieldManager,
+        apiVersion: subresource === "scale" ? "autoscaling/v1" : groupVersion(rt.group, rt.version),
+        ...(subresource ? { subresource } : {}),
+        schema: rt.schema,
+        builtin: !rt.crd,
+      });
+      if (next.metadata.managedFields.length === 0) delete next.metadata.managedFields;
+    }
     const comparable = (o: KubeObject) => {
       const c = clone(o);
       delete c.metadata.resourceVersion;
@@ -769,6 +792,7 @@ class ApiServer implements KubeApiServer {
       }
       const am = (isObject(applied.metadata) ? applied.metadata : {}) as JsonObject;
       if (am.name && am.name !== name) throw badRequest(`the name of the object (${String(am.name)}) does not match the name on the URL (${name})`);
+      opts.applying = true;
       const result = serverSideApply({
         live: current ? this.view(rt, current) : undefined,
         applied,
@@ -858,7 +882,7 @@ class ApiServer implements KubeApiServer {
     }
     const next = clone(current);
     setSimplePath(next as unknown as Record<string, unknown>, rt.scale!.specReplicasPath, replicas);
-    const stored = this.replace(rt, current, next, undefined, opts);
+    const stored = this.replace(rt, current, next, undefined, { ...opts, subresource: "scale" });
     return this.scaleOf(rt, stored);
   }
 
