@@ -26,6 +26,8 @@ export interface SubscriptionResource {
     consumerName?: string;
     lag?: { pending?: number; ackPending?: number; redelivered?: number };
     replicas?: { current?: number; desired?: number };
+    lastScaleTime?: string;
+    lastScaleReason?: string;
   };
 }
 
@@ -60,8 +62,17 @@ function ready(conditions: Condition[] | undefined): { ready: string; reason: st
 
 const num = (n: number | undefined) => (n === undefined ? "-" : String(n));
 
-/** The two tables `jetmesh status` prints. */
-export function renderStatus(report: StatusReport): string {
+/** "3m ago" style age of an RFC 3339 time relative to `now`. */
+export function age(time: string, now: Date): string {
+  const s = Math.max(0, Math.round((now.getTime() - Date.parse(time)) / 1000));
+  if (!Number.isFinite(s)) return "?";
+  if (s < 120) return `${s}s ago`;
+  if (s < 7200) return `${Math.round(s / 60)}m ago`;
+  return `${Math.round(s / 3600)}h ago`;
+}
+
+/** The two tables `jetmesh status` prints, then the last scale decisions and what is not ready. */
+export function renderStatus(report: StatusReport, now = new Date()): string {
   const streamRows = report.streams.map((s) => {
     const r = ready(s.status?.conditions);
     return [s.metadata?.namespace ?? "", s.metadata?.name ?? "", r.ready, r.reason, s.status?.streamName ?? "-", num(s.status?.messages), num(s.status?.lastSequence)];
@@ -93,6 +104,15 @@ export function renderStatus(report: StatusReport): string {
       ? renderTable(["NAMESPACE", "NAME", "STREAM", "READY", "REASON", "PENDING", "ACK-PENDING", "REDELIVERED", "REPLICAS", "DEPLOYMENT"], subRows)
       : "(none)",
   );
+  const scaled = report.subscriptions.filter((s) => s.status?.lastScaleTime);
+  if (scaled.length) {
+    out.push("");
+    out.push("LAST SCALE");
+    for (const s of scaled) {
+      const st = s.status;
+      out.push(`${s.metadata?.namespace}/${s.metadata?.name}: ${age(st?.lastScaleTime as string, now)}${st?.lastScaleReason ? `: ${st.lastScaleReason}` : ""}`);
+    }
+  }
   const notReady = [...report.streams, ...report.subscriptions]
     .map((x) => ({ x, c: x.status?.conditions?.find((c) => c.type === "Ready" && c.status === "False") }))
     .filter((e) => e.c?.message);

@@ -68,6 +68,8 @@ describe("jetmesh status", () => {
       consumerName: "shop_payment",
       lag: { pending: 812, ackPending: 100, redelivered: 3 },
       replicas: { current: 3, desired: 4 },
+      lastScaleTime: new Date(Date.now() - 90_000).toISOString(),
+      lastScaleReason: "lag 912 over 3 replicas exceeds 100 per replica",
     });
     await status("eventsubscriptions", "shipping", {
       conditions: [{ type: "Ready", status: "False", reason: "StreamNotFound", message: "EventStream shop/events is not ready", lastTransitionTime: now }],
@@ -80,6 +82,7 @@ describe("jetmesh status", () => {
     expect(r.out).toMatch(/^shop\s+dead-letters\s+Unknown\s+NotReconciled\s+-\s+-\s+-$/m);
     expect(r.out).toMatch(/^shop\s+payment\s+events\s+True\s+Ready\s+812\s+100\s+3\s+3\/4\s+payment$/m);
     expect(r.out).toMatch(/^shop\/shipping: StreamNotFound: EventStream shop\/events is not ready$/m);
+    expect(r.out).toMatch(/^LAST SCALE\nshop\/payment: (89|90|91)s ago: lag 912 over 3 replicas exceeds 100 per replica$/m);
 
     const json = await run(["status", "-A", "-o", "json", "--kubeconfig", kube.kubeconfigPath]);
     const report = JSON.parse(json.out) as { subscriptions: { metadata: { name: string } }[] };
