@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../src/config.ts";
+
+describe("operator configuration", () => {
+  it("has working defaults", () => {
+    const c = parseConfig({});
+    expect(c.nats.servers).toEqual(["nats://127.0.0.1:4222"]);
+    expect(c.resyncMs).toBe(30_000);
+    expect(c.httpPort).toBe(8080);
+    expect(c.leaderElection).toMatchObject({ enabled: true, name: "jetmesh-operator", namespace: "default", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+  });
+
+  it("reads NATS settings and lease timings", () => {
+    const c = parseConfig({
+      NATS_URL: "nats://a:4222, nats://b:4222",
+      NATS_CREDS_FILE: "/secrets/nats.creds",
+      RESYNC_SECONDS: "0.5",
+      POD_NAMESPACE: "jetmesh-system",
+      POD_NAME: "op-0",
+      LEADER_ELECTION: "false",
+    });
+    expect(c.nats.servers).toEqual(["nats://a:4222", "nats://b:4222"]);
+    expect(c.nats.credsFile).toBe("/secrets/nats.creds");
+    expect(c.resyncMs).toBe(500);
+    expect(c.leaderElection).toMatchObject({ enabled: false, namespace: "jetmesh-system", identity: "op-0" });
+  });
+
+  it.each([
+    [{ NATS_URL: "http://x" }, /NATS_URL: "http:\/\/x" is not a NATS URL/],
+    [{ NATS_URL: " , " }, /NATS_URL is empty/],
+    [{ RESYNC_SECONDS: "-1" }, /RESYNC_SECONDS="-1"/],
+    [{ WORKERS: "0" }, /WORKERS="0": expected an integer from 1 to 256/],
+    [{ HTTP_PORT: "http" }, /HTTP_PORT/],
+    [{ LEADER_ELECTION: "maybe" }, /LEADER_ELECTION="maybe": expected true or false/],
+    [{ LEASE_DURATION_SECONDS: "5", LEASE_RENEW_DEADLINE_SECONDS: "6" }, /shorter than LEASE_DURATION_SECONDS/],
+    [{ NATS_TLS_CERT_FILE: "/c" }, /needs NATS_TLS_KEY_FILE/],
+  ])("refuses %j", (env, message) => expect(() => parseConfig(env)).toThrow(message));
+});
