@@ -147,6 +147,11 @@ describe("client-node against the test server", () => {
       expect(body.details.causes).toEqual([{ reason: "FieldValueInvalid", field: "spec.replicas", message: "Invalid value: -1: spec.replicas in body should be greater than or equal to 0" }]);
     }
 
+    // Metadata-only reads (as client-go's metadata client asks for them).
+    const partial = (await (await fetch(`${server.url}/apis/test.jetmesh.io/v1alpha1/namespaces/default/widgets?labelSelector=a%3D2`, { headers: { accept: "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1" } })).json()) as { kind: string; items: Widget[] };
+    expect(partial.kind).toBe("PartialObjectMetadataList");
+    expect(partial.items.map((i) => [i.kind, i.metadata?.name, i.spec])).toEqual([["PartialObjectMetadata", "gen", undefined]]);
+
     // Label and field selectors.
     const byLabel = (await custom.listNamespacedCustomObject({ ...W, labelSelector: "a in (2,3)" })) as { items: Widget[] };
     expect(byLabel.items.map((i) => i.metadata?.name)).toEqual(["gen"]);

@@ -302,11 +302,13 @@ class ApiServer implements KubeApiServer {
       if (sub && sub !== "status" && !(sub === "scale" && rt.scale)) throw pathNotFound();
       if (sub === "status" && !rt.status) throw pathNotFound();
       const table = /as=Table/.test(accept) && method === "GET" && !sub;
+      // Metadata-only clients (client-go's metadata informers, the garbage collector) ask for this.
+      const partial = !table && /as=PartialObjectMetadata/.test(accept) && method === "GET" && !sub;
       const include = (q.get("includeObject") ?? "Metadata") as IncludeObject;
       if (isWatch) {
         record.code = 200;
         this.requests.push(record);
-        this.serveWatch(req, res, rt, namespace, q, table ? include : undefined);
+        this.serveWatch(req, res, rt, namespace, q, table ? include : undefined, partial);
         return;
       }
       const opts: WriteOpts = {
@@ -320,9 +322,9 @@ class ApiServer implements KubeApiServer {
       let out: unknown;
       if (method === "GET" && name) {
         const obj = this.mustGet(rt, namespace, name);
-        out = sub === "scale" ? this.scaleOf(rt, obj) : table ? toTable(rt, [this.view(rt, obj)], include, {}) : this.view(rt, obj);
+        out = sub === "scale" ? this.scaleOf(rt, obj) : table ? toTable(rt, [this.view(rt, obj)], include, {}) : partial ? partialOf(this.view(rt, obj)) : this.view(rt, obj);
       } else if (method === "GET") {
-        out = this.list(rt, namespace, q, table ? include : undefined);
+        out = this.list(rt, namespace, q, table ? include : undefined, partial);
       } else if (method === "POST" && !name) {
         const obj = parseBody(body!, String(req.headers["content-type"] ?? ""));
         out = this.view(rt, this.create(rt, namespace, obj, opts));
@@ -445,7 +447,7 @@ class ApiServer implements KubeApiServer {
     return (o) => (ns === undefined || o.metadata.namespace === ns) && labels(o.metadata.labels) && fields(rt.convert ? this.view(rt, o) : o);
   }
 
-  private list(rt: ResourceType, ns: string | undefined, q: URLSearchParams, table: IncludeObject | undefined): unknown {
+  private list(rt: ResourceType, ns: string | undefined, q: URLSearchParams, table: IncludeObject | undefined, partial: boolean): unknown {
     const match = this.matcher(rt, ns, q);
     let items = this.store.list(storageKey(rt), rt.namespaced ? ns : undefined).filter(match);
     const meta: JsonObject = { resourceVersion: String(this.store.rv) };
@@ -469,12 +471,13 @@ class ApiServer implements KubeApiServer {
     }
     const views = items.map((o) => this.view(rt, o));
     if (table) return toTable(rt, views, table, meta);
+    if (partial) return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadataList", metadata: meta, items: views.map(partialOf) };
     return { apiVersion: groupVersion(rt.group, rt.version), kind: rt.listKind, metadata: meta, items: views };
   }
 
   // ---- watch ---------------------------------------------------------------------------
 
-  private serveWatch(req: IncomingMessage, res: ServerResponse, rt: ResourceType, ns: string | undefined, q: URLSearchParams, table: IncludeObject | undefined): void {
+  private serveWatch(req: IncomingMessage, res: ServerResponse, rt: ResourceType, ns: string | undefined, q: URLSearchParams, table: IncludeObject | undefined, partial: boolean): void {
     let match: (o: KubeObject) => boolean;
     try {
       match = this.matcher(rt, ns, q);
@@ -492,7 +495,7 @@ class ApiServer implements KubeApiServer {
       if (table && type !== "ERROR" && type !== "BOOKMARK") {
         object = toTable(rt, [this.view(rt, obj as KubeObject)], table, {}, first);
         first = false;
-      } else if (type !== "ERROR" && type !== "BOOKMARK") object = this.view(rt, obj as KubeObject);
+      } else if (type !== "ERROR" && type !== "BOOKMARK") object = partial ? partialOf(this.view(rt, obj as KubeObject)) : this.view(rt, obj as KubeObject);
       return `${JSON.stringify({ type, object })}\n`;
     };
     const w: OpenWatch = {
@@ -1052,6 +1055,10 @@ function deleteOptions(body: Buffer | undefined, q: URLSearchParams): JsonObject
   if (policy) out.propagationPolicy = policy;
   if (q.get("orphanDependents") === "true") out.orphanDependents = true;
   return out;
+}
+
+function partialOf(o: KubeObject): KubeObject {
+  return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: o.metadata };
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
