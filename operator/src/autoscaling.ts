@@ -120,14 +120,18 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
     // Guarded by resourceVersion, like the reconciler's writes, so neither drops the other's conditions.
     await w.rest.patch(EVENTSUBSCRIPTIONS, sub.metadata.namespace, sub.metadata.name, { metadata: { resourceVersion: sub.metadata.resourceVersion }, status: patch }, "merge", "status");
   };
-  /** One retry on a conflict, from a fresh read (the cache may lag our own last write). */
+  /**
+   * One retry on a conflict, once the watch has delivered the write we collided with (a
+   * moment later), from the cache: no extra GET, so no extra RBAC verb.
+   */
   const writeScalingFresh = async (sub: EventSubscription, s: Parameters<typeof writeScaling>[1]) => {
     try {
       await writeScaling(sub, s);
     } catch (err) {
       if (!isConflict(err)) throw err;
-      const fresh = await w.rest.get<EventSubscription>(EVENTSUBSCRIPTIONS, sub.metadata.namespace, sub.metadata.name);
-      await writeScaling(fresh, s);
+      await new Promise((r) => setTimeout(r, 250));
+      const fresh = w.subscriptions.get(objectKey(sub.metadata.namespace, sub.metadata.name));
+      if (fresh && !fresh.metadata.deletionTimestamp) await writeScaling(fresh, s);
     }
   };
 

@@ -85,7 +85,12 @@ export class EventStreamReconciler {
         if (diff.updatable.length > 0) {
           // Keep the server's values for what cannot change, update the rest.
           const cfg = { ...desired, retention: String(state.config.retention), storage: String(state.config.storage) };
-          state = await admin.updateStream(cfg);
+          const fields = diff.updatable.map((f) => `spec.${f}`).join(", ");
+          state = await admin.updateStream(cfg).catch((err: unknown) => {
+            // Some servers refuse more than retention/storage (older 2.9 releases): name the fields.
+            if (err instanceof JetStreamRefused) throw new JetStreamRefused(`could not update ${fields} in place: ${err.message}; revert ${fields} or recreate the EventStream`, err.code);
+            throw err;
+          });
           const drift = obj.status?.observedGeneration === obj.metadata.generation;
           ctx.events.normal(
             obj,
