@@ -8,6 +8,8 @@
 #   make kind-logs    operator and service logs (what CI prints when something fails)
 #   make down         delete the kind cluster
 #   make chart-check  the chart's static checks (no cluster needed; part of make test)
+#   make images-check each image's layout without Docker: dist/ + production-only
+#                     node_modules, then `node dist/main.js` must start (no missing module)
 #
 # Needs docker (with a running engine), kind, helm and kubectl; each target says which is
 # missing and where to get it.
@@ -35,7 +37,7 @@ NEED_HELM = $(call need-tool,helm,install Helm 3 (https://helm.sh/docs/intro/ins
 NEED_KUBECTL = $(call need-tool,kubectl,install kubectl (https://kubernetes.io/docs/tasks/tools/))
 KUBE_CONTEXT := kind-$(KIND_CLUSTER)
 
-.PHONY: kind-up images deploy demo-kind kind-logs down chart-check
+.PHONY: kind-up images deploy demo-kind kind-logs down chart-check images-check
 
 kind-up:
 	@$(NEED_DOCKER)
@@ -125,3 +127,39 @@ chart-check: install
 	@$(call need-tool,promtool,apt-get install prometheus)
 	./scripts/sync-chart-crds.sh --check
 	npx vitest run charts/jetmesh/test
+
+# What the Dockerfiles do, on this machine: stage 1 (npm ci, build the workspaces), stage 2
+# (npm ci --omit=dev -w <workspace> + dist/), then the entry point with production
+# dependencies only. A module that dev hoisting hid from production fails here.
+images-check: install
+	@tmp=$$(mktemp -d /tmp/jetmesh-images-XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
+	printf '%s\n' 'apiVersion: v1' 'kind: Config' 'current-context: none' \
+	  'clusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]' \
+	  'contexts: [{name: none, context: {cluster: none, user: none}}]' 'users: [{name: none, user: {}}]' > "$$tmp/kubeconfig"; \
+	manifests="package.json package-lock.json tsconfig.base.json $$(node -p 'require("./package.json").workspaces.map(w => w + "/package.json").join(" ")')"; \
+	echo "==> stage build: npm ci + npm run build (all image workspaces) in $$tmp/build"; \
+	mkdir -p "$$tmp/build"; for f in $$manifests; do mkdir -p "$$tmp/build/$$(dirname $$f)"; cp "$$f" "$$tmp/build/$$f"; done; \
+	for d in services/mesh services/shop operator services/order services/inventory services/payment services/shipping; do \
+	  cp -r "$$d/src" "$$d/tsconfig.build.json" "$$tmp/build/$$d/"; done; \
+	(cd "$$tmp/build" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null && \
+	  npm run --silent build -w @jetmesh/mesh -w @jetmesh/shop -w @jetmesh/operator -w @jetmesh/order \
+	    -w @jetmesh/inventory -w @jetmesh/payment -w @jetmesh/shipping); \
+	for entry in $(JETMESH_IMAGES); do \
+	  name="$${entry%%:*}"; file="$${entry#*:}"; dir="$$(dirname $$file)"; app="$$tmp/$$name"; \
+	  echo "==> stage deps + runtime for jetmesh-$$name: npm ci --omit=dev -w $$dir, then node dist/main.js"; \
+	  mkdir -p "$$app"; for f in $$manifests; do mkdir -p "$$app/$$(dirname $$f)"; cp "$$f" "$$app/$$f"; done; \
+	  ws="$$(node -p "require('./$$dir/package.json').name")"; \
+	  (cd "$$app" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error -w "$$ws" >/dev/null); \
+	  for d in $$(grep -oE '^COPY --from=build /src/[^ ]+/dist' "$$file" | sed -E 's#COPY --from=build /src/##; s#/dist##'); do \
+	    cp -r "$$tmp/build/$$d/dist" "$$app/$$d/dist"; done; \
+	  out="$$(cd "$$app/$$dir" && NODE_ENV=production NATS_URL=nats://127.0.0.1:1 HTTP_PORT=0 HTTP_HOST=127.0.0.1 \
+	    JETMESH_STREAM=shop_events JETMESH_CONSUMER=shop_$$name JETMESH_TYPES=shop.order.placed.v1 \
+	    JETMESH_DEAD_LETTER_SUBJECT=jetmesh.dlq.shop.$$name KUBECONFIG="$$tmp/kubeconfig" LEADER_ELECTION=false \
+	    timeout 5 node dist/main.js 2>&1 || true)"; \
+	  if echo "$$out" | grep -qE 'ERR_MODULE_NOT_FOUND|Cannot find (module|package)'; then \
+	    echo "$$out" | head -20 >&2; echo "jetmesh-$$name: a module is missing from the production image layout" >&2; exit 1; fi; \
+	  echo "$$out" | grep -qE '"msg":"(http listening|operator started)"' || { \
+	    echo "$$out" | head -20 >&2; echo "jetmesh-$$name: did not start" >&2; exit 1; }; \
+	  echo "    started: $$(echo "$$out" | grep -E '"msg":"(http listening|operator started)"' | head -1 | cut -c1-150)"; \
+	done; \
+	echo "==> every image layout starts with production dependencies only"
