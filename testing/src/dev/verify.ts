@@ -1,9 +1,16 @@
-// The demo's verdict: the shop's invariant checker, waiting for orders in flight to finish.
-import type { NatsConnection } from "@nats-io/transport-node";
-import { formatReport, verifyShop } from "@jetmesh/shop";
+// The demo's verdict: `jetmesh verify` (the shop's invariant checker) as a child process, so
+// @jetmesh/testing does not depend on the shop's code; it waits for orders in flight to finish.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 
-export async function runShopVerify(nc: NatsConnection, settleMs: number): Promise<{ ok: boolean; text: string }> {
-  const report = await verifyShop(nc, { settleMs });
-  const ok = report.violations.length === 0 && report.settled;
-  return { ok, text: formatReport(report) + (report.settled ? "" : "\nNOT SETTLED: some orders did not reach a terminal state in time") };
+export function runShopVerify(rootDir: string, natsUrl: string, settleSeconds: number): Promise<{ ok: boolean; text: string }> {
+  const bin = join(rootDir, "services/cli/bin/jetmesh.js");
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [bin, "verify", "--settle", String(settleSeconds), "--nats", natsUrl], { stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    p.stdout.on("data", (b: Buffer) => (text += b.toString()));
+    p.stderr.on("data", (b: Buffer) => (text += b.toString()));
+    p.once("error", (err) => resolve({ ok: false, text: `cannot run ${bin}: ${err.message}` }));
+    p.once("exit", (code) => resolve({ ok: code === 0 && !/in flight .*did not settle/.test(text), text: text.trimEnd() }));
+  });
 }
