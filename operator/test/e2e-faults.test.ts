@@ -58,13 +58,16 @@ describe("operator under faults", () => {
     expect(await metrics(op)).toMatch(/^jetmesh_operator_nats_connected 1$/m);
   });
 
-  it("recreates a memory stream lost in a NATS restart", async () => {
+  it("recreates a memory stream lost in a NATS restart, and its consumers", async () => {
+    await env.k(["apply", "-f", "-"], sub("memsub", "mem", ["mem.a"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/memsub", "--timeout=10s"]);
     js = await env.js();
-    expect(await js.streamInfo("f_mem")).toBeDefined();
+    expect(await js.consumerInfo("f_mem", "f_memsub")).toBeDefined();
     await env.nats.node(0).restart();
     js = await env.js();
     await waitFor("memory stream back", async () => (await js.streamInfo("f_mem")) !== undefined, { timeoutMs: 20_000, intervalMs: 200 });
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "--timeout=10s"]);
+    await waitFor("its consumer back", async () => (await js.consumerInfo("f_mem", "f_memsub")) !== undefined, { timeoutMs: 20_000, intervalMs: 200 });
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "esub/memsub", "--timeout=10s"]);
   });
 
   it("lets the schema refuse what it can, and reports the rest in status", async () => {

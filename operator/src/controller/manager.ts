@@ -84,8 +84,9 @@ export class Controller {
   /** A stream reconciled: subscriptions waiting for it should look again now, not after their timer. */
   private afterStream(key: string, outcome: Outcome): void {
     if (outcome.kind !== "ok") return;
+    // All of them, not only those waiting: a stream that was recreated lost its consumers.
     const { namespace, name } = splitKey(key);
-    this.enqueueDependents(namespace, name, true);
+    this.enqueueDependents(namespace, name);
   }
 
   onStreamChange(type: ChangeType, obj: EventStream, old: EventStream | undefined): void {
@@ -108,12 +109,11 @@ export class Controller {
     this.subscriptionQueue.add(objectKey(obj.metadata.namespace, obj.metadata.name));
   }
 
-  /** Subscriptions that use this stream (as their stream or dead-letter stream) and are not Ready. */
-  enqueueDependents(namespace: string, stream: string, onlyNotReady = false): void {
+  /** Subscriptions that use this stream (as their stream or dead-letter stream). */
+  enqueueDependents(namespace: string, stream: string): void {
     for (const s of this.subscriptions?.list() ?? []) {
       if (s.metadata.namespace !== namespace) continue;
       if (s.spec?.stream !== stream && s.spec?.deadLetter?.stream !== stream) continue;
-      if (onlyNotReady && s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")) continue;
       this.subscriptionQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
     }
   }
