@@ -2,6 +2,8 @@
 // informers across dropped watches and expired history, object semantics, GC, faults.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync, mkdtempSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -49,8 +51,11 @@ beforeAll(async () => {
   kc.loadFromFile(server.kubeconfigPath);
   custom = kc.makeApiClient(CustomObjectsApi);
   core = kc.makeApiClient(CoreV1Api);
+  // Raw JSON on purpose: client-node's typed serializer drops `default` and
+  // `x-kubernetes-validations` from CRD schemas (it only knows `_default`, `xKubernetesValidations`).
   const crd = parse(readFileSync(fixture("widgets-crd.yaml"), "utf8")) as V1CustomResourceDefinition;
-  await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: crd });
+  const res = await fetch(`${server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(crd) });
+  if (res.status !== 201) throw new Error(`CRD create failed: ${res.status} ${await res.text()}`);
 });
 afterAll(async () => {
   await server?.stop();
@@ -98,6 +103,12 @@ describe("client-node against the test server", () => {
     expect(res.status).toBe(200);
     const ev = JSON.parse((await res.text()).trim()) as { type: string; object: { code: number; reason: string } };
     expect(ev).toMatchObject({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
+
+    // timeoutSeconds ends the stream from the server side.
+    const started = Date.now();
+    const timed = await fetch(`${server.url}/apis/test.jetmesh.io/v1alpha1/widgets?watch=1&timeoutSeconds=1`);
+    await timed.text();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
 
     const list = (await custom.listNamespacedCustomObject(W)) as { metadata: { resourceVersion: string } };
     const ctrl = new AbortController();
@@ -247,5 +258,78 @@ describe("client-node against the test server", () => {
     } finally {
       await b.stop();
     }
+  });
+
+  it("serves cluster-scoped custom resources in every served version from one storage", async () => {
+    const ext = kc.makeApiClient(ApiextensionsV1Api);
+    const version = (name: string, storage: boolean) => ({
+      name,
+      served: true,
+      storage,
+      schema: { openAPIV3Schema: { type: "object", properties: { spec: { type: "object", properties: { size: { type: "integer", default: 1 } } } } } },
+    });
+    // Raw JSON: client-node's typed serializer would drop the schema's `default` (it expects `_default`).
+    const created = await fetch(`${server.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: "clusterthings.test.jetmesh.io" },
+        spec: { group: "test.jetmesh.io", scope: "Cluster", names: { plural: "clusterthings", kind: "ClusterThing" }, versions: [version("v1beta1", false), version("v1", true)] },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const crd = await ext.readCustomResourceDefinition({ name: "clusterthings.test.jetmesh.io" });
+    expect(crd.status?.conditions?.find((c) => c.type === "Established")?.status).toBe("True");
+    const C = { group: "test.jetmesh.io", plural: "clusterthings" };
+    await custom.createClusterCustomObject({ ...C, version: "v1", body: { apiVersion: "test.jetmesh.io/v1", kind: "ClusterThing", metadata: { name: "one", namespace: "ignored" }, spec: {} } });
+    const viaBeta = (await custom.getClusterCustomObject({ ...C, version: "v1beta1", name: "one" })) as Widget;
+    expect(viaBeta.apiVersion).toBe("test.jetmesh.io/v1beta1");
+    expect(viaBeta.metadata?.namespace).toBeUndefined();
+    expect(viaBeta.spec).toEqual({ size: 1 });
+    const groups = (await (await fetch(`${server.url}/apis/test.jetmesh.io`)).json()) as { preferredVersion: { version: string } };
+    expect(groups.preferredVersion.version).toBe("v1");
+    // Deleting the CRD deletes its instances, then the CRD.
+    await ext.deleteCustomResourceDefinition({ name: "clusterthings.test.jetmesh.io" });
+    expect(await status(custom.getClusterCustomObject({ ...C, version: "v1", name: "one" }))).toBe(404);
+    expect((await fetch(`${server.url}/apis/test.jetmesh.io/v1`)).status).toBe(404);
+  });
+
+  it("runs standalone: one JSON line with url and kubeconfig, data kept across SIGTERM and restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kube-main-"));
+    const main = fileURLToPath(new URL("../src/kube/main.ts", import.meta.url));
+    const start = async () => {
+      const child = spawn(process.execPath, ["--conditions=source", main, "--port", "0", "--data", join(dir, "data"), "--kubeconfig", join(dir, "kubeconfig")], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const line = await waitFor("standalone server prints its JSON line", () => out.includes("\n") && out.split("\n")[0]);
+      return { child, info: JSON.parse(line) as { url: string; kubeconfig: string } };
+    };
+    const stopped = (c: ChildProcess) => new Promise<number | null>((r) => c.once("exit", (code) => r(code)));
+    const a = await start();
+    try {
+      expect(a.info.kubeconfig).toBe(join(dir, "kubeconfig"));
+      const res = await fetch(`${a.info.url}/api/v1/namespaces/default/configmaps`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ metadata: { name: "kept" }, data: { x: "1" } }) });
+      expect(res.status).toBe(201);
+    } finally {
+      const exited = stopped(a.child);
+      a.child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    }
+    const b = await start();
+    try {
+      const cm = (await (await fetch(`${b.info.url}/api/v1/namespaces/default/configmaps/kept`)).json()) as { data: Record<string, string> };
+      expect(cm.data).toEqual({ x: "1" });
+    } finally {
+      const exited = stopped(b.child);
+      b.child.kill("SIGTERM");
+      await exited;
+    }
+    const bad = spawn(process.execPath, ["--conditions=source", main, "--port", "nope"], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    bad.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    expect(await stopped(bad)).toBe(2);
+    expect(err).toContain("invalid --port nope");
   });
 });
