@@ -264,6 +264,43 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
   });
 }
 
+/** Wraps values so every key read during rendering is recorded as a dotted path. */
+function tracked(value: unknown, path: string, seen: Set<string>): unknown {
+  if (!isRecord(value) && !Array.isArray(value)) return value;
+  return new Proxy(value as object, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver) as unknown;
+      if (typeof key !== "string" || Array.isArray(target)) return typeof key === "string" ? tracked(v, path, seen) : v;
+      const p = path ? `${path}.${key}` : key;
+      seen.add(p);
+      return tracked(v, p, seen);
+    },
+  });
+}
+
+function leafPaths(value: unknown, path = ""): string[] {
+  if (!isRecord(value) || Object.keys(value).length === 0) return [path];
+  return Object.entries(value).flatMap(([k, v]) => leafPaths(v, path ? `${path}.${k}` : k));
+}
+
+describe("values.yaml has no dead keys", () => {
+  it("every value is read by some template with the defaults or an example (nats.* goes to the subchart)", () => {
+    const seen = new Set<string>();
+    for (const overlay of [{}, ...examples.map((f) => loadYaml(f))]) {
+      const values = tracked(mergeValues(defaults, overlay), "", seen) as Record<string, unknown>;
+      const renderer = new ChartRenderer(templateSources(), {
+        values,
+        release: { Name: "jetmesh", Namespace: "shop" },
+        chart: { Name: chart.name, Version: chart.version, AppVersion: chart.appVersion },
+        files: chartFiles(),
+      });
+      for (const name of templateSources().keys()) if (!name.startsWith("_")) renderer.render(name);
+    }
+    const unused = leafPaths(defaults).filter((p) => !p.startsWith("nats.") && !p.startsWith("shop.") && !seen.has(p));
+    expect(unused).toEqual([]);
+  });
+});
+
 describe("values the chart refuses while rendering", () => {
   const cases: [string, unknown, RegExp][] = [
     ["no NATS at all", { nats: { enabled: false } }, /natsConnection.url is required/],
