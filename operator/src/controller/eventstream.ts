@@ -14,6 +14,7 @@ import { EVENTSTREAMS, type ReconcileContext } from "./context.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "./finalizer.ts";
 import { done, TerminalError, type ReconcileResult } from "./result.ts";
 import { statusPatch } from "./status.ts";
+import { isConflict } from "../kube/rest.ts";
 
 const OWNED = ["observedGeneration", "conditions", "streamName", "messages", "bytes", "lastSequence", "consumers", "lastError"] as const;
 export const NATS_RETRY_MS = 5_000;
@@ -141,6 +142,8 @@ export class EventStreamReconciler {
   private async failed(obj: EventStream, jsName: string, err: unknown): Promise<ReconcileResult> {
     const { ctx } = this;
     if (err instanceof TerminalError && err.reason === "ImmutableFieldChanged") throw err;
+    // A stale copy of the object is not a problem to report: retry with fresh data.
+    if (isConflict(err)) throw err;
     let reason = "ReconcileError";
     let message = (err as Error).message;
     let terminal = false;

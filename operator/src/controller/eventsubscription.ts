@@ -15,6 +15,7 @@ import { EVENTSUBSCRIPTIONS, type ReconcileContext } from "./context.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "./finalizer.ts";
 import { done, TerminalError, type ReconcileResult } from "./result.ts";
 import { statusPatch } from "./status.ts";
+import { isConflict } from "../kube/rest.ts";
 import { NATS_RETRY_MS } from "./eventstream.ts";
 
 const OWNED = ["observedGeneration", "conditions", "streamName", "consumerName", "lag", "lastError"] as const;
@@ -219,6 +220,8 @@ export class EventSubscriptionReconciler {
 
   private async failed(obj: EventSubscription, stream: string, consumer: string, err: unknown): Promise<ReconcileResult> {
     const { ctx } = this;
+    // A stale copy of the object is not a problem to report: retry with fresh data.
+    if (isConflict(err)) throw err;
     let problem: SubscriptionProblem;
     if (err instanceof SubscriptionProblem) problem = err;
     else if (err instanceof NatsUnavailable) {

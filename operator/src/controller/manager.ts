@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { objectKey, splitKey } from "../api/names.ts";
 import type { EventStream, EventSubscription } from "../api/types.ts";
 import type { ChangeType } from "../kube/informer.ts";
+import { isConflict } from "../kube/rest.ts";
 import type { Kind, OperatorMetrics } from "../metrics.ts";
 import type { Cache } from "./context.ts";
 import { TerminalError, type ReconcileResult } from "./result.ts";
@@ -70,6 +71,12 @@ export class Controller {
           metrics.reconcileTotal.inc({ kind, result: "error" });
           const terminal = err instanceof TerminalError;
           outcome = terminal ? { kind: "terminal" } : { kind: "error" };
+          if (isConflict(err)) {
+            // Expected now and then: our cached copy was older than the object (e.g. the watch
+            // had not yet delivered our own last write). Retried shortly with fresh data.
+            log.debug({ kind, object: key }, "conflict writing the object, retrying");
+            return outcome;
+          }
           // Logged once, here, with the object key; the reconciler already put it in status.
           log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
         } finally {
