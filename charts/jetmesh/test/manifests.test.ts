@@ -234,3 +234,35 @@ describe("shop resources", () => {
     }
   });
 });
+
+describe("the e2e workflow and the kind make targets", () => {
+  const workflow = loadYaml(join(repoRoot, ".github", "workflows", "e2e.yml")) as {
+    on: unknown;
+    jobs: Record<string, { "runs-on": string; steps: { name?: string; uses?: string; run?: string; if?: string; with?: Record<string, unknown> }[] }>;
+  };
+  const kindMk = readText(join(repoRoot, "mk", "kind.mk"));
+  const targets = new Set([...kindMk.matchAll(/^([a-z][a-z0-9-]*):/gm)].map((m) => m[1]));
+
+  it("runs kind-up, images, deploy, the demo with the invariant checker, and dumps logs on failure", () => {
+    const steps = workflow.jobs.e2e!.steps;
+    const runs = steps.map((s) => s.run ?? "").join("\n");
+    const order = ["make chart-check", "make kind-up", "make images", "make deploy", "make demo-kind"].map((c) => runs.indexOf(c));
+    expect(order.every((i) => i >= 0), "every step present").toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(steps.find((s) => s.uses?.startsWith("actions/setup-node"))?.with?.["node-version-file"]).toBe(".node-version");
+    expect(steps.find((s) => s.run?.includes("make kind-logs"))?.if).toBe("failure()");
+    expect(steps.find((s) => s.run?.includes("make down"))?.if).toBe("always()");
+  });
+
+  it("every make target the workflow and docs use exists in mk/kind.mk, and demo-kind runs npm run verify", () => {
+    const used = new Set([
+      ...[...readText(join(repoRoot, ".github", "workflows", "e2e.yml")).matchAll(/\bmake ([a-z][a-z0-9-]*)/g)].map((m) => m[1]!),
+      // In the docs, commands are in code: a line or a backtick span starting with make.
+      ...[...readText(join(repoRoot, "docs", "install.md")).matchAll(/(?:^|`)make ([a-z][a-z0-9-]*)/gm)].map((m) => m[1]!),
+    ]);
+    const elsewhere = new Set(["test", "dev", "build", "install", "demo"]);
+    expect([...used].filter((t) => !targets.has(t) && !elsewhere.has(t))).toEqual([]);
+    expect(kindMk).toMatch(/^demo-kind:[\s\S]*npm run --silent verify -- --nats/m);
+    for (const tool of ["docker", "kind", "helm", "kubectl"]) expect(kindMk).toContain(`need-tool,${tool},`);
+  });
+});
