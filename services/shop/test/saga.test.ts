@@ -171,6 +171,23 @@ describe("shop saga (four services, real nats-server)", () => {
     expect((await request(`${shop.orderUrl}/orders/o-missing`)).status).toBe(404);
   });
 
+  it("ORDER_API_TOKEN: /orders needs the bearer token (401 problem+json without it)", async () => {
+    const token = "s3cret-token-0123456789";
+    const guarded = await startShop(nats.url, { only: ["order"], env: { ORDER_API_TOKEN: token } });
+    try {
+      const denied = await postOrder(guarded.orderUrl, orderBody([{ sku: "happy", quantity: 1 }]));
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get("content-type")).toBe("application/problem+json");
+      expect(denied.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect((await request(`${guarded.orderUrl}/orders/x`, { headers: { authorization: "Bearer wrong-token-0123456789" } })).status).toBe(401);
+      const ok = await postOrder(guarded.orderUrl, orderBody([{ sku: "happy", quantity: 1 }]), { authorization: `Bearer ${token}` });
+      expect(ok.status).toBe(202);
+      await waitOrder(shop.orderUrl, ok.body.id, ["shipped"]);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it("the checker finds every order finished and no invariant violated", async () => {
     await waitConsumersIdle(jsm);
     const report = await verifyShop(nc, { settleMs: 10_000 });
