@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { drained, formatProgress, percentile } from "../src/dev/progress.ts";
+import { SagaClock, drained, formatProgress, percentile } from "../src/dev/progress.ts";
 import { orderBody } from "../src/dev/orders.ts";
 
 describe("demo progress", () => {
@@ -21,10 +21,11 @@ describe("demo progress", () => {
       ok: 1200,
       failed: 0,
       latenciesMs: [4, 5, 6, 40],
+      sagaMs: [300, 1500],
       backlog: { payment: 640, inventory: 0 },
       replicas: { payment: { ready: 1, desired: 3 }, inventory: { ready: 1, desired: 1 } },
     });
-    expect(line).toBe("[  12s load ]  100 req/s  ok 1200  err 0  p50 5.0ms  p99 40ms | backlog: inventory 0  payment 640 | replicas: inventory 1  payment 1/3");
+    expect(line).toBe("[  12s load ]  100 req/s  ok 1200  err 0  post p50 5.0ms p99 40ms  saga p50 300ms p99 1.5s | backlog: inventory 0  payment 640 | replicas: inventory 1  payment 1/3");
   });
 
   it.each([
@@ -34,6 +35,20 @@ describe("demo progress", () => {
     [{ a: 0, b: undefined }, false],
   ])("drained(%j) = %s", (backlog, expected) => {
     expect(drained(backlog)).toBe(expected);
+  });
+
+  it("measures a saga from acceptance to finish, whichever is seen first, once", () => {
+    const c = new SagaClock();
+    c.accept("a", 100);
+    c.finish("b", 150); // finished before its 202 arrived
+    c.finish("a", 400);
+    c.finish("a", 500); // a later KV update of a finished order counts once
+    c.accept("b", 120);
+    c.accept("c", 200);
+    expect(c.take()).toEqual([300, 30]);
+    expect(c.take()).toEqual([]);
+    expect(c.finishedCount).toBe(2);
+    expect(c.open).toBe(1);
   });
 
   it("orders are valid requests with some scarce SKUs and declined cards", () => {

@@ -12,7 +12,7 @@ import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { devPaths } from "./config.ts";
 import { loadKubeconfig } from "./kubeconfig.ts";
-import { drained, formatProgress } from "./progress.ts";
+import { SagaClock, drained, formatProgress } from "./progress.ts";
 import type { DevEndpoints } from "./stack.ts";
 import { DEMO_SKUS, orderBody } from "./orders.ts";
 import { runShopVerify } from "./verify.ts";
@@ -121,6 +121,19 @@ async function main(): Promise<number> {
   let inFlight = 0;
   let startedInWindow = 0;
   let latencies: number[] = [];
+  // Saga latency: the order service writes each order's record to the KV bucket shop_orders
+  // (services/shop/src/state.ts); a core subscription on the bucket's subjects sees every
+  // update without creating a consumer. A terminal status ends the order's saga.
+  const saga = new SagaClock();
+  const kvPrefix = "$KV.shop_orders.order.";
+  const terminal = /"status":"(shipped|cancelled)"/;
+  const kvSub = nc.subscribe(`${kvPrefix}>`, {
+    callback: (err, m) => {
+      if (err) return;
+      const head = new TextDecoder().decode(m.data.subarray(0, 200));
+      if (terminal.test(head)) saga.finish(m.subject.slice(kvPrefix.length), performance.now());
+    },
+  });
   const errors = new Map<string, number>();
   const maxReplicas: Record<string, number> = {};
   const t0 = Date.now();
@@ -138,9 +151,12 @@ async function main(): Promise<number> {
       signal: AbortSignal.timeout(15_000),
     })
       .then(async (res) => {
-        await res.body?.cancel();
-        if (res.ok) ok++;
-        else {
+        if (res.ok) {
+          ok++;
+          const body = (await res.json().catch(() => ({}))) as { id?: string };
+          if (body.id) saga.accept(body.id, performance.now());
+        } else {
+          await res.body?.cancel();
           failed++;
           errors.set(`HTTP ${res.status}`, (errors.get(`HTTP ${res.status}`) ?? 0) + 1);
         }
@@ -181,6 +197,7 @@ async function main(): Promise<number> {
         ok,
         failed,
         latenciesMs: latencies,
+        sagaMs: saga.take(),
         backlog,
         replicas,
       }) + "\n",
@@ -189,14 +206,15 @@ async function main(): Promise<number> {
     latencies = [];
     lastTick = now;
     if (loadDone) {
-      quietSeconds = drained(backlog) && inFlight === 0 ? quietSeconds + 1 : 0;
+      quietSeconds = drained(backlog) && inFlight === 0 && saga.open === 0 ? quietSeconds + 1 : 0;
       if (quietSeconds >= 3) break;
       if (elapsedS > opts.durationS + opts.drainTimeoutS) {
-        process.stdout.write(`==> the backlog did not drain within ${opts.drainTimeoutS} s\n`);
+        process.stdout.write(`==> not drained within ${opts.drainTimeoutS} s: ${saga.open} accepted orders unfinished\n`);
         break;
       }
     }
   }
+  kvSub.unsubscribe();
   process.stdout.write(`==> sent ${sent} orders: ${ok} accepted, ${failed} failed${errors.size ? ` (${[...errors].map(([k, v]) => `${k}: ${v}`).join(", ")})` : ""}\n`);
   process.stdout.write(`==> most replicas per service: ${Object.entries(maxReplicas).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
   process.stdout.write("==> invariant check (every order terminal exactly once, stock conserved, no double charge):\n");
