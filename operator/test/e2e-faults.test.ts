@@ -82,6 +82,14 @@ describe("operator under faults", () => {
     await env.k(["apply", "-f", "-"], stream("window", ["window.>"], "  maxAge: 30s\n  duplicateWindow: 2m"));
     const c = await waitReason(env, "es", "f", "window", "InvalidSpec");
     expect(c.message).toMatch(/duplicateWindow \(2m\) must not exceed spec.maxAge \(30s\)/);
+    // observedGeneration is written only on success: still unset here.
+    expect((await env.getJson("es", "f", "window"))?.status?.observedGeneration).toBeUndefined();
+    // Fixing the spec is enough; nothing has to be restarted or re-created.
+    await env.k(["patch", "es", "-n", "f", "window", "--type=merge", "-p", '{"spec":{"duplicateWindow":"10s"}}']);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/window", "--timeout=10s"]);
+    const fixed = await env.getJson("es", "f", "window");
+    expect(fixed?.status?.observedGeneration).toBe(fixed?.metadata?.generation);
+    expect(fixed?.status?.lastError).toBeUndefined();
     // Types the stream does not capture.
     await env.k(["apply", "-f", "-"], sub("stray", "mem", ["other.thing"]));
     expect((await waitReason(env, "esub", "f", "stray", "TypesNotInStream")).message).toMatch(/other.thing are not captured by EventStream mem/);
