@@ -197,6 +197,10 @@ describe("client-node against the test server", () => {
     expect(d.spec?.replicas).toBe(4);
     expect(d.metadata?.generation).toBe(2);
 
+    const secret = await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: "creds" }, stringData: { password: "s3cret" } } });
+    expect(secret.data).toEqual({ password: Buffer.from("s3cret").toString("base64") });
+    expect(secret.type).toBe("Opaque");
+
     const leases = kc.makeApiClient(CoordinationV1Api);
     const lease = await leases.replaceNamespacedLease({ namespace: "default", name: "leader", body: { metadata: { name: "leader" }, spec: { holderIdentity: "a", leaseDurationSeconds: 15 } } });
     expect(lease.spec?.holderIdentity).toBe("a");

@@ -1,5 +1,5 @@
 // Acceptance: the real kubectl 1.32 against the Kubernetes API test server.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
@@ -122,6 +122,9 @@ describe("kubectl against the test server", () => {
   });
 
   it("scales a Deployment through the scale subresource and re-applies it with a strategic merge patch", async () => {
+    // Built-ins are decoded strictly too: a misspelled field is refused, not silently dropped.
+    const typo = await kubectl.run(["apply", "-f", "-"], readFileSync(fixture("deployment.yaml"), "utf8").replace("image:", "imag:"));
+    expect(typo.stderr).toContain('Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.template.spec.containers[0].imag"');
     await kubectl.ok(["apply", "-f", fixture("deployment.yaml")]);
     expect(await kubectl.ok(["scale", "deployment", "inventory", "--replicas=3"])).toContain("scaled");
     expect(await kubectl.ok(["get", "deploy", "inventory", "-o", "jsonpath={.spec.replicas}"])).toBe("3");

@@ -139,6 +139,13 @@ export function defaultBuiltin(r: ResourceType, o: KubeObject): void {
   } else if (r.group === "" && r.plural === "secrets") {
     delete o.spec;
     o.type ??= "Opaque";
+    // stringData is write-only: merged into data (base64), as the real server does.
+    if (isObject(o.stringData as never)) {
+      const data = (isObject(o.data as never) ? o.data : {}) as JsonObject;
+      for (const [k, v] of Object.entries(o.stringData as JsonObject)) data[k] = Buffer.from(String(v)).toString("base64");
+      o.data = data;
+      delete o.stringData;
+    }
   } else {
     // Most kinds have no spec at all; do not invent one.
     if (Object.keys(spec).length === 0) delete o.spec;

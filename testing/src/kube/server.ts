@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { recordUpdate, serverSideApply } from "./apply.ts";
 import { BUILTIN_TYPES, defaultBuiltin, validateBuiltin } from "./builtins.ts";
+import { BUILTIN_SCHEMAS } from "./builtin-schemas.ts";
 import { crdTypes, prepareCrd, validateCrd } from "./crd.ts";
 import {
   aggregatedDiscovery,
@@ -600,8 +601,9 @@ class ApiServer implements KubeApiServer {
     const causes: StatusCause[] = [];
     this.checkName(rt, obj.metadata.name, causes);
     causes.push(...validateMetadata(obj.metadata));
-    if (rt.crd && rt.schema) {
-      const unknown = prune(obj as unknown as Json, rt.schema);
+    const known = rt.crd ? rt.schema : BUILTIN_SCHEMAS[storageKey(rt)];
+    if (known) {
+      const unknown = prune(obj as unknown as Json, known);
       if (unknown.length && opts.fieldValidation === "Strict" && opts.patch !== undefined) {
         const why = `strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(", ")}`;
         throw invalid("", "", "", [{ reason: "FieldValueInvalid", field: "patch", message: `Invalid value: ${JSON.stringify(goFormat(opts.patch))}: ${why}` }]);
@@ -610,6 +612,8 @@ class ApiServer implements KubeApiServer {
         throw badRequest(`${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(", ")}`);
       }
       if (unknown.length && opts.fieldValidation === "Warn") opts.warnings.push(...unknown.map((u) => `unknown field "${u}"`));
+    }
+    if (rt.crd && rt.schema) {
       applyDefaults(obj as unknown as Json, rt.schema);
       causes.push(...validate(obj as unknown as Json, rt.schema, "", old as unknown as Json | undefined));
     } else if (rt.group === "apiextensions.k8s.io") {
