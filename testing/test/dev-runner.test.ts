@@ -11,6 +11,8 @@ import { startKubeApiServer, waitFor } from "../src/index.ts";
 import { ProcessRunner, type RunnerSnapshot } from "../src/dev/runner.ts";
 import { pidAlive } from "../src/dev/proc.ts";
 import { loadKubeconfig } from "../src/dev/kubeconfig.ts";
+import { clientApply, retryUntilKnown } from "../src/dev/apply.ts";
+import { readManifests } from "../src/dev/manifests.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -146,6 +148,23 @@ describe("ProcessRunner", () => {
     await waitFor("resilient scaled to 2 after the outage", () => replicas("resilient").filter((r) => r.ready).length === 2, { timeoutMs: 15_000 });
     await waitFor("status written again", async () => (await apps.readNamespacedDeployment({ name: "resilient", namespace: "default" })).status?.readyReplicas === 2);
     expect(logText).toMatch(/^runner\s+\| deployment watch failed \(.*\); retrying in \d+ ms$/m);
+  });
+
+  it("applies crds/ and examples/ with client-node when kubectl is absent, then patches on re-apply", async () => {
+    const kc = loadKubeconfig(kube.kubeconfigPath);
+    expect(await clientApply(kc, readManifests(join(root, "crds")))).toEqual([
+      "customresourcedefinition/eventstreams.jetmesh.io created",
+      "customresourcedefinition/eventsubscriptions.jetmesh.io created",
+    ]);
+    const examples = readManifests(join(root, "examples"));
+    const first = await retryUntilKnown("examples", () => clientApply(kc, examples));
+    expect(first).toContain("eventsubscription/payment created");
+    expect(await clientApply(kc, examples)).toContain("eventsubscription/payment configured");
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const sub = (await custom.getNamespacedCustomObject({ group: "jetmesh.io", version: "v1alpha1", namespace: "shop", plural: "eventsubscriptions", name: "payment" })) as {
+      spec: { subscriber: { deployment: string } };
+    };
+    expect(sub.spec.subscriber.deployment).toBe("payment");
   });
 
   it("stops every process when the runner stops, escalating to SIGKILL", async () => {

@@ -60,7 +60,7 @@ export async function retryUntilKnown<T>(what: string, fn: () => Promise<T>, tim
       return await fn();
     } catch (err) {
       const msg = (err as Error).message ?? "";
-      const unknownKind = /no matches for kind|could not find the requested resource|ensure CRDs are installed|404/i.test(msg);
+      const unknownKind = /no matches for kind|could not find the requested resource|ensure CRDs are installed|Unrecognized API version|404/i.test(msg);
       if (!unknownKind || Date.now() > deadline) throw new Error(`${what}: ${msg}`);
       await new Promise((r) => setTimeout(r, 300));
     }
