@@ -1,0 +1,121 @@
+// The EventSubscription reconciler with an in-memory JetStream and object writer, to cover what
+// the single nats-server version on this machine cannot: the ≥ 2.10 filter behaviour next to
+// 2.9's, in one table.
+import { describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { EventSubscriptionReconciler } from "../src/controller/eventsubscription.ts";
+import type { ReconcileContext } from "../src/controller/context.ts";
+import type { EventStream, EventSubscription } from "../src/api/types.ts";
+import type { ConsumerState, JetStreamAdmin } from "../src/jetstream/admin.ts";
+import type { DesiredConsumerConfig } from "../src/jetstream/consumer-config.ts";
+import { featuresOf } from "../src/jetstream/version.ts";
+import { OperatorMetrics } from "../src/metrics.ts";
+
+function fakeJetStream(version: string) {
+  const consumers = new Map<string, Record<string, unknown>>();
+  const calls: string[] = [];
+  const state = (config: Record<string, unknown>): ConsumerState => ({ config, pending: 0, ackPending: 0, redelivered: 0, deliveredStreamSeq: 0, deliveredConsumerSeq: 0, ackFloorConsumerSeq: 0 });
+  const admin: JetStreamAdmin = {
+    features: featuresOf(version),
+    streamInfo: async () => ({ config: {}, messages: 0, bytes: 0, lastSequence: 0, consumers: consumers.size }),
+    addStream: async () => Promise.reject(new Error("unused")),
+    updateStream: async () => Promise.reject(new Error("unused")),
+    deleteStream: async () => undefined,
+    consumerInfo: async (stream, name) => {
+      const c = consumers.get(`${stream}/${name}`);
+      return c ? state(c) : undefined;
+    },
+    addConsumer: async (stream, cfg: DesiredConsumerConfig) => {
+      calls.push(`add ${stream}/${cfg.durable_name}`);
+      consumers.set(`${stream}/${cfg.durable_name}`, { ...cfg });
+      return state({ ...cfg });
+    },
+    updateConsumer: async (stream, cfg) => {
+      calls.push(`update ${stream}/${cfg.durable_name}`);
+      consumers.set(`${stream}/${cfg.durable_name}`, { ...cfg });
+      return state({ ...cfg });
+    },
+    deleteConsumer: async (stream, name) => {
+      calls.push(`delete ${stream}/${name}`);
+      consumers.delete(`${stream}/${name}`);
+    },
+  };
+  return { admin, consumers, calls };
+}
+
+function setup(version: string) {
+  const js = fakeJetStream(version);
+  const events: string[] = [];
+  const stream: EventStream = { apiVersion: "jetmesh.io/v1alpha1", kind: "EventStream", metadata: { name: "events", namespace: "shop", generation: 1 }, spec: { subjects: ["shop.>"] } };
+  let sub: EventSubscription = {
+    apiVersion: "jetmesh.io/v1alpha1",
+    kind: "EventSubscription",
+    metadata: { name: "order", namespace: "shop", generation: 1, resourceVersion: "1" },
+    spec: { stream: "events", types: ["shop.a.v1", "shop.b.v1"] },
+  };
+  let rv = 1;
+  const ctx: ReconcileContext = {
+    streams: { get: (k) => (k === "shop/events" ? stream : undefined), list: () => [stream] },
+    subscriptions: { get: (k) => (k === "shop/order" ? sub : undefined), list: () => [sub] },
+    writer: {
+      async patchStatus(_ref, obj, status) {
+        sub = { ...sub, metadata: { ...sub.metadata, resourceVersion: String(++rv) }, status: { ...sub.status, ...(status as object) } };
+        return obj;
+      },
+      async setFinalizers(_ref, _obj, finalizers) {
+        sub = { ...sub, metadata: { ...sub.metadata, finalizers, resourceVersion: String(++rv) } };
+        return sub as never;
+      },
+    },
+    events: { normal: (_o, r) => events.push(r), warning: (_o, r) => events.push(`!${r}`) },
+    nats: { admin: () => js.admin, lastError: "" },
+    metrics: new OperatorMetrics(),
+    log: pino({ level: "silent" }),
+    now: () => new Date("2026-01-01T00:00:00Z"),
+  };
+  const r = new EventSubscriptionReconciler(ctx);
+  return {
+    js,
+    events,
+    reconcile: () => r.reconcile("shop/order"),
+    edit(spec: Partial<EventSubscription["spec"]>) {
+      sub = { ...sub, metadata: { ...sub.metadata, generation: (sub.metadata.generation ?? 1) + 1 }, spec: { ...sub.spec, ...spec } };
+    },
+    get sub() {
+      return sub;
+    },
+  };
+}
+
+describe("EventSubscription reconcile by server version", () => {
+  it.each([
+    ["2.9.10", undefined, ["delete shop_events/shop_order", "add shop_events/shop_order"], "ConsumerRecreated"],
+    ["2.10.22", ["shop.a.v1", "shop.b.v1"], ["update shop_events/shop_order"], "ConsumerUpdated"],
+  ])("on %s: several types filter as %j; changing them → %j", async (version, filters, changeCalls, event) => {
+    const t = setup(version);
+    await t.reconcile();
+    const created = t.js.consumers.get("shop_events/shop_order");
+    expect(created?.filter_subjects).toEqual(filters);
+    expect(created?.filter_subject).toBeUndefined();
+    expect(t.sub.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    expect(t.sub.status?.observedGeneration).toBe(1);
+
+    t.js.calls.length = 0;
+    t.edit({ types: ["shop.a.v1"] });
+    await t.reconcile();
+    expect(t.js.calls).toEqual(changeCalls);
+    expect(t.js.consumers.get("shop_events/shop_order")?.filter_subject).toBe("shop.a.v1");
+    expect(t.events).toContain(event);
+    expect(t.sub.status?.observedGeneration).toBe(2);
+  });
+
+  it("reconciling an unchanged subscription touches nothing", async () => {
+    const t = setup("2.10.22");
+    await t.reconcile();
+    const rv = t.sub.metadata.resourceVersion;
+    t.js.calls.length = 0;
+    await t.reconcile();
+    expect(t.js.calls).toEqual([]);
+    expect(t.sub.metadata.resourceVersion).toBe(rv); // no status write either
+  });
+});
