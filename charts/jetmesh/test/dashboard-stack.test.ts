@@ -3,7 +3,7 @@
 // services as processes) takes some orders, Prometheus scrapes the operator (honor_labels,
 // as the chart's ServiceMonitor) and every service replica every second, and each query
 // must parse and return data — except the few panels that are empty in a healthy run
-// (listed below with the reason).
+// (listed below with the reason). The same Prometheus evaluates the chart's alert rules.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,10 +84,13 @@ describe.skipIf(missing.length > 0 || !haveBinaries)("dashboard PromQL on the ru
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n--- stack log ---\n${logTail}`);
     });
-    prom = await TestPrometheus.start([
-      { job: "jetmesh-operator", targets: [new URL(s.endpoints.operatorUrl).host], honorLabels: true },
-      { job: "jetmesh-services", targets: ports.map((p) => `127.0.0.1:${p}`) },
-    ]);
+    prom = await TestPrometheus.start(
+      [
+        { job: "jetmesh-operator", targets: [new URL(s.endpoints.operatorUrl).host], honorLabels: true },
+        { job: "jetmesh-services", targets: ports.map((p) => `127.0.0.1:${p}`) },
+      ],
+      { ruleFiles: [join(chartDir, "files", "prometheus-rules.yaml")] },
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -136,6 +139,13 @@ describe.skipIf(missing.length > 0 || !haveBinaries)("dashboard PromQL on the ru
     }
     expect(parseErrors).toEqual([]);
     expect(empty, "panels without data after traffic").toEqual([]);
+
+    // The alert rules evaluate on the same real series without errors, and a healthy run
+    // fires none of them.
+    const rules = await prom!.rules();
+    expect(rules.length).toBeGreaterThan(5);
+    expect(rules.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.health} ${r.lastError ?? ""}`)).toEqual([]);
+    expect(rules.filter((r) => r.state === "firing").map((r) => r.name)).toEqual([]);
   }, 120_000);
 });
 

@@ -37,13 +37,15 @@ export class TestPrometheus {
     child.stderr?.on("data", keep);
   }
 
-  static async start(jobs: ScrapeJob[], binary = process.env.PROMETHEUS_BIN ?? "prometheus"): Promise<TestPrometheus> {
+  static async start(jobs: ScrapeJob[], opts: { ruleFiles?: string[]; binary?: string } = {}): Promise<TestPrometheus> {
+    const binary = opts.binary ?? process.env.PROMETHEUS_BIN ?? "prometheus";
     const dir = mkdtempSync(join(tmpdir(), "jetmesh-prometheus-"));
     const port = await freePort();
     const config = [
       "global:",
       "  scrape_interval: 1s",
       "  evaluation_interval: 1s",
+      `rule_files: ${JSON.stringify(opts.ruleFiles ?? [])}`,
       "scrape_configs:",
       ...jobs.flatMap((j) => [
         `  - job_name: ${JSON.stringify(j.job)}`,
@@ -77,6 +79,13 @@ export class TestPrometheus {
   async query(expr: string): Promise<QueryResult> {
     const res = await fetch(`${this.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
     return (await res.json()) as QueryResult;
+  }
+
+  /** Rule groups as Prometheus evaluates them (health "ok" or "err" with lastError). */
+  async rules(): Promise<{ name: string; health: string; lastError?: string; state?: string }[]> {
+    const res = await fetch(`${this.url}/api/v1/rules`);
+    const body = (await res.json()) as { data: { groups: { rules: { name: string; health: string; lastError?: string; state?: string }[] }[] } };
+    return body.data.groups.flatMap((g) => g.rules);
   }
 
   async stop(): Promise<void> {
