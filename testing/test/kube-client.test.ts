@@ -103,6 +103,9 @@ describe("client-node against the test server", () => {
     expect(res.status).toBe(200);
     const ev = JSON.parse((await res.text()).trim()) as { type: string; object: { code: number; reason: string } };
     expect(ev).toMatchObject({ type: "ERROR", object: { kind: "Status", code: 410, reason: "Expired" } });
+    // A revision from the future (a client ahead of a restored snapshot) also makes clients relist.
+    const ahead = JSON.parse((await (await fetch(`${server.url}/apis/test.jetmesh.io/v1alpha1/widgets?watch=1&resourceVersion=99999999`)).text()).trim()) as { object: { code: number } };
+    expect(ahead.object.code).toBe(410);
 
     // timeoutSeconds ends the stream from the server side.
     const started = Date.now();

@@ -149,6 +149,11 @@ describe("structural schema", () => {
     expect(err.message).toBe(`EventStream.jetmesh.io "x" is invalid: ${message}`);
   });
 
+  it("refuses duplicate keys in list-map lists (conditions by type)", () => {
+    const s: JsonObject = { type: "object", properties: { conditions: { type: "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"], items: { type: "object" } } } };
+    expect(validate({ conditions: [{ type: "Ready" }, { type: "Ready" }] }, s, "status")).toEqual([{ reason: "FieldValueDuplicate", field: "status.conditions[1]", message: 'Duplicate value: {"type":"Ready"}' }]);
+  });
+
   it("reports CEL rules outside the subset when the CRD is created", () => {
     const causes = checkSchema({ type: "object", properties: { spec: { type: "object", "x-kubernetes-validations": [{ rule: "self.x.lowerAscii() == 'a'" }] } } }, "spec.versions[0].schema.openAPIV3Schema");
     expect(causes[0]?.field).toBe("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule");

@@ -172,6 +172,16 @@ export function validate(v: Json, s: Schema, path: string, old?: Json): StatusCa
         seen.add(k);
       });
     }
+    if (s["x-kubernetes-list-type"] === "map" && Array.isArray(s["x-kubernetes-list-map-keys"])) {
+      const keys = s["x-kubernetes-list-map-keys"].map(String);
+      const seen = new Set<string>();
+      v.forEach((e, i) => {
+        if (!isObject(e)) return;
+        const k = JSON.stringify(keys.map((key) => e[key] ?? null));
+        if (seen.has(k)) out.push({ reason: "FieldValueDuplicate", message: `Duplicate value: ${JSON.stringify(Object.fromEntries(keys.map((key) => [key, e[key] ?? null])))}`, field: `${path}[${i}]` });
+        seen.add(k);
+      });
+    }
     if (isObject(s.items)) v.forEach((e, i) => out.push(...validate(e, s.items as Schema, `${path}[${i}]`)));
   }
   if (isObject(v)) {

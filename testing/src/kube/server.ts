@@ -555,6 +555,14 @@ class ApiServer implements KubeApiServer {
         res.end();
         return;
       }
+      if (since > this.store.rv) {
+        // A revision this server never reached (e.g. a snapshot older than the client's view
+        // after a crash): make the client relist rather than silently skip changes.
+        write("ERROR", new ApiError(410, "Expired", `Too large resource version: ${since}, current: ${this.store.rv}`).toStatus());
+        cleanup();
+        res.end();
+        return;
+      }
       const events = this.store.since(storageKey(rt), since);
       if (!events) {
         // As the real server: 200, then an ERROR event carrying a 410 Expired Status, then close.
