@@ -68,7 +68,10 @@ describe("ProcessRunner", () => {
     const [r0, r1] = replicas("echo");
     expect(r0?.port).not.toBe(r1?.port);
     const env = (await (await fetch(`http://127.0.0.1:${r0?.port}/env`)).json()) as { env: Record<string, string> };
-    expect(env.env).toMatchObject({ GREETING: "hello", HTTP_PORT: String(r0?.port), JETMESH_REPLICA: "echo-0" });
+    expect(env.env).toMatchObject({ GREETING: "hello", HTTP_PORT: String(r0?.port), JETMESH_REPLICA: "echo-0", PATH: process.env.PATH });
+    // Like a container: the runner's own environment (here vitest's) does not leak in.
+    expect(process.env.VITEST).toBeDefined();
+    expect(env.env.VITEST).toBeUndefined();
     await waitFor("status readyReplicas=2", async () => {
       const d = await apps.readNamespacedDeployment({ name: "echo", namespace: "default" });
       return d.status?.readyReplicas === 2 && d.status?.replicas === 2 && d.status?.availableReplicas === 2;

@@ -131,3 +131,14 @@ export function pidAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
+
+/**
+ * The little of this process's environment a child inherits: like a container, a service
+ * sees its Deployment's env, not the developer's shell (a stray NATS_URL or NODE_OPTIONS in
+ * the terminal must not change what the stack runs).
+ */
+export function hostEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const k of ["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ"]) if (env[k] !== undefined) out[k] = env[k];
+  return out;
+}

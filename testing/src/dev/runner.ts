@@ -11,7 +11,7 @@ import type { Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { freePort } from "../ports.ts";
 import { loadKubeconfig } from "./kubeconfig.ts";
-import { ManagedChild } from "./proc.ts";
+import { hostEnv, ManagedChild } from "./proc.ts";
 import {
   CRASH_RESET_AFTER_MS,
   DEV_COMMAND_ANNOTATION,
@@ -282,13 +282,17 @@ export class ProcessRunner {
     if (!s) {
       s = { index, port: await freePort(), child: undefined, templateHash: w.templateHash, ready: false, restarts: 0, crashes: 0, notBefore: 0 };
       g.slots.set(index, s);
+    } else if (s.templateHash !== w.templateHash) {
+      // A new template is a new pod as far as counters go.
+      s.restarts = 0;
+      s.crashes = 0;
     } else {
       s.restarts++;
     }
     const slot = s;
     const name = `${w.name}-${index}`;
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...hostEnv(),
       ...this.opts.baseEnv,
       ...w.env,
       HTTP_PORT: String(slot.port),

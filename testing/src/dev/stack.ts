@@ -18,7 +18,7 @@ import { readManifests, shopDeployments } from "./manifests.ts";
 import { DEV_INVENTORY_SEED } from "./orders.ts";
 import { DevNats } from "./nats.ts";
 import { isOurs, readPidFile, reapLeftovers, writePidFile, type PidEntry } from "./pids.ts";
-import { ManagedChild } from "./proc.ts";
+import { hostEnv, ManagedChild } from "./proc.ts";
 import { DevPrometheus, replicaTargets } from "./prometheus.ts";
 import { startProxy, type RoundRobinProxy } from "./proxy.ts";
 import { ProcessRunner, type RunnerSnapshot } from "./runner.ts";
@@ -262,7 +262,7 @@ class OperatorProcess {
     this.progress = progress;
     this.onStart = onStart;
     this.env = {
-      ...process.env,
+      ...hostEnv(),
       KUBECONFIG: kubeconfig,
       NATS_URL: natsUrl,
       HTTP_PORT: String(port),
