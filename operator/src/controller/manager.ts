@@ -41,6 +41,7 @@ export class Controller {
   private subscriptions: Cache<EventSubscription> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private depthTimer: NodeJS.Timeout | undefined;
+  private running = false;
 
   constructor(opts: ControllerOptions, streamReconciler: Reconciler, subscriptionReconciler: Reconciler) {
     this.opts = opts;
@@ -131,8 +132,10 @@ export class Controller {
     for (const s of this.subscriptions?.list() ?? []) this.subscriptionQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
   }
 
-  /** Starts processing (on becoming leader). */
+  /** Starts processing (on becoming leader). Idempotent. */
   start(): void {
+    if (this.running) return;
+    this.running = true;
     this.streamQueue.resume();
     this.subscriptionQueue.resume();
     this.enqueueAll();
@@ -148,6 +151,7 @@ export class Controller {
 
   /** Stops processing (leadership lost); queued keys stay and are picked up on the next start. */
   pause(): void {
+    this.running = false;
     this.streamQueue.pause();
     this.subscriptionQueue.pause();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
