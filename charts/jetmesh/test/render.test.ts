@@ -3,13 +3,20 @@
 // would see it: valid YAML objects in the right namespace, hardened pods whose mounts,
 // probes and env are consistent, Services/PDBs/ServiceMonitors/NetworkPolicies that select
 // the pods they mean, the shop's resources valid against the CRDs, the RBAC from its file.
-import { readdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { Ajv } from "ajv";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import { chartDir, isRecord, listFiles, loadYaml, loadYamlDocuments, mergeValues, readText, repoRoot } from "./chart.ts";
 import { ChartRenderer, TemplateError, toYaml } from "./render.ts";
+import { parseConfig as operatorConfig } from "../../../operator/src/config.ts";
+import { parseBaseConfig } from "../../../services/mesh/src/config.ts";
+import { orderConfig } from "../../../services/order/src/config.ts";
+import { inventoryConfig } from "../../../services/inventory/src/config.ts";
+import { paymentConfig } from "../../../services/payment/src/config.ts";
+import { shippingConfig } from "../../../services/shipping/src/config.ts";
 
 // Rendered manifests are checked field by field; a loose type keeps that readable.
 type Obj = Record<string, any>;
@@ -254,6 +261,38 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
       const dashboards = byKind("ConfigMap").filter((c) => c.metadata.labels?.grafana_dashboard === "1");
       expect(dashboards.length).toBe(values.monitoring.grafanaDashboards.enabled ? listFiles(join(chartDir, "dashboards"), ".json").length : 0);
       for (const cm of dashboards) for (const json of Object.values(cm.data as Record<string, string>)) expect(JSON.parse(json).uid).toBeTruthy();
+    });
+
+    it("each pod's env is accepted by the config parser of the code it runs", () => {
+      // Secrets and the downward API resolved as the kubelet would; mounted files created.
+      const dir = mkdtempSync(join(tmpdir(), "jetmesh-env-"));
+      try {
+        const parsers: Record<string, (env: Record<string, string>) => unknown> = {
+          "jetmesh-operator": (env) => operatorConfig(env),
+          order: (env) => (parseBaseConfig(env), orderConfig(env)),
+          inventory: (env) => (parseBaseConfig(env), inventoryConfig(env)),
+          payment: (env) => (parseBaseConfig(env), paymentConfig(env)),
+          shipping: (env) => (parseBaseConfig(env), shippingConfig(env)),
+        };
+        for (const d of deployments) {
+          const env: Record<string, string> = {};
+          for (const e of d.spec.template.spec.containers[0].env as Obj[]) {
+            if (e.valueFrom?.secretKeyRef) env[e.name] = `secret-${e.valueFrom.secretKeyRef.key}`;
+            else if (e.valueFrom?.fieldRef) env[e.name] = e.valueFrom.fieldRef.fieldPath === "metadata.namespace" ? "shop" : `${d.metadata.name}-7d9f-x2k`;
+            else if (typeof e.value === "string" && e.value.startsWith("/etc/jetmesh/")) {
+              const file = join(dir, e.value);
+              mkdirSync(dirname(file), { recursive: true });
+              writeFileSync(file, "placeholder\n");
+              env[e.name] = file;
+            } else env[e.name] = String(e.value);
+          }
+          const parse = parsers[d.metadata.name];
+          expect(parse, `a config parser for ${d.metadata.name}`).toBeDefined();
+          expect(() => parse!(env), d.metadata.name).not.toThrow();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("NOTES.txt tells the user what to do next", () => {
