@@ -306,12 +306,14 @@ describe("client-node against the test server", () => {
   it("runs standalone: one JSON line with url and kubeconfig, data kept across SIGTERM and restart", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kube-main-"));
     const main = fileURLToPath(new URL("../src/kube/main.ts", import.meta.url));
-    const start = async () => {
-      const child = spawn(process.execPath, ["--conditions=source", main, "--port", "0", "--data", join(dir, "data"), "--kubeconfig", join(dir, "kubeconfig")], { stdio: ["ignore", "pipe", "pipe"] });
+    const start = async (...extra: string[]) => {
+      const child = spawn(process.execPath, ["--conditions=source", main, "--port", "0", "--data", join(dir, "data"), "--kubeconfig", join(dir, "kubeconfig"), ...extra], { stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
+      let err = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
       const line = await waitFor("standalone server prints its JSON line", () => out.includes("\n") && out.split("\n")[0]);
-      return { child, info: JSON.parse(line) as { url: string; kubeconfig: string } };
+      return { child, info: JSON.parse(line) as { url: string; kubeconfig: string }, stderr: () => err };
     };
     const stopped = (c: ChildProcess) => new Promise<number | null>((r) => c.once("exit", (code) => r(code)));
     const a = await start();
@@ -324,10 +326,11 @@ describe("client-node against the test server", () => {
       a.child.kill("SIGTERM");
       expect(await exited).toBe(0);
     }
-    const b = await start();
+    const b = await start("--log");
     try {
       const cm = (await (await fetch(`${b.info.url}/api/v1/namespaces/default/configmaps/kept`)).json()) as { data: Record<string, string> };
       expect(cm.data).toEqual({ x: "1" });
+      await waitFor("request log line", () => b.stderr().includes('"path":"/api/v1/namespaces/default/configmaps/kept","code":200'));
     } finally {
       const exited = stopped(b.child);
       b.child.kill("SIGTERM");

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { startKubeApiServer } from "./server.ts";
 
 function usage(msg: string): never {
-  process.stderr.write(`${msg}\nusage: main.ts [--port N] [--data DIR] [--kubeconfig FILE] [--history N]\n`);
+  process.stderr.write(`${msg}\nusage: main.ts [--port N] [--data DIR] [--kubeconfig FILE] [--history N] [--log]\n`);
   process.exit(2);
 }
 
@@ -18,6 +18,7 @@ try {
       data: { type: "string" },
       kubeconfig: { type: "string" },
       history: { type: "string" },
+      log: { type: "boolean", default: false },
     },
   }).values;
 } catch (e) {
@@ -33,6 +34,8 @@ const server = await startKubeApiServer({
   ...(args.data ? { persistDir: resolve(args.data) } : {}),
   ...(args.kubeconfig ? { kubeconfigPath: resolve(args.kubeconfig) } : {}),
   ...(history ? { historyLimit: history } : {}),
+  // One JSON line per request on stderr (stdout carries only the address line).
+  ...(args.log ? { onRequest: (r: { method: string; path: string; code: number; ms: number }) => process.stderr.write(`${JSON.stringify(r)}\n`) } : {}),
 });
 process.stdout.write(`${JSON.stringify({ url: server.url, kubeconfig: server.kubeconfigPath })}\n`);
 

@@ -57,6 +57,8 @@ export interface KubeApiServerOptions {
   kubeconfigPath?: string;
   /** Interval of BOOKMARK events for watches that allow them (default 1000 ms). */
   bookmarkIntervalMs?: number;
+  /** Called once per request after its status is known (standalone `--log`). */
+  onRequest?: (r: { method: string; path: string; code: number; ms: number }) => void;
 }
 
 export interface KubeFaults {
@@ -139,12 +141,14 @@ class ApiServer implements KubeApiServer {
   private refuseUntil = 0;
   private gcTimer: NodeJS.Timeout | undefined;
   private readonly bookmarkIntervalMs: number;
+  private readonly onRequest: KubeApiServerOptions["onRequest"];
   readonly faults: KubeFaults;
 
   constructor(opts: KubeApiServerOptions) {
     this.store = new Store({ ...(opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {}), ...(opts.persistDir ? { persistDir: opts.persistDir } : {}) });
     this.kubeconfigPath = opts.kubeconfigPath ?? join(mkdtempSync(join(tmpdir(), "jetmesh-kube-")), "kubeconfig");
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
+    this.onRequest = opts.onRequest;
     this.port = opts.port ?? 0;
     for (const t of BUILTIN_TYPES) this.types.set(`${t.group}/${t.version}/${t.plural}`, t);
     for (const { key, obj } of this.store.load()) {
@@ -258,7 +262,10 @@ class ApiServer implements KubeApiServer {
     const method = req.method ?? "GET";
     const accept = String(req.headers.accept ?? "");
     let record: RecordedRequest | undefined;
+    const started = Date.now();
+    const logged = (code: number) => this.onRequest?.({ method, path: req.url ?? path, code, ms: Date.now() - started });
     const send = (code: number, body: unknown, headers: Record<string, string> = {}) => {
+      logged(code);
       if (record) {
         record.code = code;
         this.requests.push(record);
@@ -309,6 +316,7 @@ class ApiServer implements KubeApiServer {
       if (isWatch) {
         record.code = 200;
         this.requests.push(record);
+        logged(200);
         this.serveWatch(req, res, rt, namespace, q, table ? include : undefined, partial);
         return;
       }
