@@ -23,7 +23,7 @@ const baselineRate = Number(env.SAGA_BASELINE_RATE ?? 50);
 const skus = Array.from({ length: Number(env.SAGA_SKUS ?? 200) }, (_, i) => `sku-${i}`);
 const log = (msg: string) => process.stderr.write(`[saga] ${msg}\n`);
 
-type Step = Omit<LoadResult, "order_ids"> & { sustained: boolean };
+type Step = Omit<LoadResult, "order_ids"> & { sustained: boolean; cpu_ms_per_order: Record<string, number> };
 
 /** A step is sustained when every order was accepted and finished, at the offered rate. */
 function sustained(r: LoadResult): boolean {
@@ -42,6 +42,7 @@ log(`stack up (${mode}, ${storage} storage, nats ${stack.natsUrl}, order ${stack
 let orders = 0;
 async function step(rate: number, seconds: number, label: string): Promise<Step> {
   log(`${label}: ${rate} orders/s for ${seconds} s`);
+  const cpuBefore = stack.cpuMs();
   const r = await runLoad({
     orderUrl: stack.orderUrl,
     natsUrl: stack.natsUrl,
@@ -53,9 +54,13 @@ async function step(rate: number, seconds: number, label: string): Promise<Step>
     onProgress: (p) => log(`  t=${(p.elapsedMs / 1000).toFixed(0)}s sent ${p.sent} accepted ${p.accepted} finished ${p.finished} posts in flight ${p.inFlightPosts} unfinished ${p.unfinished}`),
   });
   orders += r.accepted;
+  const cpuAfter = stack.cpuMs();
+  const cpu: Record<string, number> = {};
+  for (const k of Object.keys(cpuAfter)) cpu[k] = Math.round(((cpuAfter[k]! - (cpuBefore[k] ?? 0)) / Math.max(1, r.accepted)) * 100) / 100;
   const { order_ids: _ids, ...rest } = r;
-  const s: Step = { ...rest, sustained: sustained(r) };
+  const s: Step = { ...rest, sustained: sustained(r), cpu_ms_per_order: cpu };
   log(`  → accepted ${s.accepted}/s=${s.accepted_per_s} finished/s ${s.finished_per_s} p50 ${s.p50_ms} ms p99 ${s.p99_ms} ms dropped ${s.dropped} failed ${s.failed} unfinished ${s.unfinished} ${s.sustained ? "SUSTAINED" : "not sustained"}`);
+  log(`  CPU ms per order: ${JSON.stringify(cpu)}`);
   await stack.waitIdle(60_000).catch((err) => log(`  consumers not idle: ${(err as Error).message}`));
   return s;
 }
@@ -98,7 +103,7 @@ try {
     unsettled_orders: report.inFlight.length,
     goal: { orders_per_s: 1000, p99_ms_at_half_load: 100 },
     baseline: { rate: baseline.target_rate, p50_ms: baseline.p50_ms, p99_ms: baseline.p99_ms },
-    at_max: best ? { rate: best.target_rate, p50_ms: best.p50_ms, p99_ms: best.p99_ms, post_p99_ms: best.post_p99_ms } : null,
+    at_max: best ? { rate: best.target_rate, p50_ms: best.p50_ms, p99_ms: best.p99_ms, post_p99_ms: best.post_p99_ms, cpu_ms_per_order: best.cpu_ms_per_order } : null,
     steps: steps.map((s) => ({ rate: s.target_rate, finished_per_s: s.finished_per_s, p50_ms: s.p50_ms, p99_ms: s.p99_ms, dropped: s.dropped, failed: s.failed, unfinished: s.unfinished, sustained: s.sustained })),
   };
 } finally {

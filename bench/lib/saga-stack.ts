@@ -1,6 +1,7 @@
 // The shop stack for the saga bench: one nats-server, the streams and consumers, and the
 // four services — as child processes (default: the load generator does not share their
 // CPU) or in the bench's own process (for comparison).
+import { readFileSync } from "node:fs";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
@@ -21,6 +22,8 @@ export interface StackOptions {
 }
 
 export interface Stack {
+  /** CPU time (ms, user + system) used so far by nats-server and each service process. */
+  cpuMs(): Record<string, number>;
   natsUrl: string;
   orderUrl: string;
   nats: NatsCluster;
@@ -42,6 +45,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const jsm = await jetstreamManager(nc);
   await provisionShop(jsm, { storage: opts.storage, serverVersion: nc.info?.version, maxAckPending: 4000 });
   const stops: (() => Promise<void>)[] = [];
+  const pids: Record<string, number | undefined> = { nats: nats.node(0).pid };
   let orderUrl = "";
   const common = {
     HTTP_HOST: "127.0.0.1",
@@ -57,6 +61,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const p = spawnService(name, env);
       await p.waitReady(30_000);
       stops.push(() => p.stop());
+      pids[name] = p.pid;
       if (name === "order") orderUrl = p.url;
     } else {
       const h = await runService(DEFINITIONS[name], env);
@@ -66,6 +71,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
   }
   return {
+    cpuMs() {
+      const out: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(pids)) if (pid !== undefined) out[name] = procCpuMs(pid);
+      // In-process services share the bench's own process.
+      out.bench = procCpuMs(process.pid);
+      return out;
+    },
     natsUrl: nats.url,
     orderUrl,
     nats,
@@ -88,4 +100,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await nats.destroy();
     },
   };
+}
+
+/** utime + stime of a process from /proc (Linux), in ms; 0 when unavailable. */
+function procCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
+  }
 }

@@ -16,7 +16,8 @@ export interface ProvisionOptions {
   serverVersion?: string;
 }
 
-export const DEFAULT_BACKOFF_MS = [5_000, 15_000, 30_000, 60_000];
+// As in examples/20-subscriptions.yaml. Note: JetStream makes the first entry the ack wait (1 s).
+export const DEFAULT_BACKOFF_MS = [1_000, 5_000, 30_000];
 
 export function supportsFilterSubjects(version: string): boolean {
   const [major = 0, minor = 0] = version.split(".").map((x) => parseInt(x, 10));
