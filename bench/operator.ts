@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       HTTP_HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       LEADER_ELECTION: "false",
-      WORKERS: process.env.BENCH_WORKERS ?? "16",
+      ...(process.env.BENCH_WORKERS ? { WORKERS: process.env.BENCH_WORKERS } : {}),
     },
     stdio: ["ignore", "ignore", "inherit"],
   });

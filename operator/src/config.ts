@@ -105,7 +105,7 @@ export function parseConfig(env: Env = process.env): OperatorConfig {
     httpHost: env.HTTP_HOST ?? "0.0.0.0",
     logLevel: env.LOG_LEVEL ?? "info",
     resyncMs: seconds(env, "RESYNC_SECONDS", 30, 0.1),
-    workers: integer(env, "WORKERS", 8, 1, 256),
+    workers: integer(env, "WORKERS", 16, 1, 256),
     leaderElection: {
       enabled: bool(env, "LEADER_ELECTION", true),
       namespace: env.LEASE_NAMESPACE ?? env.POD_NAMESPACE ?? "default",
