@@ -682,7 +682,8 @@ class ApiServer implements KubeApiServer {
     const m = obj.metadata;
     m.uid = randomUUID();
     m.creationTimestamp = now();
-    m.generation = 1;
+    if (tracksGeneration(rt)) m.generation = 1;
+    else delete m.generation;
     delete m.resourceVersion;
     delete m.deletionTimestamp;
     delete m.deletionGracePeriodSeconds;
@@ -763,7 +764,7 @@ class ApiServer implements KubeApiServer {
       if (rt.group === "" && rt.plural === "namespaces") next.status = clone(current.status);
     }
     this.admit(rt, next, current, opts);
-    if (this.specChanged(rt, current, next)) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
+    if (tracksGeneration(rt) && this.specChanged(rt, current, next)) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
     if (!opts.applying) {
       const subresource = opts.subresource ?? sub;
       next.metadata.managedFields = recordUpdate(current, next, {
@@ -1075,6 +1076,11 @@ function deleteOptions(body: Buffer | undefined, q: URLSearchParams): JsonObject
   if (policy) out.propagationPolicy = policy;
   if (q.get("orphanDependents") === "true") out.orphanDependents = true;
   return out;
+}
+
+/** Kinds whose strategy maintains metadata.generation (custom resources, CRDs, Deployments). */
+function tracksGeneration(rt: ResourceType): boolean {
+  return Boolean(rt.crd) || rt.group === "apiextensions.k8s.io" || (rt.group === "apps" && rt.plural === "deployments");
 }
 
 function partialOf(o: KubeObject): KubeObject {
