@@ -75,7 +75,13 @@ async function addConsumer(nc: NatsConnection, name: string): Promise<void> {
 }
 
 /** (a) Hand-written: consume, parse, publish a follow-up (bounded window), ack on its PubAck. */
-async function runRaw(nc: NatsConnection, js: JetStreamClient, name: string): Promise<number> {
+interface RunResult {
+  rate: number;
+  /** Client CPU (user + system) per message over the timed window, µs. */
+  cpuUs: number;
+}
+
+async function runRaw(nc: NatsConnection, js: JetStreamClient, name: string): Promise<RunResult> {
   await addConsumer(nc, name);
   const consumer = await js.consumers.get(STREAM, name);
   const te = new TextEncoder();
@@ -85,6 +91,7 @@ async function runRaw(nc: NatsConnection, js: JetStreamClient, name: string): Pr
   let finished!: () => void;
   const all = new Promise<void>((r) => (finished = r));
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const messages = await consumer.consume({ max_messages: PULL_BATCH });
   const settle = (m: JsMsg) => {
     m.ack();
@@ -123,12 +130,13 @@ async function runRaw(nc: NatsConnection, js: JetStreamClient, name: string): Pr
   })();
   await all;
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await messages.close();
-  return N / secs;
+  return { rate: N / secs, cpuUs: (cpu.user + cpu.system) / N };
 }
 
 /** (b) The runtime: ConsumerRunner + Publisher, CloudEvents + JSON Schema validation on. */
-async function runMesh(js: JetStreamClient, nc: NatsConnection, name: string): Promise<number> {
+async function runMesh(js: JetStreamClient, nc: NatsConnection, name: string): Promise<RunResult> {
   await addConsumer(nc, name);
   const schemas = new SchemaRegistry().add(IN, schema);
   const publisher = new Publisher(js, { maxInFlight: CONCURRENCY });
@@ -155,11 +163,13 @@ async function runMesh(js: JetStreamClient, nc: NatsConnection, name: string): P
     },
   });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await runner.start();
   await all;
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await runner.stop(5000);
-  return N / secs;
+  return { rate: N / secs, cpuUs: (cpu.user + cpu.system) / N };
 }
 
 async function main(): Promise<void> {
@@ -173,18 +183,23 @@ async function main(): Promise<void> {
     await prefill(js);
     const raw: number[] = [];
     const mesh: number[] = [];
+    // Client CPU per message: a second view that the machine's other load disturbs less.
+    const rawCpu: number[] = [];
+    const meshCpu: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       // ABBA order: raw, mesh, mesh, raw, ...
       const order = r % 2 === 0 ? (["raw", "mesh"] as const) : (["mesh", "raw"] as const);
       for (const kind of order) {
         const name = `${kind}_${r}`;
-        const rate = kind === "raw" ? await runRaw(nc, js, name) : await runMesh(js, nc, name);
+        const { rate, cpuUs } = kind === "raw" ? await runRaw(nc, js, name) : await runMesh(js, nc, name);
         (kind === "raw" ? raw : mesh).push(rate);
-        log(`round ${r + 1} ${kind}: ${Math.round(rate)} msgs/s`);
+        (kind === "raw" ? rawCpu : meshCpu).push(cpuUs);
+        log(`round ${r + 1} ${kind}: ${Math.round(rate)} msgs/s, ${cpuUs.toFixed(1)} µs CPU per message in this process`);
       }
     }
     // Throughput over all rounds (harmonic mean of rates = total messages / total time).
     const hmean = (xs: number[]) => xs.length / xs.reduce((s, x) => s + 1 / x, 0);
+    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
     const rawRate = hmean(raw);
     const meshRate = hmean(mesh);
     const result = {
@@ -194,6 +209,8 @@ async function main(): Promise<void> {
       messages: N,
       rounds: ROUNDS,
       concurrency: CONCURRENCY,
+      raw_cpu_us_per_msg: Number(mean(rawCpu).toFixed(1)),
+      mesh_cpu_us_per_msg: Number(mean(meshCpu).toFixed(1)),
       raw_runs: raw.map(Math.round),
       mesh_runs: mesh.map(Math.round),
       nats_server: nc.info?.version,

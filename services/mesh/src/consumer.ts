@@ -89,6 +89,7 @@ export class ConsumerRunner {
   private startedWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly labelCache = new Map<string, LabelSet>();
   private wakeRetry: (() => void) | undefined;
+  private readonly decodeOptions: { maxBytes: number; sdkValidation: boolean };
 
   constructor(opts: ConsumerRunnerOptions) {
     this.opts = opts;
@@ -96,6 +97,7 @@ export class ConsumerRunner {
     this.consumerName = opts.consumer;
     this.concurrency = Math.max(1, opts.concurrency ?? 16);
     this.maxEventBytes = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.decodeOptions = { maxBytes: this.maxEventBytes, sdkValidation: opts.sdkValidation !== false };
     this.log = (opts.log ?? pino({ level: "silent" })).child({ stream: opts.stream, consumer: opts.consumer });
     this.metrics = opts.registry ? meshMetrics(opts.registry) : undefined;
     this.service = opts.service ?? "unknown";
@@ -182,7 +184,7 @@ export class ConsumerRunner {
         if (this.active >= this.concurrency) await new Promise<void>((r) => this.slotWaiters.push(r));
         else this.active++;
         this.metrics?.inFlight.labels(this.service).set(this.active);
-        void this.handle(m).finally(() => this.release());
+        void this.handle(m);
       }
       this.consumingNow = false;
       if (!this.stopping) {
@@ -252,21 +254,23 @@ export class ConsumerRunner {
 
   private async handle(m: JsMsg): Promise<void> {
     const started = performance.now();
-    let type = m.subject;
+    const d = new Delivery(m, this.opts.publisher, this.log);
     let outcome: Outcome;
     try {
-      outcome = await this.process(m, (t) => (type = t));
+      outcome = await this.process(m, d);
     } catch (err) {
       // Only reachable through a bug in the runner itself; the message is redelivered.
       this.log.error({ err: errorMessage(err), subject: m.subject }, "unexpected runner error");
       outcome = "retried";
+    } finally {
+      this.release();
     }
-    const l = this.labels(type);
+    const l = this.labels(d.type);
     l[outcome].inc();
     l.seconds.observe((performance.now() - started) / 1000);
   }
 
-  private async process(m: JsMsg, setType: (t: string) => void): Promise<Outcome> {
+  private async process(m: JsMsg, ctx: Delivery): Promise<Outcome> {
     if (!this.inTypes(m.subject)) {
       // A 2.9 consumer cannot filter on several subjects; the runner does it.
       await this.ack(m);
@@ -276,12 +280,12 @@ export class ConsumerRunner {
     const deliveryCount = info.deliveryCount;
     let event: CloudEvent;
     try {
-      event = decodeMessage(m, { maxBytes: this.maxEventBytes, sdkValidation: this.opts.sdkValidation });
+      event = decodeMessage(m, this.decodeOptions);
     } catch (err) {
       if (err instanceof InvalidEventError) return this.deadLetter(m, err.reason, err.message);
       throw err;
     }
-    setType(event.type);
+    ctx.setEvent(event);
     const handler = this.opts.handlers[event.type];
     if (!handler) return this.deadLetter(m, "unknown_type", `no handler for event type ${event.type}`);
     if (this.opts.schemas) {
@@ -292,24 +296,7 @@ export class ConsumerRunner {
       }
     }
 
-    const publishes: Promise<PubAck>[] = [];
-    let log: Logger | undefined;
-    const baseLog = this.log;
-    const ctx: HandlerContext = {
-      publish: (e) => {
-        const p = this.opts.publisher.publish(e);
-        publishes.push(p);
-        return p;
-      },
-      deliveryCount,
-      streamSequence: info.streamSequence,
-      subject: m.subject,
-      get log() {
-        log ??= baseLog.child({ eventId: event.id, traceId: traceIdOf(event.traceparent), type: event.type, delivery: deliveryCount });
-        return log;
-      },
-    };
-
+    const publishes = ctx.publishes;
     const deadlineMs = this.ackDeadline(deliveryCount);
     // The handler races the server's ack deadline: past it the server redelivers anyway.
     const result = await new Promise<"ok" | "timeout" | { err: unknown }>((resolve) => {
@@ -454,6 +441,49 @@ export class ConsumerRunner {
       }
       this.wakeRetry = done;
     });
+  }
+}
+
+/** One message being handled; also the handler's context. */
+class Delivery implements HandlerContext {
+  readonly publishes: Promise<PubAck>[] = [];
+  readonly deliveryCount: number;
+  readonly streamSequence: number;
+  readonly subject: string;
+  /** Metrics label: the CE type once decoded, else the subject. */
+  type: string;
+  private event: CloudEvent | undefined;
+  private childLog: Logger | undefined;
+  private readonly publisher: Publisher;
+  private readonly baseLog: Logger;
+
+  constructor(m: JsMsg, publisher: Publisher, baseLog: Logger) {
+    const info = m.info;
+    this.deliveryCount = info.deliveryCount;
+    this.streamSequence = info.streamSequence;
+    this.subject = m.subject;
+    this.type = m.subject;
+    this.publisher = publisher;
+    this.baseLog = baseLog;
+  }
+
+  setEvent(event: CloudEvent): void {
+    this.event = event;
+    this.type = event.type;
+  }
+
+  publish(event: CloudEvent): Promise<PubAck> {
+    const p = this.publisher.publish(event);
+    this.publishes.push(p);
+    return p;
+  }
+
+  get log(): Logger {
+    const e = this.event;
+    this.childLog ??= this.baseLog.child(
+      e ? { eventId: e.id, traceId: traceIdOf(e.traceparent), type: e.type, delivery: this.deliveryCount } : { subject: this.subject, delivery: this.deliveryCount },
+    );
+    return this.childLog;
   }
 }
 

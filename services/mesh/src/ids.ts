@@ -1,6 +1,6 @@
 // Event ids and W3C trace context. Follow-up ids are derived, not random, so that a
 // redelivered input republishes byte-identical follow-ups and JetStream drops the copy.
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, hash, randomBytes, randomUUID } from "node:crypto";
 
 /** Namespace of JetMesh's name-based (UUIDv5-style) event ids. */
 const ID_NAMESPACE = Buffer.from("6f1c0c4e8a6b4d0e9f3a2b7c5d1e8f90", "hex");
@@ -23,7 +23,11 @@ export function deriveEventId(causeId: string, type: string, key?: string): stri
  */
 export function deriveIds(causeId: string, type: string, key?: string): { id: string; spanId: string } {
   const name = key === undefined ? `${causeId}\n${type}` : `${causeId}\n${type}\n${key}`;
-  const h = createHash("sha1").update(ID_NAMESPACE).update(name, "utf8").digest();
+  // One-shot hash of namespace + name (cheaper than a Hash object on the hot path).
+  const input = Buffer.allocUnsafe(16 + Buffer.byteLength(name, "utf8"));
+  ID_NAMESPACE.copy(input, 0);
+  input.write(name, 16, "utf8");
+  const h = hash("sha1", input, "buffer");
   const spanId = nonZeroHex(h.subarray(12, 20));
   h[6] = (h[6]! & 0x0f) | 0x50;
   h[8] = (h[8]! & 0x3f) | 0x80;
