@@ -8,7 +8,6 @@ import { randomUUID, randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { recordUpdate, serverSideApply } from "./apply.ts";
 import { BUILTIN_TYPES, defaultBuiltin, validateBuiltin } from "./builtins.ts";
 import { BUILTIN_SCHEMAS } from "./builtin-schemas.ts";
@@ -30,8 +29,10 @@ import { jsonPatch, mergePatch, strategicMergePatch } from "./patch.ts";
 import { applyDefaults, prune, validate } from "./schema.ts";
 import { validateMetadata } from "./metadata.ts";
 import { labelSelectorToString, parseFieldSelector, parseLabelSelector } from "./selectors.ts";
-import { Store, type StoreEvent } from "./store.ts";
-import { toTable, type IncludeObject } from "./table.ts";
+import { Store } from "./store.ts";
+import { partialOf, toTable, type IncludeObject } from "./table.ts";
+import { deleteOptions, goFormat, parseBody, readBody } from "./request.ts";
+import { serveWatch, type OpenWatch, type WatchContext } from "./watch.ts";
 import { clone, groupVersion, isObject, storageKey, type Json, type JsonObject, type KubeObject, type ResourceType } from "./types.ts";
 
 export interface RecordedRequest {
@@ -114,18 +115,6 @@ interface WriteOpts {
   subresource?: string;
 }
 
-/** Go's %+v of a decoded JSON map, as the real server prints a patch in errors. */
-function goFormat(v: Json): string {
-  if (Array.isArray(v)) return `[${v.map(goFormat).join(" ")}]`;
-  if (isObject(v)) return `map[${Object.keys(v).sort().map((k) => `${k}:${goFormat(v[k]!)}`).join(" ")}]`;
-  return v === null ? "<nil>" : String(v);
-}
-
-interface OpenWatch {
-  res: ServerResponse;
-  stalledQueue: string[];
-  close(): void;
-}
 
 class ApiServer implements KubeApiServer {
   url = "";
@@ -143,12 +132,21 @@ class ApiServer implements KubeApiServer {
   private readonly bookmarkIntervalMs: number;
   private readonly onRequest: KubeApiServerOptions["onRequest"];
   readonly faults: KubeFaults;
+  private readonly watchContext: WatchContext;
 
   constructor(opts: KubeApiServerOptions) {
     this.store = new Store({ ...(opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {}), ...(opts.persistDir ? { persistDir: opts.persistDir } : {}) });
     this.kubeconfigPath = opts.kubeconfigPath ?? join(mkdtempSync(join(tmpdir(), "jetmesh-kube-")), "kubeconfig");
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
     this.onRequest = opts.onRequest;
+    this.watchContext = {
+      store: this.store,
+      view: (rt, o) => this.view(rt, o),
+      matcher: (rt, ns, q) => this.matcher(rt, ns, q),
+      isStalled: () => this.stalled,
+      bookmarkIntervalMs: this.bookmarkIntervalMs,
+      open: this.watches,
+    };
     this.port = opts.port ?? 0;
     for (const t of BUILTIN_TYPES) this.types.set(`${t.group}/${t.version}/${t.plural}`, t);
     for (const { key, obj } of this.store.load()) {
@@ -317,7 +315,7 @@ class ApiServer implements KubeApiServer {
         record.code = 200;
         this.requests.push(record);
         logged(200);
-        this.serveWatch(req, res, rt, namespace, q, table ? include : undefined, partial);
+        serveWatch(this.watchContext, req, res, rt, namespace, q, table ? include : undefined, partial);
         return;
       }
       const opts: WriteOpts = {
@@ -482,117 +480,6 @@ class ApiServer implements KubeApiServer {
     if (table) return toTable(rt, views, table, meta);
     if (partial) return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadataList", metadata: meta, items: views.map(partialOf) };
     return { apiVersion: groupVersion(rt.group, rt.version), kind: rt.listKind, metadata: meta, items: views };
-  }
-
-  // ---- watch ---------------------------------------------------------------------------
-
-  private serveWatch(req: IncomingMessage, res: ServerResponse, rt: ResourceType, ns: string | undefined, q: URLSearchParams, table: IncludeObject | undefined, partial: boolean): void {
-    let match: (o: KubeObject) => boolean;
-    try {
-      match = this.matcher(rt, ns, q);
-    } catch (err) {
-      const e = err instanceof ApiError ? err : badRequest(String(err));
-      res.writeHead(e.code, { "Content-Type": "application/json" });
-      res.end(JSON.stringify(e.toStatus()));
-      return;
-    }
-    res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private", "Transfer-Encoding": "chunked" });
-    res.flushHeaders();
-    let first = true;
-    const encode = (type: string, obj: unknown) => {
-      let object = obj;
-      if (table && type !== "ERROR" && type !== "BOOKMARK") {
-        object = toTable(rt, [this.view(rt, obj as KubeObject)], table, {}, first);
-        first = false;
-      } else if (type !== "ERROR" && type !== "BOOKMARK") object = partial ? partialOf(this.view(rt, obj as KubeObject)) : this.view(rt, obj as KubeObject);
-      return `${JSON.stringify({ type, object })}\n`;
-    };
-    const w: OpenWatch = {
-      res,
-      stalledQueue: [],
-      close: () => {
-        cleanup();
-        res.end();
-      },
-    };
-    const write = (type: string, obj: unknown) => {
-      const line = encode(type, obj);
-      if (this.stalled) w.stalledQueue.push(line);
-      else res.write(line);
-    };
-    const bookmark = (annotations?: Record<string, string>) => ({
-      apiVersion: groupVersion(rt.group, rt.version),
-      kind: rt.kind,
-      metadata: { resourceVersion: String(this.store.rv), ...(annotations ? { annotations } : {}) },
-    });
-    const deliver = (ev: StoreEvent) => {
-      const now = match(ev.obj);
-      if (ev.type === "ADDED") {
-        if (now) write("ADDED", ev.obj);
-      } else if (ev.type === "DELETED") {
-        if (now || (ev.prev && match(ev.prev))) write("DELETED", ev.obj);
-      } else {
-        const before = ev.prev ? match(ev.prev) : false;
-        if (before && now) write("MODIFIED", ev.obj);
-        else if (now) write("ADDED", ev.obj);
-        else if (before) write("DELETED", ev.obj);
-      }
-    };
-    const watcher = { key: storageKey(rt), deliver };
-    const timers: NodeJS.Timeout[] = [];
-    let done = false;
-    const cleanup = () => {
-      if (done) return;
-      done = true;
-      this.store.watchers.delete(watcher);
-      this.watches.delete(w);
-      for (const t of timers) clearTimeout(t);
-    };
-    req.on("close", cleanup);
-    res.on("close", cleanup);
-    const rvParam = q.get("resourceVersion") ?? "";
-    if (rvParam === "" || rvParam === "0") {
-      // "Get state and start at most recent" / "start at any": synthetic ADDED for what exists.
-      for (const o of this.store.list(storageKey(rt), rt.namespaced ? ns : undefined)) if (match(o)) write("ADDED", o);
-      if (q.get("sendInitialEvents") === "true") write("BOOKMARK", bookmark({ "k8s.io/initial-events-end": "true" }));
-    } else {
-      const since = Number(rvParam);
-      if (!Number.isInteger(since) || since < 0) {
-        write("ERROR", new ApiError(400, "BadRequest", `invalid resource version: ${rvParam}`).toStatus());
-        cleanup();
-        res.end();
-        return;
-      }
-      if (since > this.store.rv) {
-        // A revision this server never reached (e.g. a snapshot older than the client's view
-        // after a crash): make the client relist rather than silently skip changes.
-        write("ERROR", new ApiError(410, "Expired", `Too large resource version: ${since}, current: ${this.store.rv}`).toStatus());
-        cleanup();
-        res.end();
-        return;
-      }
-      const events = this.store.since(storageKey(rt), since);
-      if (!events) {
-        // As the real server: 200, then an ERROR event carrying a 410 Expired Status, then close.
-        write("ERROR", new ApiError(410, "Expired", `too old resource version: ${since} (${this.store.compactedRv})`).toStatus());
-        cleanup();
-        res.end();
-        return;
-      }
-      for (const ev of events) deliver(ev);
-    }
-    this.store.watchers.add(watcher);
-    this.watches.add(w);
-    const timeout = Number(q.get("timeoutSeconds") ?? 0);
-    if (timeout > 0) timers.push(setTimeout(() => w.close(), timeout * 1000));
-    if (q.get("allowWatchBookmarks") === "true") {
-      const tick = () => {
-        if (done) return;
-        if (!this.stalled) write("BOOKMARK", bookmark());
-        timers.push(setTimeout(tick, this.bookmarkIntervalMs));
-      };
-      timers.push(setTimeout(tick, this.bookmarkIntervalMs));
-    }
   }
 
   // ---- writes --------------------------------------------------------------------------
@@ -1068,57 +955,14 @@ class ApiServer implements KubeApiServer {
   }
 }
 
-/** DeleteOptions from the body, with query parameters (as client-node sends them) taking part too. */
-function deleteOptions(body: Buffer | undefined, q: URLSearchParams): JsonObject {
-  const opts = (body && body.length ? parseBody(body, "application/json") : {}) as JsonObject;
-  const out: JsonObject = isObject(opts) ? { ...opts } : {};
-  const policy = q.get("propagationPolicy");
-  if (policy) out.propagationPolicy = policy;
-  if (q.get("orphanDependents") === "true") out.orphanDependents = true;
-  return out;
-}
 
 /** Kinds whose strategy maintains metadata.generation (custom resources, CRDs, Deployments). */
 function tracksGeneration(rt: ResourceType): boolean {
   return Boolean(rt.crd) || rt.group === "apiextensions.k8s.io" || (rt.group === "apps" && rt.plural === "deployments");
 }
 
-function partialOf(o: KubeObject): KubeObject {
-  return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: o.metadata };
-}
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      // The real server's limit is 3 MiB per request body.
-      if (size > 3 * 1024 * 1024) {
-        reject(new ApiError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
 
-function parseBody(body: Buffer, contentType: string): unknown {
-  const ct = contentType.split(";")[0]!.trim();
-  if (ct.includes("protobuf") || ct.includes("cbor")) {
-    throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
-  }
-  const text = body.toString("utf8");
-  if (text.trim() === "") return {};
-  try {
-    return ct.includes("yaml") ? parseYaml(text) : JSON.parse(text);
-  } catch (e) {
-    throw badRequest(`the body of the request could not be decoded: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
 
 /** Starts the test server on 127.0.0.1 and writes its kubeconfig. */
 export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promise<KubeApiServer> {

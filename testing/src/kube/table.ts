@@ -131,3 +131,8 @@ export function toTable(rt: ResourceType, objs: KubeObject[], include: IncludeOb
     }),
   };
 }
+
+/** The metadata-only view of an object (Accept: ...;as=PartialObjectMetadata). */
+export function partialOf(o: KubeObject): KubeObject {
+  return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata: o.metadata };
+}
