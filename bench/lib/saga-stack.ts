@@ -58,7 +58,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const port = await freePort();
     const env = { ...serviceEnv(name, nats.url, port), ...common };
     if (opts.mode === "processes") {
-      const p = spawnService(name, env);
+      // SAGA_PROFILE_DIR: write a V8 CPU profile of every service (to find where time goes).
+      const prof = process.env.SAGA_PROFILE_DIR;
+      const p = spawnService(name, env, prof ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${prof}/${name}`] } : {});
       await p.waitReady(30_000);
       stops.push(() => p.stop());
       pids[name] = p.pid;

@@ -35,25 +35,24 @@ export const paymentService = {
     const onReserved: Handler = async (event, hctx) => {
       const data = event.data as InventoryReserved;
       const key = paymentKey(data.orderId);
-      // Read first: a redelivery must not call the processor again.
-      let record = await records.get(key);
-      if (!record) {
-        if (cfg.latencyMs > 0) await sleep(cfg.latencyMs);
-        if (transientFailure(data.orderId, hctx.deliveryCount, cfg.failureRate)) {
-          throw new TransientError("simulated processor timeout", { delayMs: cfg.retryDelayMs });
-        }
-        const d = decide(data.orderId, data.payment, cfg.rules);
-        const fresh: PaymentRecord = {
-          orderId: data.orderId,
-          outcome: d.outcome,
-          amount: data.payment.amount,
-          currency: data.payment.currency,
-          ...(d.outcome === "authorized" ? { authorizationId: d.authorizationId } : { reason: d.reason }),
-          at: new Date().toISOString(),
-        };
-        // Create-if-absent: if another delivery of the same order won, its record stands.
-        record = (await records.insert(key, fresh)).value!;
+      // The processor is called with the order id as its idempotency key (deterministic
+      // answer), so calling it again on a redelivery is harmless; the record, created only if
+      // absent, is the charge — a second delivery finds the first record and republishes it.
+      if (cfg.latencyMs > 0) await sleep(cfg.latencyMs);
+      if (transientFailure(data.orderId, hctx.deliveryCount, cfg.failureRate)) {
+        throw new TransientError("simulated processor timeout", { delayMs: cfg.retryDelayMs });
       }
+      const d = decide(data.orderId, data.payment, cfg.rules);
+      const fresh: PaymentRecord = {
+        orderId: data.orderId,
+        outcome: d.outcome,
+        amount: data.payment.amount,
+        currency: data.payment.currency,
+        ...(d.outcome === "authorized" ? { authorizationId: d.authorizationId } : { reason: d.reason }),
+        at: new Date().toISOString(),
+      };
+      const record = (await records.insert(key, fresh)).value!;
+      records.forget(key);
       await hctx.publish(outcomeEvent(event, record));
     };
 

@@ -4,14 +4,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort, startNats, type NatsCluster } from "@jetmesh/testing";
-import { SHOP_STREAM, runLoad, serviceEnv, spawnService, verifyShop, type ServiceProcess } from "../src/index.ts";
+import { INVENTORY_RESERVED, SHOP_STREAM, runLoad, serviceEnv, spawnService, verifyShop, type ServiceProcess } from "../src/index.ts";
 import { provision, startShop, type Shop } from "./fixtures.ts";
 import { stockOf } from "./helpers.ts";
 
 const SKUS = ["k1", "k2", "k3", "k4"];
 const SEED = SKUS.map((s) => `${s}=150`).join(",");
 
-describe("crash: inventory killed with SIGKILL mid-stream", () => {
+describe("crash: inventory killed with SIGKILL mid-stream, payment failing transiently", () => {
   let nats: NatsCluster;
   let shop: Shop;
   let inventory: ServiceProcess | undefined;
@@ -29,7 +29,8 @@ describe("crash: inventory killed with SIGKILL mid-stream", () => {
     const env = { ...serviceEnv("inventory", nats.url, port), HTTP_HOST: "127.0.0.1", LOG_LEVEL: "warn", INVENTORY_SEED: SEED };
     inventory = spawnService("inventory", env);
     await inventory.waitReady();
-    shop = await startShop(nats.url, { only: ["order", "payment", "shipping"] });
+    // The payment processor also fails a third of its attempts transiently (retried).
+    shop = await startShop(nats.url, { only: ["order", "payment", "shipping"], env: { PAYMENT_FAILURE_RATE: "0.3", PAYMENT_RETRY_DELAY_MS: "50" } });
 
     // Orders over few SKUs with limited stock (some run out), one in ten declined.
     const makeOrder = (i: number) => ({
@@ -54,7 +55,11 @@ describe("crash: inventory killed with SIGKILL mid-stream", () => {
 
     const nc = await connect({ servers: nats.url });
     const report = await verifyShop(nc, { settleMs: 20_000 });
-    const ci = await (await jetstreamManager(nc)).consumers.info(SHOP_STREAM, "shop_inventory");
+    const jsm = await jetstreamManager(nc);
+    // Payment retried: more deliveries than reserved events.
+    const reserved = (await jsm.streams.info(SHOP_STREAM, { subjects_filter: INVENTORY_RESERVED })).state.subjects?.[INVENTORY_RESERVED] ?? 0;
+    expect((await jsm.consumers.info(SHOP_STREAM, "shop_payment")).delivered.consumer_seq).toBeGreaterThan(reserved);
+    const ci = await jsm.consumers.info(SHOP_STREAM, "shop_inventory");
     if (!ci.config.filter_subject && !ci.config.filter_subjects?.length) {
       // Unfiltered consumer (nats-server 2.9): more deliveries than messages means the killed
       // process really had events in flight that the server delivered again.
