@@ -411,7 +411,8 @@ export class ConsumerRunner {
         await sleep(250 * attempt);
       }
     }
-    await this.ack(m);
+    // Confirmed ack: the dead letter is persisted, so the original may go.
+    await m.ackAck().catch((err) => this.log.warn({ err: errorMessage(err), seq: m.seq }, "ack of a dead-lettered message not confirmed; a redelivery will be deduplicated"));
     this.metrics?.deadLetters.labels(this.service, m.subject, reason).inc();
     this.log.warn(
       { reason, error, subject: m.subject, streamSequence: info.streamSequence, deliveryCount, deadLetterSubject: this.opts.deadLetterSubject },
