@@ -56,6 +56,12 @@ describe("operator under faults", () => {
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "--timeout=20s"]);
     expect((await fetch(`http://127.0.0.1:${op.httpPort}/readyz`)).status).toBe(200);
     expect(await metrics(op)).toMatch(/^jetmesh_operator_nats_connected 1$/m);
+
+    // Later outages too: the next resync reports it, and the return is converged at once.
+    await env.nats.node(0).stop();
+    await waitReason(env, "es", "f", "mem", "NatsUnavailable");
+    await env.nats.node(0).start();
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "--timeout=20s"]);
   });
 
   it("recreates a memory stream lost in a NATS restart, and its consumers", async () => {
