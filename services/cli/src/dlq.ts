@@ -54,8 +54,25 @@ export interface DeadLetterSummary {
   ceType: string;
 }
 
-export function summarize(seq: number, time: string, subject: string, h: HeaderList): DeadLetterSummary {
-  const ceType = pick(h, ["ce-type"]) ?? "";
+/**
+ * The CloudEvent's id and type: from `ce-*` headers (binary mode) or, for a structured-mode
+ * event (`Content-Type: application/cloudevents+json`), from the JSON envelope in the data.
+ */
+function eventIdentity(h: HeaderList, data: Uint8Array | undefined): { id?: string; type?: string } {
+  const id = pick(h, ["ce-id"]);
+  const type = pick(h, ["ce-type"]);
+  if (id || !data || !(pick(h, ["content-type"]) ?? "").startsWith("application/cloudevents")) return { id, type };
+  try {
+    const env = JSON.parse(new TextDecoder().decode(data)) as { id?: unknown; type?: unknown };
+    return { id: typeof env.id === "string" ? env.id : undefined, type: typeof env.type === "string" ? env.type : undefined };
+  } catch {
+    return {};
+  }
+}
+
+export function summarize(seq: number, time: string, subject: string, h: HeaderList, data?: Uint8Array): DeadLetterSummary {
+  const ev = eventIdentity(h, data);
+  const ceType = ev.type ?? "";
   return {
     seq,
     time,
@@ -64,7 +81,7 @@ export function summarize(seq: number, time: string, subject: string, h: HeaderL
     reason: pick(h, DLQ_HEADERS.reason) ?? "",
     deliveries: pick(h, DLQ_HEADERS.deliveries) ?? "",
     error: pick(h, DLQ_HEADERS.error) ?? "",
-    ceId: pick(h, ["ce-id"]) ?? "",
+    ceId: ev.id ?? "",
     ceType,
   };
 }
@@ -79,9 +96,9 @@ export interface ReplayMessage {
  * What to publish for a replay of dead letter `seq` of `stream`: the CloudEvent's own headers
  * (ce-*, content-type) without the dead-letter diagnostics, marked as replayed.
  */
-export function replayMessage(stream: string, seq: number, h: HeaderList, now: Date): ReplayMessage {
-  const s = summarize(seq, "", "", h);
-  if (!s.ceId) throw new Error(`dead letter ${seq} has no ce-id header: not a binary-mode CloudEvent, cannot replay`);
+export function replayMessage(stream: string, seq: number, h: HeaderList, now: Date, data?: Uint8Array): ReplayMessage {
+  const s = summarize(seq, "", "", h, data);
+  if (!s.ceId) throw new Error(`dead letter ${seq} carries no CloudEvent id (no ce-id header, no structured envelope): cannot replay`);
   if (!s.originalSubject) throw new Error(`dead letter ${seq} names no original subject (no ce-type): cannot replay`);
   const headers: HeaderList = h.filter(([k]) => k.startsWith("ce-") || k === "content-type");
   headers.push([REPLAYED_FROM_HEADER, `${stream}/${seq}`], [REPLAYED_AT_HEADER, now.toISOString()]);
@@ -105,7 +122,7 @@ export async function listDeadLetters(nc: NatsConnection, stream: string, limit:
     let last = false;
     for await (const m of batch) {
       got++;
-      out.push(summarize(m.seq, m.time.toISOString(), m.subject, headerList(m.headers)));
+      out.push(summarize(m.seq, m.time.toISOString(), m.subject, headerList(m.headers), m.data));
       if (m.info.pending === 0) last = true;
     }
     if (got === 0 || last) break;
@@ -137,13 +154,13 @@ export async function replayDeadLetter(nc: NatsConnection, stream: string, seq: 
   const m = await getMessage(jsm, stream, seq);
   if (!m) throw new Error(`no dead letter with sequence ${seq} in stream ${stream}`);
   const h = headerList(m.header);
-  const r = replayMessage(stream, seq, h, new Date());
+  const r = replayMessage(stream, seq, h, new Date(), m.data);
   const hdrs = natsHeaders();
   for (const [k, v] of r.headers) hdrs.append(k, v);
   const ack = await jetstream(nc).publish(r.subject, m.data, { msgID: r.msgId, headers: hdrs });
   let deleted = false;
   if (!keep) deleted = await jsm.streams.deleteMessage(stream, seq, false);
-  return { seq, subject: r.subject, ceId: summarize(seq, "", "", h).ceId, msgId: r.msgId, publishedSeq: ack.seq, duplicate: ack.duplicate, deleted };
+  return { seq, subject: r.subject, ceId: summarize(seq, "", "", h, m.data).ceId, msgId: r.msgId, publishedSeq: ack.seq, duplicate: ack.duplicate, deleted };
 }
 
 /** Every dead letter's sequence (for replay --all), oldest first. */

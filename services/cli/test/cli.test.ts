@@ -63,8 +63,14 @@ describe("replayMessage", () => {
       ["jetmesh-replayed-at", "2026-01-01T00:00:00.000Z"],
     ]);
   });
-  it("refuses a message that is not a binary CloudEvent", () => {
-    expect(() => replayMessage("s", 1, [["ce-type", "x"]], new Date())).toThrow(/no ce-id/);
+  it("refuses a message that is not a CloudEvent", () => {
+    expect(() => replayMessage("s", 1, [["ce-type", "x"]], new Date())).toThrow(/carries no CloudEvent id/);
+  });
+  it("replays a structured-mode CloudEvent by its envelope", () => {
+    const data = new TextEncoder().encode(JSON.stringify({ specversion: "1.0", id: "e-7", type: "shop.order.placed.v1", source: "/x", data: {} }));
+    const r = replayMessage("dlq", 3, [["content-type", "application/cloudevents+json"], ["jetmesh-dlq-reason", "schema"]], new Date(0), data);
+    expect(r).toMatchObject({ subject: "shop.order.placed.v1", msgId: "e-7:replay:dlq:3" });
+    expect(r.headers[0]).toEqual(["content-type", "application/cloudevents+json"]);
   });
 });
 
