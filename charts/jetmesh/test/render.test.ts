@@ -11,6 +11,7 @@ import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import { chartDir, isRecord, listFiles, loadYaml, loadYamlDocuments, mergeValues, readText, repoRoot } from "./chart.ts";
 import { ChartRenderer, TemplateError, toYaml } from "./render.ts";
+import { K8S_SCHEMAS } from "./k8s-schemas.ts";
 import { parseConfig as operatorConfig } from "../../../operator/src/config.ts";
 import { parseBaseConfig } from "../../../services/mesh/src/config.ts";
 import { orderConfig } from "../../../services/order/src/config.ts";
@@ -98,6 +99,13 @@ describe("the renderer itself", () => {
     expect(() => render('{{ fail "no" }}')).toThrow(/fail: no/);
   });
   it("helm-style toYaml of null", () => expect(toYaml(null)).toBe("null"));
+  it("the strict kind schemas refuse a misspelled field", () => {
+    const validate = new Ajv({ strict: false }).compile(K8S_SCHEMAS.Deployment!);
+    const d = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { selector: {}, template: { spec: { containers: [{ name: "x", image: "i", readinessProbes: {} }] } } } };
+    expect(validate(d)).toBe(false);
+    d.spec.template.spec.containers[0] = { name: "x", image: "i" } as never;
+    expect(validate(d)).toBe(true);
+  });
 });
 
 const examples = listFiles(join(chartDir, "examples"), ".yaml");
@@ -109,6 +117,7 @@ const crdValidators = (() => {
   }
   return byKind;
 })();
+const k8sAjv = new Ajv({ strict: false, allErrors: true });
 const contractEnv = (() => {
   const c = readText(join(repoRoot, "docs", "contracts.md"));
   return new Set([...c.slice(c.indexOf("## Subscriber pod environment"), c.indexOf("## Metrics")).matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!));
@@ -138,6 +147,17 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
       }
       const keys = objects.map((o) => `${o.kind}/${o.metadata.name}`);
       expect(new Set(keys).size, "no duplicate objects").toBe(keys.length);
+    });
+
+    it("every object validates against the (strict) schema of its kind", () => {
+      for (const o of objects) {
+        const { __template: _t, ...plain } = o;
+        if (o.kind === "EventStream" || o.kind === "EventSubscription") continue; // CRD schemas, below
+        const schema = K8S_SCHEMAS[o.kind];
+        expect(schema, `a schema for ${o.kind}`).toBeDefined();
+        const validate = k8sAjv.compile(schema!);
+        expect(validate(plain) ? "" : k8sAjv.errorsText(validate.errors), `${o.__template}: ${o.kind} ${o.metadata.name}`).toBe("");
+      }
     });
 
     it("every Deployment runs hardened pods with probes, resources and a writable /tmp only", () => {
