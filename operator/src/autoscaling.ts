@@ -43,6 +43,11 @@ export interface AutoscalerWiring {
   log: Logger;
   /** host:port of the NATS monitoring endpoint, written into rendered KEDA ScaledObjects. */
   natsMonitoringEndpoint: string | undefined;
+  /**
+   * The autoscaler polls every few seconds; when it finds a subscription's consumer gone, the
+   * operator repairs it now instead of at the next resync.
+   */
+  onConsumerMissing?: (key: string) => void;
 }
 
 const OWNED = ["conditions", "replicas", "lastScaleTime", "lastScaleReason", "lag"] as const;
@@ -90,12 +95,18 @@ class RenderedScalers {
 }
 
 export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
+  /** "<stream>/<consumer>" → subscription key, for the consumers the autoscaler reads. */
+  const byConsumer = new Map<string, string>();
   const lagSource: LagSource = {
     async read(stream, consumer) {
       const admin = w.nats.admin();
       if (!admin) throw new NatsUnavailable(w.nats.lastError);
       const c = await admin.consumerInfo(stream, consumer);
-      if (!c) return null;
+      if (!c) {
+        const key = byConsumer.get(`${stream}/${consumer}`);
+        if (key) w.onConsumerMissing?.(key);
+        return null;
+      }
       return {
         pending: c.pending,
         ackPending: c.ackPending,
@@ -188,6 +199,8 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
         void writeScalingFresh(sub, { condition: { type: "Scaling", status: "False", reason: "InvalidSpec" as never, message: err.message } }).catch(() => undefined);
         return;
       }
+      for (const [c, k] of byConsumer) if (k === key) byConsumer.delete(c);
+      if (target) byConsumer.set(`${target.stream}/${target.consumer}`, key);
       if (target) void manager.upsert(key, target).catch((err: Error) => w.log.warn({ object: key, err: err.message }, "autoscaler start failed"));
       else void manager.remove(key);
       render(sub, target).catch((err: Error) => {
@@ -196,6 +209,7 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
       });
     },
     removed(key) {
+      for (const [c, k] of byConsumer) if (k === key) byConsumer.delete(c);
       void manager.remove(key);
       renderer.forget(key);
     },

@@ -19,6 +19,7 @@ import { KubeRest } from "./kube/rest.ts";
 import { createLogger } from "./log.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { attachAutoscaler, type AutoscalerHandle } from "./autoscaling.ts";
+import { splitKey } from "./api/names.ts";
 
 export { parseConfig, ConfigError, type OperatorConfig } from "./config.ts";
 export type { EventStream, EventSubscription } from "./api/types.ts";
@@ -74,7 +75,20 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   controller.setCaches(streams, subscriptions);
 
   const autoscaler: AutoscalerHandle | undefined =
-    config.autoscale ? attachAutoscaler({ rest, nats, metrics, events, subscriptions, log, natsMonitoringEndpoint: config.natsMonitoringEndpoint }) : undefined;
+    config.autoscale ? attachAutoscaler({
+          rest,
+          nats,
+          metrics,
+          events,
+          subscriptions,
+          log,
+          natsMonitoringEndpoint: config.natsMonitoringEndpoint,
+          onConsumerMissing: (key) => {
+            const { namespace, name } = splitKey(key);
+            metrics.setSubscription(namespace, name, false);
+            controller?.subscriptionQueue.add(key);
+          },
+        }) : undefined;
   if (autoscaler) subscriptionReconciler.observer = autoscaler.observer;
 
   let leading = false;

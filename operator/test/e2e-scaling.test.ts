@@ -60,7 +60,8 @@ spec:
 beforeAll(async () => {
   env = await startEnv();
   await env.k(["apply", "-f", CRDS]);
-  op = await env.operator({ AUTOSCALE: "true", NATS_MONITORING_ENDPOINT: "nats.nats.svc:8222" });
+  // A long resync: what is repaired quickly here is repaired because the autoscaler noticed.
+  op = await env.operator({ AUTOSCALE: "true", NATS_MONITORING_ENDPOINT: "nats.nats.svc:8222", RESYNC_SECONDS: "600" });
 });
 afterAll(async () => env?.stop());
 
@@ -88,6 +89,14 @@ describe("autoscaling through the operator", () => {
     const text = await (await fetch(`http://127.0.0.1:${op.httpPort}/metrics`)).text();
     expect(text).toContain('jetmesh_subscription_replicas_desired{namespace="sc",subscription="worker"} 4');
     expect(text).toContain('jetmesh_subscription_pending_messages{namespace="sc",subscription="worker"} 350');
+  });
+
+  it("repairs a consumer the autoscaler finds missing, without waiting for the resync", async () => {
+    const js = await env.js();
+    await js.deleteConsumer("sc_jobs", "sc_worker");
+    await waitFor("consumer recreated", async () => (await js.consumerInfo("sc_jobs", "sc_worker")) !== undefined, { timeoutMs: 10_000, intervalMs: 100 });
+    const events = await env.k(["get", "events", "-n", "sc", "-o", "json"]);
+    expect(events).toMatch(/consumer sc_worker was missing in JetStream/);
   });
 
   it("renders a KEDA ScaledObject owned by the subscription in mode keda", async () => {
