@@ -39,6 +39,8 @@ export interface LoadResult {
   sent: number;
   accepted: number;
   failed: number;
+  /** Failed POSTs by HTTP status or socket error code. */
+  errors: Record<string, number>;
   dropped: number;
   shipped: number;
   cancelled: number;
@@ -91,6 +93,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let sent = 0;
   let accepted = 0;
   let failed = 0;
+  const errors: Record<string, number> = {};
+  const fail = (why: string) => {
+    failed++;
+    errors[why] = (errors[why] ?? 0) + 1;
+  };
   let dropped = 0;
   let inFlight = 0;
   let finished = 0;
@@ -142,13 +149,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
             t.acceptedAt = now;
             accepted++;
             postMs.push(now - started);
-          } else failed++;
+          } else fail(String(res.statusCode));
         });
       },
     );
-    req.on("error", () => {
+    req.on("error", (err: NodeJS.ErrnoException) => {
       inFlight--;
-      failed++;
+      fail(err.code ?? "error");
     });
     req.end(body);
   };
@@ -224,6 +231,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     sent,
     accepted,
     failed,
+    errors,
     dropped,
     shipped,
     cancelled,
