@@ -3,14 +3,14 @@
 // would see it: valid YAML objects in the right namespace, hardened pods whose mounts,
 // probes and env are consistent, Services/PDBs/ServiceMonitors/NetworkPolicies that select
 // the pods they mean, the shop's resources valid against the CRDs, the RBAC from its file.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { Ajv } from "ajv";
-import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
 import { chartDir, isRecord, listFiles, loadYaml, loadYamlDocuments, mergeValues, readText, repoRoot } from "./chart.ts";
 import { ChartRenderer, TemplateError, toYaml } from "./render.ts";
+import { chartFiles, renderChart, templateSources, type Obj } from "./rendered.ts";
 import { K8S_SCHEMAS } from "./k8s-schemas.ts";
 import { parseConfig as operatorConfig } from "../../../operator/src/config.ts";
 import { parseBaseConfig } from "../../../services/mesh/src/config.ts";
@@ -19,54 +19,9 @@ import { inventoryConfig } from "../../../services/inventory/src/config.ts";
 import { paymentConfig } from "../../../services/payment/src/config.ts";
 import { shippingConfig } from "../../../services/shipping/src/config.ts";
 
-// Rendered manifests are checked field by field; a loose type keeps that readable.
-type Obj = Record<string, any>;
 
 const defaults = loadYaml(join(chartDir, "values.yaml"));
 const chart = loadYaml(join(chartDir, "Chart.yaml")) as { name: string; version: string; appVersion: string };
-
-function chartFiles(): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const dir of ["files", "dashboards"]) {
-    for (const f of readdirSync(join(chartDir, dir))) files.set(`${dir}/${f}`, readText(join(chartDir, dir, f)));
-  }
-  return files;
-}
-
-function templateSources(): Map<string, string> {
-  const dir = join(chartDir, "templates");
-  return new Map(readdirSync(dir).map((f) => [f, readText(join(dir, f))]));
-}
-
-/** Renders every template like `helm template jetmesh charts/jetmesh -n shop -f <overlay>`. */
-function renderChart(overlay: unknown = {}): { objects: Obj[]; notes: string } {
-  const values = mergeValues(defaults, overlay) as Record<string, unknown>;
-  const renderer = new ChartRenderer(templateSources(), {
-    values,
-    release: { Name: "jetmesh", Namespace: "shop" },
-    chart: { Name: chart.name, Version: chart.version, AppVersion: chart.appVersion },
-    files: chartFiles(),
-  });
-  const objects: Obj[] = [];
-  let notes = "";
-  for (const name of templateSources().keys()) {
-    if (name.startsWith("_")) continue;
-    const out = renderer.render(name);
-    if (name === "NOTES.txt") {
-      notes = out;
-      continue;
-    }
-    // YAML 1.1, as Kubernetes and Helm parse it (go-yaml v2): 0400 is octal, "on" a bool.
-    for (const doc of parseAllDocuments(out, { version: "1.1" })) {
-      if (doc.errors.length) throw new Error(`${name}: invalid YAML: ${doc.errors[0]!.message}\n${out}`);
-      const obj = doc.toJS() as unknown;
-      if (obj === null || obj === undefined) continue;
-      if (!isRecord(obj)) throw new Error(`${name}: a document that is not an object:\n${out}`);
-      objects.push({ ...obj, __template: name });
-    }
-  }
-  return { objects, notes };
-}
 
 describe("the renderer itself", () => {
   const render = (src: string, values: unknown = {}) =>
