@@ -1,7 +1,7 @@
 // The dev process runner against the real API test server: Deployments become local
 // processes, with status, restarts, graceful scale-down, env changes and deletion.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -151,6 +151,18 @@ describe("ProcessRunner", () => {
     await waitFor("resilient scaled to 2 after the outage", () => replicas("resilient").filter((r) => r.ready).length === 2, { timeoutMs: 15_000 });
     await waitFor("status written again", async () => (await apps.readNamespacedDeployment({ name: "resilient", namespace: "default" })).status?.readyReplicas === 2);
     expect(logText).toMatch(/^runner\s+\| deployment watch failed \(.*\); retrying in \d+ ms$/m);
+  });
+
+  it("takes a replica out of readyReplicas after repeated failed /readyz probes, and back", async () => {
+    const flag = join(dir, "not-ready");
+    await apps.createNamespacedDeployment({ namespace: "default", body: deployment("probed", 1, { NOT_READY_FILE: flag }) });
+    const readyReplicas = async () => (await apps.readNamespacedDeployment({ name: "probed", namespace: "default" })).status?.readyReplicas;
+    await waitFor("probed ready", async () => (await readyReplicas()) === 1, { timeoutMs: 20_000 });
+    writeFileSync(flag, "");
+    await waitFor("probed unready", async () => (await readyReplicas()) === 0 && replicas("probed")[0]?.alive, { timeoutMs: 10_000 });
+    rmSync(flag);
+    await waitFor("probed ready again", async () => (await readyReplicas()) === 1, { timeoutMs: 10_000 });
+    expect(replicas("probed")[0]?.restarts).toBe(0);
   });
 
   it("applies crds/ and examples/ with client-node when kubectl is absent, then patches on re-apply", async () => {
