@@ -1,5 +1,5 @@
 // The POST /orders request: its JSON Schema, validation, pricing, and the order it creates.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { Ajv, type ErrorObject } from "ajv";
 import addFormats from "ajv-formats";
 import type { Customer, LineItem, OrderPlaced, OrderRecord } from "@jetmesh/shop";
@@ -89,9 +89,12 @@ export function priceOrder(request: OrderRequest, pricing: Pricing): number {
   return request.items.reduce((sum, it) => sum + it.quantity * (pricing.prices.get(it.sku) ?? pricing.defaultPrice), 0);
 }
 
-/** Time-ordered order id (sorts by creation time, so listing pages in creation order). */
-export function newOrderId(nowMs: number, random: Buffer = randomBytes(6)): string {
-  return `o${nowMs.toString(36).padStart(9, "0")}${random.toString("hex")}`;
+/**
+ * Time-ordered order id (sorts by creation time, so listing pages in creation order). The
+ * random part comes from randomUUID, which draws from a pooled buffer (cheaper per call).
+ */
+export function newOrderId(nowMs: number, random: string = randomUUID().replace(/-/g, "").slice(0, 12)): string {
+  return `o${nowMs.toString(36).padStart(9, "0")}${random}`;
 }
 
 export function bodyHash(raw: Buffer): string {

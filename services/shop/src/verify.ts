@@ -151,7 +151,8 @@ export function formatReport(r: VerifyReport): string {
     lines.push(`in flight (not a violation${r.settled ? "" : "; use --settle to wait"}): ${r.inFlight.length}: ${shown}${r.inFlight.length > 20 ? ", …" : ""}`);
   }
   for (const x of r.stock.slice(0, 50)) {
-    lines.push(`stock ${x.sku}: initial ${x.initial} = available ${x.available} + reserved ${x.reserved} + shipped ${x.shipped}`);
+    const eq = x.initial === x.available + x.reserved + x.shipped ? "=" : "≠";
+    lines.push(`stock ${x.sku}: initial ${x.initial} ${eq} available ${x.available} + reserved ${x.reserved} + shipped ${x.shipped}`);
   }
   if (r.stock.length > 50) lines.push(`… and ${r.stock.length - 50} more SKUs`);
   if (r.violations.length === 0) lines.push("OK: no invariant violated");
