@@ -90,6 +90,9 @@ export class ConsumerRunner {
   private readonly labelCache = new Map<string, LabelSet>();
   private wakeRetry: (() => void) | undefined;
   private readonly decodeOptions: { maxBytes: number; sdkValidation: boolean };
+  /** Handlers running, checked by one periodic sweep instead of a timer per message. */
+  private readonly watched = new Set<Delivery>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(opts: ConsumerRunnerOptions) {
     this.opts = opts;
@@ -125,6 +128,8 @@ export class ConsumerRunner {
   start(): Promise<void> {
     if (this.loop) throw new Error("ConsumerRunner already started");
     const started = new Promise<void>((resolve, reject) => this.startedWaiters.push({ resolve, reject }));
+    this.sweeper = setInterval(() => this.sweep(), 25);
+    this.sweeper.unref();
     this.loop = this.run().catch((err) => {
       this.log.error({ err: errorMessage(err) }, "consumer loop failed");
       for (const w of this.startedWaiters.splice(0)) w.reject(err);
@@ -150,6 +155,20 @@ export class ConsumerRunner {
     if (!finished) this.log.warn({ inFlight: this.active }, "shutdown timeout: abandoning in-flight handlers (their messages will be redelivered)");
     await Promise.race([this.opts.publisher.flush(), sleep(Math.max(0, deadline - Date.now()))]);
     await Promise.race([this.loop, sleep(Math.max(0, deadline - Date.now()))]);
+    clearInterval(this.sweeper);
+    // Abandoned handlers: their results no longer matter (the server redelivers).
+    for (const d of this.watched) d.settle("timeout");
+  }
+
+  private sweep(): void {
+    if (this.watched.size === 0) return;
+    const now = performance.now();
+    for (const d of this.watched) {
+      if (d.deadline <= now) {
+        this.watched.delete(d);
+        d.settle("timeout");
+      }
+    }
   }
 
   private async run(): Promise<void> {
@@ -276,8 +295,6 @@ export class ConsumerRunner {
       await this.ack(m);
       return "skipped";
     }
-    const info = m.info;
-    const deliveryCount = info.deliveryCount;
     let event: CloudEvent;
     try {
       event = decodeMessage(m, this.decodeOptions);
@@ -297,32 +314,28 @@ export class ConsumerRunner {
     }
 
     const publishes = ctx.publishes;
-    const deadlineMs = this.ackDeadline(deliveryCount);
+    // Delivery count only parsed when needed (backoff list, failures): the hot path skips it.
+    const p = this.policy;
+    const deadlineMs = p && p.backoffMs.length === 0 ? p.ackWaitMs : this.ackDeadline(ctx.deliveryCount);
     // The handler races the server's ack deadline: past it the server redelivers anyway.
-    const result = await new Promise<"ok" | "timeout" | { err: unknown }>((resolve) => {
-      const timer = setTimeout(resolve, deadlineMs, "timeout");
-      const fail = (err: unknown) => {
-        clearTimeout(timer);
-        resolve({ err });
-      };
-      const done = () => {
-        clearTimeout(timer);
-        resolve("ok");
-      };
+    const result = await new Promise<HandlerResult>((resolve) => {
+      ctx.arm(resolve, performance.now() + deadlineMs);
+      this.watched.add(ctx);
       let running: Promise<void>;
       try {
         running = handler(event, ctx);
       } catch (err) {
-        fail(err);
+        ctx.settle({ err });
         return;
       }
       // Follow-ups must be persisted before the input is acked (nothing lost).
       running.then(() => {
-        if (publishes.length === 0) done();
-        else if (publishes.length === 1) publishes[0]!.then(done, fail);
-        else Promise.all(publishes).then(done, fail);
-      }, fail);
+        if (publishes.length === 0) ctx.settle("ok");
+        else if (publishes.length === 1) publishes[0]!.then(ctx.ok, ctx.fail);
+        else Promise.all(publishes).then(ctx.ok, ctx.fail);
+      }, ctx.fail);
     });
+    this.watched.delete(ctx);
     if (result !== "ok") {
       // Publishes the handler did not await must not surface as unhandled rejections.
       for (const p of publishes) p.catch(() => undefined);
@@ -332,6 +345,7 @@ export class ConsumerRunner {
       await this.ack(m);
       return "acked";
     }
+    const deliveryCount = ctx.deliveryCount;
     if (result === "timeout") {
       const why = `handler did not finish within the ack wait of ${deadlineMs} ms`;
       if (this.exhausted(deliveryCount)) return this.deadLetter(m, "max_deliver", why, deliveryCount);
@@ -375,9 +389,16 @@ export class ConsumerRunner {
     if (this.opts.doubleAck) {
       await m.ackAck().catch((err) => this.log.warn({ err: errorMessage(err), seq: m.seq }, "ack not confirmed; the message may be redelivered"));
     } else {
-      m.ack();
+      // Acks of one event-loop turn go out together (one socket write).
+      this.pendingAcks.push(m);
+      if (this.pendingAcks.length === 1) setImmediate(this.flushAcks);
     }
   }
+
+  private readonly pendingAcks: JsMsg[] = [];
+  private readonly flushAcks = (): void => {
+    for (const m of this.pendingAcks.splice(0)) m.ack();
+  };
 
   /**
    * Publishes the original payload and headers to the dead-letter subject with headers
@@ -448,9 +469,11 @@ export class ConsumerRunner {
 /** One message being handled; also the handler's context. */
 class Delivery implements HandlerContext {
   readonly publishes: Promise<PubAck>[] = [];
-  readonly deliveryCount: number;
-  readonly streamSequence: number;
   readonly subject: string;
+  /** performance.now() at which the handler's time is up. */
+  deadline = Infinity;
+  private resolveResult: ((r: HandlerResult) => void) | undefined;
+  private readonly m: JsMsg;
   /** Metrics label: the CE type once decoded, else the subject. */
   type: string;
   private event: CloudEvent | undefined;
@@ -459,14 +482,35 @@ class Delivery implements HandlerContext {
   private readonly baseLog: Logger;
 
   constructor(m: JsMsg, publisher: Publisher, baseLog: Logger) {
-    const info = m.info;
-    this.deliveryCount = info.deliveryCount;
-    this.streamSequence = info.streamSequence;
+    this.m = m;
     this.subject = m.subject;
     this.type = m.subject;
     this.publisher = publisher;
     this.baseLog = baseLog;
   }
+
+  get deliveryCount(): number {
+    return this.m.info.deliveryCount;
+  }
+
+  get streamSequence(): number {
+    return this.m.info.streamSequence;
+  }
+
+  arm(resolve: (r: HandlerResult) => void, deadline: number): void {
+    this.resolveResult = resolve;
+    this.deadline = deadline;
+  }
+
+  /** First result wins (handler outcome or the deadline sweep). */
+  settle(r: HandlerResult): void {
+    const resolve = this.resolveResult;
+    this.resolveResult = undefined;
+    resolve?.(r);
+  }
+
+  readonly ok = (): void => this.settle("ok");
+  readonly fail = (err: unknown): void => this.settle({ err });
 
   setEvent(event: CloudEvent): void {
     this.event = event;
@@ -487,6 +531,8 @@ class Delivery implements HandlerContext {
     return this.childLog;
   }
 }
+
+type HandlerResult = "ok" | "timeout" | { err: unknown };
 
 interface LabelSet {
   acked: { inc(): void };
@@ -565,6 +611,7 @@ function headerSafe(s: string): string {
   return one.length > 1000 ? one.slice(0, 997) + "..." : one;
 }
 
+/** A timer that does not keep the process alive (used for bounded waits). */
 function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setTimeout(r, ms).unref());
 }

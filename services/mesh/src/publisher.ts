@@ -61,25 +61,45 @@ export class Publisher {
   }
 
   private send(enc: ReturnType<typeof encodeBinary>, event: CloudEvent): Promise<PubAck> {
-    let p: Promise<PubAck>;
-    try {
-      p = this.js.publish(enc.subject, enc.payload, { msgID: event.id, headers: toMsgHdrs(enc.headers), timeout: this.timeoutMs });
-    } catch (err) {
-      this.release();
-      return Promise.reject(err);
-    }
-    return p.then(
-      (ack) => {
-        this.release();
-        this.metrics?.published.labels(this.service, event.type).inc();
-        return ack;
-      },
-      (err: unknown) => {
-        this.release();
-        throw err;
-      },
-    );
+    return new Promise<PubAck>((resolve, reject) => {
+      this.queue.push(() => {
+        let p: Promise<PubAck>;
+        try {
+          p = this.js.publish(enc.subject, enc.payload, { msgID: event.id, headers: toMsgHdrs(enc.headers), timeout: this.timeoutMs });
+        } catch (err) {
+          this.release();
+          reject(err);
+          return;
+        }
+        p.then(
+          (ack) => {
+            this.release();
+            this.metrics?.published.labels(this.service, event.type).inc();
+            resolve(ack);
+          },
+          (err: unknown) => {
+            this.release();
+            reject(err);
+          },
+        );
+      });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.drainQueue);
+      }
+    });
   }
+
+  // Publishes requested during one turn of the event loop go out together on the next:
+  // the client coalesces them into one socket write, and they start from a shallow stack
+  // (the client builds an Error per request, whose cost grows with the async call chain).
+  private readonly queue: (() => void)[] = [];
+  private scheduled = false;
+  private readonly drainQueue = (): void => {
+    this.scheduled = false;
+    const q = this.queue.splice(0);
+    for (const f of q) f();
+  };
 
   private release(): void {
     const next = this.waiting.shift();
