@@ -157,6 +157,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       inFlight--;
       fail(err.code ?? "error");
     });
+    // A POST with no answer in 30 s fails (as "timeout") instead of pinning the settle wait.
+    req.setTimeout(30_000, () => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })));
     req.end(body);
   };
 
