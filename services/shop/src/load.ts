@@ -121,10 +121,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   });
   await nc.flush();
 
-  const post = (i: number) => {
-    const body = JSON.stringify(makeOrder(i));
-    const started = performance.now();
-    inFlight++;
+  const post = (i: number, body = JSON.stringify(makeOrder(i)), started = performance.now(), retry = true) => {
+    if (retry) inFlight++;
     const req = httpRequest(
       url,
       {
@@ -154,6 +152,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       },
     );
     req.on("error", (err: NodeJS.ErrnoException) => {
+      // The server closed an idle keep-alive socket just as it was reused: the request never
+      // reached it, so sending it once more on a fresh socket is safe (Node's documented advice).
+      if (retry && req.reusedSocket && err.code === "ECONNRESET") return post(i, body, started, false);
       inFlight--;
       fail(err.code ?? "error");
     });
