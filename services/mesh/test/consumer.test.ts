@@ -5,6 +5,9 @@ import { Registry } from "prom-client";
 import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
 import {
   ConsumerRunner,
+  deadLetterHeaders,
+  deadLetterMsgId,
+  deliveryPolicyOf,
   DLQ_HEADERS,
   encodeBinary,
   followUpEvent,
@@ -251,5 +254,49 @@ describe("ConsumerRunner", () => {
     hang = false;
     const ci = await jsm.consumers.info("c3", "runner");
     expect(ci.num_ack_pending).toBe(1); // not acked: it will be redelivered to the next runner
+  });
+});
+
+describe("dead-letter headers and delivery policy (pure)", () => {
+  it("keeps the event's headers, drops JetStream's, adds why/where/how often, with a stable dedupe id", () => {
+    const original = natsHeaders();
+    original.set("ce-id", "a%20b");
+    original.set("ce-type", "shop.order.placed.v1");
+    original.set("Nats-Msg-Id", "a b");
+    original.set("Nats-Expected-Stream", "x");
+    const h = deadLetterHeaders(original, {
+      reason: "schema",
+      error: "data fails\r\nits schema",
+      subject: "shop.order.placed.v1",
+      stream: "shop_events",
+      streamSequence: 42,
+      consumer: "shop_inventory",
+      deliveryCount: 1,
+      service: "inventory",
+      time: new Date("2026-11-23T10:00:00Z"),
+    });
+    expect(Object.fromEntries([...h].map(([k, v]) => [k, v.join(",")]))).toEqual({
+      "ce-id": "a%20b",
+      "ce-type": "shop.order.placed.v1",
+      "JetMesh-Dlq-Reason": "schema",
+      "JetMesh-Dlq-Error": "data fails its schema",
+      "JetMesh-Dlq-Original-Subject": "shop.order.placed.v1",
+      "JetMesh-Dlq-Stream": "shop_events",
+      "JetMesh-Dlq-Stream-Sequence": "42",
+      "JetMesh-Dlq-Consumer": "shop_inventory",
+      "JetMesh-Dlq-Delivery-Count": "1",
+      "JetMesh-Dlq-Service": "inventory",
+      "JetMesh-Dlq-Time": "2026-11-23T10:00:00.000Z",
+    });
+    expect(deadLetterMsgId("shop_events", "shop_inventory", 42)).toBe(deadLetterMsgId("shop_events", "shop_inventory", 42));
+    expect(deadLetterMsgId("shop_events", "shop_payment", 42)).not.toBe(deadLetterMsgId("shop_events", "shop_inventory", 42));
+  });
+
+  it.each([
+    [{ max_deliver: 5, ack_wait: 30e9, backoff: [1e9, 5e9, 30e9] }, { maxDeliver: 5, ackWaitMs: 30_000, backoffMs: [1000, 5000, 30_000] }],
+    [{ max_deliver: -1, ack_wait: 2e9 }, { maxDeliver: -1, ackWaitMs: 2000, backoffMs: [] }],
+    [{}, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [] }],
+  ])("reads the delivery policy from consumer config %j", (config, expected) => {
+    expect(deliveryPolicyOf({ config } as never)).toEqual(expected);
   });
 });
