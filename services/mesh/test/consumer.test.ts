@@ -257,6 +257,29 @@ describe("ConsumerRunner", () => {
   });
 });
 
+describe("ConsumerRunner on the last delivery", () => {
+  it("dead-letters a handler that outlives the ack wait on its last delivery", async () => {
+    await setup("c4", { max_deliver: 1, ackWaitMs: 500 });
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c4",
+      consumer: "runner",
+      publisher: new Publisher(js),
+      deadLetterSubject: "dlq.c4",
+      handlers: { "c4.stuck.v1": () => new Promise<void>(() => undefined) },
+    });
+    await runner.start();
+    const e = encodeBinary(newEvent({ type: "c4.stuck.v1", source: "/t", data: {} }));
+    await js.publish(e.subject, e.payload, { headers: toMsgHdrs(e.headers) });
+    await settled("c4");
+    const dead = await readAll("c4_dlq", 1);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.headers!.get(DLQ_HEADERS.reason)).toBe("max_deliver");
+    expect(dead[0]!.headers!.get(DLQ_HEADERS.error)).toMatch(/did not finish within the ack wait of 500 ms/);
+    await runner.stop(200);
+  });
+});
+
 describe("dead-letter headers and delivery policy (pure)", () => {
   it("keeps the event's headers, drops JetStream's, adds why/where/how often, with a stable dedupe id", () => {
     const original = natsHeaders();
