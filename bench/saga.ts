@@ -16,7 +16,7 @@ import { startStack } from "./lib/saga-stack.ts";
 
 const env = process.env;
 const stepSeconds = Number(env.SAGA_STEP_SECONDS ?? 20);
-const rates = (env.SAGA_RATES ?? "250,500,750,1000,1250,1500,2000").split(",").map(Number);
+const rates = (env.SAGA_RATES ?? "250,500,600,700,800,1000,1250,1500").split(",").map(Number);
 const mode = env.SAGA_MODE === "in-process" ? "in-process" : "processes";
 const storage = env.SAGA_STORAGE === "memory" ? "memory" : "file";
 const baselineRate = Number(env.SAGA_BASELINE_RATE ?? 50);
