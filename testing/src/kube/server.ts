@@ -32,6 +32,7 @@ import { labelSelectorToString, parseFieldSelector, parseLabelSelector } from ".
 import { Store } from "./store.ts";
 import { partialOf, toTable, type IncludeObject } from "./table.ts";
 import { deleteOptions, goFormat, parseBody, readBody } from "./request.ts";
+import { Reaper } from "./lifecycle.ts";
 import { serveWatch, type OpenWatch, type WatchContext } from "./watch.ts";
 import { clone, groupVersion, isObject, storageKey, type Json, type JsonObject, type KubeObject, type ResourceType } from "./types.ts";
 
@@ -128,10 +129,10 @@ class ApiServer implements KubeApiServer {
   private watches = new Set<OpenWatch>();
   private stalled = false;
   private refuseUntil = 0;
-  private gcTimer: NodeJS.Timeout | undefined;
   private readonly bookmarkIntervalMs: number;
   private readonly onRequest: KubeApiServerOptions["onRequest"];
   readonly faults: KubeFaults;
+  private readonly reaper: Reaper;
   private readonly watchContext: WatchContext;
 
   constructor(opts: KubeApiServerOptions) {
@@ -148,6 +149,12 @@ class ApiServer implements KubeApiServer {
       open: this.watches,
     };
     this.port = opts.port ?? 0;
+    this.reaper = new Reaper({
+      store: this.store,
+      typeOfKey: (key) => this.typeOfKey(key),
+      type: (g, v, p) => this.type(g, v, p),
+      unregisterCrd: (name) => this.unregisterCrd(name),
+    });
     for (const t of BUILTIN_TYPES) this.types.set(`${t.group}/${t.version}/${t.plural}`, t);
     for (const { key, obj } of this.store.load()) {
       if (key === "apiextensions.k8s.io/customresourcedefinitions") this.registerCrd(obj);
@@ -247,7 +254,7 @@ class ApiServer implements KubeApiServer {
   }
 
   async stop(): Promise<void> {
-    if (this.gcTimer) clearTimeout(this.gcTimer);
+    this.reaper.stop();
     await this.close();
     this.store.save();
   }
@@ -577,7 +584,7 @@ class ApiServer implements KubeApiServer {
     if (o.dryRun) return obj;
     const stored = this.store.put(storageKey(rt), obj, "ADDED");
     if (rt.group === "apiextensions.k8s.io") this.registerCrd(stored);
-    if (m.ownerReferences?.length) this.scheduleGc();
+    if (m.ownerReferences?.length) this.reaper.scheduleGc();
     return stored;
   }
 
@@ -677,11 +684,11 @@ class ApiServer implements KubeApiServer {
     }
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
       this.store.put(storageKey(rt), next, "MODIFIED");
-      return this.removeNow(rt, next);
+      return this.reaper.removeNow(rt, next);
     }
     const stored = this.store.put(storageKey(rt), next, "MODIFIED");
     if (rt.group === "apiextensions.k8s.io") this.registerCrd(stored);
-    if (next.metadata.ownerReferences?.length) this.scheduleGc();
+    if (next.metadata.ownerReferences?.length) this.reaper.scheduleGc();
     return stored;
   }
 
@@ -811,137 +818,10 @@ class ApiServer implements KubeApiServer {
     }
     const policy = typeof options.propagationPolicy === "string" ? options.propagationPolicy : options.orphanDependents === true ? "Orphan" : "Background";
     if (opts.dryRun) return this.view(rt, current);
-    const result = this.deleteObject(rt, current, policy);
+    const result = this.reaper.deleteObject(rt, current, policy);
     if (result.metadata.deletionTimestamp && this.store.get(storageKey(rt), current.metadata.namespace, name)) return this.view(rt, result);
     if (rt.crd || rt.group === "apiextensions.k8s.io") return this.view(rt, result);
     return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name, group: rt.group, kind: rt.plural, uid: current.metadata.uid } };
-  }
-
-  /** Deletes now, or marks deletionTimestamp when finalizers hold the object. */
-  private deleteObject(rt: ResourceType, current: KubeObject, policy: string): KubeObject {
-    const key = storageKey(rt);
-    if (policy === "Orphan") this.orphanDependents(current);
-    if (policy === "Foreground") this.deleteDependents(current);
-    const isNamespace = rt.group === "" && rt.plural === "namespaces";
-    const isCrd = rt.group === "apiextensions.k8s.io";
-    if ((current.metadata.finalizers ?? []).length > 0 || isNamespace || isCrd) {
-      if (current.metadata.deletionTimestamp) return current;
-      const next = clone(current);
-      next.metadata.deletionTimestamp = now();
-      next.metadata.deletionGracePeriodSeconds = 0;
-      if (isNamespace) next.status = { ...(next.status as JsonObject), phase: "Terminating" };
-      const stored = this.store.put(key, next, "MODIFIED");
-      if (isNamespace) this.terminateNamespace(stored);
-      else if (isCrd) this.terminateCrd(stored);
-      if ((stored.metadata.finalizers ?? []).length === 0 && this.store.get(key, stored.metadata.namespace, stored.metadata.name!)) {
-        return this.removeNow(rt, stored);
-      }
-      return this.store.get(key, stored.metadata.namespace, stored.metadata.name!) ?? stored;
-    }
-    return this.removeNow(rt, current);
-  }
-
-  private removeNow(rt: ResourceType, obj: KubeObject): KubeObject {
-    const key = storageKey(rt);
-    const gone = this.store.remove(key, obj);
-    if (rt.group === "apiextensions.k8s.io") this.unregisterCrd(obj.metadata.name!);
-    this.afterRemoval(obj);
-    return gone;
-  }
-
-  private afterRemoval(obj: KubeObject): void {
-    this.scheduleGc();
-    // A terminating namespace or CRD goes away once it is empty.
-    if (obj.metadata.namespace) {
-      const ns = this.store.get("/namespaces", undefined, obj.metadata.namespace);
-      if (ns?.metadata.deletionTimestamp) setImmediate(() => this.finishNamespace(ns.metadata.name!));
-    }
-    for (const crd of this.store.list("apiextensions.k8s.io/customresourcedefinitions")) {
-      if (crd.metadata.deletionTimestamp) setImmediate(() => this.finishCrd(crd.metadata.name!));
-    }
-  }
-
-  private terminateNamespace(ns: KubeObject): void {
-    const name = ns.metadata.name!;
-    for (const key of this.store.keys()) {
-      const rt = this.typeOfKey(key);
-      if (!rt?.namespaced) continue;
-      for (const o of this.store.list(key, name)) this.deleteObject(rt, o, "Background");
-    }
-    this.finishNamespace(name);
-  }
-
-  private finishNamespace(name: string): void {
-    const ns = this.store.get("/namespaces", undefined, name);
-    if (!ns?.metadata.deletionTimestamp) return;
-    const empty = this.store.keys().every((k) => this.store.list(k, name).length === 0 || !this.typeOfKey(k)?.namespaced);
-    if (!empty) return;
-    const rt = this.type("", "v1", "namespaces")!;
-    if ((ns.metadata.finalizers ?? []).length === 0) this.removeNow(rt, ns);
-  }
-
-  private terminateCrd(crd: KubeObject): void {
-    const spec = crd.spec as { group: string; names: { plural: string } };
-    const key = `${spec.group}/${spec.names.plural}`;
-    const rt = this.typeOfKey(key);
-    if (rt) for (const o of this.store.list(key)) this.deleteObject(rt, o, "Background");
-    this.finishCrd(crd.metadata.name!);
-  }
-
-  private finishCrd(name: string): void {
-    const crd = this.store.get("apiextensions.k8s.io/customresourcedefinitions", undefined, name);
-    if (!crd?.metadata.deletionTimestamp) return;
-    const spec = crd.spec as { group: string; names: { plural: string } };
-    if (this.store.list(`${spec.group}/${spec.names.plural}`).length > 0) return;
-    if ((crd.metadata.finalizers ?? []).length === 0) this.removeNow(this.type("apiextensions.k8s.io", "v1", "customresourcedefinitions")!, crd);
-  }
-
-  private dependentsOf(owner: KubeObject): { rt: ResourceType; obj: KubeObject }[] {
-    const out: { rt: ResourceType; obj: KubeObject }[] = [];
-    for (const key of this.store.keys()) {
-      const rt = this.typeOfKey(key);
-      if (!rt) continue;
-      for (const o of this.store.list(key)) {
-        if (o.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid)) out.push({ rt, obj: o });
-      }
-    }
-    return out;
-  }
-
-  private orphanDependents(owner: KubeObject): void {
-    for (const { rt, obj } of this.dependentsOf(owner)) {
-      const next = clone(obj);
-      next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((r) => r.uid !== owner.metadata.uid);
-      if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
-      this.store.put(storageKey(rt), next, "MODIFIED");
-    }
-  }
-
-  private deleteDependents(owner: KubeObject): void {
-    for (const { rt, obj } of this.dependentsOf(owner)) this.deleteObject(rt, obj, "Background");
-  }
-
-  private scheduleGc(): void {
-    if (this.gcTimer) return;
-    // Background garbage collection is asynchronous in the real cluster, too.
-    this.gcTimer = setTimeout(() => {
-      this.gcTimer = undefined;
-      this.collectGarbage();
-    }, 10);
-    this.gcTimer.unref();
-  }
-
-  /** Deletes every object whose owners are all gone (background propagation). */
-  private collectGarbage(): void {
-    for (const key of this.store.keys()) {
-      const rt = this.typeOfKey(key);
-      if (!rt) continue;
-      for (const o of this.store.list(key)) {
-        const refs = o.metadata.ownerReferences ?? [];
-        if (refs.length === 0 || o.metadata.deletionTimestamp) continue;
-        if (refs.every((r) => !this.store.hasUid(r.uid))) this.deleteObject(rt, o, "Background");
-      }
-    }
   }
 
   private deleteCollection(rt: ResourceType, ns: string | undefined, q: URLSearchParams, body: unknown, opts: WriteOpts): unknown {
@@ -949,7 +829,7 @@ class ApiServer implements KubeApiServer {
     const options = (isObject(body as Json) ? body : {}) as JsonObject;
     const policy = typeof options.propagationPolicy === "string" ? options.propagationPolicy : "Background";
     for (const o of this.store.list(storageKey(rt), rt.namespaced ? ns : undefined).filter(match)) {
-      if (!opts.dryRun) this.deleteObject(rt, o, policy);
+      if (!opts.dryRun) this.reaper.deleteObject(rt, o, policy);
     }
     return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success" };
   }
