@@ -36,7 +36,7 @@ export const inventoryService = {
     const inventory = new Inventory(kv);
     const { seeded, kept } = await inventory.seed(ctx.config.seed, new Date().toISOString());
     ctx.log.info({ seeded, kept }, "stock seeded (existing SKUs kept as they are)");
-    const http = meshMetrics(ctx.registry).httpRequests;
+    const httpRequests = meshMetrics(ctx.registry).httpRequests;
 
     const onPlaced: Handler = async (event, hctx) => {
       const data = event.data as OrderPlaced;
@@ -76,7 +76,7 @@ export const inventoryService = {
           if (!(err instanceof HttpError)) ctx.log.error({ err }, "GET /stock failed");
           sendProblem(res, e, path, e.status === 405 ? { allow: "GET" } : {});
         }
-        http.labels("inventory", "/stock/:sku", String(res.statusCode)).inc();
+        httpRequests.labels("inventory", "/stock/:sku", String(res.statusCode)).inc();
         return true;
       },
     };

@@ -6,7 +6,7 @@
 // stale cache may be what made it look like nothing was to be done.
 import type { KV } from "@nats-io/kv";
 import { JetStreamApiError } from "@nats-io/jetstream";
-import { KeyedMutex } from "./http.ts";
+import { KeyedMutex } from "./keyed-mutex.ts";
 
 interface Cached<T> {
   value: T | undefined;
