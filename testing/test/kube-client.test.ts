@@ -200,6 +200,17 @@ describe("client-node against the test server", () => {
     expect(d.spec?.replicas).toBe(4);
     expect(d.metadata?.generation).toBe(2);
 
+    // Immutable fields of built-ins: a Deployment's selector, an immutable ConfigMap's data.
+    try {
+      await apps.patchNamespacedDeployment({ namespace: "default", name: "svc", body: { spec: { selector: { matchExpressions: [{ key: "app", operator: "Exists" }] } } } }, merge);
+      expect.unreachable();
+    } catch (e) {
+      expect(String((e as ApiException<string>).body)).toContain("spec.selector: Invalid value");
+      expect(String((e as ApiException<string>).body)).toContain("field is immutable");
+    }
+    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "frozen" }, data: { a: "1" }, immutable: true } });
+    expect(await status(core.patchNamespacedConfigMap({ namespace: "default", name: "frozen", body: { data: { a: "2" } } }, merge))).toBe(422);
+
     const secret = await core.createNamespacedSecret({ namespace: "default", body: { metadata: { name: "creds" }, stringData: { password: "s3cret" } } });
     expect(secret.data).toEqual({ password: Buffer.from("s3cret").toString("base64") });
     expect(secret.type).toBe("Opaque");

@@ -153,8 +153,21 @@ export function defaultBuiltin(r: ResourceType, o: KubeObject): void {
 }
 
 /** Validation the real server does for built-ins that our users would hit. */
-export function validateBuiltin(r: ResourceType, o: KubeObject): StatusCause[] {
+export function validateBuiltin(r: ResourceType, o: KubeObject, old?: KubeObject): StatusCause[] {
   const out: StatusCause[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  if (old && r.group === "apps" && r.plural === "deployments") {
+    const sel = (o.spec as JsonObject | undefined)?.selector;
+    if (!same(sel, (old.spec as JsonObject | undefined)?.selector)) {
+      out.push({ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(sel ?? null)}: field is immutable`, field: "spec.selector" });
+    }
+  }
+  // ConfigMaps and Secrets marked immutable keep their data (and stay immutable).
+  if (old && r.group === "" && (r.plural === "configmaps" || r.plural === "secrets") && old.immutable === true) {
+    for (const f of ["data", "binaryData", "immutable"]) {
+      if (!same(o[f], old[f])) out.push({ reason: "FieldValueForbidden", message: "Forbidden: field is immutable when `immutable` is set", field: f });
+    }
+  }
   if (r.group === "apps" && r.plural === "deployments") {
     const spec = (o.spec ?? {}) as JsonObject;
     const sel = spec.selector;

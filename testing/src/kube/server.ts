@@ -531,7 +531,7 @@ class ApiServer implements KubeApiServer {
       if (causes.length === 0) prepareCrd(obj, old);
     } else {
       defaultBuiltin(rt, obj);
-      causes.push(...validateBuiltin(rt, obj));
+      causes.push(...validateBuiltin(rt, obj, old));
     }
     if (causes.length) throw invalid(rt.kind, rt.group, obj.metadata.name ?? "", causes);
   }
