@@ -411,7 +411,12 @@ class ApiServer implements KubeApiServer {
   }
 
   private parsePath(path: string): ReqInfo | undefined {
-    const segs = path.split("/").filter((s) => s !== "").map(decodeURIComponent);
+    let segs: string[];
+    try {
+      segs = path.split("/").filter((s) => s !== "").map(decodeURIComponent);
+    } catch {
+      throw badRequest(`invalid URL path ${JSON.stringify(path)}`);
+    }
     let group: string;
     let version: string;
     let rest: string[];
