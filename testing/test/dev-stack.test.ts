@@ -3,8 +3,8 @@
 // restarted, a backlog scaled away with the runner following the operator, a dead letter
 // replayed, and nothing left running after stop.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,7 @@ import { parseDevConfig } from "../src/dev/config.ts";
 import { loadKubeconfig } from "../src/dev/kubeconfig.ts";
 import { orderBody } from "../src/dev/orders.ts";
 import { pidAlive } from "../src/dev/proc.ts";
+import { reapLeftovers, writePidFile } from "../src/dev/pids.ts";
 import { startDevStack, type DevStack } from "../src/dev/stack.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -86,6 +87,32 @@ describe("make dev", () => {
       expect(existsSync(join(state, "pids.json"))).toBe(false);
     } finally {
       blocker.close();
+    }
+  });
+
+  it("refuses to start next to a running stack, and reaps what a killed one left behind", async () => {
+    const state = join(dir, "pids");
+    mkdirSync(state, { recursive: true });
+    const running = spawn("sleep", ["30"], { stdio: "ignore" });
+    const leftover = spawn("sleep", ["31"], { stdio: "ignore" });
+    try {
+      const cfg = parseDevConfig({ JETMESH_DEV_DIR: state, JETMESH_DEV_PROMETHEUS: "off" }, root);
+      writePidFile(join(state, "pids.json"), { main: running.pid as number, mainMatch: "sleep 30", children: [] });
+      await expect(startDevStack(cfg, log, () => {})).rejects.toThrow(`a dev stack is already running (pid ${running.pid}`);
+      // A dead main: its children are stopped, but only those whose command line still matches.
+      writePidFile(join(state, "pids.json"), {
+        main: 999_999_999,
+        children: [
+          { name: "leftover", pid: leftover.pid as number, match: "sleep 31" },
+          { name: "recycled", pid: running.pid as number, match: "nats-server" },
+        ],
+      });
+      expect(await reapLeftovers(join(state, "pids.json"), 2_000)).toEqual([`leftover (pid ${leftover.pid})`]);
+      expect(pidAlive(leftover.pid as number)).toBe(false);
+      expect(pidAlive(running.pid as number)).toBe(true);
+    } finally {
+      running.kill("SIGKILL");
+      leftover.kill("SIGKILL");
     }
   });
 

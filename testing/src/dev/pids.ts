@@ -12,6 +12,8 @@ export interface PidEntry {
 
 export interface PidFile {
   main: number;
+  /** Part of the main process's command line (its script), checked like `match` below. */
+  mainMatch?: string;
   children: PidEntry[];
 }
 

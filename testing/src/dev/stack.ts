@@ -52,7 +52,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
   const paths = devPaths(config.stateDir);
   mkdirSync(config.stateDir, { recursive: true });
   const prev = readPidFile(paths.pids);
-  if (prev && prev.main !== process.pid && isOurs(prev.main, "node")) {
+  if (prev && prev.main !== process.pid && isOurs(prev.main, prev.mainMatch ?? "node")) {
     throw new Error(`a dev stack is already running (pid ${prev.main}, state in ${config.stateDir}); stop it with Ctrl-C or kill ${prev.main}`);
   }
   const reaped = await reapLeftovers(paths.pids);
@@ -94,7 +94,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
       if (pid) entries.push({ name: c.name, pid, match: c.match });
     }
     for (const w of snapshot.workloads) for (const r of w.replicas) if (r.pid) entries.push({ name: r.name, pid: r.pid, match: "--conditions=source" });
-    writePidFile(paths.pids, { main: process.pid, children: entries });
+    writePidFile(paths.pids, { main: process.pid, mainMatch: process.argv[1] ?? "node", children: entries });
   };
   const stopAll = async () => {
     for (const s of stops.reverse()) {
@@ -310,7 +310,7 @@ export async function cleanDevState(stateDir: string): Promise<string> {
   const paths = devPaths(stateDir);
   if (!existsSync(stateDir)) return `nothing to clean: ${stateDir} does not exist`;
   const prev = readPidFile(paths.pids);
-  if (prev && isOurs(prev.main, "node")) {
+  if (prev && isOurs(prev.main, prev.mainMatch ?? "node")) {
     throw new Error(`a dev stack is running (pid ${prev.main}); stop it (Ctrl-C) before make dev-clean`);
   }
   const reaped = await reapLeftovers(paths.pids);
