@@ -20,7 +20,7 @@ import { parseDevConfig } from "../src/dev/config.ts";
 import { loadKubeconfig } from "../src/dev/kubeconfig.ts";
 import { orderBody } from "../src/dev/orders.ts";
 import { pidAlive } from "../src/dev/proc.ts";
-import { reapLeftovers, writePidFile } from "../src/dev/pids.ts";
+import { isOurs, readPidFile, reapLeftovers, writePidFile } from "../src/dev/pids.ts";
 import { startDevStack, type DevStack } from "../src/dev/stack.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -116,12 +116,54 @@ describe("make dev", () => {
     }
   });
 
+  it("make dev's entry point: prints what runs where, is recognised by a second start, stops on SIGTERM", async () => {
+    const state = join(dir, "entry");
+    const env = {
+      ...process.env,
+      JETMESH_DEV_DIR: state,
+      JETMESH_DEV_NATS_PORT: "0",
+      JETMESH_DEV_NATS_MONITOR_PORT: "0",
+      JETMESH_DEV_KUBE_PORT: "0",
+      JETMESH_DEV_ORDER_PORT: "0",
+      JETMESH_DEV_OPERATOR_PORT: "0",
+      JETMESH_DEV_PROMETHEUS: "off",
+      JETMESH_DEV_GRACE_SECONDS: "3",
+    };
+    // Started as the Makefile does: a relative script path.
+    const main = spawn(process.execPath, ["--conditions=source", "testing/src/dev/main.ts"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    main.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    main.stderr.on("data", (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => main.once("exit", (code) => r(code)));
+    try {
+      await waitFor("the summary", () => out.includes("JetMesh dev stack is running"), { timeoutMs: 40_000, intervalMs: 100 });
+      expect(out).toMatch(/order API\s+http:\/\/127\.0\.0\.1:\d+/);
+      expect(out).toContain(`export KUBECONFIG=${join(state, "kubeconfig")}`);
+      const cfg = parseDevConfig({ JETMESH_DEV_DIR: state, JETMESH_DEV_PROMETHEUS: "off" }, root);
+      await expect(startDevStack(cfg, log, () => {})).rejects.toThrow(`a dev stack is already running (pid ${main.pid}`);
+      const children = (readPidFile(join(state, "pids.json"))?.children ?? []).map((c) => c.pid);
+      expect(children.length).toBeGreaterThanOrEqual(2);
+      main.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/==> stopped; state kept in/);
+      expect(children.filter((p) => pidAlive(p))).toEqual([]);
+    } finally {
+      main.kill("SIGKILL");
+    }
+  });
+
   it("runs the shop end to end, heals, scales, replays, stops cleanly and restarts on its state", async () => {
     onTestFailed(() => {
       process.stderr.write(`---- last dev stack output ----\n${lines.slice(-150).join("\n")}\n`);
     });
     const ep = stack.endpoints;
     const env = { KUBECONFIG: ep.kubeconfig, NATS_URL: ep.natsUrl };
+
+    // The pid file identifies this process by its own command line, so a second `make dev`
+    // recognises it as running (and does not take it for leftovers to reap).
+    const pf = readPidFile(join(config.stateDir, "pids.json"));
+    expect(pf?.main).toBe(process.pid);
+    expect(isOurs(process.pid, pf?.mainMatch ?? "")).toBe(true);
 
     // Every shop service runs one ready replica.
     await waitFor(

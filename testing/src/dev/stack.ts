@@ -4,7 +4,7 @@
 // front of the order API and, when installed, Prometheus. stop() takes them down in reverse:
 // children first (services, operator, Prometheus), then the servers.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Writable } from "node:stream";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
@@ -94,7 +94,8 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
       if (pid) entries.push({ name: c.name, pid, match: c.match });
     }
     for (const w of snapshot.workloads) for (const r of w.replicas) if (r.pid) entries.push({ name: r.name, pid: r.pid, match: "--conditions=source" });
-    writePidFile(paths.pids, { main: process.pid, mainMatch: process.argv[1] ?? "node", children: entries });
+    // The script's file name: the command line holds it as typed (relative or absolute).
+    writePidFile(paths.pids, { main: process.pid, mainMatch: basename(process.argv[1] ?? "node"), children: entries });
   };
   const stopAll = async () => {
     for (const s of stops.reverse()) {
