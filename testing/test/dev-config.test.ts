@@ -67,6 +67,7 @@ describe("replicaTargets", () => {
         {
           namespace: "shop",
           name: "order",
+          script: "services/order/src/main.ts",
           desired: 2,
           replicas: [
             { index: 0, name: "order-0", pid: 10, port: 5000, alive: true, ready: true, restarts: 0 },

@@ -59,6 +59,8 @@ export interface ReplicaSnapshot {
 export interface WorkloadSnapshot {
   namespace: string;
   name: string;
+  /** The script its processes run (relative to the repository root). */
+  script: string | undefined;
   desired: number;
   error?: string;
   replicas: ReplicaSnapshot[];
@@ -91,6 +93,8 @@ interface Group {
   error: string | undefined;
   slots: Map<number, Slot>;
   lastStatus: string;
+  /** Script of the processes still running after the Deployment went away. */
+  lastScript: string | undefined;
 }
 
 export class ProcessRunner {
@@ -159,6 +163,7 @@ export class ProcessRunner {
       workloads.push({
         namespace: g.namespace,
         name: g.name,
+        script: g.workload?.script ?? g.lastScript,
         desired: g.workload?.replicas ?? 0,
         ...(g.error ? { error: g.error } : {}),
         replicas: [...g.slots.values()]
@@ -221,7 +226,7 @@ export class ProcessRunner {
       let g = this.groups.get(key);
       if (!g) {
         const [namespace = "", name = ""] = key.split("/");
-        g = { workload: undefined, namespace, name, error: undefined, slots: new Map(), lastStatus: "" };
+        g = { workload: undefined, namespace, name, error: undefined, slots: new Map(), lastStatus: "", lastScript: undefined };
         this.groups.set(key, g);
       }
       const reason = parsed.ok
@@ -231,6 +236,7 @@ export class ProcessRunner {
         : parsed.reason;
       if (reason === undefined && parsed.ok) {
         g.workload = parsed.workload;
+        g.lastScript = parsed.workload.script;
         if (g.error) g.error = undefined;
       } else if (g.error !== reason) {
         g.error = reason;

@@ -93,7 +93,9 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
       const pid = c.pid();
       if (pid) entries.push({ name: c.name, pid, match: c.match });
     }
-    for (const w of snapshot.workloads) for (const r of w.replicas) if (r.pid) entries.push({ name: r.name, pid: r.pid, match: "--conditions=source" });
+    for (const w of snapshot.workloads) {
+      for (const r of w.replicas) if (r.pid) entries.push({ name: r.name, pid: r.pid, match: w.script ?? "--conditions=source" });
+    }
     // The script's file name: the command line holds it as typed (relative or absolute).
     writePidFile(paths.pids, { main: process.pid, mainMatch: basename(process.argv[1] ?? "node"), children: entries });
   };
@@ -115,7 +117,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     const nats = new DevNats(paths.nats, ports.nats, ports.natsMonitor);
     await nats.start(config.natsServerBin, log);
     stops.push(() => nats.stop());
-    children.push({ name: "nats-server", match: "nats", pid: () => nats.pid });
+    children.push({ name: "nats-server", match: join(paths.nats, "nats.conf"), pid: () => nats.pid });
     savePids();
 
     progress(`starting the Kubernetes API test server (state ${paths.kube}) on 127.0.0.1:${ports.kube}`);
@@ -194,7 +196,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
         prometheus = p;
         p.writeTargets(replicaTargets(snapshot));
         stops.push(() => p.stop());
-        children.push({ name: "prometheus", match: "prometheus", pid: () => p.pid });
+        children.push({ name: "prometheus", match: join(paths.prometheus, "prometheus.yml"), pid: () => p.pid });
         savePids();
       } else {
         progress("prometheus not found: running without it (sudo apt-get install prometheus)");
