@@ -86,6 +86,9 @@ try {
   const report = await verifyShop(nc, { settleMs: 60_000 });
   await nc.close();
   log(`checker: ${report.orders} orders, ${report.violations.length} violations, ${report.inFlight.length} in flight`);
+  const kinds: Record<string, number> = {};
+  for (const v of report.violations) kinds[v.kind] = (kinds[v.kind] ?? 0) + 1;
+  if (report.violations.length > 0) log(`  by kind: ${JSON.stringify(kinds)}`);
   for (const v of report.violations.slice(0, 10)) log(`  [${v.kind}] ${v.subject}: ${v.message}`);
 
   result = {

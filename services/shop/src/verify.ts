@@ -88,24 +88,35 @@ async function consumerBacklog(jsm: JetStreamManager): Promise<number> {
   return n;
 }
 
-/** Every current value of a bucket (deleted keys left out). */
-export async function readBucket(kv: KV | undefined): Promise<Map<string, unknown>> {
+/**
+ * Every current value of a bucket (deleted keys left out). Reads the last value per key in
+ * stream order until it reaches the stream's last sequence as of the start — the last
+ * message delivered is always the newest write — so the read is complete by construction.
+ */
+export async function readBucket(kv: KV | undefined, timeoutMs = 120_000): Promise<Map<string, unknown>> {
   const out = new Map<string, unknown>();
   if (!kv) return out;
   const status = await kv.status();
-  if (status.values === 0) return out;
+  const lastSeq = status.streamInfo.state.last_seq;
+  if (status.values === 0 || lastSeq === 0) return out;
   const w = await kv.watch({ key: ">", include: KvWatchInclude.LastValue, ignoreDeletes: false });
-  const timer = setTimeout(() => w.stop(), 60_000);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    w.stop();
+  }, timeoutMs);
   try {
     for await (const e of w) {
       if (e.operation === "PUT") out.set(e.key, e.json());
       else out.delete(e.key);
-      if (e.delta === 0) break;
+      if (e.revision >= lastSeq) break;
     }
   } finally {
     clearTimeout(timer);
     w.stop();
   }
+  // A partial read would report false violations: fail instead.
+  if (timedOut) throw new Error(`reading bucket ${status.bucket} timed out after ${timeoutMs} ms`);
   return out;
 }
 
@@ -122,7 +133,11 @@ async function readAuthorizations(js: JetStreamClient, jsm: JetStreamManager): P
   const out: ShopSnapshot["authorizations"] = [];
   const c = await js.consumers.get(SHOP_STREAM, { filter_subjects: PAYMENT_AUTHORIZED });
   const msgs = await c.consume({ max_messages: 1000 });
-  const timer = setTimeout(() => msgs.stop(), 60_000);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    msgs.stop();
+  }, 120_000);
   try {
     for await (const m of msgs) {
       const eventId = m.headers?.get("ce-id") || m.headers?.get("Nats-Msg-Id") || `seq-${m.seq}`;
@@ -131,12 +146,14 @@ async function readAuthorizations(js: JetStreamClient, jsm: JetStreamManager): P
       } catch {
         out.push({ orderId: `(unreadable event at seq ${m.seq})`, eventId });
       }
-      if (m.info.pending === 0) break;
+      // Counted at the start: later authorizations belong to orders read after this anyway.
+      if (out.length >= count) break;
     }
   } finally {
     clearTimeout(timer);
     await msgs.close().catch(() => undefined);
   }
+  if (timedOut) throw new Error("reading the payment authorizations from the stream timed out");
   return out;
 }
 
