@@ -20,7 +20,6 @@ import {
   type OrderPlaced,
   type ShipmentDispatched,
   type ShopSetupContext,
-  disableAsyncTraces,
 } from "@jetmesh/shop";
 import { inventoryConfig, type InventoryConfig } from "./config.ts";
 import { Inventory } from "./inventory.ts";
@@ -33,7 +32,6 @@ export const inventoryService = {
   config: inventoryConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<InventoryConfig>) {
-    disableAsyncTraces(ctx.nc);
     const kv = await new Kvm(ctx.js).create(STOCK_BUCKET, { history: 1, storage: ctx.config.storage === "memory" ? "memory" : "file" } as never);
     const inventory = new Inventory(kv);
     const { seeded, kept } = await inventory.seed(ctx.config.seed, new Date().toISOString());

@@ -14,7 +14,6 @@ import {
   type OrderPlaced,
   type OrderRecord,
   type ShopSetupContext,
-  disableAsyncTraces,
 } from "@jetmesh/shop";
 import { orderApi } from "./api.ts";
 import { orderConfig, type OrderConfig } from "./config.ts";
@@ -28,7 +27,6 @@ export const orderService = {
   config: orderConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<OrderConfig>) {
-    disableAsyncTraces(ctx.nc);
     const kv = await new Kvm(ctx.js).create(ORDERS_BUCKET, { history: 1, storage: ctx.config.storage } as never);
     const store = new OrderStore(kv);
     const mesh = meshMetrics(ctx.registry);

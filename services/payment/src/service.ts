@@ -17,7 +17,6 @@ import {
   type PaymentRecord,
   type ShopSetupContext,
   KvCache,
-  disableAsyncTraces,
 } from "@jetmesh/shop";
 import { paymentConfig, type PaymentConfig } from "./config.ts";
 import { decide, transientFailure } from "./processor.ts";
@@ -29,7 +28,6 @@ export const paymentService = {
   config: paymentConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<PaymentConfig>) {
-    disableAsyncTraces(ctx.nc);
     const cfg = ctx.config;
     const kv = await new Kvm(ctx.js).create(PAYMENTS_BUCKET, { history: 1, storage: cfg.storage } as never);
     const records = new KvCache<PaymentRecord>(kv, { maxEntries: 1000 });

@@ -13,7 +13,6 @@ import {
   type ShipmentRecord,
   type ShopSetupContext,
   KvCache,
-  disableAsyncTraces,
 } from "@jetmesh/shop";
 import { shippingConfig, type ShippingConfig } from "./config.ts";
 import { planShipment } from "./shipment.ts";
@@ -25,7 +24,6 @@ export const shippingService = {
   config: shippingConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<ShippingConfig>) {
-    disableAsyncTraces(ctx.nc);
     const kv = await new Kvm(ctx.js).create(SHIPMENTS_BUCKET, { history: 1, storage: ctx.config.storage } as never);
     const records = new KvCache<ShipmentRecord>(kv, { maxEntries: 1000 });
 
