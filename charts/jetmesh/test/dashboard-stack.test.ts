@@ -64,6 +64,7 @@ describe.skipIf(missing.length > 0 || !haveBinaries)("dashboard PromQL on the ru
         JETMESH_DEV_ORDER_PORT: "0",
         JETMESH_DEV_OPERATOR_PORT: "0",
         JETMESH_DEV_PROMETHEUS: "off",
+        JETMESH_DEV_PROMETHEUS_PORT: "0",
         JETMESH_DEV_LOG_LEVEL: "warn",
         JETMESH_DEV_PAYMENT_LATENCY_MS: "20",
         JETMESH_DEV_GRACE_SECONDS: "3",
