@@ -26,8 +26,12 @@ typecheck: install
 
 test: typecheck
 	@command -v nats-server >/dev/null || { echo "nats-server not found: apt-get install nats-server" >&2; exit 1; }
+	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus" >&2; exit 1; }
+	@command -v kubectl >/dev/null || { echo "kubectl not found: install kubectl 1.32 (https://kubernetes.io/docs/tasks/tools/)" >&2; exit 1; }
 	@echo "==> tests (vitest)"
-	npm test
+	@mkdir -p node_modules/.cache
+	@rc=0; npm test -- --reporter=default --reporter=json --outputFile.json=node_modules/.cache/vitest-results.json || rc=$$?; \
+	  node scripts/test-summary.ts node_modules/.cache/vitest-results.json || true; exit $$rc
 
 # kind + Helm targets live in their own file.
 -include mk/kind.mk
