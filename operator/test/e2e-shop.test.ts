@@ -3,6 +3,8 @@
 // edits (updatable and immutable), drift behind the operator's back, deletion policies.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@jetmesh/testing";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { CRDS, EXAMPLES, startEnv, waitReason, type Env } from "./harness.ts";
 import type { JetStreamAdmin } from "../src/jetstream/admin.ts";
 
@@ -30,6 +32,11 @@ describe("the shop's examples", () => {
       const c = await js.consumerInfo("shop_events", `shop_${name}`);
       expect(c?.config.ack_policy).toBe("explicit");
       expect(c?.config.max_deliver).toBe(5);
+      // ackWait is the per-delivery time; backoff (retry delays) goes to the runtime in the
+      // description, never to JetStream's backoff (which would make the ack wait 1 s).
+      expect(c?.config.ack_wait).toBe(30e9);
+      expect(c?.config.backoff ?? []).toEqual([]);
+      expect(c?.config.description).toBe(`JetMesh shop/${name}; backoff=1s,5s,30s`);
     }
     // One type → a server-side filter (multi-type filters depend on the server version).
     expect((await js.consumerInfo("shop_events", "shop_payment"))?.config.filter_subject).toBe("shop.inventory.reserved.v1");
@@ -69,10 +76,18 @@ describe("the shop's examples", () => {
     await js.deleteConsumer("shop_events", "shop_shipping");
     const cfg = (await js.consumerInfo("shop_events", "shop_order"))!.config;
     expect(cfg.max_deliver).toBe(5);
-    await js.updateConsumer("shop_events", { durable_name: "shop_order", ack_policy: "explicit", deliver_policy: "all", ack_wait: 30e9, max_deliver: 2, max_ack_pending: 1000, backoff: [1e9] });
+    // Edited by hand, with a JetStream backoff as earlier operator versions set it (ack wait 1 s).
+    const nc = await connect({ servers: env.nats.url });
+    await (await jetstreamManager(nc)).consumers.update("shop_events", "shop_order", { max_deliver: 3, backoff: [1e9, 5e9], description: "edited" });
+    await nc.close();
     await js.deleteStream("shop_dead-letters");
     await waitFor("consumer recreated", async () => (await js.consumerInfo("shop_events", "shop_shipping")) !== undefined, { timeoutMs: 10_000 });
-    await waitFor("consumer restored", async () => (await js.consumerInfo("shop_events", "shop_order"))?.config.max_deliver === 5, { timeoutMs: 10_000 });
+    const restored = await waitFor("consumer restored", async () => {
+      const c = (await js.consumerInfo("shop_events", "shop_order"))?.config;
+      return c?.max_deliver === 5 && c.description === "JetMesh shop/order; backoff=1s,5s,30s" ? c : undefined;
+    }, { timeoutMs: 10_000 });
+    expect(restored.backoff ?? []).toEqual([]);
+    expect(restored.ack_wait).toBe(30e9);
     await waitFor("stream recreated", async () => (await js.streamInfo("shop_dead-letters")) !== undefined, { timeoutMs: 10_000 });
     const events = await env.k(["get", "events", "-n", "shop", "-o", "json"]);
     expect(events).toMatch(/StreamRecreated/);

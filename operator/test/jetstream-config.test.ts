@@ -86,7 +86,7 @@ describe("consumer config", () => {
   });
 
   it("maps delivery settings", () => {
-    const cfg = desiredConsumerConfig("shop_x", { ...sub, startFrom: { kind: "time", time: "2026-01-01T00:00:00.000Z" }, backoffNs: [1e9, 5e9] }, v29);
+    const cfg = desiredConsumerConfig("shop_x", { ...sub, startFrom: { kind: "time", time: "2026-01-01T00:00:00.000Z" }, backoffNs: [1e9, 5e9] }, v29, "shop/x");
     expect(cfg).toEqual({
       durable_name: "shop_x",
       ack_policy: "explicit",
@@ -94,10 +94,26 @@ describe("consumer config", () => {
       opt_start_time: "2026-01-01T00:00:00.000Z",
       ack_wait: 30e9,
       max_deliver: 5,
-      backoff: [1e9, 5e9],
       max_ack_pending: 1000,
+      description: "JetMesh shop/x; backoff=1s,5s",
       filter_subject: "shop.order.placed.v1",
     });
+  });
+
+  // JetStream's own backoff would replace ack_wait with backoff[0]: never set; the retry
+  // schedule goes to the runtime in the description (all versions) and metadata (≥ 2.10).
+  it.each([
+    ["2.9, examples' values", [1e9, 5e9, 30e9], v29, "JetMesh shop/x; backoff=1s,5s,30s", undefined],
+    ["2.10, examples' values", [1e9, 5e9, 30e9], v210, "JetMesh shop/x; backoff=1s,5s,30s", { "jetmesh.io/backoff": "1s,5s,30s" }],
+    ["sub-second and odd values", [100e6, 1.5e9, 90e9, 7200e9, 1500], v210, "JetMesh shop/x; backoff=100ms,1500ms,90s,2h,1500ns", { "jetmesh.io/backoff": "100ms,1500ms,90s,2h,1500ns" }],
+    ["no backoff on 2.9: the runtime default", [], v29, "JetMesh shop/x", undefined],
+    ["no backoff on 2.10: empty metadata clears an old schedule", [], v210, "JetMesh shop/x", {}],
+  ])("%s", (_name, backoffNs, f, description, metadata) => {
+    const cfg = desiredConsumerConfig("shop_x", { ...sub, backoffNs, ackWaitNs: 30e9 }, f, "shop/x");
+    expect(cfg.ack_wait).toBe(30e9);
+    expect(cfg).not.toHaveProperty("backoff");
+    expect(cfg.description).toBe(description);
+    expect(cfg.metadata).toEqual(metadata);
   });
 
   const desired = desiredConsumerConfig("shop_x", sub, v29);
@@ -115,8 +131,19 @@ describe("consumer config", () => {
     expect(diffConsumerConfig(desired, { ...server, ...change }, f)).toEqual({ updatable, immutable });
   });
 
-  it("accepts the server reporting backoff[0] as ack_wait", () => {
-    const d = desiredConsumerConfig("shop_x", { ...sub, backoffNs: [1e9, 5e9] }, v29);
-    expect(diffConsumerConfig(d, { ...d, ack_wait: 1e9 }, v29)).toEqual({ updatable: [], immutable: [] });
+  const withBackoff = (f: typeof v29) => desiredConsumerConfig("shop_x", { ...sub, backoffNs: [1e9, 5e9] }, f, "shop/x");
+  it.each([
+    ["as created", v29, {}, []],
+    // What operators before this change created: JetStream backoff, server-reported ack_wait 1 s.
+    ["old operator's JetStream backoff", v29, { backoff: [1e9, 5e9], ack_wait: 1e9, description: undefined }, ["delivery.backoff", "delivery.ackWait"]],
+    ["backoff changed in the spec", v29, { description: "JetMesh shop/x; backoff=2s" }, ["delivery.backoff"]],
+    ["description edited, same schedule", v29, { description: "mine; backoff=1s,5s" }, ["description"]],
+    ["description removed", v29, { description: undefined }, ["delivery.backoff"]],
+    ["2.10 as created, server metadata ignored", v210, { metadata: { "jetmesh.io/backoff": "1s,5s", "_nats.req.level": "0" } }, []],
+    ["2.10 metadata edited", v210, { metadata: { "jetmesh.io/backoff": "9s" } }, ["delivery.backoff"]],
+    ["2.10 metadata missing", v210, { metadata: undefined }, ["delivery.backoff"]],
+  ])("backoff drift: %s", (_name, f, change, updatable) => {
+    const d = withBackoff(f);
+    expect(diffConsumerConfig(d, { ...d, replay_policy: "instant", ...change }, f)).toEqual({ updatable, immutable: [] });
   });
 });

@@ -133,7 +133,7 @@ export class EventSubscriptionReconciler {
   /** Makes the consumer match the spec; returns its state. */
   private async converge(obj: EventSubscription, admin: JetStreamAdmin, stream: string, consumer: string, spec: ResolvedSubscription): Promise<ConsumerState> {
     const { ctx } = this;
-    const desired = desiredConsumerConfig(consumer, spec, admin.features);
+    const desired = desiredConsumerConfig(consumer, spec, admin.features, `${obj.metadata.namespace}/${obj.metadata.name}`);
     const previous = obj.status?.streamName;
     if (previous && previous !== stream) {
       // spec.stream changed: the consumer on the old stream would be left behind.

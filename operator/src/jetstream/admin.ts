@@ -137,13 +137,17 @@ export function natsJetStreamAdmin(jsm: JetStreamManager, features: ServerFeatur
       return consumerState(await jsm.consumers.add(stream, cfg as unknown as ConsumerConfig).catch((e) => Promise.reject(classify(e))));
     },
     async updateConsumer(stream, cfg) {
-      // Explicit clears, so a removed backoff or filter is removed on the server too.
+      // Explicit clears (nats.js merges the update into the current config), so a removed filter
+      // is removed on the server too, and so is a JetStream backoff, which JetMesh never sets
+      // (it would override ack_wait; consumer-config.ts).
       const update: Record<string, unknown> = {
         ack_wait: cfg.ack_wait,
         max_deliver: cfg.max_deliver,
         max_ack_pending: cfg.max_ack_pending,
-        backoff: cfg.backoff ?? [],
+        backoff: [],
+        description: cfg.description,
       };
+      if (cfg.metadata) update.metadata = cfg.metadata;
       if (features.filterUpdatable) {
         update.filter_subject = cfg.filter_subject ?? "";
         update.filter_subjects = cfg.filter_subjects ?? [];

@@ -1,5 +1,11 @@
 // Desired durable pull consumer configuration from a resolved EventSubscription spec, and the
 // comparison with what the server reports. Pure: table-tested.
+//
+// delivery.backoff is NOT JetStream's `backoff`: JetStream takes backoff[0] as the ack wait of
+// the first delivery (overriding ack_wait), so a handler slower than the first retry delay would
+// be redelivered while still running. JetMesh means "delay before retry N after a failed
+// attempt" (the runtime naks with it), so the schedule travels to the runtime in the consumer's
+// description (every server version) and metadata (≥ 2.10), and ack_wait stays the spec's.
 import type { ResolvedSubscription } from "../api/spec.ts";
 import type { ServerFeatures } from "./version.ts";
 import type { ConfigDiff } from "./stream-config.ts";
@@ -11,17 +17,48 @@ export interface DesiredConsumerConfig {
   opt_start_time?: string;
   ack_wait: number;
   max_deliver: number;
-  backoff?: number[];
   max_ack_pending: number;
+  /** "JetMesh <namespace>/<name>[; backoff=1s,5s]": carries the retry schedule on 2.9. */
+  description: string;
+  /** ≥ 2.10 only. */
+  metadata?: Record<string, string>;
   filter_subject?: string;
   filter_subjects?: string[];
 }
 
+/** Metadata key (≥ 2.10) and description item holding the retry schedule; read by the runtime. */
+export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
+
+const NS_UNITS: [string, number][] = [
+  ["h", 3600e9],
+  ["m", 60e9],
+  ["s", 1e9],
+  ["ms", 1e6],
+  ["us", 1e3],
+];
+
+/** Nanoseconds as the shortest exact Go-style duration ("1s", "1500ms", "90s" stays "90s"). */
+export function formatDurationNs(ns: number): string {
+  for (const [unit, size] of NS_UNITS) if (ns >= size && ns % size === 0) return `${ns / size}${unit}`;
+  return `${ns}ns`;
+}
+
+/** "1s,5s,30s" ("" for no schedule: the runtime's default applies). */
+export function backoffText(backoffNs: readonly number[]): string {
+  return backoffNs.map(formatDurationNs).join(",");
+}
+
+export function consumerDescription(owner: string, backoffNs: readonly number[]): string {
+  const b = backoffText(backoffNs);
+  return b ? `JetMesh ${owner}; backoff=${b}` : `JetMesh ${owner}`;
+}
+
 /**
+ * `owner` names the EventSubscription (namespace/name) in the description.
  * One type → filter_subject. Several → filter_subjects on ≥ 2.10; on 2.9 no server-side filter
  * (the runtime acks and skips other subjects, docs/contracts.md).
  */
-export function desiredConsumerConfig(name: string, s: ResolvedSubscription, f: ServerFeatures): DesiredConsumerConfig {
+export function desiredConsumerConfig(name: string, s: ResolvedSubscription, f: ServerFeatures, owner: string = name): DesiredConsumerConfig {
   const cfg: DesiredConsumerConfig = {
     durable_name: name,
     ack_policy: "explicit",
@@ -29,9 +66,11 @@ export function desiredConsumerConfig(name: string, s: ResolvedSubscription, f: 
     ack_wait: s.ackWaitNs,
     max_deliver: s.maxDeliver,
     max_ack_pending: s.maxAckPending,
+    description: consumerDescription(owner, s.backoffNs),
   };
   if (s.startFrom.kind === "time") cfg.opt_start_time = s.startFrom.time;
-  if (s.backoffNs.length > 0) cfg.backoff = [...s.backoffNs];
+  // Only our key: the server adds its own (_nats.*) on 2.11+, which the diff ignores.
+  if (f.consumerMetadata) cfg.metadata = s.backoffNs.length > 0 ? { [BACKOFF_METADATA_KEY]: backoffText(s.backoffNs) } : {};
   if (s.types.length === 1) cfg.filter_subject = s.types[0] as string;
   else if (s.types.length > 1 && f.multiFilter) cfg.filter_subjects = [...s.types];
   return cfg;
@@ -59,13 +98,21 @@ export function diffConsumerConfig(desired: DesiredConsumerConfig, actual: Recor
   const fd = filters(desired);
   const fa = filters(actual);
   if (fd.length !== fa.length || fd.some((v, i) => v !== fa[i])) (f.filterUpdatable ? diff.updatable : diff.immutable).push("types");
-  const backoffD = desired.backoff ?? [];
-  const backoffA = Array.isArray(actual.backoff) ? (actual.backoff as number[]) : [];
-  if (backoffD.length !== backoffA.length || backoffD.some((v, i) => v !== backoffA[i])) diff.updatable.push("delivery.backoff");
-  // With a backoff list the server reports its first entry as ack_wait.
-  const ackWait = backoffD.length > 0 ? backoffD[0] : desired.ack_wait;
-  if (actual.ack_wait !== ackWait && actual.ack_wait !== desired.ack_wait) diff.updatable.push("delivery.ackWait");
+  // A JetStream backoff (set by hand, or by operators before JetMesh carried the schedule in the
+  // description) would override ack_wait: removed, which 2.9 and later allow in place.
+  const nativeBackoff = Array.isArray(actual.backoff) && actual.backoff.length > 0;
+  const actualMeta = (actual.metadata ?? {}) as Record<string, unknown>;
+  const metaDiffers = desired.metadata !== undefined && (desired.metadata[BACKOFF_METADATA_KEY] ?? "") !== (actualMeta[BACKOFF_METADATA_KEY] ?? "");
+  const descA = typeof actual.description === "string" ? actual.description : "";
+  if (nativeBackoff || metaDiffers || backoffItem(descA) !== backoffItem(desired.description)) diff.updatable.push("delivery.backoff");
+  else if (descA !== desired.description) diff.updatable.push("description");
+  if (actual.ack_wait !== desired.ack_wait) diff.updatable.push("delivery.ackWait");
   if (actual.max_deliver !== desired.max_deliver) diff.updatable.push("delivery.maxDeliver");
   if (actual.max_ack_pending !== desired.max_ack_pending) diff.updatable.push("delivery.maxAckPending");
   return diff;
+}
+
+/** The "backoff=..." item of a description ("" when there is none). */
+function backoffItem(description: string): string {
+  return /(?:^|[;\s])backoff=([^;\s]*)/.exec(description)?.[1] ?? "";
 }

@@ -6,6 +6,8 @@ export interface ServerFeatures {
   multiFilter: boolean;
   /** ≥ 2.10: a consumer's filter can be edited in place. */
   filterUpdatable: boolean;
+  /** ≥ 2.10: consumers carry metadata (used for the retry schedule next to the description). */
+  consumerMetadata: boolean;
 }
 
 export function parseVersion(v: string): [number, number, number] {
@@ -21,5 +23,5 @@ export function atLeast(v: string, major: number, minor: number): boolean {
 
 export function featuresOf(version: string): ServerFeatures {
   const modern = atLeast(version, 2, 10);
-  return { version, multiFilter: modern, filterUpdatable: modern };
+  return { version, multiFilter: modern, filterUpdatable: modern, consumerMetadata: modern };
 }

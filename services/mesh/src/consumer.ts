@@ -60,9 +60,20 @@ export interface ConsumerRunnerOptions {
 export interface DeliveryPolicy {
   /** -1 = unlimited. */
   maxDeliver: number;
+  /** How long one delivery may take before the server redelivers it. */
   ackWaitMs: number;
+  /** Delay before retry n after a failed attempt (nak delay), last entry repeating; [] = default. */
   backoffMs: number[];
+  /**
+   * Where backoffMs came from: the operator's schedule (metadata "jetmesh.io/backoff", or
+   * "backoff=" in the description) only sets nak delays; JetStream's own backoff also sets the
+   * server's ack deadline of each delivery (backoff[n-1] instead of ack_wait).
+   */
+  backoffFrom: "metadata" | "description" | "jetstream" | "none";
 }
+
+/** Consumer metadata key (nats-server ≥ 2.10) the operator writes the retry schedule to. */
+export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
 
 type Outcome = "acked" | "retried" | "dead_lettered" | "skipped";
 
@@ -314,9 +325,9 @@ export class ConsumerRunner {
     }
 
     const publishes = ctx.publishes;
-    // Delivery count only parsed when needed (backoff list, failures): the hot path skips it.
+    // Delivery count only parsed when needed (JetStream backoff, failures): the hot path skips it.
     const p = this.policy;
-    const deadlineMs = p && p.backoffMs.length === 0 ? p.ackWaitMs : this.ackDeadline(ctx.deliveryCount);
+    const deadlineMs = p && p.backoffFrom !== "jetstream" ? p.ackWaitMs : this.ackDeadline(ctx.deliveryCount);
     // The handler races the server's ack deadline: past it the server redelivers anyway.
     const result = await new Promise<HandlerResult>((resolve) => {
       ctx.arm(resolve, performance.now() + deadlineMs);
@@ -377,11 +388,11 @@ export class ConsumerRunner {
     return Math.min(60_000, 1000 * 2 ** Math.max(0, deliveryCount - 1));
   }
 
-  /** The server's ack deadline of delivery n: backoff[n-1] (last entry repeats) or ack_wait. */
+  /** The server's ack deadline of delivery n: ack_wait, or with a JetStream backoff backoff[n-1] (last entry repeats). */
   private ackDeadline(deliveryCount: number): number {
     const p = this.policy;
     if (!p) return 30_000;
-    if (p.backoffMs.length > 0) return p.backoffMs[Math.min(deliveryCount - 1, p.backoffMs.length - 1)]!;
+    if (p.backoffFrom === "jetstream" && p.backoffMs.length > 0) return p.backoffMs[Math.min(deliveryCount - 1, p.backoffMs.length - 1)]!;
     return p.ackWaitMs;
   }
 
@@ -545,13 +556,45 @@ interface LabelSet {
 const NOOP = { inc() {}, observe() {} };
 const NO_LABELS: LabelSet = { acked: NOOP, retried: NOOP, dead_lettered: NOOP, skipped: NOOP, seconds: NOOP };
 
+/**
+ * The retry schedule: the operator's (metadata on ≥ 2.10, else "backoff=" in the description,
+ * which 2.9 also has), else JetStream's own backoff (consumers made by hand), else none. A
+ * schedule that does not parse is skipped (the next source applies).
+ */
 export function deliveryPolicyOf(info: ConsumerInfo): DeliveryPolicy {
   const c = info.config;
-  return {
+  const base = {
     maxDeliver: c.max_deliver === undefined || c.max_deliver <= 0 ? -1 : c.max_deliver,
     ackWaitMs: c.ack_wait ? Math.round(c.ack_wait / 1e6) : 30_000,
-    backoffMs: (c.backoff ?? []).map((ns) => Math.round(ns / 1e6)),
   };
+  const fromMeta = parseBackoffList(c.metadata?.[BACKOFF_METADATA_KEY]);
+  if (fromMeta) return { ...base, backoffMs: fromMeta, backoffFrom: "metadata" };
+  const fromDescription = parseBackoffList(/(?:^|[;\s])backoff=([^;\s]+)/.exec(c.description ?? "")?.[1]);
+  if (fromDescription) return { ...base, backoffMs: fromDescription, backoffFrom: "description" };
+  if (c.backoff && c.backoff.length > 0) return { ...base, backoffMs: c.backoff.map((ns) => Math.round(ns / 1e6)), backoffFrom: "jetstream" };
+  return { ...base, backoffMs: [], backoffFrom: "none" };
+}
+
+const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)/;
+const MS_PER: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "1s,5s,30s" (Go-style durations, "1m30s" allowed) to ms; undefined if absent or malformed. */
+export function parseBackoffList(text: string | undefined): number[] | undefined {
+  if (!text) return undefined;
+  const out: number[] = [];
+  for (const item of text.split(",")) {
+    let rest = item.trim();
+    if (rest === "") return undefined;
+    let ms = 0;
+    while (rest !== "") {
+      const m = DURATION.exec(rest);
+      if (!m) return undefined;
+      ms += Number(m[1]) * MS_PER[m[2]!]!;
+      rest = rest.slice(m[0].length);
+    }
+    out.push(Math.max(0, Math.round(ms)));
+  }
+  return out;
 }
 
 /** Header names the runner adds to a dead letter. */

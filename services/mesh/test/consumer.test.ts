@@ -38,7 +38,7 @@ afterAll(async () => {
   await nats?.destroy();
 });
 
-async function setup(name: string, consumer: { max_deliver: number; backoffMs?: number[]; ackWaitMs?: number }) {
+async function setup(name: string, consumer: { max_deliver: number; backoffMs?: number[]; ackWaitMs?: number; description?: string }) {
   await jsm.streams.add({ name, subjects: [`${name}.>`] });
   await jsm.streams.add({ name: `${name}_dlq`, subjects: [`dlq.${name}`] });
   await jsm.consumers.add(name, {
@@ -47,6 +47,7 @@ async function setup(name: string, consumer: { max_deliver: number; backoffMs?: 
     max_deliver: consumer.max_deliver,
     ...(consumer.backoffMs ? { backoff: consumer.backoffMs.map((ms) => nanos(ms)) } : {}),
     ack_wait: nanos(consumer.ackWaitMs ?? consumer.backoffMs?.[0] ?? 30_000),
+    ...(consumer.description ? { description: consumer.description } : {}),
   });
 }
 
@@ -111,7 +112,7 @@ describe("ConsumerRunner", () => {
     });
     await runner.start();
     expect(runner.consuming).toBe(true);
-    expect(runner.deliveryPolicy).toEqual({ maxDeliver: 3, ackWaitMs: 100, backoffMs: [100, 200] });
+    expect(runner.deliveryPolicy).toEqual({ maxDeliver: 3, ackWaitMs: 100, backoffMs: [100, 200], backoffFrom: "jetstream" });
 
     const good = newEvent({ type: "c1.order.placed.v1", source: "/test", data: { orderId: "o-1", qty: 2 } });
     const enc = encodeBinary(good);
@@ -218,6 +219,50 @@ describe("ConsumerRunner", () => {
     await runner.stop(2000);
   });
 
+  it("with the operator's schedule (description): a handler may take up to ack_wait, failures retry after the backoff delays", async () => {
+    // As the operator creates it: ack_wait from spec.delivery.ackWait, no JetStream backoff.
+    await setup("c5", { max_deliver: 4, ackWaitMs: 2000, description: "JetMesh t/c5; backoff=100ms,200ms" });
+    const slow: number[] = [];
+    const flaky: number[] = [];
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c5",
+      consumer: "runner",
+      publisher: new Publisher(js),
+      deadLetterSubject: "dlq.c5",
+      handlers: {
+        "c5.slow.v1": async (_e, ctx) => {
+          slow.push(ctx.deliveryCount);
+          // Longer than the first backoff entry (which JetStream's backoff would make the ack wait).
+          await new Promise((r) => setTimeout(r, 1200));
+        },
+        "c5.flaky.v1": async (_e, ctx) => {
+          flaky.push(Date.now());
+          if (ctx.deliveryCount < 4) throw new Error("not yet");
+        },
+      },
+    });
+    await runner.start();
+    expect(runner.deliveryPolicy).toEqual({ maxDeliver: 4, ackWaitMs: 2000, backoffMs: [100, 200], backoffFrom: "description" });
+    for (const type of ["c5.slow.v1", "c5.flaky.v1"]) {
+      const e = encodeBinary(newEvent({ type, source: "/t", data: {} }));
+      await js.publish(e.subject, e.payload, { headers: toMsgHdrs(e.headers) });
+    }
+    await settled("c5");
+    expect(slow).toEqual([1]);
+    expect((await jsm.consumers.info("c5", "runner")).num_redelivered).toBe(0);
+    expect(await readAll("c5_dlq", 0)).toHaveLength(0);
+    // Retries after ~100 ms, ~200 ms, then the last entry again.
+    expect(flaky).toHaveLength(4);
+    const gaps = flaky.slice(1).map((t, i) => t - flaky[i]!);
+    expect(gaps[0]).toBeGreaterThanOrEqual(90);
+    expect(gaps[1]).toBeGreaterThanOrEqual(190);
+    expect(gaps[1]! - gaps[0]!).toBeGreaterThan(50);
+    expect(gaps[2]).toBeGreaterThanOrEqual(190);
+    expect(Math.max(...gaps)).toBeLessThan(1500);
+    await runner.stop(2000);
+  });
+
   it("lets a handler that never returns be redelivered after the ack wait, and still stops in time", async () => {
     await setup("c3", { max_deliver: 5, ackWaitMs: 1000 });
     const deliveries: number[] = [];
@@ -316,9 +361,20 @@ describe("dead-letter headers and delivery policy (pure)", () => {
   });
 
   it.each([
-    [{ max_deliver: 5, ack_wait: 30e9, backoff: [1e9, 5e9, 30e9] }, { maxDeliver: 5, ackWaitMs: 30_000, backoffMs: [1000, 5000, 30_000] }],
-    [{ max_deliver: -1, ack_wait: 2e9 }, { maxDeliver: -1, ackWaitMs: 2000, backoffMs: [] }],
-    [{}, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [] }],
+    [{ max_deliver: 5, ack_wait: 30e9, backoff: [1e9, 5e9, 30e9] }, { maxDeliver: 5, ackWaitMs: 30_000, backoffMs: [1000, 5000, 30_000], backoffFrom: "jetstream" }],
+    [{ max_deliver: -1, ack_wait: 2e9 }, { maxDeliver: -1, ackWaitMs: 2000, backoffMs: [], backoffFrom: "none" }],
+    [{}, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
+    // The operator's mapping: ack_wait as given, schedule in description (2.9) and metadata (≥ 2.10).
+    [{ ack_wait: 30e9, description: "JetMesh shop/inventory; backoff=1s,5s,30s" }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [1000, 5000, 30_000], backoffFrom: "description" }],
+    [
+      { ack_wait: 30e9, description: "JetMesh shop/x; backoff=1s", metadata: { "jetmesh.io/backoff": "250ms,1m30s", "_nats.req.level": "0" }, backoff: [5e9] },
+      { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [250, 90_000], backoffFrom: "metadata" },
+    ],
+    [{ ack_wait: 30e9, description: "backoff=1500ms;note" }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [1500], backoffFrom: "description" }],
+    // Unparseable schedules are skipped: the next source applies.
+    [{ ack_wait: 30e9, description: "backoff=soon", backoff: [2e9] }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [2000], backoffFrom: "jetstream" }],
+    [{ ack_wait: 30e9, description: "backoff=1s,,2s", metadata: { "jetmesh.io/backoff": "" } }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
+    [{ ack_wait: 30e9, description: "mybackoff=1s" }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
   ])("reads the delivery policy from consumer config %j", (config, expected) => {
     expect(deliveryPolicyOf({ config } as never)).toEqual(expected);
   });
