@@ -23,10 +23,9 @@ HELM_TIMEOUT ?= 10m
 DEMO_ORDERS ?= 200
 ORDER_URL ?= http://127.0.0.1:30080
 NODE_VERSION := $(shell cat .node-version)
-# image name => Dockerfile
-JETMESH_IMAGES := operator:operator/Dockerfile order:services/order/Dockerfile \
-  inventory:services/inventory/Dockerfile payment:services/payment/Dockerfile \
-  shipping:services/shipping/Dockerfile
+# image name => Dockerfile (the four shop services share services/Dockerfile, chosen by SERVICE)
+JETMESH_IMAGES := operator:operator/Dockerfile order:services/Dockerfile \
+  inventory:services/Dockerfile payment:services/Dockerfile shipping:services/Dockerfile
 
 # @$(call need-tool,<binary>,<how to install>): fail with a clear message when it is missing.
 need-tool = command -v $(1) >/dev/null 2>&1 || { echo "$(1) not found: $(2)" >&2; exit 1; }
@@ -57,7 +56,7 @@ images:
 	@for entry in $(JETMESH_IMAGES); do \
 	  name="$${entry%%:*}"; file="$${entry#*:}"; image="jetmesh-$$name:$(IMAGE_TAG)"; \
 	  echo "==> docker build $$image ($$file, node $(NODE_VERSION))"; \
-	  docker build -f "$$file" --build-arg NODE_VERSION=$(NODE_VERSION) -t "$$image" . ; \
+	  docker build -f "$$file" --build-arg NODE_VERSION=$(NODE_VERSION) --build-arg SERVICE=$$name -t "$$image" . ; \
 	  echo "==> kind load docker-image $$image into cluster $(KIND_CLUSTER)"; \
 	  kind load docker-image "$$image" --name '$(KIND_CLUSTER)'; \
 	done
@@ -141,17 +140,19 @@ images-check: install
 	mkdir -p "$$tmp/build"; for f in $$manifests; do mkdir -p "$$tmp/build/$$(dirname $$f)"; cp "$$f" "$$tmp/build/$$f"; done; \
 	for d in services/mesh services/shop operator services/order services/inventory services/payment services/shipping; do \
 	  cp -r "$$d/src" "$$d/tsconfig.build.json" "$$tmp/build/$$d/"; done; \
+	cp -r services/shop/schemas "$$tmp/build/services/shop/"; \
 	(cd "$$tmp/build" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null && \
 	  npm run --silent build -w @jetmesh/mesh -w @jetmesh/shop -w @jetmesh/operator -w @jetmesh/order \
 	    -w @jetmesh/inventory -w @jetmesh/payment -w @jetmesh/shipping); \
 	for entry in $(JETMESH_IMAGES); do \
-	  name="$${entry%%:*}"; file="$${entry#*:}"; dir="$$(dirname $$file)"; app="$$tmp/$$name"; \
+	  name="$${entry%%:*}"; file="$${entry#*:}"; app="$$tmp/$$name"; \
+	  if [ "$$name" = operator ]; then dir=operator; else dir="services/$$name"; fi; \
 	  echo "==> stage deps + runtime for jetmesh-$$name: npm ci --omit=dev -w $$dir, then node dist/main.js"; \
 	  mkdir -p "$$app"; for f in $$manifests; do mkdir -p "$$app/$$(dirname $$f)"; cp "$$f" "$$app/$$f"; done; \
 	  ws="$$(node -p "require('./$$dir/package.json').name")"; \
 	  (cd "$$app" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error -w "$$ws" >/dev/null); \
-	  for d in $$(grep -oE '^COPY --from=build /src/[^ ]+/dist' "$$file" | sed -E 's#COPY --from=build /src/##; s#/dist##'); do \
-	    cp -r "$$tmp/build/$$d/dist" "$$app/$$d/dist"; done; \
+	  for d in $$(sed "s/\$${SERVICE}/$$name/g" "$$file" | grep -oE '^COPY --from=build /src/[^ ]+' | sed -E 's#COPY --from=build /src/##'); do \
+	    mkdir -p "$$app/$$(dirname $$d)"; cp -r "$$tmp/build/$$d" "$$app/$$d"; done; \
 	  out="$$(cd "$$app/$$dir" && NODE_ENV=production NATS_URL=nats://127.0.0.1:1 HTTP_PORT=0 HTTP_HOST=127.0.0.1 \
 	    JETMESH_STREAM=shop_events JETMESH_CONSUMER=shop_$$name JETMESH_TYPES=shop.order.placed.v1 \
 	    JETMESH_DEAD_LETTER_SUBJECT=jetmesh.dlq.shop.$$name KUBECONFIG="$$tmp/kubeconfig" LEADER_ELECTION=false \

@@ -7,9 +7,15 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readText, repoRoot } from "./chart.ts";
 
-const images: { name: string; dir: string; workspace: string }[] = [
-  { name: "operator", dir: "operator", workspace: "@jetmesh/operator" },
-  ...["order", "inventory", "payment", "shipping"].map((s) => ({ name: s, dir: `services/${s}`, workspace: `@jetmesh/${s}` })),
+// The four shop services share services/Dockerfile; its SERVICE build argument picks one.
+const images: { name: string; dir: string; dockerfile: string; workspace: string }[] = [
+  { name: "operator", dir: "operator", dockerfile: "operator/Dockerfile", workspace: "@jetmesh/operator" },
+  ...["order", "inventory", "payment", "shipping"].map((s) => ({
+    name: s,
+    dir: `services/${s}`,
+    dockerfile: "services/Dockerfile",
+    workspace: `@jetmesh/${s}`,
+  })),
 ];
 const nodeVersion = readText(join(repoRoot, ".node-version")).trim();
 const workspaceDirs: Record<string, string> = Object.fromEntries(
@@ -76,8 +82,9 @@ describe("Dockerfiles", () => {
 
   for (const image of images) {
     describe(image.dir, () => {
-      const file = join(repoRoot, image.dir, "Dockerfile");
-      const text = existsSync(file) ? readText(file) : "";
+      const file = join(repoRoot, image.dockerfile);
+      // What `docker build --build-arg SERVICE=<name>` sees.
+      const text = existsSync(file) ? readText(file).replaceAll("${SERVICE}", image.name) : "";
       const stages = text.split(/^FROM /m).slice(1);
       const final = stages.at(-1) ?? "";
 
@@ -106,6 +113,11 @@ describe("Dockerfiles", () => {
         for (const dir of [...needed, image.dir]) {
           expect(text, `builds ${dir}`).toContain(`COPY ${dir}/ ${dir}/`);
           expect(text, `ships ${dir}/dist`).toContain(`COPY --from=build /src/${dir}/dist ${dir}/dist`);
+        }
+        if (needed.includes("services/shop")) {
+          expect(text, "ships the event schemas the services read at run time").toContain(
+            "COPY --from=build /src/services/shop/schemas services/shop/schemas",
+          );
         }
         const built = /RUN npm run build (.*)$/m.exec(text)?.[1] ?? "";
         for (const name of [...workspaceImports(image.dir), image.workspace]) expect(built).toContain(`-w ${name}`);
@@ -145,7 +157,9 @@ describe("Dockerfiles", () => {
       });
 
       it("is built and kind-loaded by make images", () => {
-        expect(readText(join(repoRoot, "mk", "kind.mk"))).toContain(`${image.name}:${image.dir}/Dockerfile`);
+        const mk = readText(join(repoRoot, "mk", "kind.mk"));
+        expect(mk).toContain(`${image.name}:${image.dockerfile}`);
+        expect(mk).toContain("--build-arg SERVICE=$$name");
       });
     });
   }
