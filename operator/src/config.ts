@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { NatsSettings } from "./jetstream/connection.ts";
+import type { LeaderOptions } from "./kube/leader.ts";
 
 export interface OperatorConfig {
   /** Path of a kubeconfig; undefined = in-cluster service account (or ~/.kube/config). */
@@ -16,15 +17,7 @@ export interface OperatorConfig {
   resyncMs: number;
   /** Concurrent reconciles per kind. */
   workers: number;
-  leaderElection: {
-    enabled: boolean;
-    namespace: string;
-    name: string;
-    identity: string;
-    leaseDurationMs: number;
-    renewDeadlineMs: number;
-    retryPeriodMs: number;
-  };
+  leaderElection: { enabled: boolean } & LeaderOptions;
   /** A watch silent for this long is restarted (half-open connections stall silently). */
   watchStallMs: number;
   watchTimeoutSeconds: number;
