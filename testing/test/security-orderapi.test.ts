@@ -26,7 +26,7 @@ describe("security: order API", () => {
     fetch(`${shop.orderUrl}/orders`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
   it("requires the bearer token on every order route, and counts refusals", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong" }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
       const res = await post(headers);
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
