@@ -43,11 +43,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const nats = await startNats();
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
-  // The examples' backoff [1s, 5s, 30s] makes the ack wait 1 s (JetStream uses the first
-  // entry): past saturation, events waiting in a client's pull buffer for over 1 s are
-  // redelivered and the overload feeds itself. The bench measures capacity, so it gives
-  // handlers 5 s.
-  await provisionShop(jsm, { storage: opts.storage, serverVersion: nc.info?.version, maxAckPending: 4000, backoffMs: [5000, 15_000, 30_000] });
+  // The examples' delivery settings (ack wait 30 s, retries after 1 s, 5 s, 30 s), as the
+  // operator maps them: events waiting in a client's pull buffer past saturation are not
+  // redelivered before 30 s, so overload does not feed itself.
+  await provisionShop(jsm, { storage: opts.storage, serverVersion: nc.info?.version, maxAckPending: 4000 });
   const stops: (() => Promise<void>)[] = [];
   const pids: Record<string, number | undefined> = { nats: nats.node(0).pid };
   let orderUrl = "";

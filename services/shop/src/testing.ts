@@ -9,14 +9,17 @@ export interface ProvisionOptions {
   /** Memory storage is faster for benches; file storage (default) survives a server restart. */
   storage?: "file" | "memory";
   maxDeliver?: number;
-  /** Redelivery delays in ms; the first one is also the ack wait (a JetStream rule). */
+  /** How long one delivery may take before the server redelivers it (default 30 s). */
+  ackWaitMs?: number;
+  /** Delays before retry n after a failed attempt (the runtime naks with them), last repeating. */
   backoffMs?: number[];
   maxAckPending?: number;
   /** nats-server version, to choose filter_subjects (≥ 2.10) or no server-side filter (2.9). */
   serverVersion?: string;
 }
 
-// As in examples/20-subscriptions.yaml. Note: JetStream makes the first entry the ack wait (1 s).
+// As in examples/20-subscriptions.yaml (ackWait: 30s, backoff: [1s, 5s, 30s]).
+export const DEFAULT_ACK_WAIT_MS = 30_000;
 export const DEFAULT_BACKOFF_MS = [1_000, 5_000, 30_000];
 
 export function supportsFilterSubjects(version: string): boolean {
@@ -24,17 +27,23 @@ export function supportsFilterSubjects(version: string): boolean {
   return major > 2 || (major === 2 && minor >= 10);
 }
 
-/** The durable consumer of one subscription (pure, so the settings are easy to check). */
+/**
+ * The durable consumer of one subscription (pure, so the settings are easy to check). As the
+ * operator maps it: ack_wait from ackWait, the retry schedule in the description for the
+ * runtime, and no JetStream backoff (it would replace ack_wait with its first entry).
+ */
 export function consumerConfig(sub: Subscription, opts: ProvisionOptions = {}): Partial<ConsumerConfig> {
   const backoff = opts.backoffMs ?? DEFAULT_BACKOFF_MS;
   const cfg: Partial<ConsumerConfig> = {
     durable_name: sub.consumer,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: nanos(backoff[0] ?? 30_000),
+    ack_wait: nanos(opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
     max_deliver: opts.maxDeliver ?? 5,
-    backoff: backoff.map(nanos),
     max_ack_pending: opts.maxAckPending ?? 1000,
+    description: `JetMesh shop/${sub.service}${backoff.length > 0 ? `; backoff=${backoff.map((ms) => `${ms}ms`).join(",")}` : ""}`,
+    // Replaces a JetStream backoff an earlier version of this function left on the consumer.
+    backoff: [],
   };
   if (sub.types.length === 1) cfg.filter_subject = sub.types[0];
   else if (supportsFilterSubjects(opts.serverVersion ?? "2.9.0")) cfg.filter_subjects = [...sub.types];

@@ -24,7 +24,7 @@ describe("crash: inventory killed with SIGKILL mid-stream, payment failing trans
   it("restarts, redelivers what was in flight, and ends consistent", async () => {
     nats = await startNats();
     // Short ack wait: what the killed process had in flight comes back after 1 s.
-    await provision(nats.url, { backoffMs: [1000, 1000, 2000, 4000], maxDeliver: 10 });
+    await provision(nats.url, { ackWaitMs: 1000, backoffMs: [1000, 1000, 2000, 4000], maxDeliver: 10 });
     const port = await freePort();
     const env = { ...serviceEnv("inventory", nats.url, port), HTTP_HOST: "127.0.0.1", LOG_LEVEL: "warn", INVENTORY_SEED: SEED };
     inventory = spawnService("inventory", env);

@@ -10,7 +10,7 @@ import { inventoryService } from "../../inventory/src/service.ts";
 import { paymentService } from "../../payment/src/service.ts";
 import { shippingService } from "../../shipping/src/service.ts";
 
-export const TEST_PROVISION: ProvisionOptions = { backoffMs: [2000, 2000, 4000, 8000], maxDeliver: 5 };
+export const TEST_PROVISION: ProvisionOptions = { ackWaitMs: 2000, backoffMs: [2000, 2000, 4000, 8000], maxDeliver: 5 };
 
 export async function provision(natsUrl: string, opts: ProvisionOptions = TEST_PROVISION): Promise<void> {
   const nc = await connect({ servers: natsUrl });
