@@ -110,7 +110,7 @@ export function resolveSubscriptionSpec(spec: EventSubscriptionSpec): Resolved<R
   const maxDeliver = d.maxDeliver ?? DELIVERY_DEFAULTS.maxDeliver;
   const backoffNs = (d.backoff ?? []).map((b, i) => field(problems, `delivery.backoff[${i}]`, () => parseDurationNs(b), 1e9));
   if (backoffNs.length > maxDeliver) {
-    problems.push(`spec.delivery.backoff has ${backoffNs.length} entries but maxDeliver is ${maxDeliver}: JetStream needs backoff no longer than maxDeliver`);
+    problems.push(`spec.delivery.backoff has ${backoffNs.length} entries but maxDeliver is ${maxDeliver}: at most maxDeliver entries (one delay per retry)`);
   }
   if (backoffNs.some((b) => b <= 0)) problems.push("spec.delivery.backoff: every delay must be greater than 0");
   const ackWaitNs = field(problems, "delivery.ackWait", () => parseDurationNs(d.ackWait ?? DELIVERY_DEFAULTS.ackWait), 30e9);
