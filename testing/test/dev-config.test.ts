@@ -21,6 +21,8 @@ describe("parseDevConfig", () => {
       prometheus: "auto",
       logLevel: "warn",
       graceSeconds: 10,
+      paymentLatencyMs: 40,
+      paymentConcurrency: 4,
     });
   });
   it.each([

@@ -59,6 +59,8 @@ describe("make dev", () => {
         JETMESH_DEV_PROMETHEUS: "off",
         JETMESH_DEV_GRACE_SECONDS: "5",
         JETMESH_DEV_LOG_LEVEL: "warn",
+        // A slower processor than the default, so a burst surely outlasts an autoscaler poll.
+        JETMESH_DEV_PAYMENT_LATENCY_MS: "100",
       },
       root,
     );

@@ -29,8 +29,8 @@ interface DemoOptions {
 function options(): DemoOptions {
   const { values } = parseArgs({
     options: {
-      rate: { type: "string", default: process.env.DEMO_RATE ?? "100" },
-      duration: { type: "string", default: process.env.DEMO_DURATION ?? "40" },
+      rate: { type: "string", default: process.env.DEMO_RATE ?? "150" },
+      duration: { type: "string", default: process.env.DEMO_DURATION ?? "30" },
       "drain-timeout": { type: "string", default: "240" },
       namespace: { type: "string", default: "shop" },
     },
