@@ -1,0 +1,180 @@
+// The fault-injection harness: the shop as separate service processes (so a replica can be
+// SIGKILLed), open-loop load from the shop's load generator, a recovery probe, and the
+// end-of-scenario accounting (invariant checker + every accepted order found finished).
+// Lives in test/ because it uses @jetmesh/shop (testing/src must not depend on it).
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { freePort } from "@jetmesh/testing";
+import { ORDERS_BUCKET, provisionShop, readBucket, runLoad, serviceEnv, spawnService, verifyShop, type LoadResult, type ProvisionOptions, type ServiceProcess, type ShopService } from "@jetmesh/shop";
+
+/** Seconds each scenario's load runs: short in `make test`, longer in `npm run test:chaos`. */
+export const CHAOS_DURATION_S = Number(process.env.CHAOS_DURATION_S ?? 8);
+export const CHAOS_RATE = Number(process.env.CHAOS_RATE ?? 40);
+export const SKUS = ["k1", "k2", "k3", "k4", "k5"];
+const SEED = SKUS.map((s) => `${s}=100000`).join(",");
+/** Short redelivery delays: what a killed replica had in flight comes back after 1 s. */
+export const CHAOS_PROVISION: ProvisionOptions = { backoffMs: [1000, 1000, 2000, 4000], maxDeliver: 20 };
+
+export class ChaosShop {
+  readonly natsUrl: string;
+  readonly procs: ServiceProcess[] = [];
+  private readonly envs = new Map<ServiceProcess, Record<string, string>>();
+  constructor(natsUrl: string) {
+    this.natsUrl = natsUrl;
+  }
+
+  static async start(natsUrl: string, replicas: Partial<Record<ShopService, number>> = {}): Promise<ChaosShop> {
+    const shop = new ChaosShop(natsUrl);
+    const starts: Promise<ServiceProcess>[] = [];
+    for (const name of ["inventory", "payment", "shipping", "order"] as ShopService[]) {
+      for (let i = 0; i < (replicas[name] ?? 1); i++) starts.push(shop.spawn(name));
+    }
+    await Promise.all(starts);
+    return shop;
+  }
+
+  async spawn(name: ShopService, env?: Record<string, string>): Promise<ServiceProcess> {
+    const e = env ?? { ...serviceEnv(name, this.natsUrl, await freePort()), HTTP_HOST: "127.0.0.1", LOG_LEVEL: "warn", INVENTORY_SEED: SEED, CONCURRENCY: "32" };
+    const p = spawnService(name, e);
+    this.procs.push(p);
+    this.envs.set(p, e);
+    await p.waitReady(30_000);
+    return p;
+  }
+
+  /** SIGKILL one replica and start a new one with the same env; resolves when it is ready. */
+  async killAndReplace(p: ServiceProcess, pauseMs = 200): Promise<ServiceProcess> {
+    await p.kill();
+    this.procs.splice(this.procs.indexOf(p), 1);
+    const env = this.envs.get(p)!;
+    this.envs.delete(p);
+    await sleep(pauseMs);
+    return this.spawn(p.name, env);
+  }
+
+  get orderUrl(): string {
+    return this.procs.find((p) => p.name === "order")!.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const p of [...this.procs].reverse()) await p.stop().catch(() => p.kill());
+  }
+}
+
+export async function provisionChaos(natsUrl: string, opts: ProvisionOptions = CHAOS_PROVISION): Promise<void> {
+  const nc = await connect({ servers: natsUrl.split(",") });
+  try {
+    await provisionShop(await jetstreamManager(nc), { ...opts, serverVersion: nc.info?.version });
+  } finally {
+    await nc.close();
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Open-loop load over the scenario's duration, then up to `settleMs` for orders to finish. */
+export function chaosLoad(shop: ChaosShop, settleMs = 60_000): Promise<LoadResult> {
+  return runLoad({ orderUrl: shop.orderUrl, natsUrl: shop.natsUrl, ratePerSec: CHAOS_RATE, durationMs: CHAOS_DURATION_S * 1000, settleMs, skus: SKUS, maxInFlight: 2000 });
+}
+
+/**
+ * Recovery time after a fault: from `since` until a fresh order placed now has finished its
+ * whole saga (POST retried until accepted, then polled until shipped/cancelled).
+ */
+export async function probeRecovery(orderUrl: () => string, since: number, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let id: string | undefined;
+  while (Date.now() < deadline) {
+    try {
+      if (id === undefined) {
+        const res = await fetch(`${orderUrl()}/orders`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ items: [{ sku: "k1", quantity: 1 }], customer: { id: "probe" }, payment: { card: "4242424242424242" } }),
+          signal: AbortSignal.timeout(5000),
+        });
+        if (res.status === 202) id = ((await res.json()) as { id: string }).id;
+      } else {
+        const res = await fetch(`${orderUrl()}/orders/${id}`, { signal: AbortSignal.timeout(5000) });
+        if (res.ok && /"status":"(shipped|cancelled)"/.test(await res.text())) return Date.now() - since;
+      }
+    } catch {
+      // the order service may be down or restarting: keep probing
+    }
+    await sleep(100);
+  }
+  throw new Error(`no order finished within ${timeoutMs} ms after the fault`);
+}
+
+export interface ScenarioSummary {
+  scenario: string;
+  duration_s: number;
+  rate: number;
+  faults: number;
+  accepted: number;
+  completed: number;
+  lost: number;
+  duplicated_effects: number;
+  violations: number;
+  /** POSTs refused while the fault lasted (the client saw an error; nothing was accepted). */
+  refused_posts: number;
+  recovery_ms: number[];
+}
+
+/**
+ * The invariant checker after the shop settled, plus the lost-order count: an accepted order
+ * is lost when the orders bucket does not have it or it never reached a final state.
+ */
+export async function account(natsUrl: string, scenario: string, load: LoadResult, faults: number, recoveryMs: number[]): Promise<ScenarioSummary & { violationList: unknown[] }> {
+  const nc: NatsConnection = await connect({ servers: natsUrl.split(",") });
+  try {
+    const report = await verifyShop(nc, { settleMs: 60_000 });
+    const orders = await readBucket(await new Kvm(nc).open(ORDERS_BUCKET));
+    const final = new Map<string, string>();
+    for (const [k, v] of orders) {
+      const o = v as { id?: string; status?: string };
+      if (o && typeof o === "object" && o.id) final.set(o.id, o.status ?? "");
+      else final.set(k.replace(/^order\./, ""), "");
+    }
+    let completed = 0;
+    let lost = 0;
+    for (const id of load.order_ids) {
+      const st = final.get(id);
+      if (st === "shipped" || st === "cancelled") completed++;
+      else lost++;
+    }
+    const duplicated = report.violations.filter((v) => v.kind === "double_charge" || v.kind === "terminal_state" || v.kind === "stock_conservation").length;
+    return {
+      scenario,
+      duration_s: CHAOS_DURATION_S,
+      rate: CHAOS_RATE,
+      faults,
+      accepted: load.accepted,
+      completed,
+      lost,
+      duplicated_effects: duplicated,
+      violations: report.violations.length,
+      refused_posts: load.failed,
+      recovery_ms: recoveryMs.map((x) => Math.round(x)),
+      violationList: report.violations.slice(0, 10),
+    };
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Appends a scenario summary to $CHAOS_SUMMARY_FILE (JSON lines) and prints it. */
+export function record(summary: ScenarioSummary): void {
+  const { violationList: _v, ...line } = summary as ScenarioSummary & { violationList?: unknown };
+  const text = JSON.stringify(line);
+  console.log(`CHAOS ${text}`);
+  const file = process.env.CHAOS_SUMMARY_FILE;
+  if (file) {
+    mkdirSync(new URL(".", `file://${file}`).pathname, { recursive: true });
+    writeFileSync(file, text + "\n", { flag: "a" });
+  }
+}
