@@ -11,6 +11,10 @@ import { jetstream, AckPolicy } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { newEvent, runService, TransientError, type ServiceHandle } from "@jetmesh/mesh";
 import { SHOP_STREAM, DEAD_LETTER_STREAM, ALL_BUCKETS } from "@jetmesh/shop";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { parseAllDocuments } from "yaml";
+import { freePort, startKubeApiServer } from "@jetmesh/testing";
 import { prng } from "../src/chaos/fuzz.ts";
 import { account, chaosLoad, ChaosShop, CHAOS_DURATION_S, probeRecovery, provisionChaos, record, sleep } from "./chaos-harness.ts";
 
@@ -164,6 +168,99 @@ describe("chaos", () => {
     const s = await account(nats.url, "poison-event", result, 1, gaps);
     record(s);
     console.log(`CHAOS_POISON ${JSON.stringify({ deliveries: poisonDeliveries.length, gaps_ms: gaps, backoff_ms: BACKOFF })}`);
+    expect(s.violationList).toEqual([]);
+    expect(s.lost).toBe(0);
+    expect(s.completed).toBe(s.accepted);
+  });
+
+  it("(d) operator SIGKILLed mid-reconcile and restarted; API server restarted, watches dropped, history expired (410)", { timeout: TIMEOUT }, async () => {
+    const kube = await startKubeApiServer();
+    cleanups.push(() => kube.stop());
+    const nats = await startNats();
+    cleanups.push(() => nats.destroy());
+    const ROOT = new URL("../../", import.meta.url);
+    const post = async (obj: Record<string, any>) => {
+      const [group, version] = String(obj.apiVersion).includes("/") ? String(obj.apiVersion).split("/") : ["", obj.apiVersion];
+      const plural = { Namespace: "namespaces", EventStream: "eventstreams", EventSubscription: "eventsubscriptions", CustomResourceDefinition: "customresourcedefinitions" }[obj.kind as string]!;
+      const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : "";
+      const res = await fetch(`${kube.url}${group ? `/apis/${group}/${version}` : `/api/${version}`}${ns}/${plural}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(obj) });
+      expect(res.status, await res.clone().text()).toBe(201);
+    };
+    const docs = (f: string) => parseAllDocuments(readFileSync(new URL(f, ROOT), "utf8")).map((d) => d.toJS() as Record<string, any>).filter(Boolean);
+    for (const f of ["crds/eventstreams.jetmesh.io.yaml", "crds/eventsubscriptions.jetmesh.io.yaml", "examples/00-namespace.yaml", "examples/10-streams.yaml", "examples/20-subscriptions.yaml"]) {
+      for (const d of docs(f)) await post(d);
+    }
+    const startOperatorProcess = async () => {
+      const port = await freePort();
+      const proc = spawn(process.execPath, ["--conditions=source", new URL("operator/src/main.ts", ROOT).pathname], {
+        env: {
+          ...process.env,
+          KUBECONFIG: kube.kubeconfigPath,
+          NATS_URL: nats.url,
+          HTTP_HOST: "127.0.0.1",
+          HTTP_PORT: String(port),
+          RESYNC_SECONDS: "2",
+          WATCH_STALL_SECONDS: "3",
+          LEASE_DURATION_SECONDS: "2",
+          LEASE_RENEW_DEADLINE_SECONDS: "1.5",
+          LEASE_RETRY_PERIOD_SECONDS: "0.25",
+          POD_NAMESPACE: "shop",
+          AUTOSCALE: "false",
+          LOG_LEVEL: "warn",
+        },
+        stdio: ["ignore", "ignore", "ignore"],
+      });
+      const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+      cleanups.push(async () => {
+        proc.kill("SIGKILL");
+        await exited;
+      });
+      return { kill: async () => (proc.kill("SIGKILL"), await exited) };
+    };
+    const allReady = async () => {
+      const res = await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions`);
+      const items = ((await res.json()) as { items: { metadata: { generation?: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] } }[] }).items;
+      const res2 = await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventstreams`);
+      const streams = ((await res2.json()) as { items: typeof items }).items;
+      return [...items, ...streams].every((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && (o.status.observedGeneration ?? o.metadata.generation) === o.metadata.generation);
+    };
+    const nc = await connect({ servers: nats.url });
+    cleanups.push(() => nc.close());
+    const jsm = await jetstreamManager(nc);
+    // Converged = every resource Ready for its current generation and JetStream matching the spec.
+    const converged = (maxAckPending: number) => async () =>
+      (await allReady()) &&
+      (await jsm.consumers.info(SHOP_STREAM, "shop_payment")).config.max_ack_pending === maxAckPending &&
+      (await jsm.consumers.info(SHOP_STREAM, "shop_audit").then((c) => c.config.filter_subject === "shop.order.placed.v1", () => false));
+    let operator = await startOperatorProcess();
+    await waitFor("shop resources Ready", allReady, { timeoutMs: 30_000, intervalMs: 250 });
+    const shop = await ChaosShop.start(nats.url);
+    cleanups.push(() => shop.stop());
+    const load = chaosLoad(shop);
+    const recovery: number[] = [];
+    await sleep(T / 4);
+    // Give the operator work (a new subscription, a changed one) and kill it in the middle.
+    await post({ apiVersion: "jetmesh.io/v1alpha1", kind: "EventSubscription", metadata: { name: "audit", namespace: "shop" }, spec: { stream: "events", types: ["shop.order.placed.v1"], deadLetter: { stream: "dead-letters" } } });
+    await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions/payment`, { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ spec: { delivery: { maxAckPending: 900 } } }) });
+    let t = Date.now();
+    await operator.kill();
+    await sleep(500);
+    operator = await startOperatorProcess();
+    // Recovery counted from the kill (the restart itself is part of it).
+    await waitFor("converged after the operator restart", converged(900), { timeoutMs: 60_000, intervalMs: 100 });
+    recovery.push(Date.now() - t);
+    await sleep(T / 4);
+    // The API server loses its watch history and restarts while a change is pending.
+    kube.faults.expireHistory();
+    kube.faults.dropWatches({ abrupt: true });
+    await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions/payment`, { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ spec: { delivery: { maxAckPending: 800 } } }) });
+    await kube.restart();
+    t = Date.now();
+    await waitFor("converged after the API server restart", converged(800), { timeoutMs: 60_000, intervalMs: 100 });
+    recovery.push(Date.now() - t);
+    const result = await load;
+    const s = await account(nats.url, "operator-kill-and-apiserver-restart", result, 2, recovery);
+    record(s);
     expect(s.violationList).toEqual([]);
     expect(s.lost).toBe(0);
     expect(s.completed).toBe(s.accepted);
