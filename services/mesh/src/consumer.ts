@@ -199,7 +199,10 @@ export class ConsumerRunner {
       attempt = 0;
       this.log.info({ policy: this.policy }, "consuming");
       const batch = this.opts.pullBatch ?? Math.max(64, this.concurrency * 4);
-      const messages = await consumer.consume({ max_messages: batch });
+      // Short pull expiry (heartbeat every 2.5 s): when the consumer's leader moves to another
+      // server (node lost in a cluster), the open pull is gone with it; the client only notices
+      // by missed heartbeats, which with the 30 s default meant ~30-50 s without deliveries.
+      const messages = await consumer.consume({ max_messages: batch, expires: 5000 });
       this.messages = messages;
       this.consumingNow = true;
       for (const w of this.startedWaiters.splice(0)) w.resolve();
