@@ -10,6 +10,7 @@ import { NatsCluster, startNats, waitFor } from "@jetmesh/testing";
 import { jetstream, AckPolicy } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { newEvent, runService, TransientError, type ServiceHandle } from "@jetmesh/mesh";
+import { Kvm } from "@nats-io/kv";
 import { SHOP_STREAM, DEAD_LETTER_STREAM, ALL_BUCKETS } from "@jetmesh/shop";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -271,16 +272,20 @@ describe("chaos", () => {
     const nats = await NatsCluster.start(3);
     cleanups.push(() => nats.destroy());
     await provisionChaos(nats.url);
-    const shop = await ChaosShop.start(nats.url);
-    cleanups.push(() => shop.stop());
-    // Streams at R3, also the KV buckets the services created at start (scaled up in place).
+    // Streams and KV buckets at R3 from the start (the services open the existing buckets).
+    // Note: scaling the buckets from R1 to R3 while the services were writing, then killing
+    // the leader, lost acknowledged KV writes on nats-server 2.9 (docs/reliability.md).
     const nc = await connect({ servers: nats.urls });
     cleanups.push(() => nc.close());
     const jsm = await jetstreamManager(nc);
-    for (const name of [SHOP_STREAM, DEAD_LETTER_STREAM, ...ALL_BUCKETS.map((b) => `KV_${b}`)]) {
+    for (const name of [SHOP_STREAM, DEAD_LETTER_STREAM]) {
       const info = await jsm.streams.info(name);
       await jsm.streams.update(name, { ...info.config, num_replicas: 3 });
     }
+    const kvm = new Kvm(nc);
+    for (const b of ALL_BUCKETS) await kvm.create(b, { history: 1, replicas: 3 } as never);
+    const shop = await ChaosShop.start(nats.url);
+    cleanups.push(() => shop.stop());
     const nodeOf = (serverName: string | undefined) => nats.nodes.find((n) => n.name === serverName);
     const load = chaosLoad(shop);
     await sleep(T / 4);
