@@ -1,7 +1,6 @@
 // The inventory service: reserves stock for placed orders (all lines or none), releases it
 // when an order is cancelled, and moves it to shipped on dispatch. GET /stock/:sku.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Kvm } from "@nats-io/kv";
 import { followUpEvent, meshMetrics, type Handler } from "@jetmesh/mesh";
 import {
   INVENTORY_REJECTED,
@@ -20,6 +19,7 @@ import {
   type OrderPlaced,
   type ShipmentDispatched,
   type ShopSetupContext,
+  openBucket,
 } from "@jetmesh/shop";
 import { inventoryConfig, type InventoryConfig } from "./config.ts";
 import { Inventory } from "./inventory.ts";
@@ -32,7 +32,7 @@ export const inventoryService = {
   config: inventoryConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<InventoryConfig>) {
-    const kv = await new Kvm(ctx.js).create(STOCK_BUCKET, { history: 1, storage: ctx.config.storage === "memory" ? "memory" : "file" } as never);
+    const kv = await openBucket(ctx.js, STOCK_BUCKET, ctx.config.buckets);
     const inventory = new Inventory(kv);
     const { seeded, kept } = await inventory.seed(ctx.config.seed, new Date().toISOString());
     ctx.log.info({ seeded, kept }, "stock seeded (existing SKUs kept as they are)");

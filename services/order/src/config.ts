@@ -1,5 +1,6 @@
 // Order service configuration, parsed once at start.
 import { ConfigError } from "@jetmesh/mesh";
+import { bucketSettings, type BucketSettings } from "@jetmesh/shop";
 import type { Pricing } from "./request.ts";
 
 export interface OrderConfig {
@@ -7,7 +8,7 @@ export interface OrderConfig {
   apiToken: string | undefined;
   maxBodyBytes: number;
   pricing: Pricing;
-  storage: "file" | "memory";
+  buckets: BucketSettings;
 }
 
 export function orderConfig(env: Record<string, string | undefined>): OrderConfig {
@@ -33,13 +34,12 @@ export function orderConfig(env: Record<string, string | undefined>): OrderConfi
   if (!/^[A-Z]{3}$/.test(currency)) problems.push(`ORDER_CURRENCY must be an ISO 4217 code like EUR, not "${currency}"`);
   const apiToken = env.ORDER_API_TOKEN?.trim() || undefined;
   if (apiToken !== undefined && apiToken.length < 16) problems.push("ORDER_API_TOKEN must be at least 16 characters");
-  const storage = env.SHOP_KV_STORAGE ?? "file";
-  if (storage !== "file" && storage !== "memory") problems.push(`SHOP_KV_STORAGE must be file or memory, not "${storage}"`);
+  const buckets = bucketSettings(env, problems);
   const cfg: OrderConfig = {
     apiToken,
     maxBodyBytes: int("ORDER_MAX_BODY_BYTES", 64 * 1024, 256, 1024 * 1024),
     pricing: { prices, defaultPrice: int("ORDER_DEFAULT_PRICE", 1000, 0, 100_000_000), currency },
-    storage: storage as "file" | "memory",
+    buckets,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;

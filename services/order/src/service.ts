@@ -1,6 +1,5 @@
 // The order service: the HTTP API that starts the saga, and the handlers that confirm,
 // cancel and mark orders shipped as the other services answer.
-import { Kvm } from "@nats-io/kv";
 import { Counter, Histogram } from "prom-client";
 import { TerminalError, deriveEventId, followUpEvent, meshMetrics, newEvent, type Handler } from "@jetmesh/mesh";
 import {
@@ -14,6 +13,7 @@ import {
   type OrderPlaced,
   type OrderRecord,
   type ShopSetupContext,
+  openBucket,
 } from "@jetmesh/shop";
 import { orderApi } from "./api.ts";
 import { orderConfig, type OrderConfig } from "./config.ts";
@@ -27,7 +27,7 @@ export const orderService = {
   config: orderConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<OrderConfig>) {
-    const kv = await new Kvm(ctx.js).create(ORDERS_BUCKET, { history: 1, storage: ctx.config.storage } as never);
+    const kv = await openBucket(ctx.js, ORDERS_BUCKET, ctx.config.buckets);
     const store = new OrderStore(kv);
     const mesh = meshMetrics(ctx.registry);
     const ordersTotal = new Counter({

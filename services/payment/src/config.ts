@@ -1,5 +1,6 @@
 // Payment configuration, parsed once at start.
 import { ConfigError } from "@jetmesh/mesh";
+import { bucketSettings, type BucketSettings } from "@jetmesh/shop";
 import { DEFAULT_RULES, type ProcessorRules } from "./processor.ts";
 
 export interface PaymentConfig {
@@ -10,7 +11,7 @@ export interface PaymentConfig {
   failureRate: number;
   /** Retry delay after a simulated transient failure, ms. */
   retryDelayMs: number;
-  storage: "file" | "memory";
+  buckets: BucketSettings;
 }
 
 export function paymentConfig(env: Record<string, string | undefined>): PaymentConfig {
@@ -40,8 +41,7 @@ export function paymentConfig(env: Record<string, string | undefined>): PaymentC
   const latencyMs = num("PAYMENT_LATENCY_MS", 0, 0, 60_000);
   const failureRate = num("PAYMENT_FAILURE_RATE", 0, 0, 1);
   const retryDelayMs = num("PAYMENT_RETRY_DELAY_MS", 200, 0, 600_000);
-  const storage = env.SHOP_KV_STORAGE ?? "file";
-  if (storage !== "file" && storage !== "memory") problems.push(`SHOP_KV_STORAGE must be file or memory, not "${storage}"`);
+  const buckets = bucketSettings(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { rules, latencyMs, failureRate, retryDelayMs, storage: storage as "file" | "memory" };
+  return { rules, latencyMs, failureRate, retryDelayMs, buckets };
 }

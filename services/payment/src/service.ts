@@ -2,7 +2,6 @@
 // payment record (keyed by order id, created only if absent) is the charge: a redelivered
 // request finds it and republishes the same outcome instead of charging again.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Kvm } from "@nats-io/kv";
 import { TransientError, followUpEvent, type CloudEvent, type Handler } from "@jetmesh/mesh";
 import {
   INVENTORY_RESERVED,
@@ -17,6 +16,7 @@ import {
   type PaymentRecord,
   type ShopSetupContext,
   KvCache,
+  openBucket,
 } from "@jetmesh/shop";
 import { paymentConfig, type PaymentConfig } from "./config.ts";
 import { decide, transientFailure } from "./processor.ts";
@@ -29,7 +29,7 @@ export const paymentService = {
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<PaymentConfig>) {
     const cfg = ctx.config;
-    const kv = await new Kvm(ctx.js).create(PAYMENTS_BUCKET, { history: 1, storage: cfg.storage } as never);
+    const kv = await openBucket(ctx.js, PAYMENTS_BUCKET, cfg.buckets);
     const records = new KvCache<PaymentRecord>(kv, { maxEntries: 1000 });
 
     const onReserved: Handler = async (event, hctx) => {

@@ -1,6 +1,5 @@
 // The shipping service: dispatches every confirmed order once. The shipment record (created
 // only if absent) is the dispatch; a redelivery republishes the same shipment event.
-import { Kvm } from "@nats-io/kv";
 import { followUpEvent, type Handler } from "@jetmesh/mesh";
 import {
   ORDER_CONFIRMED,
@@ -13,6 +12,7 @@ import {
   type ShipmentRecord,
   type ShopSetupContext,
   KvCache,
+  openBucket,
 } from "@jetmesh/shop";
 import { shippingConfig, type ShippingConfig } from "./config.ts";
 import { planShipment } from "./shipment.ts";
@@ -24,7 +24,7 @@ export const shippingService = {
   config: shippingConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<ShippingConfig>) {
-    const kv = await new Kvm(ctx.js).create(SHIPMENTS_BUCKET, { history: 1, storage: ctx.config.storage } as never);
+    const kv = await openBucket(ctx.js, SHIPMENTS_BUCKET, ctx.config.buckets);
     const records = new KvCache<ShipmentRecord>(kv, { maxEntries: 1000 });
 
     const onConfirmed: Handler = async (event, hctx) => {

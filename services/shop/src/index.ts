@@ -11,3 +11,4 @@ export { formatReport, readBucket, snapshot, verifyShop, type VerifyOptions, typ
 export { defaultOrder, percentile, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from "./load.ts";
 export { KvCache, type CasResult } from "./kvcache.ts";
 export { serviceEntry, spawnService, type ServiceProcess } from "./processes.ts";
+export { bucketSettings, openBucket, type BucketSettings } from "./buckets.ts";
