@@ -47,31 +47,41 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* NATS env (docs/contracts.md): URL, then credentials and TLS as mounted files. */}}
+{{/* The NATS credential of one component: its own override (operator.natsAuth,
+     services.<svc>.natsAuth) or the shared natsConnection.auth. Returns the values path it
+     came from, so a missing Secret name is reported at the key the user must set. */}}
+{{- define "jetmesh.natsAuthPath" -}}
+{{- if .auth -}}{{ .path }}{{- else -}}natsConnection.auth{{- end -}}
+{{- end -}}
+
+{{/* NATS env (docs/contracts.md): URL, then credentials and TLS as mounted files.
+     Call with (dict "ctx" $ "auth" <override or null> "path" "<values path of the override>"). */}}
 {{- define "jetmesh.natsEnv" -}}
+{{- $where := include "jetmesh.natsAuthPath" . }}
+{{- $ctx := .ctx }}
 - name: NATS_URL
-  value: {{ include "jetmesh.natsUrl" . | quote }}
-{{- with .Values.natsConnection.auth }}
+  value: {{ include "jetmesh.natsUrl" $ctx | quote }}
+{{- with (.auth | default $ctx.Values.natsConnection.auth) }}
 {{- if eq .type "userPassword" }}
 - name: NATS_USER
   valueFrom:
     secretKeyRef:
-      name: {{ required "natsConnection.auth.secretName is required for userPassword auth" .secretName }}
-      key: {{ .userKey }}
+      name: {{ required (printf "%s.secretName is required for userPassword auth" $where) .secretName }}
+      key: {{ .userKey | default "user" }}
 - name: NATS_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ .secretName }}
-      key: {{ .passwordKey }}
+      key: {{ .passwordKey | default "password" }}
 {{- else if eq .type "creds" }}
 - name: NATS_CREDS_FILE
-  value: /etc/jetmesh/nats-auth/{{ .credsKey }}
+  value: /etc/jetmesh/nats-auth/{{ .credsKey | default "nats.creds" }}
 {{- else if eq .type "nkey" }}
 - name: NATS_NKEY_SEED_FILE
-  value: /etc/jetmesh/nats-auth/{{ .nkeySeedKey }}
+  value: /etc/jetmesh/nats-auth/{{ .nkeySeedKey | default "nkey.seed" }}
 {{- end }}
 {{- end }}
-{{- with .Values.natsConnection.tls }}
+{{- with $ctx.Values.natsConnection.tls }}
 {{- if .enabled }}
 - name: NATS_TLS_CA_FILE
   value: /etc/jetmesh/nats-tls/{{ .caKey }}
@@ -83,20 +93,23 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- end }}
 {{- end -}}
 
-{{/* Volumes every pod has: /tmp (the root filesystem is read-only) and NATS secrets. */}}
+{{/* Volumes every pod has: /tmp (the root filesystem is read-only) and NATS secrets.
+     Same arguments as "jetmesh.natsEnv". */}}
 {{- define "jetmesh.volumes" -}}
+{{- $where := include "jetmesh.natsAuthPath" . }}
+{{- $ctx := .ctx }}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
-{{- with .Values.natsConnection.auth }}
+{{- with (.auth | default $ctx.Values.natsConnection.auth) }}
 {{- if or (eq .type "creds") (eq .type "nkey") }}
 - name: nats-auth
   secret:
-    secretName: {{ required "natsConnection.auth.secretName is required for creds/nkey auth" .secretName }}
+    secretName: {{ required (printf "%s.secretName is required for creds/nkey auth" $where) .secretName }}
     defaultMode: 0400
 {{- end }}
 {{- end }}
-{{- with .Values.natsConnection.tls }}
+{{- with $ctx.Values.natsConnection.tls }}
 {{- if .enabled }}
 - name: nats-tls
   secret:
@@ -107,16 +120,17 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- end -}}
 
 {{- define "jetmesh.volumeMounts" -}}
+{{- $ctx := .ctx }}
 - name: tmp
   mountPath: /tmp
-{{- with .Values.natsConnection.auth }}
+{{- with (.auth | default $ctx.Values.natsConnection.auth) }}
 {{- if or (eq .type "creds") (eq .type "nkey") }}
 - name: nats-auth
   mountPath: /etc/jetmesh/nats-auth
   readOnly: true
 {{- end }}
 {{- end }}
-{{- if .Values.natsConnection.tls.enabled }}
+{{- if $ctx.Values.natsConnection.tls.enabled }}
 - name: nats-tls
   mountPath: /etc/jetmesh/nats-tls
   readOnly: true

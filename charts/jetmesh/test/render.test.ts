@@ -320,6 +320,8 @@ describe("values the chart refuses while rendering", () => {
     ["no NATS at all", { nats: { enabled: false } }, /natsConnection.url is required/],
     ["user/password auth without a Secret", { natsConnection: { auth: { type: "userPassword" } } }, /secretName is required/],
     ["TLS without a Secret", { natsConnection: { tls: { enabled: true } } }, /tls.secretName is required/],
+    ["a service's own credential without its Secret", { services: { payment: { natsAuth: { type: "creds" } } } }, /services.payment.natsAuth.secretName is required/],
+    ["the operator's own credential without its Secret", { operator: { natsAuth: { type: "userPassword" } } }, /operator.natsAuth.secretName is required/],
     ["a service without its EventSubscription", { shop: { subscriptions: { payment: null } } }, /services.payment needs shop.subscriptions.payment/],
   ];
   for (const [what, overlay, message] of cases) {
@@ -328,6 +330,45 @@ describe("values the chart refuses while rendering", () => {
       expect(() => renderChart(overlay)).toThrow(message);
     });
   }
+  it("per-service NATS users: each pod reads only its own Secret, the operator its own", () => {
+    const { objects } = renderChart(loadYaml(join(chartDir, "examples", "per-service-nats-users.yaml")));
+    const pod = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!.spec.template.spec;
+    const env = (name: string) => Object.fromEntries((pod(name).containers[0].env as Obj[]).map((e) => [e.name, e]));
+    // Every Secret a pod references, through env or volumes.
+    const secretsOf = (name: string) => new Set([
+      ...(pod(name).containers[0].env as Obj[]).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.name] : [])),
+      ...(pod(name).volumes as Obj[]).flatMap((v) => (v.secret ? [v.secret.secretName] : [])),
+    ]);
+    for (const c of ["jetmesh-operator", "order", "inventory", "payment"]) {
+      const secret = `jetmesh-nats-${c.replace("jetmesh-", "")}`;
+      expect(env(c).NATS_USER.valueFrom, c).toEqual({ secretKeyRef: { name: secret, key: "user" } });
+      expect(env(c).NATS_PASSWORD.valueFrom, c).toEqual({ secretKeyRef: { name: secret, key: "password" } });
+      expect([...secretsOf(c)], c).toEqual([secret]);
+      expect((pod(c).volumes as Obj[]).map((v) => v.name), `${c}: no credential volume for user/password`).toEqual(["tmp"]);
+    }
+    // shipping uses an nkey: its seed mounted from its own Secret, no user/password env.
+    expect(env("shipping").NATS_NKEY_SEED_FILE.value).toBe("/etc/jetmesh/nats-auth/nkey.seed");
+    expect(env("shipping").NATS_USER).toBeUndefined();
+    expect(pod("shipping").volumes).toContainEqual({ name: "nats-auth", secret: { secretName: "jetmesh-nats-shipping", defaultMode: 256 } });
+    expect([...secretsOf("shipping")]).toEqual(["jetmesh-nats-shipping"]);
+  });
+
+  it("a component without its own credential falls back to natsConnection.auth", () => {
+    const { objects } = renderChart({
+      natsConnection: { auth: { type: "creds", secretName: "shared" } },
+      services: { payment: { natsAuth: { type: "userPassword", secretName: "pay" } } },
+    });
+    const pod = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!.spec.template.spec;
+    const envNames = (name: string) => (pod(name).containers[0].env as Obj[]).map((e) => e.name);
+    for (const c of ["jetmesh-operator", "order", "inventory", "shipping"]) {
+      expect(pod(c).volumes, c).toContainEqual({ name: "nats-auth", secret: { secretName: "shared", defaultMode: 256 } });
+      expect(envNames(c), c).toContain("NATS_CREDS_FILE");
+    }
+    expect(envNames("payment")).not.toContain("NATS_CREDS_FILE");
+    expect((pod("payment").volumes as Obj[]).map((v) => v.name)).toEqual(["tmp"]);
+    expect((pod("payment").containers[0].volumeMounts as Obj[]).map((v) => v.name)).toEqual(["tmp"]);
+  });
+
   it("external NATS with credentials and TLS from Secrets mounts and references them", () => {
     const { objects } = renderChart(loadYaml(join(chartDir, "examples", "external-nats.yaml")));
     const order = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "order")!;

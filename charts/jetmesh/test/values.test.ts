@@ -22,7 +22,7 @@ describe("values.schema.json", () => {
   const examples = listFiles(join(chartDir, "examples"), ".yaml");
   it("has documented example values files", () => {
     expect(examples.map((f) => f.split("/").pop())).toEqual(
-      expect.arrayContaining(["kind.yaml", "external-nats.yaml", "durable-nats.yaml", "operator-only.yaml"]),
+      expect.arrayContaining(["kind.yaml", "external-nats.yaml", "durable-nats.yaml", "operator-only.yaml", "per-service-nats-users.yaml"]),
     );
   });
   for (const file of examples) {
@@ -40,6 +40,8 @@ describe("values.schema.json", () => {
     ["no NATS at all", { nats: { enabled: false } }, /natsConnection\/url/],
     ["a NATS URL without scheme", { natsConnection: { url: "nats.example:4222" } }, /natsConnection\/url/],
     ["credentials without their Secret", { natsConnection: { auth: { type: "creds" } } }, /secretName/],
+    ["a service's own credential without its Secret", { services: { order: { natsAuth: { type: "nkey" } } } }, /services\/order\/natsAuth/],
+    ["an operator credential of an unknown type", { operator: { natsAuth: { type: "token", secretName: "s" } } }, /operator\/natsAuth/],
     ["TLS without its Secret", { natsConnection: { tls: { enabled: true } } }, /secretName/],
     ["a NodePort outside the range", { services: { order: { service: { type: "NodePort", nodePort: 8080 } } } }, /nodePort/],
     ["a stream with 7 replicas", { shop: { streams: { events: { replicas: 7 } } } }, /replicas/],
