@@ -160,6 +160,12 @@ export class SubscriptionAutoscaler {
       return;
     }
 
+    if (this.#decision.recommendations.length === 0 && this.#decision.lastScaleAt === undefined) {
+      // A fresh autoscaler (new subscription or operator restart) knows nothing of the last
+      // window: count the replicas running now as a recommendation, so a restart never scales
+      // in before scaleDownStabilization has passed. Scaling out is not held back by this.
+      this.#decision = { recommendations: [{ at: now, replicas: current }] };
+    }
     const d = decide({ now, policy, currentReplicas: current, observation, state: this.#decision });
     this.#decision = d.state;
     const delegated = policy.mode !== "native";
