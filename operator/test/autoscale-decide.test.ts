@@ -27,12 +27,20 @@ const T0 = 1_000_000;
 const rows: Row[] = [
   { name: "unknown capacity falls back to the lag floor", current: 1, obs: { lag: 450 }, want: 5, reason: /lag 450 at 100 per replica: 5/ },
   {
-    name: "drain objective beats the lag floor when replicas are slow",
+    name: "keeping up with arrivals beats the lag floor",
     current: 4,
-    // (50 + 300/30) / 10 = 6 replicas; the lag floor would say 3.
+    // max(50, 300 / 15) / 10 = 5 replicas: a new message waits 300 / 50 = 6 s ≤ 15 s; the lag floor would say 3.
     obs: { lag: 300, arrivalRate: 50, perReplicaRate: 10 },
-    want: 6,
-    reason: /drain 300 within 30s with 50 msg\/s arriving at 10 msg\/s per replica: 6/,
+    want: 5,
+    reason: /keep up with 50 msg\/s arriving at 10 msg\/s per replica \(lag 300\): 5/,
+  },
+  {
+    name: "the wait behind the backlog beats the lag floor when replicas are slow",
+    current: 6,
+    // max(5, 300 / 15) / 2 = 10 replicas: a new message then waits 300 / 20 = 15 s, half the objective.
+    obs: { lag: 300, arrivalRate: 5, perReplicaRate: 2 },
+    want: 10,
+    reason: /wait behind lag 300 within 15s at 2 msg\/s per replica \(5 msg\/s arriving\): 10$/,
   },
   {
     name: "lag floor beats the drain objective when replicas are fast",
@@ -46,12 +54,22 @@ const rows: Row[] = [
   { name: "bounded by maxReplicas", current: 16, obs: { lag: 100_000, arrivalRate: 10, perReplicaRate: 10 }, want: 20, reason: /lag 100000 at 100 per replica: 1000, capped at maxReplicas: 20$/ },
   { name: "bounded by minReplicas", current: 3, obs: { lag: 0, arrivalRate: 0 }, state: { recommendations: [] }, want: 1, reason: /no lag and no arrivals: 0, raised to minReplicas: 1/ },
   {
-    name: "scale-down held by the highest recommendation in the window",
+    name: "a one-replica wobble is held for the whole window",
+    current: 7,
+    // 6 + (7 − 6) × (1 − 50/60) = 6.2, rounded up.
+    obs: { lag: 0, arrivalRate: 60, perReplicaRate: 10 },
+    state: { recommendations: [{ at: T0 - 50_000, replicas: 7 }] },
+    want: 7,
+    reason: /: 6, held at 7 by 60s scale-down stabilization/,
+  },
+  {
+    name: "a large drop is released step by step over the window",
     current: 8,
+    // 8 half a window ago holds 2 + 6 × 0.5 = 5; 5 ten seconds ago holds 2 + 3 × 5/6 = 4.5 → 5.
     obs: { lag: 0, arrivalRate: 20, perReplicaRate: 10 },
     state: { recommendations: [{ at: T0 - 30_000, replicas: 8 }, { at: T0 - 10_000, replicas: 5 }] },
-    want: 8,
-    reason: /: 2, held at 8 by 60s scale-down stabilization/,
+    want: 5,
+    reason: /: 2, held at 5 by 60s scale-down stabilization/,
   },
   {
     name: "recommendations older than the window no longer hold",
@@ -92,9 +110,10 @@ const rows: Row[] = [
     name: "activation uses known capacity to start with enough replicas",
     policy: toZero,
     current: 0,
-    obs: { lag: 600, arrivalRate: 40, perReplicaRate: 10 },
-    want: 6,
-    reason: /^activation: drain 600/,
+    // max(20, 300 / 15) / 2 = 10; the lag floor would say 3.
+    obs: { lag: 300, arrivalRate: 20, perReplicaRate: 2 },
+    want: 10,
+    reason: /^activation: keep up with 20 msg\/s/,
   },
   { name: "stays at zero while idle", policy: toZero, current: 0, obs: { lag: 0, arrivalRate: 0 }, want: 0, reason: /no lag and no arrivals: 0/ },
 ];
@@ -114,7 +133,7 @@ describe("decide", () => {
     });
   }
 
-  it("a burst scales up at once and comes back down only after the window", () => {
+  it("a burst scales up at once and comes back down over the window", () => {
     let state = INITIAL_DECISION_STATE;
     let replicas = 2;
     const step = (now: number, obs: Observation) => {
@@ -124,17 +143,29 @@ describe("decide", () => {
       return replicas;
     };
     expect(step(0, { lag: 0, arrivalRate: 20, perReplicaRate: 10 })).toBe(2);
-    // Burst: 1,500 pending, 150 msgs/s arriving → (150 + 50) / 10 = 20, in two rate-limited steps.
+    // Burst: 1,500 pending, 150 msgs/s arriving → 15 replicas (16 once the lag floor says so),
+    // reached in rate-limited steps.
     expect(step(2_000, { lag: 1500, arrivalRate: 150, perReplicaRate: 10 })).toBe(6);
     expect(step(4_000, { lag: 1600, arrivalRate: 150, perReplicaRate: 10 })).toBe(12);
-    expect(step(6_000, { lag: 1500, arrivalRate: 150, perReplicaRate: 10 })).toBe(20);
-    // Burst over: the window holds 20 for 60 s, then it steps down.
-    for (let t = 8_000; t <= 64_000; t += 2_000) expect(step(t, { lag: 0, arrivalRate: 20, perReplicaRate: 10 })).toBe(20);
-    expect(step(68_000, { lag: 0, arrivalRate: 20, perReplicaRate: 10 })).toBe(10);
-    expect(step(70_000, { lag: 0, arrivalRate: 20, perReplicaRate: 10 })).toBe(5);
-    expect(step(72_000, { lag: 0, arrivalRate: 20, perReplicaRate: 10 })).toBe(2);
-    expect(step(74_000, { lag: 0, arrivalRate: 20, perReplicaRate: 10 })).toBe(2);
-    expect(state.recommendations.every((r) => r.at > 74_000 - 60_000)).toBe(true);
+    expect(step(6_000, { lag: 1500, arrivalRate: 150, perReplicaRate: 10 })).toBe(15);
+    // Burst over (2 replicas would do): held at first, then released step by step, never
+    // going back up, and back to 2 once the window has passed.
+    const quiet = { lag: 0, arrivalRate: 20, perReplicaRate: 10 };
+    expect(step(8_000, quiet)).toBe(15);
+    let prev = 15;
+    for (let t = 10_000; t < 34_000; t += 2_000) {
+      const r = step(t, quiet);
+      expect(r).toBeLessThanOrEqual(prev);
+      prev = r;
+    }
+    // Half a window after the peak of 16 at 4 s: 2 + 14 × 0.5 = 9.
+    expect(step(34_000, quiet)).toBe(9);
+    for (let t = 36_000; t < 64_000; t += 2_000) step(t, quiet);
+    // 15 recommended at 6 s still holds 2 + 13 × 2/60 → 3 at 64 s; nothing at 66 s.
+    expect(step(64_000, quiet)).toBe(3);
+    expect(step(66_000, quiet)).toBe(2);
+    expect(step(68_000, quiet)).toBe(2);
+    expect(state.recommendations.every((r) => r.at > 68_000 - 60_000)).toBe(true);
   });
 
   it("estimates the drain time from capacity and arrivals", () => {

@@ -20,6 +20,11 @@ export interface DecisionTuning {
   scaleUpPods: number;
   /** One decision may shrink to no less than floor(current × scaleDownFactor). */
   scaleDownFactor: number;
+  /**
+   * Fraction of maxDrainSeconds a message arriving now may wait behind the backlog. The rest
+   * is the margin for the poll interval, pod start-up and a wrong arrival estimate.
+   */
+  waitFraction: number;
 }
 
 export const DECISION_DEFAULTS: DecisionTuning = {
@@ -27,6 +32,7 @@ export const DECISION_DEFAULTS: DecisionTuning = {
   scaleUpFactor: 2,
   scaleUpPods: 4,
   scaleDownFactor: 0.5,
+  waitFraction: 0.5,
 };
 
 export interface Recommendation {
@@ -89,7 +95,13 @@ export function decide(input: DecisionInput): Decision {
 
   // 1. What the load asks for, as a fraction of replicas.
   const floorNeed = lag / policy.targetLagPerReplica;
-  const drainNeed = mu === undefined ? undefined : (arrival + lag / policy.maxDrainSeconds) / mu;
+  // The backlog is FIFO: a message arriving now waits about lag / (replicas × mu). Enough
+  // replicas keep that wait within waitFraction × maxDrainSeconds and keep up with arrivals
+  // (so the backlog, and the wait, stop growing). Emptying the whole backlog on top of
+  // serving arrivals, as an earlier formula did, held the oldest message far below the
+  // objective and cost replicas for nothing.
+  const waitSeconds = tuning.waitFraction * policy.maxDrainSeconds;
+  const drainNeed = mu === undefined ? undefined : Math.max(arrival, lag / waitSeconds) / mu;
   const idle = lag === 0 && arrival === 0;
   let need = Math.max(floorNeed, drainNeed ?? 0);
   let why: string;
@@ -97,7 +109,10 @@ export function decide(input: DecisionInput): Decision {
     need = 0;
     why = "no lag and no arrivals";
   } else if (drainNeed !== undefined && drainNeed >= floorNeed) {
-    why = `drain ${fmt(lag)} within ${policy.maxDrainSeconds}s with ${fmt(arrival)} msg/s arriving at ${fmt(mu!)} msg/s per replica`;
+    why =
+      arrival * waitSeconds >= lag
+        ? `keep up with ${fmt(arrival)} msg/s arriving at ${fmt(mu!)} msg/s per replica (lag ${fmt(lag)})`
+        : `wait behind lag ${fmt(lag)} within ${fmt(waitSeconds)}s at ${fmt(mu!)} msg/s per replica (${fmt(arrival)} msg/s arriving)`;
   } else {
     why = `lag ${fmt(lag)} at ${policy.targetLagPerReplica} per replica`;
   }
@@ -118,13 +133,19 @@ export function decide(input: DecisionInput): Decision {
     recommended = policy.minReplicas;
   }
 
-  // 3. Scale-down stabilization: never go below the highest recommendation of the window.
-  const windowStart = now - policy.scaleDownStabilizationSeconds * 1000;
+  // 3. Scale-down stabilization. A recommendation made `age` seconds ago holds the replicas
+  // above today's recommendation by its excess × (1 − age / window), rounded up: a one-replica
+  // wobble (noise) is held for the whole window as with the HPA, while a large drop (the end
+  // of a burst) is released step by step over the window instead of all at its end.
+  const windowMs = policy.scaleDownStabilizationSeconds * 1000;
+  const windowStart = now - windowMs;
   const recommendations = [...input.state.recommendations.filter((r) => r.at > windowStart && r.at <= now), { at: now, replicas: recommended }];
   let desired = recommended;
   let reason = `${why}: ${recommended}`;
   if (recommended < current) {
-    const windowMax = Math.max(...recommendations.map((r) => r.replicas));
+    const windowMax = Math.max(
+      ...recommendations.map((r) => (windowMs > 0 ? Math.ceil(recommended + (r.replicas - recommended) * (1 - (now - r.at) / windowMs) - EPS) : recommended)),
+    );
     if (windowMax > recommended) {
       desired = Math.min(current, windowMax);
       reason = `${why}: ${recommended}, held at ${desired} by ${policy.scaleDownStabilizationSeconds}s scale-down stabilization`;
