@@ -6,6 +6,7 @@
 import { decide, INITIAL_DECISION_STATE, type DecisionState } from "../../operator/src/autoscale/decide.ts";
 import { updateRates, INITIAL_RATE_STATE, type RateState, type ConsumerSample } from "../../operator/src/autoscale/rates.ts";
 import type { ScalingPolicy } from "../../operator/src/autoscale/policy.ts";
+import { prng } from "../../testing/src/random.ts";
 
 export interface Trace {
   name: string;
@@ -57,21 +58,10 @@ export interface SimResult {
   arrived: number;
 }
 
-/** Small deterministic PRNG (mulberry32) so both policies get identical arrivals. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Poisson-distributed arrivals with the given mean (normal approximation above 30). */
 export function arrivalsFor(trace: Trace, seed: number): number[] {
-  const rand = rng(seed);
+  const rand = prng(seed); // identical arrivals for both policies
   const out: number[] = [];
   for (let t = 0; t < trace.durationSeconds; t++) {
     const mean = Math.max(0, trace.rate(t));

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 // The autoscaler wired into the operator: a subscription with a subscriber Deployment gets
 // its Deployment scaled on consumer lag, with the Scaling condition, replicas and metrics
 // reported; mode keda renders a ScaledObject owned by the subscription instead.
@@ -11,36 +12,7 @@ import type { OperatorHandle } from "../src/index.ts";
 let env: Env;
 let op: OperatorHandle;
 
-const manifests = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: sc }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: worker, namespace: sc }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: worker } }
-  template:
-    metadata: { labels: { app: worker } }
-    spec: { containers: [{ name: worker, image: worker:dev }] }
----
-apiVersion: jetmesh.io/v1alpha1
-kind: EventStream
-metadata: { name: jobs, namespace: sc }
-spec: { subjects: ["sc.>"] }
----
-apiVersion: jetmesh.io/v1alpha1
-kind: EventSubscription
-metadata: { name: worker, namespace: sc }
-spec:
-  stream: jobs
-  types: ["sc.job.v1"]
-  delivery: { startFrom: all }
-  subscriber: { deployment: worker }
-  scaling: { minReplicas: 1, maxReplicas: 4, targetLagPerReplica: 100, maxDrainSeconds: 30, scaleDownStabilization: 60s, pollInterval: 200ms }
-`;
+const manifests = readFileSync(new URL("./fixtures/scaling-scenario.yaml", import.meta.url), "utf8");
 
 const kedaCrd = `
 apiVersion: apiextensions.k8s.io/v1

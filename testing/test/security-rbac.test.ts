@@ -21,36 +21,8 @@ const ROOT = new URL("../../", import.meta.url);
 const grantsOf = (rules: Rule[] = []) => rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`))));
 const ruleOf = (r: RecordedRequest) => `${r.apiGroup}/${r.resource}${r.subresource ? `/${r.subresource}` : ""}:${r.verb}`;
 
-const SCENARIO = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: sc }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: worker, namespace: sc }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: worker } }
-  template:
-    metadata: { labels: { app: worker } }
-    spec: { containers: [{ name: worker, image: worker:dev }] }
----
-apiVersion: jetmesh.io/v1alpha1
-kind: EventStream
-metadata: { name: jobs, namespace: sc }
-spec: { subjects: ["sc.>"] }
----
-apiVersion: jetmesh.io/v1alpha1
-kind: EventSubscription
-metadata: { name: worker, namespace: sc }
-spec:
-  stream: jobs
-  types: ["sc.job.v1"]
-  delivery: { startFrom: all }
-  subscriber: { deployment: worker }
-  scaling: { minReplicas: 1, maxReplicas: 4, targetLagPerReplica: 100, maxDrainSeconds: 30, scaleDownStabilization: 60s, pollInterval: 200ms }
-`;
+// The autoscaling scenario of the operator's own e2e test.
+const SCENARIO = readFileSync(new URL("operator/test/fixtures/scaling-scenario.yaml", ROOT), "utf8");
 
 describe("security: operator RBAC is exactly what the operator uses", () => {
   let kube: KubeApiServer;
