@@ -109,7 +109,9 @@ export async function readBucket(kv: KV | undefined, timeoutMs = 120_000): Promi
     for await (const e of w) {
       if (e.operation === "PUT") out.set(e.key, e.json());
       else out.delete(e.key);
-      if (e.revision >= lastSeq) break;
+      // delta = messages still pending for this watch: 0 means the snapshot is complete even
+      // if the server skipped to a newer message than the one at lastSeq.
+      if (e.revision >= lastSeq || e.delta === 0) break;
     }
   } finally {
     clearTimeout(timer);
