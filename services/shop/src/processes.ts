@@ -13,6 +13,8 @@ export interface ServiceProcess {
   waitReady(timeoutMs?: number): Promise<void>;
   /** SIGKILL: no graceful shutdown, in-flight work is lost mid-way. */
   kill(): Promise<void>;
+  /** SIGSTOP: the process keeps its connections but does nothing (no acks) until killed. */
+  freeze(): void;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<void>;
 }
@@ -62,6 +64,9 @@ export function spawnService(name: ShopService, env: Record<string, string>, opt
       throw new Error(`${name} not ready within ${timeoutMs} ms:\n${tail.join("")}`);
     },
     kill: () => signal("SIGKILL"),
+    freeze() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGSTOP");
+    },
     async stop() {
       const t = setTimeout(() => proc.kill("SIGKILL"), 15_000);
       await signal("SIGTERM");

@@ -1,9 +1,9 @@
 // A service killed with SIGKILL in the middle of a stream of orders and restarted loses
 // nothing and applies nothing twice: every order finishes and the checker is clean.
 import { afterAll, describe, expect, it } from "vitest";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { freePort, startNats, type NatsCluster } from "@jetmesh/testing";
+import { freePort, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
 import { INVENTORY_RESERVED, SHOP_STREAM, runLoad, serviceEnv, spawnService, verifyShop, type ServiceProcess } from "../src/index.ts";
 import { provision, startShop, type Shop } from "./fixtures.ts";
 import { stockOf } from "./helpers.ts";
@@ -15,7 +15,9 @@ describe("crash: inventory killed with SIGKILL mid-stream, payment failing trans
   let nats: NatsCluster;
   let shop: Shop;
   let inventory: ServiceProcess | undefined;
+  let nc: NatsConnection | undefined;
   afterAll(async () => {
+    await nc?.close();
     await inventory?.kill();
     await shop?.stop();
     await nats?.destroy();
@@ -39,10 +41,21 @@ describe("crash: inventory killed with SIGKILL mid-stream, payment failing trans
       payment: { card: i % 10 === 3 ? "4000000000000002" : "4242424242424242" },
     });
     const load = runLoad({ orderUrl: shop.orderUrl, natsUrl: nats.url, ratePerSec: 80, durationMs: 3000, settleMs: 25_000, makeOrder });
-    await new Promise((r) => setTimeout(r, 1200));
+    nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    const inventoryInfo = () => jsm.consumers.info(SHOP_STREAM, "shop_inventory");
+    // Kill only with events surely in flight: once orders flow, freeze the process (SIGSTOP:
+    // it can ack nothing more), wait until the server has delivered it events it has not
+    // acknowledged, then SIGKILL. A kill at a fixed time could land between two events.
+    await waitFor("inventory receiving orders", async () => (await inventoryInfo()).delivered.stream_seq > 0, { timeoutMs: 20_000 });
+    inventory.freeze();
+    const inFlight = await waitFor("events delivered to the frozen inventory and not acknowledged", async () => {
+      const n = (await inventoryInfo()).num_ack_pending;
+      return n > 0 ? n : undefined;
+    }, { timeoutMs: 20_000 });
+    expect(inFlight).toBeGreaterThan(0);
     const oldPid = inventory.pid;
     await inventory.kill();
-    await new Promise((r) => setTimeout(r, 300));
     inventory = spawnService("inventory", env);
     await inventory.waitReady();
     expect(inventory.pid).not.toBe(oldPid);
@@ -53,19 +66,16 @@ describe("crash: inventory killed with SIGKILL mid-stream, payment failing trans
     expect(result.shipped).toBeGreaterThan(0);
     expect(result.cancelled).toBeGreaterThan(0);
 
-    const nc = await connect({ servers: nats.url });
     const report = await verifyShop(nc, { settleMs: 20_000 });
-    const jsm = await jetstreamManager(nc);
     // Payment retried: more deliveries than reserved events.
-    const reserved = (await jsm.streams.info(SHOP_STREAM, { subjects_filter: INVENTORY_RESERVED })).state.subjects?.[INVENTORY_RESERVED] ?? 0;
-    expect((await jsm.consumers.info(SHOP_STREAM, "shop_payment")).delivered.consumer_seq).toBeGreaterThan(reserved);
-    const ci = await jsm.consumers.info(SHOP_STREAM, "shop_inventory");
-    if (!ci.config.filter_subject && !ci.config.filter_subjects?.length) {
-      // Unfiltered consumer (nats-server 2.9): more deliveries than messages means the killed
-      // process really had events in flight that the server delivered again.
-      expect(ci.delivered.consumer_seq).toBeGreaterThan(ci.delivered.stream_seq);
-    }
-    await nc.close();
+    const subjects = (await jsm.streams.info(SHOP_STREAM, { subjects_filter: ">" })).state.subjects ?? {};
+    expect((await jsm.consumers.info(SHOP_STREAM, "shop_payment")).delivered.consumer_seq).toBeGreaterThan(subjects[INVENTORY_RESERVED] ?? 0);
+    // What the killed process had in flight was delivered again: more deliveries than events
+    // for the consumer (its filtered subjects, or the whole stream when unfiltered).
+    const ci = await inventoryInfo();
+    const filters = ci.config.filter_subjects?.length ? ci.config.filter_subjects : ci.config.filter_subject ? [ci.config.filter_subject] : [];
+    const events = filters.length ? filters.reduce((n, f) => n + (subjects[f] ?? 0), 0) : ci.delivered.stream_seq;
+    expect(ci.delivered.consumer_seq).toBeGreaterThan(events);
     expect(report.violations).toEqual([]);
     expect(report.settled).toBe(true);
     expect(report.orders).toBe(240);
