@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { freePort, startKubeApiServer, startNats, waitFor } from "@jetmesh/testing";
+import { freePort, startKubeApiServer, startNats, toolPath, waitFor } from "@jetmesh/testing";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const kube = await startKubeApiServer({ historyLimit: 20 * N });
   const nats = await startNats();
   // Async: the API test server runs in this process and must keep answering kubectl.
-  await promisify(execFile)("/usr/bin/kubectl", ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", `${ROOT}crds`]);
+  await promisify(execFile)(toolPath("kubectl"), ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", `${ROOT}crds`]);
   const rest = KubeRest.fromFile(kube.kubeconfigPath);
   await rest.create({ group: "", version: "v1", plural: "namespaces" }, undefined, { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
 

@@ -2,7 +2,7 @@
 // nats-server, real kubectl, and operators started in-process with test-sized timings.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { freePort, startKubeApiServer, startNats, waitFor, type KubeApiServer, type NatsCluster } from "@jetmesh/testing";
+import { freePort, startKubeApiServer, startNats, toolPath, waitFor, type KubeApiServer, type NatsCluster } from "@jetmesh/testing";
 import { pino } from "pino";
 import { parseConfig, startOperator, type OperatorHandle } from "../src/index.ts";
 import { natsJetStreamAdmin, type JetStreamAdmin } from "../src/jetstream/admin.ts";
@@ -13,7 +13,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const CRDS = `${ROOT}crds`;
 export const EXAMPLES = `${ROOT}examples`;
-const KUBECTL = process.env.KUBECTL ?? "/usr/bin/kubectl";
+const KUBECTL = toolPath("kubectl");
 
 export interface Env {
   kube: KubeApiServer;

@@ -3,8 +3,9 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { toolPath } from "@jetmesh/testing";
 
-export const KUBECTL = process.env.KUBECTL ?? "/usr/bin/kubectl";
+export const KUBECTL = toolPath("kubectl");
 export const fixture = (name: string): string => join(import.meta.dirname, "fixtures", name);
 
 export interface KubectlResult {

@@ -1,57 +1,61 @@
-// The chart rendered like `helm template jetmesh charts/jetmesh -n shop -f <overlay>`, by
-// the Go-template subset renderer in render.ts, for the tests that check its output.
-import { readdirSync } from "node:fs";
+// The chart rendered by real helm (v4) like `helm install jetmesh charts/jetmesh -n shop -f
+// <overlay> --dry-run=client`, for the tests that check its output. Rendering is cached per
+// overlay, since many tests look at the same output.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
-import { chartDir, isRecord, loadYaml, mergeValues, readText } from "./chart.ts";
-import { ChartRenderer } from "./render.ts";
+import { execFileSync } from "node:child_process";
+import { parseAllDocuments, stringify } from "yaml";
+import { isRecord } from "./chart.ts";
+import { helmBinary, helmEnv, offlineChart } from "./helm.ts";
 
 // Rendered manifests are checked field by field; a loose type keeps that readable.
 export type Obj = Record<string, any>;
 
-const defaults = loadYaml(join(chartDir, "values.yaml"));
-const chart = loadYaml(join(chartDir, "Chart.yaml")) as { name: string; version: string; appVersion: string };
+const cache = new Map<string, { objects: Obj[]; notes: string }>();
+const scratch = mkdtempSync(join(tmpdir(), "jetmesh-values-"));
 
-export function chartFiles(): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const dir of ["files", "dashboards"]) {
-    for (const f of readdirSync(join(chartDir, dir))) files.set(`${dir}/${f}`, readText(join(chartDir, dir, f)));
-  }
-  return files;
-}
-
-export function templateSources(): Map<string, string> {
-  const dir = join(chartDir, "templates");
-  return new Map(readdirSync(dir).map((f) => [f, readText(join(dir, f))]));
-}
-
-/** Renders every template like `helm template jetmesh charts/jetmesh -n shop -f <overlay>`. */
-export function renderChart(overlay: unknown = {}): { objects: Obj[]; notes: string } {
-  const values = mergeValues(defaults, overlay) as Record<string, unknown>;
-  const renderer = new ChartRenderer(templateSources(), {
-    values,
-    release: { Name: "jetmesh", Namespace: "shop" },
-    chart: { Name: chart.name, Version: chart.version, AppVersion: chart.appVersion },
-    files: chartFiles(),
-  });
+/** Parses helm's manifest stream; each object gets `__template` from helm's `# Source:` line. */
+export function parseManifest(manifest: string): Obj[] {
   const objects: Obj[] = [];
-  let notes = "";
-  for (const name of templateSources().keys()) {
-    if (name.startsWith("_")) continue;
-    const out = renderer.render(name);
-    if (name === "NOTES.txt") {
-      notes = out;
-      continue;
-    }
-    // YAML 1.1, as Kubernetes and Helm parse it (go-yaml v2): 0400 is octal, "on" a bool.
-    for (const doc of parseAllDocuments(out, { version: "1.1" })) {
-      if (doc.errors.length) throw new Error(`${name}: invalid YAML: ${doc.errors[0]!.message}\n${out}`);
+  for (const chunk of manifest.split(/^---\s*$/m)) {
+    const source = /^# Source: [^/]+\/(.+)$/m.exec(chunk)?.[1] ?? "";
+    // YAML 1.1, as Kubernetes and Helm parse it (go-yaml): 0400 is octal, "on" a bool.
+    for (const doc of parseAllDocuments(chunk, { version: "1.1" })) {
+      if (doc.errors.length) throw new Error(`${source}: invalid YAML: ${doc.errors[0]!.message}\n${chunk}`);
       const obj = doc.toJS() as unknown;
       if (obj === null || obj === undefined) continue;
-      if (!isRecord(obj)) throw new Error(`${name}: a document that is not an object:\n${out}`);
-      objects.push({ ...obj, __template: name });
+      if (!isRecord(obj)) throw new Error(`${source}: a document that is not an object:\n${chunk}`);
+      objects.push({ ...obj, __template: source.replace(/^templates\//, "") });
     }
   }
-  return { objects, notes };
+  return objects;
 }
 
+/**
+ * Renders the chart with real helm, release `jetmesh` in namespace `shop`. A value the chart
+ * refuses (`required`, `fail`, a schema violation) throws helm's own message.
+ */
+export function renderChart(overlay: unknown = {}): { objects: Obj[]; notes: string } {
+  const key = JSON.stringify(overlay);
+  const known = cache.get(key);
+  if (known) return known;
+  const valuesFile = join(scratch, `values-${cache.size}.yaml`);
+  writeFileSync(valuesFile, stringify(overlay ?? {}));
+  let out: string;
+  try {
+    out = execFileSync(helmBinary(4), ["install", "jetmesh", offlineChart(), "-n", "shop", "--dry-run=client", "-o", "json", "-f", valuesFile], {
+      encoding: "utf8",
+      env: helmEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 64 << 20,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`helm refused the values: ${e.stderr || e.message}`);
+  }
+  const release = JSON.parse(out) as { manifest: string; info: { notes?: string } };
+  const rendered = { objects: parseManifest(release.manifest), notes: release.info.notes ?? "" };
+  cache.set(key, rendered);
+  return rendered;
+}
