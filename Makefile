@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell ./scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install build typecheck test dev demo bench
+.PHONY: help install build typecheck test tools dev demo bench
 help:
 	@echo "make dev    run the whole mesh on this machine (no cluster needed)"
 	@echo "make test   typecheck and run every test"
@@ -24,13 +24,18 @@ typecheck: install
 	@echo "==> typecheck (tsc --noEmit, strict)"
 	npm run typecheck
 
-test: typecheck
-	@command -v nats-server >/dev/null || { echo "nats-server not found: apt-get install nats-server" >&2; exit 1; }
+# The pinned tools (tools/versions.env), built or fetched once into ~/.cache/jetmesh and
+# reused: kube-apiserver, kube-controller-manager, etcd, nats-server, nats, kubectl, helm 3/4.
+tools:
+	@echo "==> tools: kube-apiserver, kube-controller-manager, etcd, nats-server, kubectl, helm (tools/ensure.sh; cached in $${JETMESH_TOOLS_CACHE:-~/.cache/jetmesh})"
+	@./tools/ensure.sh all >/dev/null
+
+test: typecheck tools
 	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus" >&2; exit 1; }
-	@command -v kubectl >/dev/null || { echo "kubectl not found: install kubectl 1.32 (https://kubernetes.io/docs/tasks/tools/)" >&2; exit 1; }
 	@echo "==> tests (vitest)"
 	@mkdir -p node_modules/.cache
-	@rc=0; npm test -- --reporter=default --reporter=json --outputFile.json=node_modules/.cache/vitest-results.json || rc=$$?; \
+	@rc=0; NATS_SERVER_BIN="$${NATS_SERVER_BIN:-$$(./tools/ensure.sh nats | sed -n 's/^nats=//p')/nats-server}"; export NATS_SERVER_BIN; \
+	  npm test -- --reporter=default --reporter=json --outputFile.json=node_modules/.cache/vitest-results.json || rc=$$?; \
 	  node scripts/test-summary.ts node_modules/.cache/vitest-results.json || true; exit $$rc
 
 # kind + Helm targets live in their own file.

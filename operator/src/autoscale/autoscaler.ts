@@ -13,6 +13,7 @@ import type {
   ScalingConditionReason,
   ScalingTarget,
 } from "./types.ts";
+import { ScaleForbiddenError } from "./types.ts";
 
 export interface AutoscalerDeps {
   lagSource: LagSource;
@@ -33,6 +34,10 @@ export function sameScaleSubject(a: ScalingTarget, b: ScalingTarget): boolean {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function failureReason(err: unknown): "Forbidden" | "ScaleFailed" {
+  return err instanceof ScaleForbiddenError ? "Forbidden" : "ScaleFailed";
 }
 
 export class SubscriptionAutoscaler {
@@ -130,7 +135,7 @@ export class SubscriptionAutoscaler {
       scale = await this.#deps.scaleTarget.get(t.namespace, t.deployment);
     } catch (err) {
       this.#deps.onError?.(t, err);
-      await this.#setCondition(false, "ScaleFailed", `cannot read Deployment ${t.namespace}/${t.deployment}: ${errorText(err)}`, lag);
+      await this.#setCondition(false, failureReason(err), `cannot read Deployment ${t.namespace}/${t.deployment}: ${errorText(err)}`, lag);
       return;
     }
     const current = scale?.replicas;
@@ -208,7 +213,7 @@ export class SubscriptionAutoscaler {
         await this.#deps.scaleTarget.set(t.namespace, t.deployment, d.desiredReplicas);
       } catch (err) {
         this.#deps.onError?.(t, err);
-        await this.#setCondition(false, "ScaleFailed", `cannot scale Deployment ${t.deployment} to ${d.desiredReplicas}: ${errorText(err)}`, lag, current, d.desiredReplicas);
+        await this.#setCondition(false, failureReason(err), `cannot scale Deployment ${t.deployment} to ${d.desiredReplicas}: ${errorText(err)}`, lag, current, d.desiredReplicas);
         return;
       }
       this.#lastWritten = d.desiredReplicas;

@@ -60,6 +60,7 @@ export type ScalingConditionReason =
   | "ConsumerNotFound" // False: no consumer to read lag from (never scale on a missing consumer)
   | "LagUnavailable" // False: reading the consumer failed (NATS down, timeout)
   | "ScaleFailed" // False: reading or writing the scale subresource failed
+  | "Forbidden" // False: the operator's RBAC does not allow reading or writing the scale subresource
   | "InvalidSpec"; // False: spec.scaling was refused (set by the reconciler from ScalingSpecError)
 
 export interface ScalingCondition {
@@ -109,4 +110,25 @@ export interface AutoscaleReporter {
   scaled?(target: ScalingTarget, direction: "up" | "down", from: number, to: number): void;
   /** The subscription is gone: drop its series. */
   forget?(target: ScalingTarget): void;
+}
+
+/**
+ * The API server answered 403: the operator's ServiceAccount lacks an RBAC rule. Kept apart
+ * from other failures so status and Events name the missing permission instead of a bare
+ * HTTP error; the autoscaler keeps polling and recovers as soon as the rule is granted.
+ */
+export class ScaleForbiddenError extends Error {
+  override name = "ScaleForbiddenError";
+  readonly verb: string;
+  readonly resource: string;
+  readonly namespace: string;
+  constructor(verb: string, resource: string, namespace: string, serverMessage: string) {
+    super(
+      `the operator's ServiceAccount may not ${verb} ${resource} in namespace ${namespace} (${serverMessage}); ` +
+        `grant it in the operator's ClusterRole (chart: files/operator-rbac.yaml, docs/install.md)`,
+    );
+    this.verb = verb;
+    this.resource = resource;
+    this.namespace = namespace;
+  }
 }
