@@ -1,25 +1,31 @@
-// The shop's manifests applied with real kubectl against the API test server, reconciled into a
-// real nats-server: streams and consumers appear, `kubectl wait --for=condition=Ready` passes,
+// The shop's manifests applied with real kubectl against the API test server and against the
+// real kube-apiserver, reconciled into a real nats-server: streams and consumers appear, `kubectl wait --for=condition=Ready` passes,
 // edits (updatable and immutable), drift behind the operator's back, deletion policies.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@jetmesh/testing";
 import { connect } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { CRDS, EXAMPLES, startEnv, waitReason, type Env } from "./harness.ts";
+import { jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { CRDS, EXAMPLES, startEnv, startRealEnv, waitReason, type Env, type KubeServer } from "./harness.ts";
 import type { JetStreamAdmin } from "../src/jetstream/admin.ts";
 
-let env: Env;
-let js: JetStreamAdmin;
+// Both lanes: the API test server (fast, what `make dev` runs on) and the real kube-apiserver.
+const LANES: [string, () => Promise<Env<KubeServer>>][] = [
+  ["API test server", startEnv],
+  ["real kube-apiserver", startRealEnv],
+];
 
-beforeAll(async () => {
-  env = await startEnv();
-  await env.k(["apply", "-f", CRDS]);
-  await env.operator();
-  js = await env.js();
-});
-afterAll(async () => env?.stop());
+for (const [lane, start] of LANES) describe(`the shop's examples (${lane})`, () => {
+  let env: Env<KubeServer>;
+  let js: JetStreamAdmin;
 
-describe("the shop's examples", () => {
+  beforeAll(async () => {
+    env = await start();
+    await env.k(["apply", "-f", CRDS]);
+    await env.operator();
+    js = await env.js();
+  }, 180_000);
+  afterAll(async () => env?.stop());
+
   it("become streams and consumers, and kubectl wait sees them Ready", async () => {
     await env.k(["apply", "-f", EXAMPLES]);
     await env.k(["wait", "--for=condition=Ready", "-n", "shop", "eventstreams", "--all", "--timeout=30s"]);
@@ -62,14 +68,24 @@ describe("the shop's examples", () => {
     expect(events).toMatch(/delivery.startFrom cannot change/);
     await env.k(["wait", "--for=condition=Ready", "-n", "shop", "esub/payment", "--timeout=10s"]);
 
-    // Retention cannot change on a stream: Ready=False names the field and what to do.
-    await env.k(["patch", "es", "-n", "shop", "dead-letters", "--type=merge", "-p", '{"spec":{"retention":"workqueue"}}']);
-    const c = await waitReason(env, "es", "shop", "dead-letters", "ImmutableFieldChanged");
-    expect(c.message).toMatch(/spec.retention cannot be changed on an existing JetStream stream \(retention is limits\)/);
-    expect(c.message).toMatch(/Revert spec.retention/);
+    // Retention cannot change on a stream: the apiserver refuses the edit at admission (CEL
+    // transition rule), naming the field and what to do.
+    const refused = await env.kubectl(["patch", "es", "-n", "shop", "dead-letters", "--type=merge", "-p", '{"spec":{"retention":"workqueue"}}']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/spec.retention: Invalid value: .*retention is immutable: JetStream cannot change it on an existing stream/);
     expect((await js.streamInfo("shop_dead-letters"))?.config.retention).toBe("limits");
-    await env.k(["patch", "es", "-n", "shop", "dead-letters", "--type=merge", "-p", '{"spec":{"retention":"limits"}}']);
-    await waitReason(env, "es", "shop", "dead-letters", "StreamReady");
+
+    // A stream that already exists with another retention (made outside JetMesh) is not
+    // touched: Ready=False names the field and what to do.
+    const nc = await connect({ servers: env.nats.url });
+    await (await jetstreamManager(nc)).streams.add({ name: "adopt_orders", subjects: ["adopt.>"], retention: RetentionPolicy.Workqueue });
+    await nc.close();
+    await env.k(["create", "namespace", "adopt"]);
+    await env.k(["apply", "-f", "-"], STREAM("orders", "adopt.>", "Retain", "adopt"));
+    const c = await waitReason(env, "es", "adopt", "orders", "ImmutableFieldChanged");
+    expect(c.message).toMatch(/spec.retention cannot be changed on an existing JetStream stream \(retention is workqueue\)/);
+    expect((await js.streamInfo("adopt_orders"))?.config.retention).toBe("workqueue");
+    await env.k(["delete", "es", "-n", "adopt", "orders", "--timeout=15s"]);
   });
 
   it("repairs streams and consumers deleted or edited behind its back", async () => {

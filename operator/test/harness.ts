@@ -2,7 +2,7 @@
 // nats-server, real kubectl, and operators started in-process with test-sized timings.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { freePort, startKubeApiServer, startNats, toolPath, waitFor, type KubeApiServer, type NatsCluster } from "@jetmesh/testing";
+import { freePort, startControlPlane, startKubeApiServer, startNats, toolPath, waitFor, type ControlPlane, type KubeApiServer, type NatsCluster } from "@jetmesh/testing";
 import { pino } from "pino";
 import { parseConfig, startOperator, type OperatorHandle } from "../src/index.ts";
 import { natsJetStreamAdmin, type JetStreamAdmin } from "../src/jetstream/admin.ts";
@@ -15,8 +15,14 @@ export const CRDS = `${ROOT}crds`;
 export const EXAMPLES = `${ROOT}examples`;
 const KUBECTL = toolPath("kubectl");
 
-export interface Env {
-  kube: KubeApiServer;
+/** What the harness needs of a Kubernetes API server: the API test server or the real one. */
+export interface KubeServer {
+  readonly kubeconfigPath: string;
+  stop(): Promise<void>;
+}
+
+export interface Env<K extends KubeServer = KubeApiServer> {
+  kube: K;
   nats: NatsCluster;
   kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   /** kubectl that must succeed; returns stdout. */
@@ -31,8 +37,17 @@ export interface Env {
   stop(): Promise<void>;
 }
 
+/** The API test server (fast, with fault injection) + a real nats-server. */
 export async function startEnv(): Promise<Env> {
-  const kube = await startKubeApiServer();
+  return envOn(await startKubeApiServer());
+}
+
+/** The real control plane (kube-apiserver, etcd, controller manager) + a real nats-server. */
+export async function startRealEnv(): Promise<Env<ControlPlane>> {
+  return envOn(await startControlPlane({ controllerManager: true }));
+}
+
+async function envOn<K extends KubeServer>(kube: K): Promise<Env<K>> {
   const nats = await startNats();
   const operators: OperatorHandle[] = [];
   const procs: ChildProcess[] = [];
@@ -56,7 +71,7 @@ export async function startEnv(): Promise<Env> {
     NATS_REQUEST_TIMEOUT_SECONDS: "2",
     AUTOSCALE: "false",
   });
-  const env: Env = {
+  const env: Env<K> = {
     kube,
     nats,
     kubectl,
@@ -112,7 +127,7 @@ export async function startEnv(): Promise<Env> {
   return env;
 }
 
-export async function waitReason(env: Env, kind: string, ns: string, name: string, reason: string, timeoutMs = 15_000, type = "Ready") {
+export async function waitReason(env: Env<KubeServer>, kind: string, ns: string, name: string, reason: string, timeoutMs = 15_000, type = "Ready") {
   return waitFor(
     `${kind} ${ns}/${name} ${type} reason ${reason}`,
     async () => {

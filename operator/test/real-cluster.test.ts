@@ -1,0 +1,195 @@
+// The operator on the real control plane, as the chart installs it: `helm install` of the chart
+// (external NATS = this test's nats-server), then the operator runs as a local process with the
+// chart's own env and a token of the chart's own ServiceAccount, so kube-apiserver's RBAC
+// authorizer enforces exactly the chart's ClusterRole and Role. No kubelet runs here, so the
+// chart's operator Pods stay Pending and this process stands in for them.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { freePort, startControlPlane, startNats, waitFor, type ControlPlane, type NatsCluster } from "@jetmesh/testing";
+import { helm, offlineChart } from "../../charts/jetmesh/test/helm.ts";
+import { parseManifest, type Obj } from "../../charts/jetmesh/test/rendered.ts";
+import { kubectlFor } from "../../testing/test/kube-helpers.ts";
+import { ROOT } from "./harness.ts";
+
+const NS = "shop";
+const RELEASE = "jetmesh";
+const SA = `${RELEASE}-operator`;
+const POD_NAME = "jetmesh-operator-local-0";
+
+let cp: ControlPlane;
+let nats: NatsCluster;
+let nc: NatsConnection;
+let kubectl: ReturnType<typeof kubectlFor>;
+let operator: { proc: ChildProcess; httpPort: number; output: () => string };
+let chartEnv: Record<string, string>;
+
+async function k(args: string[], input?: string): Promise<string> {
+  return kubectl.ok(args, input);
+}
+
+async function condition(kind: string, name: string, type: string): Promise<{ status: string; reason: string; message: string } | undefined> {
+  const o = JSON.parse(await k(["-n", NS, "get", kind, name, "-o", "json"])) as Obj;
+  return (o.status?.conditions as { type: string; status: string; reason: string; message: string }[] | undefined)?.find((c) => c.type === type);
+}
+
+/** The operator container's env as the chart renders it; fieldRefs get what the kubelet would give. */
+function operatorEnvFrom(objects: Obj[]): Record<string, string> {
+  const d = objects.find((o) => o.kind === "Deployment" && o.metadata.name === `${RELEASE}-operator`);
+  if (!d) throw new Error("the chart rendered no operator Deployment");
+  const env: Record<string, string> = {};
+  for (const e of d.spec.template.spec.containers[0].env as Obj[]) {
+    if (typeof e.value === "string") env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.name") env[e.name] = POD_NAME;
+    else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.namespace") env[e.name] = NS;
+    else throw new Error(`operator env ${e.name}: no stand-in for ${JSON.stringify(e.valueFrom)}`);
+  }
+  return env;
+}
+
+async function startOperatorProcess(): Promise<typeof operator> {
+  const kubeconfig = await cp.serviceAccountKubeconfig(NS, SA, join(cp.dir, "operator.kubeconfig"));
+  const httpPort = await freePort();
+  const proc = spawn(process.execPath, ["--conditions=source", `${ROOT}operator/src/main.ts`], {
+    // The chart's env, with the kubelet's part (the token) as a kubeconfig, and a local port.
+    env: { PATH: process.env.PATH, ...chartEnv, KUBECONFIG: kubeconfig, HTTP_PORT: String(httpPort), HTTP_HOST: "127.0.0.1", RESYNC_SECONDS: "2" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-40_000)));
+  proc.stderr?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-40_000)));
+  await waitFor("operator process answers /healthz", async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, { timeoutMs: 30_000, intervalMs: 200 });
+  return { proc, httpPort, output: () => out };
+}
+
+beforeAll(async () => {
+  [cp, nats] = await Promise.all([startControlPlane({ controllerManager: true }), startNats()]);
+  nc = await connect({ servers: nats.url });
+  kubectl = kubectlFor(cp.kubeconfigPath);
+  const install = await helm(
+    ["install", RELEASE, offlineChart(), "-n", NS, "--create-namespace", "--set", "nats.enabled=false", "--set", `natsConnection.url=${nats.url}`],
+    { kubeconfig: cp.kubeconfigPath },
+  );
+  if (install.code !== 0) throw new Error(`helm install: ${install.stderr}`);
+  const manifest = await helm(["get", "manifest", RELEASE, "-n", NS], { kubeconfig: cp.kubeconfigPath });
+  chartEnv = operatorEnvFrom(parseManifest(manifest.stdout));
+  operator = await startOperatorProcess();
+}, 240_000);
+
+afterAll(async () => {
+  operator?.proc.kill("SIGKILL");
+  await nc?.close();
+  await cp?.stop();
+  await nats?.destroy();
+});
+
+describe("the operator under the chart's own RBAC on kube-apiserver", () => {
+  it("makes the shop's EventStreams and EventSubscriptions Ready on real NATS", async () => {
+    const wait = (kind: string) => kubectl.run(["-n", NS, "wait", "--for=condition=Ready", kind, "--all", "--timeout=90s"]);
+    for (const kind of ["eventstreams", "eventsubscriptions"]) {
+      const r = await wait(kind);
+      expect(r.code, `${kind} Ready\n${r.stderr}\n${operator.output().slice(-3000)}`).toBe(0);
+    }
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info("shop_events")).config.subjects).toEqual(["shop.>"]);
+    expect((await jsm.consumers.info("shop_events", "shop_payment")).config.durable_name).toBe("shop_payment");
+  });
+
+  it("holds its leader Lease in the release namespace", async () => {
+    const lease = JSON.parse(await k(["-n", NS, "get", "lease", chartEnv.LEASE_NAME!, "-o", "json"])) as Obj;
+    expect(lease.spec.holderIdentity).toBe(POD_NAME);
+  });
+
+  it("scales a subscriber Deployment on lag through its scale subresource", async () => {
+    const js = jetstream(nc);
+    // payment's subscription: targetLagPerReplica 100, maxReplicas 5; no payment process runs,
+    // so the lag stays.
+    await Promise.all(Array.from({ length: 350 }, (_, i) => js.publish("shop.inventory.reserved.v1", JSON.stringify({ i }), { msgID: `lag-${i}` })));
+    const replicas = await waitFor(
+      "payment Deployment scaled above 1",
+      async () => {
+        const d = JSON.parse(await k(["-n", NS, "get", "deployment", "payment", "-o", "json"])) as Obj;
+        return d.spec.replicas > 1 ? (d.spec.replicas as number) : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    // The controller manager acts on it: the ReplicaSet follows.
+    await waitFor(
+      "the payment ReplicaSet to follow",
+      async () => {
+        const list = JSON.parse(await k(["-n", NS, "get", "replicasets", "-l", "app.kubernetes.io/name=payment", "-o", "json"])) as { items: Obj[] };
+        return list.items.some((rs) => rs.spec.replicas === replicas);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+  });
+
+  it("reports a missing RBAC rule as Forbidden without crashing, and recovers when the rule is back", async () => {
+    const role = JSON.parse(await k(["get", "clusterrole", SA, "-o", "json"])) as Obj;
+    const withoutScale = { ...role, rules: (role.rules as Obj[]).filter((r) => !(r.resources as string[]).includes("deployments/scale")) };
+    expect(withoutScale.rules.length).toBe(role.rules.length - 1);
+    await k(["replace", "-f", "-"], JSON.stringify(withoutScale));
+    // More lag, so the autoscaler wants to scale again and meets the 403.
+    const js = jetstream(nc);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => js.publish("shop.inventory.reserved.v1", JSON.stringify({ i }), { msgID: `more-lag-${i}` })));
+    const forbidden = await waitFor(
+      "Scaling=False reason Forbidden on payment",
+      async () => {
+        const c = await condition("eventsubscription", "payment", "Scaling");
+        return c?.reason === "Forbidden" ? c : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(forbidden.status).toBe("False");
+    expect(forbidden.message).toContain("deployments/scale in namespace shop");
+    expect(forbidden.message).toContain(`system:serviceaccount:${NS}:${SA}`);
+    const events = JSON.parse(await k(["-n", NS, "get", "events", "--field-selector", "reason=Forbidden,involvedObject.name=payment", "-o", "json"])) as { items: Obj[] };
+    expect(events.items.length).toBeGreaterThan(0);
+    expect(events.items[0]!.type).toBe("Warning");
+    // Still the same process, healthy, and the rest of its work unaffected.
+    expect(operator.proc.exitCode).toBeNull();
+    expect((await fetch(`http://127.0.0.1:${operator.httpPort}/healthz`)).ok).toBe(true);
+    expect((await condition("eventsubscription", "payment", "Ready"))?.status).toBe("True");
+
+    await k(["replace", "-f", "-"], JSON.stringify({ ...role, metadata: { ...role.metadata, resourceVersion: undefined } }));
+    await waitFor(
+      "Scaling=True again once the rule is back",
+      async () => (await condition("eventsubscription", "payment", "Scaling"))?.status === "True",
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(operator.proc.exitCode).toBeNull();
+  });
+
+  it("rides out a kube-apiserver restart and keeps converging", async () => {
+    await cp.restartApiServer();
+    await k(["create", "namespace", "after-restart"]);
+    await k(["apply", "-f", "-"], `
+apiVersion: jetmesh.io/v1alpha1
+kind: EventStream
+metadata: { name: late, namespace: after-restart }
+spec: { subjects: ["after-restart.>"] }
+`);
+    const r = await kubectl.run(["-n", "after-restart", "wait", "--for=condition=Ready", "eventstream/late", "--timeout=90s"]);
+    expect(r.code, `${r.stderr}\n${operator.output().slice(-3000)}`).toBe(0);
+    await k(["-n", NS, "patch", "eventstream", "events", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}']);
+    const jsm = await jetstreamManager(nc);
+    await waitFor("maxAge applied after the restart", async () => (await jsm.streams.info("shop_events")).config.max_age === 24 * 3600e9, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(operator.proc.exitCode).toBeNull();
+  });
+
+  it("uninstall as docs/install.md says: custom resources first (the operator runs their finalizers), then helm uninstall leaves only the CRDs", async () => {
+    // helm deletes the operator's RBAC together with the custom resources, so finalizers run
+    // by the operator would be stuck on a 403: the custom resources go first, while it runs.
+    await k(["-n", NS, "delete", "eventsubscriptions,eventstreams", "--all", "--wait=true", "--timeout=90s"]);
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info("shop_events")).config.name).toBe("shop_events"); // Retain
+    await expect(jsm.consumers.info("shop_events", "shop_payment")).rejects.toThrow(/consumer not found/);
+    const r = await helm(["uninstall", RELEASE, "-n", NS, "--wait", "--timeout", "120s"], { kubeconfig: cp.kubeconfigPath, timeoutMs: 150_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await k(["-n", NS, "get", "deployments,services,serviceaccounts,roles,rolebindings,eventstreams,eventsubscriptions", "-l", `app.kubernetes.io/instance=${RELEASE}`, "-o", "name"])).trim()).toBe("");
+    expect(await k(["get", "clusterrole", SA, "--ignore-not-found", "-o", "name"])).toBe("");
+    await k(["get", "crd", "eventstreams.jetmesh.io", "eventsubscriptions.jetmesh.io"]);
+  }, 180_000);
+});
