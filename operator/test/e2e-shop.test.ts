@@ -80,7 +80,9 @@ for (const [lane, start] of LANES) describe(`the shop's examples (${lane})`, () 
     const nc = await connect({ servers: env.nats.url });
     await (await jetstreamManager(nc)).streams.add({ name: "adopt_orders", subjects: ["adopt.>"], retention: RetentionPolicy.Workqueue });
     await nc.close();
-    await env.k(["create", "namespace", "adopt"]);
+    // (apply, not `kubectl create namespace`: that sends protobuf, which the API test server
+    // does not speak — docs/testing.md lists the differences)
+    await env.k(["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata: { name: adopt }\n");
     await env.k(["apply", "-f", "-"], STREAM("orders", "adopt.>", "Retain", "adopt"));
     const c = await waitReason(env, "es", "adopt", "orders", "ImmutableFieldChanged");
     expect(c.message).toMatch(/spec.retention cannot be changed on an existing JetStream stream \(retention is workqueue\)/);
