@@ -316,6 +316,11 @@ export class ConsumerRunner {
       if (err instanceof InvalidEventError) return this.deadLetter(m, err.reason, err.message);
       throw err;
     }
+    if (event.type !== m.subject) {
+      // NATS permissions bind a producer to subjects, not to ce-type: a type that is not its
+      // subject would let a producer speak for another (and pick that type's handler).
+      return this.deadLetter(m, "invalid_event", `ce-type ${event.type} does not match the subject ${m.subject} it was published on (subject = type)`);
+    }
     ctx.setEvent(event);
     const handler = this.opts.handlers[event.type];
     if (!handler) return this.deadLetter(m, "unknown_type", `no handler for event type ${event.type}`);

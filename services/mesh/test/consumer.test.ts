@@ -302,6 +302,44 @@ describe("ConsumerRunner", () => {
   });
 });
 
+describe("ConsumerRunner against forged events", () => {
+  it("dead-letters an event whose ce-type differs from its subject (invalid_event, naming both) and never handles it", async () => {
+    // A producer allowed to publish c6.inventory.rejected.v1 only, dressing up as another type.
+    await setup("c6", { max_deliver: 3 });
+    const handled: string[] = [];
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c6",
+      consumer: "runner",
+      publisher: new Publisher(js),
+      deadLetterSubject: "dlq.c6",
+      handlers: {
+        "c6.inventory.rejected.v1": async (e) => void handled.push(`${e.type}:${e.id}`),
+        "c6.payment.authorized.v1": async (e) => void handled.push(`${e.type}:${e.id}`),
+      },
+    });
+    await runner.start();
+    const forged = encodeBinary({ ...newEvent({ type: "c6.payment.authorized.v1", source: "/t", data: { orderId: "o-1" } }), id: "forged" });
+    await js.publish("c6.inventory.rejected.v1", forged.payload, { headers: toMsgHdrs(forged.headers) });
+    // Structured mode carries the type in the body: the same rule.
+    const structured = JSON.stringify({ specversion: "1.0", id: "forged-structured", source: "/t", type: "c6.payment.authorized.v1", data: { orderId: "o-2" } });
+    await raw("c6.inventory.rejected.v1", { "content-type": "application/cloudevents+json" }, structured);
+    const honest = encodeBinary({ ...newEvent({ type: "c6.inventory.rejected.v1", source: "/t", data: { orderId: "o-3" } }), id: "honest" });
+    await js.publish(honest.subject, honest.payload, { headers: toMsgHdrs(honest.headers) });
+    await settled("c6");
+    expect(handled).toEqual(["c6.inventory.rejected.v1:honest"]);
+    const dead = await readAll("c6_dlq", 2);
+    expect(dead).toHaveLength(2);
+    for (const d of dead) {
+      expect(d.headers!.get(DLQ_HEADERS.reason)).toBe("invalid_event");
+      expect(d.headers!.get(DLQ_HEADERS.originalSubject)).toBe("c6.inventory.rejected.v1");
+      expect(d.headers!.get(DLQ_HEADERS.error)).toMatch(/c6\.payment\.authorized\.v1.*c6\.inventory\.rejected\.v1/);
+    }
+    expect(dead[0]!.headers!.get("ce-type")).toBe("c6.payment.authorized.v1");
+    await runner.stop(2000);
+  });
+});
+
 describe("ConsumerRunner on the last delivery", () => {
   it("dead-letters a handler that outlives the ack wait on its last delivery", async () => {
     await setup("c4", { max_deliver: 1, ackWaitMs: 500 });
