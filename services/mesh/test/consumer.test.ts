@@ -340,6 +340,62 @@ describe("ConsumerRunner against forged events", () => {
   });
 });
 
+describe("ConsumerRunner diagnostics", () => {
+  it("says the data is not JSON instead of blaming the schema, and masks card numbers a parse error quotes", async () => {
+    await setup("c7", { max_deliver: 3 });
+    const schemas = new SchemaRegistry().add("c7.order.placed.v1", {
+      $schema: "http://json-schema.org/draft-07/schema#",
+      type: "object",
+      required: ["orderId"],
+      properties: { orderId: { type: "string" } },
+    });
+    const handled: string[] = [];
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c7",
+      consumer: "runner",
+      publisher: new Publisher(js),
+      schemas,
+      deadLetterSubject: "dlq.c7",
+      handlers: { "c7.order.placed.v1": async (e) => void handled.push(e.id) },
+    });
+    await runner.start();
+    const type = "c7.order.placed.v1";
+    const attrs = { "ce-specversion": "1.0", "ce-source": "/t", "ce-type": type };
+    const valid = JSON.stringify({ orderId: "o-1" });
+    const cases: [string, Record<string, string>, string, RegExp][] = [
+      ["no-content-type", { ...attrs, "ce-id": "no-content-type" }, valid, /is not JSON: the event has no datacontenttype/],
+      ["octet-stream", { ...attrs, "ce-id": "octet-stream", "ce-datacontenttype": "application/octet-stream" }, valid, /datacontenttype application\/octet-stream is not JSON/],
+      [
+        "data-base64",
+        { "content-type": "application/cloudevents+json" },
+        JSON.stringify({ specversion: "1.0", id: "data-base64", source: "/t", type, datacontenttype: "application/json", data_base64: Buffer.from(valid).toString("base64") }),
+        /carries data_base64 \(bytes\)/,
+      ],
+      ["card-in-payload", { ...attrs, "ce-id": "card-in-payload", "ce-datacontenttype": "application/json" }, "x4111-1111-1111-1111", /not valid JSON/],
+    ];
+    for (const [, hdrs, body] of cases) await raw(type, hdrs, body);
+    await settled("c7");
+    expect(handled).toEqual([]);
+    const dead = await readAll("c7_dlq", cases.length);
+    expect(dead).toHaveLength(cases.length);
+    for (const [id, , body, message] of cases) {
+      const d = dead.find((m) => (m.headers!.get("ce-id") || JSON.parse(Buffer.from(m.data).toString()).id) === id)!;
+      expect(d, id).toBeDefined();
+      expect(d.headers!.get(DLQ_HEADERS.reason), id).toBe("invalid_event");
+      const error = d.headers!.get(DLQ_HEADERS.error);
+      expect(error, id).toMatch(message);
+      expect(error, id).not.toMatch(/must have property/);
+      // The payload itself is kept as it was (the DLQ is where it can be inspected and replayed).
+      expect(Buffer.from(d.data).toString()).toBe(body);
+    }
+    const cardError = dead.find((m) => m.headers!.get("ce-id") === "card-in-payload")!.headers!.get(DLQ_HEADERS.error);
+    expect(cardError).toContain("x****-****-****-1111");
+    expect(cardError).not.toContain("4111");
+    await runner.stop(2000);
+  });
+});
+
 describe("ConsumerRunner on the last delivery", () => {
   it("dead-letters a handler that outlives the ack wait on its last delivery", async () => {
     await setup("c4", { max_deliver: 1, ackWaitMs: 500 });
