@@ -14,7 +14,8 @@ let js: JetStreamAdmin;
 beforeAll(async () => {
   env = await startEnv();
   await env.k(["apply", "-f", CRDS]);
-  await env.operator();
+  // Namespaces are confined to their own subjects; the platform allows shop one more (doomed.>).
+  await env.operator({ ALLOWED_SUBJECTS: JSON.stringify({ shop: ["doomed.>"] }) });
   js = await env.js();
 });
 afterAll(async () => env?.stop());
@@ -27,7 +28,7 @@ describe("the shop's examples", () => {
     const events = await js.streamInfo("shop_events");
     expect(events?.config.subjects).toEqual(["shop.>"]);
     expect(events?.config.max_bytes).toBe(1024 ** 3);
-    expect((await js.streamInfo("shop_dead-letters"))?.config.subjects).toEqual(["jetmesh.dlq.>"]);
+    expect((await js.streamInfo("shop_dead-letters"))?.config.subjects).toEqual(["jetmesh.dlq.shop.>"]);
     for (const name of ["inventory", "payment", "order", "shipping"]) {
       const c = await js.consumerInfo("shop_events", `shop_${name}`);
       expect(c?.config.ack_policy).toBe("explicit");
