@@ -3,6 +3,8 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { NatsSettings } from "./jetstream/connection.ts";
 import type { LeaderOptions } from "./kube/leader.ts";
+import { parse as parseYaml } from "yaml";
+import { reservedSubjectProblem, type SubjectPolicy } from "./api/tenancy.ts";
 
 export interface OperatorConfig {
   /** Path of a kubeconfig; undefined = in-cluster service account (or ~/.kube/config). */
@@ -25,6 +27,8 @@ export interface OperatorConfig {
   autoscale: boolean;
   /** host:port of the NATS monitoring endpoint, for rendered KEDA ScaledObjects (mode keda). */
   natsMonitoringEndpoint: string | undefined;
+  /** Which subjects each namespace's EventStreams and EventSubscriptions may use (docs/security.md). */
+  subjectPolicy: SubjectPolicy;
 }
 
 export class ConfigError extends Error {
@@ -65,12 +69,46 @@ function optional(env: Env, name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v;
 }
 
+const SUBJECT = /^((\*|[^\s.*>]+)\.)*(\*|>|[^\s.*>]+)$/;
+
+/**
+ * SUBJECT_CONFINEMENT (namespace | off) and ALLOWED_SUBJECTS, a JSON (or YAML, as the chart
+ * renders it) object from namespace ("*" = every namespace) to the extra subject patterns it
+ * may capture, e.g. {"legacy":["orders.>"]}. Reserved subjects cannot be allowed.
+ */
+function subjectPolicy(env: Env): SubjectPolicy {
+  const confinement = env.SUBJECT_CONFINEMENT || "namespace";
+  if (confinement !== "namespace" && confinement !== "off") throw new ConfigError(`SUBJECT_CONFINEMENT="${confinement}": expected namespace or off`);
+  const raw = env.ALLOWED_SUBJECTS;
+  if (raw === undefined || raw.trim() === "") return { confinement, allowed: {} };
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(raw);
+  } catch (err) {
+    throw new ConfigError(`ALLOWED_SUBJECTS is neither JSON nor YAML (${(err as Error).message.split("\n")[0]}): expected e.g. {"legacy":["orders.>"]}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`ALLOWED_SUBJECTS: expected a JSON object of namespace → list of subjects, e.g. {"legacy":["orders.>"]}`);
+  const allowed: Record<string, string[]> = {};
+  for (const [ns, list] of Object.entries(parsed)) {
+    if (!Array.isArray(list) || !list.every((s) => typeof s === "string")) throw new ConfigError(`ALLOWED_SUBJECTS["${ns}"]: expected a list of subjects`);
+    for (const s of list as string[]) {
+      if (!SUBJECT.test(s)) throw new ConfigError(`ALLOWED_SUBJECTS["${ns}"]: "${s}" is not a valid subject`);
+      const reserved = reservedSubjectProblem(s);
+      if (reserved) throw new ConfigError(`ALLOWED_SUBJECTS["${ns}"]: ${reserved}; it cannot be allowed`);
+    }
+    allowed[ns] = list as string[];
+  }
+  return { confinement, allowed };
+}
+
 /** Reads the operator's settings from `env`; throws ConfigError naming the bad variable. */
 export function parseConfig(env: Env = process.env): OperatorConfig {
   const servers = (env.NATS_URL ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
   if (servers.length === 0) throw new ConfigError("NATS_URL is empty: give one or more comma-separated nats:// URLs");
   for (const s of servers) {
-    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s) && !/^[^\s:/]+:\d+$/.test(s)) throw new ConfigError(`NATS_URL: "${s}" is not a NATS URL (nats://host:port)`);
+    // Never echo credentials (nats://user:password@host): only what follows the "@".
+    const shown = s.includes("@") ? `…@${s.slice(s.lastIndexOf("@") + 1)}` : s;
+    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s) && !/^[^\s:/]+:\d+$/.test(s)) throw new ConfigError(`NATS_URL: "${shown}" is not a NATS URL (nats://host:port)`);
   }
   const nats: NatsSettings = { servers, requestTimeoutMs: seconds(env, "NATS_REQUEST_TIMEOUT_SECONDS", 5) };
   const setIf = <K extends keyof NatsSettings>(k: K, v: NatsSettings[K] | undefined) => {
@@ -112,5 +150,6 @@ export function parseConfig(env: Env = process.env): OperatorConfig {
     watchTimeoutSeconds: integer(env, "WATCH_TIMEOUT_SECONDS", 300, 1, 3600),
     autoscale: bool(env, "AUTOSCALE", true),
     natsMonitoringEndpoint: optional(env, "NATS_MONITORING_ENDPOINT"),
+    subjectPolicy: subjectPolicy(env),
   };
 }

@@ -66,6 +66,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
     events,
     nats,
     metrics,
+    subjectPolicy: config.subjectPolicy,
     log,
     now: () => new Date(),
   };

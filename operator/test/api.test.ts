@@ -5,6 +5,7 @@ import { subjectCovers, subjectsOverlap } from "../src/api/subjects.ts";
 import { setCondition } from "../src/api/conditions.ts";
 import { validateName, jetStreamName } from "../src/api/names.ts";
 import { statusPatch } from "../src/controller/status.ts";
+import { confinementProblem, DEFAULT_SUBJECT_POLICY } from "../src/api/tenancy.ts";
 import { needsReconcile } from "../src/controller/manager.ts";
 
 describe("durations and sizes", () => {
@@ -28,6 +29,20 @@ describe("durations and sizes", () => {
   ])("size %s", (text, bytes) => expect(parseSizeBytes(text)).toBe(bytes));
 
   it.each(["1GB", "Gi", "-1", "1 Gi"])("refuses size %j", (text) => expect(() => parseSizeBytes(text)).toThrow(/invalid size/));
+
+  it.each([
+    // Used to become 0 bytes, which JetStream reads as "unlimited".
+    ["0.5", /a byte count is a whole number/],
+    ["0", /at least 1 byte/],
+    ["0.0001Ki", /at least 1 byte/],
+    ["99999999999Ti", /at most 9007199254740991 bytes/],
+  ])("refuses size %j", (text, message) => expect(() => parseSizeBytes(text)).toThrow(message));
+
+  it("bounds durations to what JetStream stores (64-bit nanoseconds)", () => {
+    expect(parseDurationNs("2562047h")).toBe(2562047 * 3600e9);
+    expect(() => parseDurationNs("99999999999h")).toThrow(/duration "99999999999h" is too long: at most 2562047h/);
+    expect(() => parseDurationNs("2562048h")).toThrow(/too long/);
+  });
 });
 
 describe("subjects", () => {
@@ -84,6 +99,20 @@ describe("EventStream spec", () => {
     [{ subjects: ["a"], maxAge: "1m", duplicateWindow: "2m" }, /duplicateWindow \(2m\) must not exceed spec.maxAge \(1m\)/],
     [{ subjects: ["a"], maxBytes: "lots" }, /spec.maxBytes: invalid size/],
     [{ subjects: ["a"], replicas: 7 }, /replicas/],
+    [{ subjects: ["a"], maxBytes: "0.5" }, /spec.maxBytes: invalid size "0.5"/],
+    [{ subjects: ["a"], maxAge: "99999999999h" }, /spec.maxAge: duration "99999999999h" is too long/],
+    [{ subjects: ["a"], duplicateWindow: "99999999999h" }, /spec.duplicateWindow: duration "99999999999h" is too long/],
+    [{ subjects: ["a"], maxMsgSize: "4Gi" }, /spec.maxMsgSize \(4Gi\): at most 2147483647 bytes/],
+    // Reserved subjects: replies, JetStream/KV/system subjects, wildcard first tokens.
+    [{ subjects: ["_INBOX.>"] }, /"_INBOX.>" is a reply subject/],
+    [{ subjects: ["$JS.ACK.>"] }, /"\$JS.ACK.>" is a system subject/],
+    [{ subjects: ["$JS.>"] }, /system subject/],
+    [{ subjects: ["$KV.shop_orders.>"] }, /system subject/],
+    [{ subjects: ["$SYS.>"] }, /system subject/],
+    [{ subjects: ["$O.>"] }, /system subject/],
+    [{ subjects: [">"] }, /">" starts with a wildcard/],
+    [{ subjects: ["*.>"] }, /starts with a wildcard/],
+    [{ subjects: ["*.order.placed.v1"] }, /starts with a wildcard/],
   ])("refuses %j", (spec, message) => {
     const r = resolveStreamSpec(spec as never);
     expect(r.ok).toBe(false);
@@ -126,10 +155,31 @@ describe("EventSubscription spec", () => {
     [{ stream: "s", delivery: { ackWait: "soon" } }, /ackWait: invalid duration/],
     [{ stream: "s", scaling: { minReplicas: 5, maxReplicas: 2 } }, /minReplicas must not exceed maxReplicas/],
     [{ stream: "", types: ["a b"] }, /spec.stream.*; spec.types: "a b"/],
+    [{ stream: "s", types: ["_INBOX.x"] }, /spec.types: "_INBOX.x" is a reply subject/],
+    [{ stream: "s", delivery: { backoff: ["99999999999h"] } }, /spec.delivery.backoff\[0\]: duration "99999999999h" is too long/],
   ])("refuses %j", (spec, message) => {
     const r = resolveSubscriptionSpec(spec as never);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems.join("; ")).toMatch(message);
+  });
+});
+
+describe("subject confinement", () => {
+  const allowAll = { confinement: "off" as const, allowed: {} };
+  const legacy = { confinement: "namespace" as const, allowed: { legacy: ["orders.>"], "*": ["public.announcements.>"] } };
+  it.each([
+    [DEFAULT_SUBJECT_POLICY, "shop", ["shop.>", "jetmesh.dlq.shop.>", "shop.order.placed.v1"], undefined],
+    [DEFAULT_SUBJECT_POLICY, "shop", ["jetmesh.dlq.>"], /"jetmesh.dlq.>" is outside namespace shop's subjects \(shop.>, jetmesh.dlq.shop.>\)/],
+    [DEFAULT_SUBJECT_POLICY, "team-a", ["shop.>"], /"shop.>" is outside namespace team-a's subjects/],
+    [DEFAULT_SUBJECT_POLICY, "shop", ["shopping.>"], /outside/],
+    [DEFAULT_SUBJECT_POLICY, "shop", ["shop"], /outside/],
+    [legacy, "legacy", ["orders.>", "legacy.x", "public.announcements.v1"], undefined],
+    [legacy, "other", ["orders.>"], /outside namespace other's subjects \(other.>, jetmesh.dlq.other.>, public.announcements.>\)/],
+    [allowAll, "any", ["orders.>", "x"], undefined],
+  ])("%j: namespace %s may use %j", (policy, ns, subjects, problem) => {
+    const p = confinementProblem(policy, ns, "spec.subjects", subjects);
+    if (problem === undefined) expect(p).toBeUndefined();
+    else expect(p).toMatch(problem);
   });
 });
 

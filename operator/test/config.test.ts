@@ -34,5 +34,25 @@ describe("operator configuration", () => {
     [{ LEADER_ELECTION: "maybe" }, /LEADER_ELECTION="maybe": expected true or false/],
     [{ LEASE_DURATION_SECONDS: "5", LEASE_RENEW_DEADLINE_SECONDS: "6" }, /shorter than LEASE_DURATION_SECONDS/],
     [{ NATS_TLS_CERT_FILE: "/c" }, /needs NATS_TLS_KEY_FILE/],
+    [{ SUBJECT_CONFINEMENT: "strict" }, /SUBJECT_CONFINEMENT="strict": expected namespace or off/],
+    [{ ALLOWED_SUBJECTS: "{" }, /ALLOWED_SUBJECTS is neither JSON nor YAML/],
+    [{ ALLOWED_SUBJECTS: '["a.>"]' }, /ALLOWED_SUBJECTS: expected a JSON object/],
+    [{ ALLOWED_SUBJECTS: '{"legacy":"orders.>"}' }, /ALLOWED_SUBJECTS\["legacy"\]: expected a list of subjects/],
+    [{ ALLOWED_SUBJECTS: '{"legacy":["orders. x"]}' }, /"orders. x" is not a valid subject/],
+    [{ ALLOWED_SUBJECTS: '{"*":["_INBOX.>"]}' }, /ALLOWED_SUBJECTS\["\*"\]: "_INBOX.>" is a reply subject.*cannot be allowed/],
   ])("refuses %j", (env, message) => expect(() => parseConfig(env)).toThrow(message));
+
+  it("names a bad NATS_URL without its password", () => {
+    expect(() => parseConfig({ NATS_URL: "http://op:hunter2secret@nats:4222" })).toThrow('NATS_URL: "…@nats:4222" is not a NATS URL');
+    expect(() => parseConfig({ NATS_URL: "http://op:hunter2secret@nats:4222" })).not.toThrow(/hunter2secret/);
+  });
+
+  it("confines namespaces to their own subjects unless told otherwise", () => {
+    expect(parseConfig({}).subjectPolicy).toEqual({ confinement: "namespace", allowed: {} });
+    expect(parseConfig({ SUBJECT_CONFINEMENT: "off" }).subjectPolicy.confinement).toBe("off");
+    expect(parseConfig({ ALLOWED_SUBJECTS: '{"legacy":["orders.>"],"*":["public.>"]}' }).subjectPolicy.allowed).toEqual({ legacy: ["orders.>"], "*": ["public.>"] });
+    // As the chart renders it (toYaml).
+    expect(parseConfig({ ALLOWED_SUBJECTS: "legacy:\n- orders.>\n" }).subjectPolicy.allowed).toEqual({ legacy: ["orders.>"] });
+    expect(parseConfig({ ALLOWED_SUBJECTS: "{}" }).subjectPolicy.allowed).toEqual({});
+  });
 });

@@ -44,7 +44,7 @@ describe("operator under faults", () => {
   it("keeps running with NATS down at start, reports it, and converges when NATS is back", async () => {
     await env.nats.node(0).stop();
     op = await env.operator();
-    await env.k(["apply", "-f", "-"], stream("mem", ["mem.>"], "  storage: memory"));
+    await env.k(["apply", "-f", "-"], stream("mem", ["f.mem.>"], "  storage: memory"));
     const c = await waitReason(env, "es", "f", "mem", "NatsUnavailable");
     expect(c.status).toBe("False");
     const ready = await fetch(`http://127.0.0.1:${op.httpPort}/readyz`);
@@ -65,7 +65,7 @@ describe("operator under faults", () => {
   });
 
   it("recreates a memory stream lost in a NATS restart, and its consumers", async () => {
-    await env.k(["apply", "-f", "-"], sub("memsub", "mem", ["mem.a"]));
+    await env.k(["apply", "-f", "-"], sub("memsub", "mem", ["f.mem.a"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/memsub", "--timeout=10s"]);
     js = await env.js();
     expect(await js.consumerInfo("f_mem", "f_memsub")).toBeDefined();
@@ -80,12 +80,12 @@ describe("operator under faults", () => {
     const bad = await env.kubectl(["apply", "-f", "-"], stream("bad", ["has space"], "  replicas: 9"));
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/subjects|replicas/);
-    const cel = await env.kubectl(["apply", "-f", "-"], sub("bad", "mem", ["mem.a"], "  delivery: { maxDeliver: 1, backoff: [1s, 2s] }"));
+    const cel = await env.kubectl(["apply", "-f", "-"], sub("bad", "mem", ["f.mem.a"], "  delivery: { maxDeliver: 1, backoff: [1s, 2s] }"));
     expect(cel.code).not.toBe(0);
     expect(cel.stderr).toMatch(/backoff may not have more entries than maxDeliver/);
 
     // What only the operator can judge: duplicateWindow longer than maxAge.
-    await env.k(["apply", "-f", "-"], stream("window", ["window.>"], "  maxAge: 30s\n  duplicateWindow: 2m"));
+    await env.k(["apply", "-f", "-"], stream("window", ["f.window.>"], "  maxAge: 30s\n  duplicateWindow: 2m"));
     const c = await waitReason(env, "es", "f", "window", "InvalidSpec");
     expect(c.message).toMatch(/duplicateWindow \(2m\) must not exceed spec.maxAge \(30s\)/);
     // observedGeneration is written only on success: still unset here.
@@ -97,22 +97,73 @@ describe("operator under faults", () => {
     expect(fixed?.status?.observedGeneration).toBe(fixed?.metadata?.generation);
     expect(fixed?.status?.lastError).toBeUndefined();
     // Types the stream does not capture.
-    await env.k(["apply", "-f", "-"], sub("stray", "mem", ["other.thing"]));
+    await env.k(["apply", "-f", "-"], sub("stray", "mem", ["f.other.thing"]));
     expect((await waitReason(env, "esub", "f", "stray", "TypesNotInStream")).message).toMatch(/other.thing are not captured by EventStream mem/);
   });
 
   it("reports overlapping streams by name before JetStream does", async () => {
-    await env.k(["apply", "-f", "-"], stream("overlap", ["mem.x"]));
+    await env.k(["apply", "-f", "-"], stream("overlap", ["f.mem.x"]));
     const c = await waitReason(env, "es", "f", "overlap", "SubjectsOverlap");
-    expect(c.message).toMatch(/"mem.x" overlaps "mem.>" of EventStream f\/mem \(stream f_mem\)/);
+    expect(c.message).toMatch(/"f\.mem\.x" overlaps "f\.mem\.>" of EventStream f\/mem \(stream f_mem\)/);
+  });
+
+  it("lets only streams that exist block others: one JetStream refused holds no subjects, and says why", async () => {
+    // Three replicas on a single server: JetStream refuses the stream.
+    await env.k(["apply", "-f", "-"], stream("greedy", ["f.shared.>"], "  replicas: 3"));
+    const refused = await waitReason(env, "es", "f", "greedy", "JetStreamRefused");
+    expect(refused.message).toMatch(/^JetStream refused stream f_greedy: .*replicas/i);
+    expect(await js.streamInfo("f_greedy")).toBeUndefined();
+    await env.k(["apply", "-f", "-"], stream("narrow", ["f.shared.orders"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/narrow", "--timeout=15s"]);
+    expect((await js.streamInfo("f_narrow"))?.config.subjects).toEqual(["f.shared.orders"]);
+  });
+
+  it("refuses reserved subjects in the schema and other namespaces' subjects in status, counted as invalid rather than errors", async () => {
+    for (const subject of ["_INBOX.>", "$JS.>", "$JS.ACK.>", "$KV.>", "$SYS.>", "$O.>", ">", "*.>"]) {
+      const r = await env.kubectl(["apply", "-f", "-"], stream("capture", [subject]));
+      expect(r.code, subject).not.toBe(0);
+      expect(r.stderr, subject).toMatch(/must not capture reserved subjects/);
+    }
+    const type = await env.kubectl(["apply", "-f", "-"], sub("capture", "mem", ["$JS.ACK.f_mem.>"]));
+    expect(type.code).not.toBe(0);
+    expect(type.stderr).toMatch(/must not name reserved subjects/);
+    // Before the operator sees them: no fractional byte counts (0.5 used to mean unlimited).
+    const half = await env.kubectl(["apply", "-f", "-"], stream("half", ["f.half.>"], '  maxBytes: "0.5"'));
+    expect(half.code).not.toBe(0);
+    expect(half.stderr).toMatch(/maxBytes/);
+
+    const before = await metrics(op);
+    const count = (text: string, result: string) => Number(new RegExp(`^jetmesh_operator_reconcile_total\\{kind="EventStream",result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    // Another namespace's subjects, or every namespace's dead letters: refused in status.
+    await env.k(["apply", "-f", "-"], stream("foreign", ["shop.>"]));
+    const foreign = await waitReason(env, "es", "f", "foreign", "SubjectNotAllowed");
+    expect(foreign.message).toMatch(/^spec.subjects: "shop.>" is outside namespace f's subjects \(f.>, jetmesh.dlq.f.>\)/);
+    await env.k(["apply", "-f", "-"], stream("all-dead-letters", ["jetmesh.dlq.>"]));
+    await waitReason(env, "es", "f", "all-dead-letters", "SubjectNotAllowed");
+    expect(await js.streamInfo("f_foreign")).toBeUndefined();
+    expect(await js.streamInfo("f_all-dead-letters")).toBeUndefined();
+    // Its own dead letters are its own.
+    await env.k(["apply", "-f", "-"], stream("dead-letters", ["jetmesh.dlq.f.>"]));
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/dead-letters", "--timeout=15s"]);
+    await env.k(["apply", "-f", "-"], sub("foreign", "mem", ["shop.order.placed.v1"]));
+    expect((await waitReason(env, "esub", "f", "foreign", "SubjectNotAllowed")).message).toMatch(/^spec.types: "shop.order.placed.v1" is outside namespace f's subjects/);
+
+    // Resyncs (every second here) count the refusals as invalid, not as reconcile errors.
+    const after = await waitFor("refusals resynced", async () => {
+      const text = await metrics(op);
+      return count(text, "invalid") >= count(before, "invalid") + 6 ? text : undefined;
+    }, { timeoutMs: 15_000, intervalMs: 250 });
+    expect(count(after, "error")).toBe(count(before, "error"));
+    await env.k(["delete", "es", "-n", "f", "foreign", "all-dead-letters", "--timeout=15s"]);
+    await env.k(["delete", "esub", "-n", "f", "foreign", "--timeout=15s"]);
   });
 
   it("waits for a missing stream and converges when it is created", async () => {
-    await env.k(["apply", "-f", "-"], sub("early", "later", ["later.a"]));
+    await env.k(["apply", "-f", "-"], sub("early", "later", ["f.later.a"]));
     const c = await waitReason(env, "esub", "f", "early", "StreamNotFound", 15_000, "StreamReady");
     expect(c.message).toMatch(/EventStream f\/later does not exist yet/);
     expect(await env.condition("esub", "f", "early", "Ready")).toMatchObject({ status: "False", reason: "StreamNotFound" });
-    await env.k(["apply", "-f", "-"], stream("later", ["later.>"]));
+    await env.k(["apply", "-f", "-"], stream("later", ["f.later.>"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/early", "--timeout=15s"]);
     expect(await js.consumerInfo("f_later", "f_early")).toBeDefined();
   });
@@ -120,16 +171,16 @@ describe("operator under faults", () => {
   it("survives dropped watches, expired history and stalled watches", async () => {
     const before = op.watchStats().eventsubscriptions!;
     env.kube.faults.dropWatches();
-    await env.k(["apply", "-f", "-"], sub("w1", "later", ["later.b"]));
+    await env.k(["apply", "-f", "-"], sub("w1", "later", ["f.later.b"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w1", "--timeout=15s"]);
 
     env.kube.faults.expireHistory();
     env.kube.faults.dropWatches();
-    await env.k(["apply", "-f", "-"], sub("w2", "later", ["later.c"]));
+    await env.k(["apply", "-f", "-"], sub("w2", "later", ["f.later.c"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w2", "--timeout=15s"]);
 
     env.kube.faults.stallWatches(true);
-    await env.k(["apply", "-f", "-"], sub("w3", "later", ["later.d"]));
+    await env.k(["apply", "-f", "-"], sub("w3", "later", ["f.later.d"]));
     // The watchdog gives up on the silent watch and opens a new one, which sees w3.
     await waitFor("watchdog restarted the watch", () => op.watchStats().eventsubscriptions!.stalls > before.stalls, { timeoutMs: 15_000, intervalMs: 100 });
     env.kube.faults.stallWatches(false);
@@ -144,19 +195,19 @@ describe("operator under faults", () => {
     env.kube.faults.refuseRequests(1500);
     env.kube.faults.dropWatches();
     await new Promise((r) => setTimeout(r, 1600));
-    await env.k(["apply", "-f", "-"], sub("w4", "later", ["later.f"]));
+    await env.k(["apply", "-f", "-"], sub("w4", "later", ["f.later.f"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w4", "--timeout=15s"]);
     expect(op.watchStats().eventsubscriptions!.errors).toBeGreaterThan(before.errors);
 
     await env.kube.restart();
-    await env.k(["apply", "-f", "-"], sub("w5", "later", ["later.g"]));
+    await env.k(["apply", "-f", "-"], sub("w5", "later", ["f.later.g"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w5", "--timeout=15s"]);
   });
 
   it("moves a consumer when its subscription names another stream", async () => {
     expect(await js.consumerInfo("f_later", "f_w1")).toBeDefined();
-    await env.k(["patch", "esub", "-n", "f", "w1", "--type=merge", "-p", '{"spec":{"stream":"mem","types":["mem.q"]}}']);
-    await waitFor("consumer on the new stream", async () => (await js.consumerInfo("f_mem", "f_w1"))?.config.filter_subject === "mem.q", { timeoutMs: 10_000 });
+    await env.k(["patch", "esub", "-n", "f", "w1", "--type=merge", "-p", '{"spec":{"stream":"mem","types":["f.mem.q"]}}']);
+    await waitFor("consumer on the new stream", async () => (await js.consumerInfo("f_mem", "f_w1"))?.config.filter_subject === "f.mem.q", { timeoutMs: 10_000 });
     expect(await js.consumerInfo("f_later", "f_w1")).toBeUndefined();
     expect((await env.getJson("esub", "f", "w1"))?.status?.streamName).toBe("f_mem");
   });
@@ -189,7 +240,7 @@ describe("operator under faults", () => {
     leader.proc.kill("SIGKILL");
     await waitFor("standby leads", () => standby.isLeader(), { timeoutMs: 10_000, intervalMs: 50 });
     expect(Date.now() - killedAt).toBeLessThan(6_000);
-    await env.k(["apply", "-f", "-"], sub("after-failover", "later", ["later.e"]));
+    await env.k(["apply", "-f", "-"], sub("after-failover", "later", ["f.later.e"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/after-failover", "--timeout=15s"]);
   });
 });

@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { EventSubscriptionReconciler } from "../src/controller/eventsubscription.ts";
+import { DEFAULT_SUBJECT_POLICY } from "../src/api/tenancy.ts";
 import type { ReconcileContext } from "../src/controller/context.ts";
 import type { EventStream, EventSubscription } from "../src/api/types.ts";
 import type { ConsumerState, JetStreamAdmin } from "../src/jetstream/admin.ts";
@@ -70,6 +71,7 @@ function setup(version: string) {
     events: { normal: (_o, r) => events.push(r), warning: (_o, r) => events.push(`!${r}`) },
     nats: { admin: () => js.admin, lastError: "" },
     metrics: new OperatorMetrics(),
+    subjectPolicy: DEFAULT_SUBJECT_POLICY,
     log: pino({ level: "silent" }),
     now: () => new Date("2026-01-01T00:00:00Z"),
   };

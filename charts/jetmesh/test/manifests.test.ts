@@ -178,7 +178,8 @@ describe("kind cluster config", () => {
   it("has one control plane and two workers, and maps the order API, Grafana and Prometheus NodePorts", () => {
     expect(config.nodes.map((n) => n.role)).toEqual(["control-plane", "worker", "worker"]);
     const mapped = config.nodes.flatMap((n) => n.extraPortMappings ?? []).map((m) => m.containerPort);
-    const values = loadYaml(join(chartDir, "values.yaml")) as { services: { order: { service: { nodePort: number } } } };
+    // `make deploy` installs with examples/kind.yaml, which puts the order API on its NodePort.
+    const values = loadYaml(join(chartDir, "examples", "kind.yaml")) as { services: { order: { service: { nodePort: number } } } };
     const kps = loadYaml(join(repoRoot, "charts", "kube-prometheus-stack.kind.yaml")) as { grafana: { service: { nodePort: number } }; prometheus: { service: { nodePort: number } } };
     expect(mapped.sort()).toEqual([values.services.order.service.nodePort, kps.grafana.service.nodePort, kps.prometheus.service.nodePort].sort());
   });

@@ -2,6 +2,7 @@
 // CRD declares, so an API server that does not apply defaults behaves the same), durations and
 // sizes parsed, and the rules a schema cannot express checked. Pure functions.
 import type { EventStreamSpec, EventSubscriptionSpec, Retention, Storage, Discard, DeletionPolicy } from "./types.ts";
+import { reservedSubjectProblem } from "./tenancy.ts";
 import { parseDurationNs, parseSizeBytes } from "./units.ts";
 
 export interface ResolvedStream {
@@ -61,6 +62,9 @@ export function resolveStreamSpec(spec: EventStreamSpec): Resolved<ResolvedStrea
   for (const s of subjects) {
     if (typeof s !== "string" || !/^((\*|[^\s.*>]+)\.)*(\*|>|[^\s.*>]+)$/.test(s)) {
       problems.push(`spec.subjects: "${s}" is not a valid subject (tokens separated by ".", no spaces, ">" only last)`);
+    } else {
+      const reserved = reservedSubjectProblem(s);
+      if (reserved) problems.push(`spec.subjects: ${reserved}; no stream may capture it`);
     }
   }
   if (new Set(subjects).size !== subjects.length) problems.push("spec.subjects: subjects must be unique");
@@ -77,6 +81,7 @@ export function resolveStreamSpec(spec: EventStreamSpec): Resolved<ResolvedStrea
     duplicateWindowNs: field(problems, "duplicateWindow", () => parseDurationNs(spec.duplicateWindow ?? STREAM_DEFAULTS.duplicateWindow), 120e9),
     deletionPolicy: spec.deletionPolicy ?? STREAM_DEFAULTS.deletionPolicy,
   };
+  if (value.maxMsgSize > 2 ** 31 - 1) problems.push(`spec.maxMsgSize (${spec.maxMsgSize}): at most 2147483647 bytes (JetStream's limit, just under 2Gi)`);
   if (value.replicas < 1 || value.replicas > 5 || !Number.isInteger(value.replicas)) {
     problems.push("spec.replicas: must be an integer from 1 to 5");
   }
@@ -95,6 +100,9 @@ export function resolveSubscriptionSpec(spec: EventSubscriptionSpec): Resolved<R
   for (const t of types) {
     if (typeof t !== "string" || !/^((\*|[^\s.*>]+)\.)*(\*|>|[^\s.*>]+)$/.test(t)) {
       problems.push(`spec.types: "${t}" is not a valid CloudEvents type/subject`);
+    } else {
+      const reserved = reservedSubjectProblem(t);
+      if (reserved) problems.push(`spec.types: ${reserved}; no subscription may filter on it`);
     }
   }
   const startText = d.startFrom ?? DELIVERY_DEFAULTS.startFrom;

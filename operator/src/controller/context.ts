@@ -1,6 +1,7 @@
 // What a reconciler may touch, as small interfaces: the informer caches (read), its own
 // objects (status, finalizers), Events, JetStream, metrics and a logger.
 import type { Logger } from "pino";
+import type { SubjectPolicy } from "../api/tenancy.ts";
 import type { EventStream, EventSubscription } from "../api/types.ts";
 import type { JetStreamAdmin } from "../jetstream/admin.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -25,6 +26,8 @@ export interface ReconcileContext {
   events: EventRecorder;
   nats: JetStreamAccess;
   metrics: OperatorMetrics;
+  /** Which subjects a namespace may use (parsed once from the operator's config). */
+  subjectPolicy: SubjectPolicy;
   log: Logger;
   now: () => Date;
 }

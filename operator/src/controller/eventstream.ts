@@ -7,6 +7,7 @@ import { setCondition } from "../api/conditions.ts";
 import { jetStreamName, splitKey, validateName } from "../api/names.ts";
 import { resolveStreamSpec } from "../api/spec.ts";
 import { firstOverlap } from "../api/subjects.ts";
+import { confinementProblem } from "../api/tenancy.ts";
 import type { EventStream, EventStreamStatus } from "../api/types.ts";
 import { JetStreamRefused, NatsUnavailable, type StreamState } from "../jetstream/admin.ts";
 import { desiredStreamConfig, diffStreamConfig } from "../jetstream/stream-config.ts";
@@ -25,6 +26,27 @@ function olderThan(a: EventStream, b: EventStream): boolean {
   const tb = b.metadata.creationTimestamp ?? "";
   if (ta !== tb) return ta < tb;
   return `${a.metadata.namespace}/${a.metadata.name}` < `${b.metadata.namespace}/${b.metadata.name}`;
+}
+
+/** Ready=False reasons of a spec that was refused before any JetStream stream was made for it. */
+const REFUSED_REASONS = new Set(["InvalidName", "InvalidSpec", "SubjectNotAllowed", "SubjectsOverlap", "JetStreamRefused"]);
+
+/** True for an EventStream that was refused and never became a JetStream stream: it holds no subjects. */
+export function isRefusedStream(s: EventStream): boolean {
+  if (s.status?.streamName) return false;
+  const ready = s.status?.conditions?.find((c) => c.type === "Ready");
+  return ready?.status === "False" && REFUSED_REASONS.has(ready.reason ?? "");
+}
+
+/**
+ * May `other` keep subjects that `obj` also wants? A stream that exists in JetStream does; so
+ * does an older one not refused yet (it may be about to be created). A refused one never does:
+ * one EventStream on ">" that JetStream refused used to block every newer one in every namespace.
+ */
+function holdsSubjectsAgainst(other: EventStream, obj: EventStream): boolean {
+  if (other === obj || other.metadata.deletionTimestamp) return false;
+  if (other.status?.streamName) return true;
+  return olderThan(other, obj) && !isRefusedStream(other);
 }
 
 export class EventStreamReconciler {
@@ -54,10 +76,12 @@ export class EventStreamReconciler {
       const resolved = resolveStreamSpec(obj.spec);
       if (!resolved.ok) throw new TerminalError("InvalidSpec", resolved.problems.join("; "));
       const spec = resolved.value;
+      const notAllowed = confinementProblem(ctx.subjectPolicy, ns, "spec.subjects", spec.subjects);
+      if (notAllowed) throw new TerminalError("SubjectNotAllowed", notAllowed);
 
       // JetStream lets a subject belong to one stream only; say which resource holds it.
       for (const other of ctx.streams.list()) {
-        if (other === obj || other.metadata.deletionTimestamp || !olderThan(other, obj)) continue;
+        if (!holdsSubjectsAgainst(other, obj)) continue;
         const clash = firstOverlap(spec.subjects, other.spec?.subjects ?? []);
         if (clash) {
           throw new TerminalError(

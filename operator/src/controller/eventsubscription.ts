@@ -8,6 +8,7 @@ import { setCondition } from "../api/conditions.ts";
 import { deadLetterSubject, jetStreamName, objectKey, splitKey, validateName } from "../api/names.ts";
 import { resolveSubscriptionSpec, type ResolvedSubscription } from "../api/spec.ts";
 import { subjectCovers, subjectsOverlap } from "../api/subjects.ts";
+import { confinementProblem } from "../api/tenancy.ts";
 import type { Condition, EventSubscription, EventSubscriptionStatus } from "../api/types.ts";
 import { JetStreamRefused, NatsUnavailable, type ConsumerState, type JetStreamAdmin } from "../jetstream/admin.ts";
 import { desiredConsumerConfig, diffConsumerConfig } from "../jetstream/consumer-config.ts";
@@ -74,6 +75,8 @@ export class EventSubscriptionReconciler {
       const resolved = resolveSubscriptionSpec(obj.spec);
       if (!resolved.ok) throw new SubscriptionProblem("Ready", "InvalidSpec", resolved.problems.join("; "), { terminal: true });
       const spec = resolved.value;
+      const notAllowed = confinementProblem(ctx.subjectPolicy, ns, "spec.types", spec.types);
+      if (notAllowed) throw new SubscriptionProblem("Ready", "SubjectNotAllowed", notAllowed, { terminal: true });
 
       obj = await ensureFinalizer(ctx.writer, EVENTSUBSCRIPTIONS, obj);
 
@@ -199,12 +202,12 @@ export class EventSubscriptionReconciler {
     const dl = this.ctx.streams.get(objectKey(ns, spec.deadLetterStream));
     const subject = deadLetterSubject(ns, obj.metadata.name);
     if (!dl) {
-      return { reason: "DeadLetterStreamNotFound", message: `dead-letter EventStream ${ns}/${spec.deadLetterStream} does not exist: events that exhaust maxDeliver would be lost; create it (subjects jetmesh.dlq.>)` };
+      return { reason: "DeadLetterStreamNotFound", message: `dead-letter EventStream ${ns}/${spec.deadLetterStream} does not exist: events that exhaust maxDeliver would be lost; create it (subjects jetmesh.dlq.${ns}.>)` };
     }
     if (!(dl.spec?.subjects ?? []).some((s) => subjectCovers(s, subject))) {
       return {
         reason: "DeadLetterSubjectNotCaptured",
-        message: `dead-letter EventStream ${ns}/${spec.deadLetterStream} does not capture ${subject}: add jetmesh.dlq.> (or ${subject}) to its subjects`,
+        message: `dead-letter EventStream ${ns}/${spec.deadLetterStream} does not capture ${subject}: add jetmesh.dlq.${ns}.> (or ${subject}) to its subjects`,
       };
     }
     return undefined;

@@ -9,6 +9,7 @@ import type { ChangeType } from "../kube/informer.ts";
 import { isConflict } from "../kube/rest.ts";
 import type { Kind, OperatorMetrics } from "../metrics.ts";
 import type { Cache } from "./context.ts";
+import { isRefusedStream } from "./eventstream.ts";
 import { TerminalError, type ReconcileResult } from "./result.ts";
 import { WorkQueue, type Outcome } from "./workqueue.ts";
 
@@ -69,8 +70,10 @@ export class Controller {
           metrics.reconcileTotal.inc({ kind, result: outcome.kind === "ok" ? "success" : "requeue" });
           log.debug({ kind, object: key, requeueAfterMs: res.requeueAfterMs }, "reconciled");
         } catch (err) {
-          metrics.reconcileTotal.inc({ kind, result: "error" });
           const terminal = err instanceof TerminalError;
+          // A refused spec (a user's typo, recorded in status, looked at again every resync) is
+          // not an operator failure: counted apart, so the reconcile-errors alert stays quiet.
+          metrics.reconcileTotal.inc({ kind, result: terminal ? "invalid" : "error" });
           outcome = terminal ? { kind: "terminal" } : { kind: "error" };
           if (isConflict(err)) {
             // Expected now and then: our cached copy was older than the object (e.g. the watch
@@ -98,14 +101,18 @@ export class Controller {
   }
 
   onStreamChange(type: ChangeType, obj: EventStream, old: EventStream | undefined): void {
-    if (!needsReconcile(type, obj, old)) return;
-    const key = objectKey(obj.metadata.namespace, obj.metadata.name);
-    this.streamQueue.add(key);
-    this.enqueueDependents(obj.metadata.namespace, obj.metadata.name);
-    // A deleted or narrowed stream may free subjects another EventStream was refused for.
-    if (type === "deleted" || type === "updated") {
+    const reconcile = needsReconcile(type, obj, old);
+    // A deleted or narrowed stream may free subjects another EventStream was refused for; so
+    // does one that was just refused (status only: it never became a JetStream stream).
+    const freed = type === "deleted" || (type === "updated" && (reconcile || (!!old && !isRefusedStream(old) && isRefusedStream(obj))));
+    if (reconcile) {
+      const key = objectKey(obj.metadata.namespace, obj.metadata.name);
+      this.streamQueue.add(key);
+      this.enqueueDependents(obj.metadata.namespace, obj.metadata.name);
+    }
+    if (freed) {
       for (const s of this.streams?.list() ?? []) {
-        if (s.status?.conditions?.some((c) => c.type === "Ready" && c.reason === "SubjectsOverlap")) {
+        if (s !== obj && s.status?.conditions?.some((c) => c.type === "Ready" && c.reason === "SubjectsOverlap")) {
           this.streamQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
         }
       }

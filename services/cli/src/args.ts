@@ -3,8 +3,8 @@
 export type Command =
   | { kind: "help" }
   | { kind: "status"; kubeconfig: string | undefined; namespace: string | undefined; allNamespaces: boolean; output: "table" | "json" }
-  | { kind: "dlq-list"; nats: NatsTarget; limit: number; output: "table" | "json" }
-  | { kind: "dlq-show"; nats: NatsTarget; seq: number }
+  | { kind: "dlq-list"; nats: NatsTarget; limit: number; output: "table" | "json"; showSensitive: boolean }
+  | { kind: "dlq-show"; nats: NatsTarget; seq: number; showSensitive: boolean }
   | { kind: "dlq-replay"; nats: NatsTarget; seqs: number[] | "all"; keep: boolean }
   | { kind: "verify"; nats: NatsTarget; output: "table" | "json"; settleSeconds: number };
 
@@ -26,8 +26,10 @@ Usage:
   jetmesh status [-n NAMESPACE | -A] [-o table|json] [--kubeconfig FILE]
       Streams and subscriptions from the custom resources' status: ready, reason,
       lag (pending / ack pending), replicas current/desired.
-  jetmesh dlq list [--limit N] [-o table|json] [--nats URL] [--stream NAME]
-  jetmesh dlq show SEQ [--nats URL] [--stream NAME]
+  jetmesh dlq list [--limit N] [-o table|json] [--nats URL] [--stream NAME] [--show-sensitive]
+  jetmesh dlq show SEQ [--nats URL] [--stream NAME] [--show-sensitive]
+      Card-like numbers (13-19 digits) in dead letters are masked but for their last four
+      digits; --show-sensitive prints them in full.
   jetmesh dlq replay SEQ... | --all [--keep] [--nats URL] [--stream NAME]
       Republishes each dead letter's original event to its original subject as a fresh
       delivery (new Nats-Msg-Id, same CloudEvent id, header jetmesh-replayed-from), then
@@ -46,7 +48,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
   const flags = new Map<string, string | true>();
   const positional: string[] = [];
   const takesValue = new Set(["-n", "--namespace", "-o", "--output", "--kubeconfig", "--nats", "--stream", "--limit", "--settle"]);
-  const boolean = new Set(["-A", "--all-namespaces", "--all", "--keep", "-h", "--help"]);
+  const boolean = new Set(["-A", "--all-namespaces", "--all", "--keep", "--show-sensitive", "-h", "--help"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a.startsWith("-") && a.length > 1) {
@@ -101,16 +103,16 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       return { kind: "verify", nats: nats(), output: output(), settleSeconds: settle };
     case "dlq": {
       if (sub === "list") {
-        allowOnly(["--nats", "--stream", "--limit", "--output"]);
+        allowOnly(["--nats", "--stream", "--limit", "--output", "--show-sensitive"]);
         if (rest.length) throw new UsageError(`dlq list takes no arguments, got ${rest.join(" ")}`);
         const limit = Number(str("--limit") ?? "100");
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer`);
-        return { kind: "dlq-list", nats: nats(), limit, output: output() };
+        return { kind: "dlq-list", nats: nats(), limit, output: output(), showSensitive: flags.has("--show-sensitive") };
       }
       if (sub === "show") {
-        allowOnly(["--nats", "--stream"]);
+        allowOnly(["--nats", "--stream", "--show-sensitive"]);
         if (rest.length !== 1) throw new UsageError("dlq show needs exactly one sequence number");
-        return { kind: "dlq-show", nats: nats(), seq: seqArg(rest[0] as string) };
+        return { kind: "dlq-show", nats: nats(), seq: seqArg(rest[0] as string), showSensitive: flags.has("--show-sensitive") };
       }
       if (sub === "replay") {
         allowOnly(["--nats", "--stream", "--all", "--keep"]);

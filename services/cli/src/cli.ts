@@ -2,6 +2,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { maskCardNumbers, redactUrls } from "@jetmesh/mesh";
 import { parseArgs, UsageError, USAGE, type Command, type NatsTarget } from "./args.ts";
 import { readStatus, renderStatus } from "./status.ts";
 import { allSequences, getMessage, headerList, listDeadLetters, renderShow, replayDeadLetter } from "./dlq.ts";
@@ -42,11 +43,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   try {
     return await run(cmd, env, io);
   } catch (err) {
+    // Errors may quote a NATS or API server URL: never with its password.
     if (err instanceof CliError) {
-      io.err(`jetmesh: ${err.message}`);
+      io.err(`jetmesh: ${redactUrls(err.message)}`);
       return err.exitCode;
     }
-    io.err(`jetmesh: ${(err as Error).message ?? String(err)}`);
+    io.err(`jetmesh: ${redactUrls((err as Error).message ?? String(err))}`);
     return EXIT_FAILED;
   }
 }
@@ -70,7 +72,8 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
     }
     case "dlq-list":
       return withNats(cmd.nats, async (nc) => {
-        const items = await streamCall(cmd.nats, () => listDeadLetters(nc, cmd.nats.stream, cmd.limit));
+        const found = await streamCall(cmd.nats, () => listDeadLetters(nc, cmd.nats.stream, cmd.limit));
+        const items = cmd.showSensitive ? found : found.map((d) => ({ ...d, error: maskCardNumbers(d.error) }));
         if (cmd.output === "json") {
           io.out(JSON.stringify(items, null, 2));
         } else if (!items.length) {
@@ -90,7 +93,8 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
         const jsm = await jetstreamManager(nc);
         const m = await streamCall(cmd.nats, () => getMessage(jsm, cmd.nats.stream, cmd.seq));
         if (!m) throw new CliError(`no dead letter with sequence ${cmd.seq} in stream ${cmd.nats.stream}`, EXIT_FAILED);
-        io.out(renderShow({ seq: m.seq, subject: m.subject, time: m.time.toISOString(), headers: headerList(m.header), data: m.data }));
+        const text = renderShow({ seq: m.seq, subject: m.subject, time: m.time.toISOString(), headers: headerList(m.header), data: m.data });
+        io.out(cmd.showSensitive ? text : maskCardNumbers(text));
         return EXIT_OK;
       });
     case "dlq-replay":
@@ -110,7 +114,7 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
           } catch (err) {
             if (err instanceof CliError) throw err;
             failed++;
-            io.err(`jetmesh: replay of ${seq} failed: ${(err as Error).message}`);
+            io.err(`jetmesh: replay of ${seq} failed: ${redactUrls((err as Error).message)}`);
           }
         }
         return failed ? EXIT_FAILED : EXIT_OK;

@@ -20,6 +20,8 @@ describe("parseArgs", () => {
     ["--nats beats NATS_URL", ["dlq", "show", "7", "--nats", "nats://a:2"], { NATS_URL: "nats://h:1" }, { kind: "dlq-show", seq: 7, nats: { servers: "nats://a:2" } }],
     ["replay several", ["dlq", "replay", "3", "4", "--keep"], {}, { kind: "dlq-replay", seqs: [3, 4], keep: true }],
     ["replay all", ["dlq", "replay", "--all", "--stream", "x"], {}, { kind: "dlq-replay", seqs: "all", keep: false, nats: { stream: "x" } }],
+    ["show masks by default", ["dlq", "show", "7"], {}, { kind: "dlq-show", showSensitive: false }],
+    ["--show-sensitive", ["dlq", "list", "--show-sensitive"], {}, { kind: "dlq-list", showSensitive: true }],
     ["verify", ["verify"], {}, { kind: "verify" }],
     ["no args is help", [], {}, { kind: "help" }],
   ])("%s", (_n, argv, env, expected) => {
@@ -186,6 +188,46 @@ describe("jetmesh dlq against a real nats-server", () => {
     const r = await run(["dlq", "list", "--nats", `nats://127.0.0.1:${port}`]);
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it("masks card numbers in dlq show and list unless --show-sensitive", async () => {
+    const js = jetstream(nc);
+    const dl = headers();
+    dl.set("ce-id", "order-9-confirmed");
+    dl.set("ce-type", "shop.order.confirmed.v1");
+    dl.set("ce-source", "/shop/order");
+    dl.set("ce-specversion", "1.0");
+    dl.set("JetMesh-Dlq-Reason", "invalid_event");
+    dl.set("JetMesh-Dlq-Error", 'Unexpected token \'x\', "x4111-1111-1111-1111" is not valid JSON');
+    const seq = (await js.publish("jetmesh.dlq.shop.shipping", JSON.stringify({ orderId: "order-9", payment: { card: "4242 4242 4242 4242" }, amount: 1299 }), { headers: dl })).seq;
+
+    const show = await run(["dlq", "show", String(seq), "--nats", nats.url]);
+    expect(show.code).toBe(0);
+    expect(show.out).toContain('"card": "**** **** **** 4242"');
+    expect(show.out).toContain('"x****-****-****-1111"');
+    expect(show.out).toContain('"amount": 1299');
+    expect(show.out).not.toMatch(/4242 4242|4111-1111/);
+    const list = await run(["dlq", "list", "-o", "json", "--nats", nats.url]);
+    expect(list.out).toContain("x****-****-****-1111");
+    expect(list.out).not.toContain("4111-1111");
+
+    const revealed = await run(["dlq", "show", String(seq), "--show-sensitive", "--nats", nats.url]);
+    expect(revealed.out).toContain('"card": "4242 4242 4242 4242"');
+    expect(revealed.out).toContain("x4111-1111-1111-1111");
+    expect((await run(["dlq", "list", "-o", "json", "--show-sensitive", "--nats", nats.url])).out).toContain("x4111-1111-1111-1111");
+    expect((await run(["dlq", "replay", String(seq), "--nats", nats.url])).code).toBe(0);
+  });
+
+  it("never prints the password of a NATS URL in an error", async () => {
+    const port = await freePort();
+    const r = await run(["dlq", "list"], { NATS_URL: `nats://order:hunter2secret@127.0.0.1:${port}` });
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/cannot connect to NATS at nats:\/\/order:\*\*\*@127\.0\.0\.1:\d+/);
+    expect(r.err).not.toContain("hunter2secret");
+    const missing = await run(["dlq", "list", "--stream", "nope", "--nats", nats.url.replace("nats://", "nats://order:hunter2secret@")]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/stream nope does not exist on nats:\/\/order:\*\*\*@/);
+    expect(missing.err).not.toContain("hunter2secret");
   });
 
   it("exits 2 with usage on bad arguments", async () => {

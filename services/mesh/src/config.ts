@@ -2,6 +2,7 @@
 // validated once at start. Every problem names its variable.
 import { readFileSync } from "node:fs";
 import { ConfigError } from "./errors.ts";
+import { redactUrls } from "./redact.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -75,7 +76,7 @@ export function parseBaseConfig(env: Env): BaseConfig {
 
   const natsServers = (str("NATS_URL") ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
   for (const s of natsServers) {
-    if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$|^[^\s:/]+:\d+$/.test(s)) problems.push(`NATS_URL: "${s}" is not a server URL like nats://host:4222`);
+    if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$|^[^\s:/]+:\d+$/.test(s)) problems.push(`NATS_URL: "${redactUrls(s)}" is not a server URL like nats://host:4222`);
   }
   const user = str("NATS_USER");
   const pass = str("NATS_PASSWORD");

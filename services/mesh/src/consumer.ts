@@ -11,6 +11,7 @@ import { errorMessage, InvalidEventError, TerminalError, TransientError, type De
 import { traceIdOf } from "./ids.ts";
 import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import type { Publisher } from "./publisher.ts";
+import { maskCardNumbers } from "./redact.ts";
 import type { SchemaRegistry } from "./schemas.ts";
 import { subjectMatcher } from "./subjects.ts";
 
@@ -316,12 +317,17 @@ export class ConsumerRunner {
       if (err instanceof InvalidEventError) return this.deadLetter(m, err.reason, err.message);
       throw err;
     }
+    if (event.type !== m.subject) {
+      // NATS permissions bind a producer to subjects, not to ce-type: a type that is not its
+      // subject would let a producer speak for another (and pick that type's handler).
+      return this.deadLetter(m, "invalid_event", `ce-type ${event.type} does not match the subject ${m.subject} it was published on (subject = type)`);
+    }
     ctx.setEvent(event);
     const handler = this.opts.handlers[event.type];
     if (!handler) return this.deadLetter(m, "unknown_type", `no handler for event type ${event.type}`);
     if (this.opts.schemas) {
       try {
-        this.opts.schemas.validate(event.type, event.data);
+        this.opts.schemas.validateEvent(event);
       } catch (err) {
         return this.deadLetter(m, err instanceof InvalidEventError ? err.reason : "schema", errorMessage(err));
       }
@@ -418,8 +424,10 @@ export class ConsumerRunner {
    * Publishes the original payload and headers to the dead-letter subject with headers
    * saying why and from where, and acks the original only once that publish is acked.
    */
-  private async deadLetter(m: JsMsg, reason: DeadLetterReason, error: string, deliveryCount = m.info.deliveryCount): Promise<Outcome> {
+  private async deadLetter(m: JsMsg, reason: DeadLetterReason, rawError: string, deliveryCount = m.info.deliveryCount): Promise<Outcome> {
     const info = m.info;
+    // Errors may quote the payload (a JSON parse error shows its beginning): no card numbers.
+    const error = maskCardNumbers(rawError);
     const h = deadLetterHeaders(m.headers, {
       reason,
       error,

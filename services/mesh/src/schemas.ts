@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import { isJsonContentType, type CloudEvent } from "./binding.ts";
 import { InvalidEventError } from "./errors.ts";
 
 // ajv-formats is CommonJS; its default export arrives as module.exports (with .default).
@@ -65,6 +66,34 @@ export class SchemaRegistry {
     const v = this.validators.get(type);
     if (!v || v(data)) return;
     throw new InvalidEventError("schema", `data of ${type} fails its schema: ${describeErrors(v.errors)}`);
+  }
+
+  /**
+   * validate() for a decoded event, saying so when its data is not JSON at all: bytes (binary
+   * mode without a JSON datacontenttype, or structured mode with data_base64) or text. A JSON
+   * schema applied to those would report missing properties that the payload may well have.
+   */
+  validateEvent(event: CloudEvent): void {
+    if (!this.validators.has(event.type)) return;
+    const data = event.data;
+    const ct = event.datacontenttype;
+    if (data instanceof Uint8Array) {
+      const why =
+        ct === undefined
+          ? "the event has no datacontenttype, so its data is bytes"
+          : isJsonContentType(ct)
+            ? `it carries data_base64 (bytes) although its datacontenttype is ${ct}`
+            : `its datacontenttype ${ct} is not JSON, so its data is bytes`;
+      throw new InvalidEventError(
+        "invalid_event",
+        `data of ${event.type} is not JSON: ${why}. Its schema applies to JSON data: send datacontenttype application/json ` +
+          `(structured mode: the data as "data", not "data_base64")`,
+      );
+    }
+    if (typeof data === "string" && ct !== undefined && !isJsonContentType(ct)) {
+      throw new InvalidEventError("invalid_event", `data of ${event.type} is text (datacontenttype ${ct}), not JSON; its schema applies to JSON data: send datacontenttype application/json`);
+    }
+    this.validate(event.type, data);
   }
 
   private ajv07(): Ajv {

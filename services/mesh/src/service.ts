@@ -12,6 +12,7 @@ import { ConsumerRunner, type Handlers } from "./consumer.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import { Publisher } from "./publisher.ts";
+import { redactUrls } from "./redact.ts";
 import { SchemaRegistry } from "./schemas.ts";
 
 /** What a service's setup gets. */
@@ -146,18 +147,18 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
       if (s.type === "disconnect") {
         connected = false;
         connectedGauge.set(0);
-        log.warn({ server: s.server }, "NATS disconnected; reconnecting");
+        log.warn({ server: redactUrls(s.server) }, "NATS disconnected; reconnecting");
       } else if (s.type === "reconnect") {
         connected = true;
         connectedGauge.set(1);
-        log.info({ server: s.server }, "NATS reconnected");
+        log.info({ server: redactUrls(s.server) }, "NATS reconnected");
       }
     }
   })().catch(() => undefined);
   void nc.closed().then((err) => {
     connected = false;
     connectedGauge.set(0);
-    if (!stopping) log.error({ err: err ? errorMessage(err) : undefined }, "NATS connection closed");
+    if (!stopping) log.error({ err: err ? redactUrls(errorMessage(err)) : undefined }, "NATS connection closed");
   });
 
   const js = jetstream(nc);
@@ -294,10 +295,10 @@ export async function main<C>(def: ServiceDefinition<C>): Promise<void> {
     handle = await runService(def, process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${def.name}: ${err.message}\n`);
+      process.stderr.write(`${def.name}: ${redactUrls(err.message)}\n`);
       process.exit(2);
     }
-    process.stderr.write(`${def.name}: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`${def.name}: failed to start: ${redactUrls(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     process.exit(1);
   }
 }
@@ -345,9 +346,9 @@ async function connectNats(name: string, base: BaseConfig, log: Logger): Promise
   if (base.natsAuth.creds !== undefined) opts.authenticator = credsAuthenticator(new TextEncoder().encode(base.natsAuth.creds));
   else if (base.natsAuth.nkeySeed !== undefined) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(base.natsAuth.nkeySeed));
   if (base.natsTls) opts.tls = { ...base.natsTls };
-  log.info({ servers: base.natsServers }, "connecting to NATS");
+  log.info({ servers: base.natsServers.map(redactUrls) }, "connecting to NATS");
   const nc = await connect(opts);
-  log.info({ server: nc.getServer(), version: nc.info?.version }, "connected to NATS");
+  log.info({ server: redactUrls(nc.getServer()), version: nc.info?.version }, "connected to NATS");
   return nc;
 }
 

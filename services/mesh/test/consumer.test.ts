@@ -302,6 +302,100 @@ describe("ConsumerRunner", () => {
   });
 });
 
+describe("ConsumerRunner against forged events", () => {
+  it("dead-letters an event whose ce-type differs from its subject (invalid_event, naming both) and never handles it", async () => {
+    // A producer allowed to publish c6.inventory.rejected.v1 only, dressing up as another type.
+    await setup("c6", { max_deliver: 3 });
+    const handled: string[] = [];
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c6",
+      consumer: "runner",
+      publisher: new Publisher(js),
+      deadLetterSubject: "dlq.c6",
+      handlers: {
+        "c6.inventory.rejected.v1": async (e) => void handled.push(`${e.type}:${e.id}`),
+        "c6.payment.authorized.v1": async (e) => void handled.push(`${e.type}:${e.id}`),
+      },
+    });
+    await runner.start();
+    const forged = encodeBinary({ ...newEvent({ type: "c6.payment.authorized.v1", source: "/t", data: { orderId: "o-1" } }), id: "forged" });
+    await js.publish("c6.inventory.rejected.v1", forged.payload, { headers: toMsgHdrs(forged.headers) });
+    // Structured mode carries the type in the body: the same rule.
+    const structured = JSON.stringify({ specversion: "1.0", id: "forged-structured", source: "/t", type: "c6.payment.authorized.v1", data: { orderId: "o-2" } });
+    await raw("c6.inventory.rejected.v1", { "content-type": "application/cloudevents+json" }, structured);
+    const honest = encodeBinary({ ...newEvent({ type: "c6.inventory.rejected.v1", source: "/t", data: { orderId: "o-3" } }), id: "honest" });
+    await js.publish(honest.subject, honest.payload, { headers: toMsgHdrs(honest.headers) });
+    await settled("c6");
+    expect(handled).toEqual(["c6.inventory.rejected.v1:honest"]);
+    const dead = await readAll("c6_dlq", 2);
+    expect(dead).toHaveLength(2);
+    for (const d of dead) {
+      expect(d.headers!.get(DLQ_HEADERS.reason)).toBe("invalid_event");
+      expect(d.headers!.get(DLQ_HEADERS.originalSubject)).toBe("c6.inventory.rejected.v1");
+      expect(d.headers!.get(DLQ_HEADERS.error)).toMatch(/c6\.payment\.authorized\.v1.*c6\.inventory\.rejected\.v1/);
+    }
+    expect(dead[0]!.headers!.get("ce-type")).toBe("c6.payment.authorized.v1");
+    await runner.stop(2000);
+  });
+});
+
+describe("ConsumerRunner diagnostics", () => {
+  it("says the data is not JSON instead of blaming the schema, and masks card numbers a parse error quotes", async () => {
+    await setup("c7", { max_deliver: 3 });
+    const schemas = new SchemaRegistry().add("c7.order.placed.v1", {
+      $schema: "http://json-schema.org/draft-07/schema#",
+      type: "object",
+      required: ["orderId"],
+      properties: { orderId: { type: "string" } },
+    });
+    const handled: string[] = [];
+    const runner = new ConsumerRunner({
+      js,
+      stream: "c7",
+      consumer: "runner",
+      publisher: new Publisher(js),
+      schemas,
+      deadLetterSubject: "dlq.c7",
+      handlers: { "c7.order.placed.v1": async (e) => void handled.push(e.id) },
+    });
+    await runner.start();
+    const type = "c7.order.placed.v1";
+    const attrs = { "ce-specversion": "1.0", "ce-source": "/t", "ce-type": type };
+    const valid = JSON.stringify({ orderId: "o-1" });
+    const cases: [string, Record<string, string>, string, RegExp][] = [
+      ["no-content-type", { ...attrs, "ce-id": "no-content-type" }, valid, /is not JSON: the event has no datacontenttype/],
+      ["octet-stream", { ...attrs, "ce-id": "octet-stream", "ce-datacontenttype": "application/octet-stream" }, valid, /datacontenttype application\/octet-stream is not JSON/],
+      [
+        "data-base64",
+        { "content-type": "application/cloudevents+json" },
+        JSON.stringify({ specversion: "1.0", id: "data-base64", source: "/t", type, datacontenttype: "application/json", data_base64: Buffer.from(valid).toString("base64") }),
+        /carries data_base64 \(bytes\)/,
+      ],
+      ["card-in-payload", { ...attrs, "ce-id": "card-in-payload", "ce-datacontenttype": "application/json" }, "x4111-1111-1111-1111", /not valid JSON/],
+    ];
+    for (const [, hdrs, body] of cases) await raw(type, hdrs, body);
+    await settled("c7");
+    expect(handled).toEqual([]);
+    const dead = await readAll("c7_dlq", cases.length);
+    expect(dead).toHaveLength(cases.length);
+    for (const [id, , body, message] of cases) {
+      const d = dead.find((m) => (m.headers!.get("ce-id") || JSON.parse(Buffer.from(m.data).toString()).id) === id)!;
+      expect(d, id).toBeDefined();
+      expect(d.headers!.get(DLQ_HEADERS.reason), id).toBe("invalid_event");
+      const error = d.headers!.get(DLQ_HEADERS.error);
+      expect(error, id).toMatch(message);
+      expect(error, id).not.toMatch(/must have property/);
+      // The payload itself is kept as it was (the DLQ is where it can be inspected and replayed).
+      expect(Buffer.from(d.data).toString()).toBe(body);
+    }
+    const cardError = dead.find((m) => m.headers!.get("ce-id") === "card-in-payload")!.headers!.get(DLQ_HEADERS.error);
+    expect(cardError).toContain("x****-****-****-1111");
+    expect(cardError).not.toContain("4111");
+    await runner.stop(2000);
+  });
+});
+
 describe("ConsumerRunner on the last delivery", () => {
   it("dead-letters a handler that outlives the ack wait on its last delivery", async () => {
     await setup("c4", { max_deliver: 1, ackWaitMs: 500 });

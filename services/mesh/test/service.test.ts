@@ -44,6 +44,13 @@ describe("service shell configuration", () => {
     await expect(runService(tinyService, { TINY_GREETING: "hi", NATS_CREDS_FILE: "/nonexistent/creds", HTTP_PORT: "0" })).rejects.toThrow(ConfigError);
     await expect(runService(tinyService, { TINY_GREETING: "hi", NATS_CREDS_FILE: "/nonexistent/creds" })).rejects.toThrow(/NATS_CREDS_FILE: cannot read \/nonexistent\/creds \(ENOENT\)/);
   });
+
+  it("names a bad NATS_URL without printing its password", async () => {
+    const err = await runService(tinyService, { TINY_GREETING: "hi", NATS_URL: "nats://order:hunter2secret@nats:4222/x" }).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain('NATS_URL: "nats://order:***@nats:4222/x" is not a server URL');
+    expect((err as Error).message).not.toContain("hunter2secret");
+  });
 });
 
 describe("service shell with NATS", () => {
@@ -111,6 +118,22 @@ describe("service shell with NATS", () => {
       await svc.stop();
     }
     await expect(fetch(svc.url + "/healthz")).rejects.toThrow();
+  });
+
+  it("logs the NATS URL it connects to without the password", async () => {
+    // Same as the first test's (creating an identical stream or consumer again is a no-op).
+    await jsm.streams.add({ name: "tiny", subjects: ["tiny.>"] });
+    await jsm.consumers.add("tiny", { durable_name: "tiny_svc", ack_policy: AckPolicy.Explicit, max_deliver: 3, ack_wait: 5_000_000_000 });
+    let logged = "";
+    const withPassword = nats.url.replace("nats://", "nats://tiny:hunter2secret@");
+    const svc = await runService(tinyService, env({ NATS_URL: withPassword, LOG_LEVEL: "info" }), { logDestination: { write: (s: string) => void (logged += s) } });
+    try {
+      await waitFor("ready", () => svc.ready && logged.includes("connected to NATS"), { timeoutMs: 15_000 });
+    } finally {
+      await svc.stop();
+    }
+    expect(logged).toContain(`"servers":["${withPassword.replace("hunter2secret", "***")}"]`);
+    expect(logged).not.toContain("hunter2secret");
   });
 
   it("shuts down gracefully on SIGTERM with exit code 0", async () => {
