@@ -33,6 +33,14 @@ export const BUILTIN_TYPES: ResourceType[] = [
     scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".spec.selector" },
   }),
   rt({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true, createOnUpdate: true }),
+  // Stored as sent (no authorization here, no policy enforcement): what `helm install` of the
+  // chart creates besides Deployments and Services.
+  rt({ group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false, strategicMerge: false }),
+  rt({ group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false, strategicMerge: false }),
+  rt({ group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true, strategicMerge: false }),
+  rt({ group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true, strategicMerge: false }),
+  rt({ group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, shortNames: ["netpol"], strategicMerge: false }),
+  rt({ group: "policy", version: "v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets", namespaced: true, shortNames: ["pdb"], status: true, strategicMerge: false }),
   rt({
     group: "events.k8s.io",
     version: "v1",

@@ -284,6 +284,21 @@ class ApiServer implements KubeApiServer {
       return;
     }
     try {
+      // `kubectl auth can-i`: this server authorizes nothing away (no authn/authz), so every
+      // review answers allowed, and says why. Reviews are not stored, as on a real server.
+      if (path === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" && method === "POST") {
+        // kubectl sends the review as protobuf; the answer does not depend on it, so a body
+        // this server cannot read is answered all the same (in JSON, which kubectl accepts).
+        const raw = (await readBody(req)).toString("utf8");
+        let spec: unknown = {};
+        try {
+          spec = (JSON.parse(raw) as { spec?: unknown }).spec ?? {};
+        } catch {
+          // protobuf
+        }
+        send(201, { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec, status: { allowed: true, reason: "the API test server does not authorize: every request is allowed" } });
+        return;
+      }
       const nonResource = this.nonResource(path, accept);
       if (nonResource !== undefined) {
         if (method !== "GET") throw methodNotAllowed();
