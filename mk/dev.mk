@@ -5,16 +5,17 @@
 DEV_MAIN := testing/src/dev/main.ts
 DEV_DEMO := testing/src/dev/demo.ts
 
+# KUBE=real: etcd + kube-apiserver v1.35 (built once into ~/.cache/jetmesh) instead of the
+# embedded API test server.
+KUBE ?= test
+
 dev: install
-	@command -v $${NATS_SERVER_BIN:-nats-server} >/dev/null || { \
-	  echo "make dev needs nats-server (JetStream) on PATH. Install it with:" >&2; \
-	  echo "    sudo apt-get install nats-server" >&2; \
-	  echo "or download a release from https://github.com/nats-io/nats-server/releases and put it on PATH" >&2; \
-	  echo "(or set NATS_SERVER_BIN=/path/to/nats-server)." >&2; \
-	  exit 1; }
-	@command -v kubectl >/dev/null || echo "==> kubectl not found: manifests are applied with @kubernetes/client-node instead (sudo apt-get install kubectl to use kubectl get/apply)"
+	@case "$(KUBE)" in test|real) ;; *) echo "make dev KUBE=$(KUBE): KUBE must be test (the embedded API test server, default) or real (kube-apiserver + etcd)" >&2; exit 2;; esac
+	@if [ "$(KUBE)" = real ]; then ./tools/ensure.sh k8s etcd >/dev/null; fi
 	@command -v $${PROMETHEUS_BIN:-prometheus} >/dev/null || echo "==> prometheus not found: running without metrics storage (optional: sudo apt-get install prometheus)"
-	@node --conditions=source $(DEV_MAIN)
+	@NATS_SERVER_BIN="$${NATS_SERVER_BIN:-$$(./tools/ensure.sh nats | sed -n 's/^nats=//p')/nats-server}" \
+	  KUBECTL="$${KUBECTL:-$$(./tools/ensure.sh kubectl | sed -n 's/^kubectl=//p')/kubectl}" \
+	  JETMESH_DEV_KUBE=$(KUBE) node --conditions=source $(DEV_MAIN)
 
 demo: install
 	@node --conditions=source $(DEV_DEMO) $(DEMO_ARGS)

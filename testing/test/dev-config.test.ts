@@ -15,6 +15,7 @@ describe("parseDevConfig", () => {
       natsPort: 4222,
       natsMonitorPort: 8222,
       kubePort: 6443,
+      kube: "test",
       orderPort: 8080,
       operatorPort: 8081,
       prometheusPort: 9090,
@@ -31,6 +32,7 @@ describe("parseDevConfig", () => {
     [{ JETMESH_DEV_PROMETHEUS: "yes" }, /auto or off/],
     [{ JETMESH_DEV_LOG_LEVEL: "loud" }, /JETMESH_DEV_LOG_LEVEL/],
     [{ JETMESH_DEV_GRACE_SECONDS: "-1" }, /GRACE_SECONDS/],
+    [{ JETMESH_DEV_KUBE: "kind" }, /JETMESH_DEV_KUBE \(make dev KUBE=...\) must be test or real, got kind/],
   ])("refuses %j", (env, msg) => {
     expect(() => parseDevConfig(env, "/repo")).toThrow(ConfigError);
     expect(() => parseDevConfig(env, "/repo")).toThrow(msg);

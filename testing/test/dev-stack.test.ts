@@ -15,7 +15,7 @@ import * as k8s from "@kubernetes/client-node";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { runCli } from "@jetmesh/cli";
-import { waitFor } from "../src/index.ts";
+import { toolPath, waitFor } from "../src/index.ts";
 import { parseDevConfig } from "../src/dev/config.ts";
 import { loadKubeconfig } from "../src/dev/kubeconfig.ts";
 import { orderBody } from "../src/dev/orders.ts";
@@ -59,6 +59,7 @@ describe("make dev", () => {
         JETMESH_DEV_PROMETHEUS: "off",
         JETMESH_DEV_GRACE_SECONDS: "5",
         JETMESH_DEV_LOG_LEVEL: "warn",
+        KUBECTL: toolPath("kubectl"),
         // A slower processor than the default, so a burst surely outlasts an autoscaler poll.
         JETMESH_DEV_PAYMENT_LATENCY_MS: "100",
       },
@@ -189,7 +190,7 @@ describe("make dev", () => {
         "",
       ].join("\n"),
     );
-    const applied = await exec("kubectl", ["apply", "-f", extra], { env: { ...process.env, ...env } });
+    const applied = await exec(toolPath("kubectl"), ["apply", "-f", extra], { env: { ...process.env, ...env } });
     expect(applied.stdout).toMatch(/eventsubscription.jetmesh.io\/audit created/);
     const jsm = await jetstreamManager(nc);
     await waitFor("consumer shop_audit", () => jsm.consumers.info("shop_events", "shop_audit").then(() => true), { timeoutMs: 20_000, intervalMs: 200 });

@@ -6,7 +6,7 @@
 // as in envtest (no kubelet runs Pods here). Unlike envtest it can also run the controller
 // manager, so Deployments get ReplicaSets and the `default` ServiceAccount exists.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,8 +19,13 @@ import { makeControlPlanePki, type ControlPlanePki } from "./pki.ts";
 export interface ControlPlaneOptions {
   /** Also run kube-controller-manager (Deployments → ReplicaSets, ServiceAccounts, GC). */
   controllerManager?: boolean;
-  /** Folder for etcd data, certificates and kubeconfigs (default: a new temporary folder). */
+  /**
+   * Folder for etcd data, certificates and kubeconfigs (default: a new temporary folder,
+   * removed on stop). A given folder is kept, and etcd's data in it is reused on the next start.
+   */
   dir?: string;
+  /** kube-apiserver's port on 127.0.0.1 (default: a free one). */
+  port?: number;
   /** Called with one line per start step and its duration (progress for long runs). */
   progress?: (line: string) => void;
 }
@@ -135,8 +140,9 @@ export class ControlPlane {
   static async start(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const progress = opts.progress ?? (() => undefined);
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "jetmesh-k8s-"));
+    mkdirSync(dir, { recursive: true });
     const pki = makeControlPlanePki(dir);
-    const [etcdPort, peerPort, port] = [await freePort(), await freePort(), await freePort()];
+    const [etcdPort, peerPort, port] = [await freePort(), await freePort(), opts.port || (await freePort())];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const etcd = new Component("etcd", toolPath("etcd"), [
       "--name=default",

@@ -8,6 +8,8 @@ export interface DevConfig {
   natsPort: number;
   natsMonitorPort: number;
   kubePort: number;
+  /** test: the embedded API test server (default); real: kube-apiserver + etcd from the tools cache. */
+  kube: "test" | "real";
   orderPort: number;
   operatorPort: number;
   prometheusPort: number;
@@ -15,6 +17,8 @@ export interface DevConfig {
   prometheus: "auto" | "off";
   prometheusBin: string;
   natsServerBin: string;
+  /** kubectl that applies crds/ and examples/ (KUBECTL; `make dev` passes the pinned one). */
+  kubectlBin: string;
   /** LOG_LEVEL of the services and the operator. */
   logLevel: string;
   /** Seconds the runner waits after SIGTERM before SIGKILL. */
@@ -27,6 +31,12 @@ export interface DevConfig {
 
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+function kubeLane(raw: string | undefined): "test" | "real" {
+  if (raw === undefined || raw === "" || raw === "test") return "test";
+  if (raw === "real") return "real";
+  throw new ConfigError(`JETMESH_DEV_KUBE (make dev KUBE=...) must be test or real, got ${raw}`);
 }
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -59,12 +69,14 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
     natsPort: port("JETMESH_DEV_NATS_PORT", 4222),
     natsMonitorPort: port("JETMESH_DEV_NATS_MONITOR_PORT", 8222),
     kubePort: port("JETMESH_DEV_KUBE_PORT", 6443),
+    kube: kubeLane(env.JETMESH_DEV_KUBE),
     orderPort: port("JETMESH_DEV_ORDER_PORT", 8080),
     operatorPort: port("JETMESH_DEV_OPERATOR_PORT", 8081),
     prometheusPort: port("JETMESH_DEV_PROMETHEUS_PORT", 9090),
     prometheus,
     prometheusBin: env.PROMETHEUS_BIN ?? "prometheus",
     natsServerBin: env.NATS_SERVER_BIN ?? "nats-server",
+    kubectlBin: env.KUBECTL ?? "kubectl",
     logLevel,
     graceSeconds: grace,
     paymentLatencyMs: latency,
@@ -77,6 +89,8 @@ export function devPaths(stateDir: string) {
   return {
     nats: resolve(stateDir, "nats"),
     kube: resolve(stateDir, "kube"),
+    /** etcd data, certificates and logs of `make dev KUBE=real`. */
+    controlPlane: resolve(stateDir, "k8s"),
     kubeconfig: resolve(stateDir, "kubeconfig"),
     prometheus: resolve(stateDir, "prometheus"),
     manifests: resolve(stateDir, "manifests"),

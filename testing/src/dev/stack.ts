@@ -3,7 +3,7 @@
 // operator, the process runner (which runs the Deployments' replicas), a round-robin proxy in
 // front of the order API and, when installed, Prometheus. stop() takes them down in reverse:
 // children first (services, operator, Prometheus), then the servers.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Writable } from "node:stream";
 import { spawnSync } from "node:child_process";
@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { stringify } from "yaml";
 import { freePort } from "../ports.ts";
 import { startKubeApiServer } from "../kube/index.ts";
+import { startControlPlane } from "../controlplane/index.ts";
 import { clientApply, kubectlApply, kubectlAvailable, retryUntilKnown } from "./apply.ts";
 import { devPaths, type DevConfig } from "./config.ts";
 import { loadKubeconfig } from "./kubeconfig.ts";
@@ -120,18 +121,17 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     children.push({ name: "nats-server", match: join(paths.nats, "nats.conf"), pid: () => nats.pid });
     savePids();
 
-    progress(`starting the Kubernetes API test server (state ${paths.kube}) on 127.0.0.1:${ports.kube}`);
-    const kube = await startKubeApiServer({ persistDir: paths.kube, port: ports.kube, kubeconfigPath: paths.kubeconfig });
+    const kube = await startKube(config, paths, ports.kube, progress);
     stops.push(() => kube.stop());
     const kc = loadKubeconfig(paths.kubeconfig);
 
     const crds = join(config.rootDir, "crds");
     const examples = join(config.rootDir, "examples");
-    const useKubectl = kubectlAvailable();
+    const useKubectl = kubectlAvailable(config.kubectlBin);
     progress(`applying crds/ and examples/ with ${useKubectl ? "kubectl apply" : "@kubernetes/client-node (kubectl not found)"}`);
     if (useKubectl) {
-      await kubectlApply(paths.kubeconfig, [crds]);
-      await retryUntilKnown("applying examples/", () => kubectlApply(paths.kubeconfig, [examples]));
+      await kubectlApply(paths.kubeconfig, [crds], config.kubectlBin);
+      await retryUntilKnown("applying examples/", () => kubectlApply(paths.kubeconfig, [examples], config.kubectlBin));
     } else {
       await clientApply(kc, readManifests(crds));
       await retryUntilKnown("applying examples/", () => clientApply(kc, readManifests(examples)));
@@ -319,4 +319,22 @@ export async function cleanDevState(stateDir: string): Promise<string> {
   const reaped = await reapLeftovers(paths.pids);
   rmSync(stateDir, { recursive: true, force: true });
   return `removed ${stateDir}${reaped.length ? ` (stopped leftovers: ${reaped.join(", ")})` : ""}`;
+}
+
+/**
+ * The dev stack's Kubernetes API: the embedded API test server (default), or with
+ * `make dev KUBE=real` etcd + kube-apiserver from the tools cache, data kept under .dev/k8s.
+ * The real lane runs no kube-controller-manager on purpose: the process runner stands in for
+ * the Deployment controller and the kubelet and is the one writer of Deployment status; the
+ * real Deployment controller would report 0 ready replicas for Pods no kubelet runs.
+ */
+async function startKube(config: DevConfig, paths: ReturnType<typeof devPaths>, port: number, progress: Step): Promise<{ url: string; stop(): Promise<void> }> {
+  if (config.kube === "real") {
+    progress(`starting etcd and kube-apiserver (state ${paths.controlPlane}) on 127.0.0.1:${port}`);
+    const cp = await startControlPlane({ dir: paths.controlPlane, port, progress: (l) => progress(`  ${l}`) });
+    copyFileSync(cp.kubeconfigPath, paths.kubeconfig);
+    return cp;
+  }
+  progress(`starting the Kubernetes API test server (state ${paths.kube}) on 127.0.0.1:${port}`);
+  return startKubeApiServer({ persistDir: paths.kube, port, kubeconfigPath: paths.kubeconfig });
 }
