@@ -54,9 +54,11 @@ export class OrderStore {
 
   /**
    * A page of orders in creation order (ids sort by time), optionally with one status.
-   * Lists keys, then reads records until the page is full.
+   * Lists the keys after the cursor, then reads records until the page is full — but never
+   * more than `maxScan` of them, so a rare status cannot make one request read the whole
+   * bucket: the page may then be short (even empty) with a `nextCursor` to go on from.
    */
-  async list(opts: { status?: OrderStatus; limit: number; cursor?: string }): Promise<{ orders: OrderRecord[]; nextCursor?: string }> {
+  async list(opts: { status?: OrderStatus; limit: number; cursor?: string; maxScan: number }): Promise<{ orders: OrderRecord[]; nextCursor?: string }> {
     const ids: string[] = [];
     for await (const k of await this.kv.keys("order.>")) {
       const id = k.slice("order.".length);
@@ -64,14 +66,23 @@ export class OrderStore {
     }
     ids.sort();
     const orders: OrderRecord[] = [];
-    let last: string | undefined;
-    for (const id of ids) {
-      if (orders.length >= opts.limit) break;
-      last = id;
-      const o = await this.get(id);
-      if (o && (opts.status === undefined || o.status === opts.status)) orders.push(o);
+    let scanned = 0;
+    while (scanned < ids.length && scanned < opts.maxScan && orders.length < opts.limit) {
+      // A few reads at a time: fast enough, and a page's scan does not flood the connection.
+      const want = Math.min(LIST_READ_BATCH, opts.maxScan - scanned, opts.status === undefined ? opts.limit - orders.length : LIST_READ_BATCH);
+      const batch = ids.slice(scanned, scanned + want);
+      const records = await Promise.all(batch.map((id) => this.get(id)));
+      for (const o of records) {
+        scanned++;
+        if (o && (opts.status === undefined || o.status === opts.status)) {
+          orders.push(o);
+          if (orders.length >= opts.limit) break;
+        }
+      }
     }
-    const more = last !== undefined && ids[ids.length - 1] !== last;
-    return more ? { orders, nextCursor: last } : { orders };
+    const more = scanned < ids.length;
+    return more && scanned > 0 ? { orders, nextCursor: ids[scanned - 1] } : { orders };
   }
 }
+
+const LIST_READ_BATCH = 16;
