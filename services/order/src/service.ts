@@ -5,6 +5,7 @@ import { TerminalError, deriveEventId, followUpEvent, meshMetrics, newEvent, typ
 import {
   INVENTORY_REJECTED,
   ORDERS_BUCKET,
+  ORDER_CANCELLED,
   ORDER_PLACED,
   PAYMENT_AUTHORIZED,
   PAYMENT_DECLINED,
@@ -17,7 +18,7 @@ import {
 } from "@jetmesh/shop";
 import { orderApi } from "./api.ts";
 import { orderConfig, type OrderConfig } from "./config.ts";
-import { isTerminal } from "./saga.ts";
+import { isTerminal, unknownOrderAnswer } from "./saga.ts";
 import { OrderStore } from "./store.ts";
 
 const SOURCE = "/shop/order";
@@ -50,7 +51,14 @@ export const orderService = {
     const onSagaEvent: Handler = async (event, hctx) => {
       const orderId = (event.data as { orderId: string }).orderId;
       const t = await store.apply(orderId, { id: event.id, type: event.type, data: event.data }, () => new Date().toISOString());
-      if (!t) throw new TerminalError(`no order ${orderId}`);
+      if (!t) {
+        const answer = unknownOrderAnswer(orderId, event.type);
+        if (answer.kind === "dead-letter") throw new TerminalError(answer.reason);
+        hctx.log.warn({ orderId, type: event.type, answer: answer.kind }, "event for an order this service never took");
+        // Derived from the cause's id like every follow-up: a redelivery is deduplicated.
+        if (answer.kind === "cancel") await hctx.publish(followUpEvent(event, { type: ORDER_CANCELLED, source: SOURCE, data: answer.data }));
+        return;
+      }
       if (t.kind === "ignored") {
         hctx.log.warn({ orderId, type: event.type, reason: t.reason }, "event ignored");
         return;
