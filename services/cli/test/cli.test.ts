@@ -20,7 +20,8 @@ describe("parseArgs", () => {
     ["--nats beats NATS_URL", ["dlq", "show", "7", "--nats", "nats://a:2"], { NATS_URL: "nats://h:1" }, { kind: "dlq-show", seq: 7, nats: { servers: "nats://a:2" } }],
     ["replay several", ["dlq", "replay", "3", "4", "--keep"], {}, { kind: "dlq-replay", seqs: [3, 4], keep: true }],
     ["replay all", ["dlq", "replay", "--all", "--stream", "x"], {}, { kind: "dlq-replay", seqs: "all", keep: false, nats: { stream: "x" } }],
-    ["verify", ["verify"], {}, { kind: "verify" }],
+    ["verify", ["verify"], {}, { kind: "verify", settleSeconds: 0, stuckAfterSeconds: 300 }],
+    ["verify --stuck-after", ["verify", "--settle", "30", "--stuck-after", "60"], {}, { kind: "verify", settleSeconds: 30, stuckAfterSeconds: 60 }],
     ["no args is help", [], {}, { kind: "help" }],
   ])("%s", (_n, argv, env, expected) => {
     expect(parseArgs(argv, env)).toMatchObject(expected);
@@ -36,6 +37,7 @@ describe("parseArgs", () => {
     [["status", "--nats", "x"], /does not apply/],
     [["frobnicate"], /unknown command/],
     [["status", "-o", "yaml"], /table or json/],
+    [["verify", "--stuck-after", "0"], /positive number of seconds/],
   ])("refuses %j", (argv, msg) => {
     expect(() => parseArgs(argv, {})).toThrow(UsageError);
     expect(() => parseArgs(argv, {})).toThrow(msg);
