@@ -17,6 +17,8 @@ const CLIENT_CLOSED_REQUEST = 499;
 export interface ApiDeps {
   config: OrderConfig;
   store: OrderStore;
+  /** A page of orders from the index (OrderStore.list). */
+  listOrders(opts: { status?: OrderStatus; limit: number; cursor?: string }): Promise<{ orders: OrderRecord[]; nextCursor?: string }>;
   /** Publishes the order's placed event (same event id for the same order). */
   publishPlaced(record: OrderRecord, request: OrderRequest): Promise<void>;
   onPlaced(record: OrderRecord): void;
@@ -147,7 +149,7 @@ async function listOrders(url: URL, res: ServerResponse, deps: ApiDeps): Promise
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new HttpError(400, "Bad Request", "limit must be an integer in 1..100");
   const cursor = url.searchParams.get("cursor") ?? undefined;
   if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) throw new HttpError(400, "Bad Request", "invalid cursor");
-  const page = await deps.store.list({ status: status as OrderStatus | undefined, limit, cursor, maxScan: deps.config.listMaxScan });
+  const page = await deps.listOrders({ status: status as OrderStatus | undefined, limit, cursor });
   const summary = page.orders.map((o) => ({ id: o.id, status: o.status, amount: o.amount, currency: o.currency, createdAt: o.createdAt, updatedAt: o.updatedAt }));
   sendJson(res, 200, { orders: summary, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
 }

@@ -12,8 +12,6 @@ export interface OrderConfig {
   maxBodyBytes: number;
   /** A request body must arrive within this (408 and the connection closed otherwise). */
   bodyTimeoutMs: number;
-  /** GET /orders reads at most this many orders per page while looking for a status. */
-  listMaxScan: number;
   pricing: Pricing;
   buckets: BucketSettings;
 }
@@ -46,7 +44,6 @@ export function orderConfig(env: Record<string, string | undefined>): OrderConfi
     apiToken,
     maxBodyBytes: int("ORDER_MAX_BODY_BYTES", 64 * 1024, 256, 1024 * 1024),
     bodyTimeoutMs: int("ORDER_BODY_TIMEOUT_MS", 10_000, 100, 600_000),
-    listMaxScan: int("ORDER_LIST_MAX_SCAN", 500, 100, 100_000),
     pricing: { prices, defaultPrice: int("ORDER_DEFAULT_PRICE", 1000, 0, 100_000_000), currency },
     buckets,
   };

@@ -19,9 +19,18 @@ import {
 import { orderApi } from "./api.ts";
 import { orderConfig, type OrderConfig } from "./config.ts";
 import { isTerminal, unknownOrderAnswer } from "./saga.ts";
+import { OrderIndex, watchOrders } from "./order-index.ts";
 import { OrderStore } from "./store.ts";
 
 const SOURCE = "/shop/order";
+// A list request right after start waits this long for the index, then gets a 503 (retry).
+const INDEX_READY_TIMEOUT_MS = 10_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} after ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 export const orderService = {
   name: "order",
@@ -30,6 +39,8 @@ export const orderService = {
   async setup(ctx: ShopSetupContext<OrderConfig>) {
     const kv = await openBucket(ctx.js, ORDERS_BUCKET, ctx.config.buckets);
     const store = new OrderStore(kv);
+    const index = new OrderIndex();
+    const watch = await watchOrders(kv, index);
     if (ctx.config.apiToken === undefined) {
       ctx.log.warn("the order API is open: ORDER_API_TOKEN is not set (customer emails are masked in answers); set it anywhere but a loopback dev setup");
     }
@@ -75,6 +86,10 @@ export const orderService = {
     const http = orderApi({
       config: ctx.config,
       store,
+      async listOrders(opts) {
+        await withTimeout(watch.ready, INDEX_READY_TIMEOUT_MS, "the order index is still loading");
+        return store.list(index, opts);
+      },
       log: ctx.log,
       async publishPlaced(record: OrderRecord, request) {
         const data: OrderPlaced = {
@@ -100,6 +115,7 @@ export const orderService = {
         [SHIPMENT_DISPATCHED]: onSagaEvent,
       },
       http,
+      close: () => watch.stop(),
     };
   },
 };

@@ -2,6 +2,7 @@
 // `idem.<hash>` maps an Idempotency-Key to the order it created.
 import type { KV } from "@nats-io/kv";
 import { KvCache, idempotencyKey, orderKey, type IdempotencyRecord, type OrderRecord, type OrderStatus } from "@jetmesh/shop";
+import type { OrderIndex } from "./order-index.ts";
 import { applyEvent, isTerminal, type IncomingEvent, type Transition } from "./saga.ts";
 
 export class OrderStore {
@@ -53,36 +54,14 @@ export class OrderStore {
   }
 
   /**
-   * A page of orders in creation order (ids sort by time), optionally with one status.
-   * Lists the keys after the cursor, then reads records until the page is full — but never
-   * more than `maxScan` of them, so a rare status cannot make one request read the whole
-   * bucket: the page may then be short (even empty) with a `nextCursor` to go on from.
+   * A page of orders in creation order (ids sort by time), optionally with one status: the
+   * ids come from the index, so a page reads only its own records — re-checked here, since
+   * the index follows the bucket a moment behind (a page may then be short; the cursor goes on).
    */
-  async list(opts: { status?: OrderStatus; limit: number; cursor?: string; maxScan: number }): Promise<{ orders: OrderRecord[]; nextCursor?: string }> {
-    const ids: string[] = [];
-    for await (const k of await this.kv.keys("order.>")) {
-      const id = k.slice("order.".length);
-      if (opts.cursor === undefined || id > opts.cursor) ids.push(id);
-    }
-    ids.sort();
-    const orders: OrderRecord[] = [];
-    let scanned = 0;
-    while (scanned < ids.length && scanned < opts.maxScan && orders.length < opts.limit) {
-      // A few reads at a time: fast enough, and a page's scan does not flood the connection.
-      const want = Math.min(LIST_READ_BATCH, opts.maxScan - scanned, opts.status === undefined ? opts.limit - orders.length : LIST_READ_BATCH);
-      const batch = ids.slice(scanned, scanned + want);
-      const records = await Promise.all(batch.map((id) => this.get(id)));
-      for (const o of records) {
-        scanned++;
-        if (o && (opts.status === undefined || o.status === opts.status)) {
-          orders.push(o);
-          if (orders.length >= opts.limit) break;
-        }
-      }
-    }
-    const more = scanned < ids.length;
-    return more && scanned > 0 ? { orders, nextCursor: ids[scanned - 1] } : { orders };
+  async list(index: OrderIndex, opts: { status?: OrderStatus; limit: number; cursor?: string }): Promise<{ orders: OrderRecord[]; nextCursor?: string }> {
+    const { ids, more } = index.page(opts);
+    const records = await Promise.all(ids.map((id) => this.get(id)));
+    const orders = records.filter((o): o is OrderRecord => o !== undefined && (opts.status === undefined || o.status === opts.status));
+    return more ? { orders, nextCursor: ids[ids.length - 1]! } : { orders };
   }
 }
-
-const LIST_READ_BATCH = 16;
