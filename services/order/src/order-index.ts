@@ -54,12 +54,21 @@ export async function watchOrders(kv: KV, index: OrderIndex): Promise<{ ready: P
   void (async () => {
     for await (const e of w) {
       const id = e.key.slice("order.".length);
-      index.set(id, e.operation === "PUT" ? (e.json() as OrderRecord).status : undefined);
+      index.set(id, e.operation === "PUT" ? statusOf(e.string()) : undefined);
       // delta: entries of the initial read still to come.
       if (e.delta === 0) markReady();
     }
-  })();
+  })().catch(() => undefined);
   return { ready, stop: () => w.stop() };
+}
+
+/** An unreadable record is left out of the index (GET /orders/:id still shows it). */
+function statusOf(json: string): OrderStatus | undefined {
+  try {
+    return (JSON.parse(json) as OrderRecord).status;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Index of the first element greater than `x` in the sorted `list`. */

@@ -23,7 +23,7 @@ import { OrderIndex, watchOrders } from "./order-index.ts";
 import { OrderStore } from "./store.ts";
 
 const SOURCE = "/shop/order";
-// A list request right after start waits this long for the index, then gets a 503 (retry).
+// The first list requests wait this long for the index to load, then get a 503 (retry).
 const INDEX_READY_TIMEOUT_MS = 10_000;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -39,8 +39,10 @@ export const orderService = {
   async setup(ctx: ShopSetupContext<OrderConfig>) {
     const kv = await openBucket(ctx.js, ORDERS_BUCKET, ctx.config.buckets);
     const store = new OrderStore(kv);
+    // Started by the first list request: a replica nobody lists orders from does not pay for
+    // watching every order write.
     const index = new OrderIndex();
-    const watch = await watchOrders(kv, index);
+    let watch: ReturnType<typeof watchOrders> | undefined;
     if (ctx.config.apiToken === undefined) {
       ctx.log.warn("the order API is open: ORDER_API_TOKEN is not set (customer emails are masked in answers); set it anywhere but a loopback dev setup");
     }
@@ -87,7 +89,11 @@ export const orderService = {
       config: ctx.config,
       store,
       async listOrders(opts) {
-        await withTimeout(watch.ready, INDEX_READY_TIMEOUT_MS, "the order index is still loading");
+        watch ??= watchOrders(kv, index);
+        const w = watch;
+        // A watch that could not start is retried by the next request.
+        w.catch(() => (watch === w ? (watch = undefined) : undefined));
+        await withTimeout(w.then((x) => x.ready), INDEX_READY_TIMEOUT_MS, "the order index is still loading");
         return store.list(index, opts);
       },
       log: ctx.log,
@@ -115,7 +121,7 @@ export const orderService = {
         [SHIPMENT_DISPATCHED]: onSagaEvent,
       },
       http,
-      close: () => watch.stop(),
+      close: async () => (await watch?.catch(() => undefined))?.stop(),
     };
   },
 };
