@@ -37,7 +37,7 @@ describe("checker and compensation (four services, real nats-server)", () => {
   beforeAll(async () => {
     nats = await startNats();
     await provision(nats.url);
-    shop = await startShop(nats.url, { env: { INVENTORY_SEED: "ghost=10,twice=10,clean=10" } });
+    shop = await startShop(nats.url, { env: { INVENTORY_SEED: "ghost=10,twice=10,clean=10,big=5000" } });
     nc = await connect({ servers: nats.url });
     jsm = await jetstreamManager(nc);
   });
@@ -68,6 +68,25 @@ describe("checker and compensation (four services, real nats-server)", () => {
     expect(await stockOf(shop.inventoryUrl, "ghost")).toMatchObject({ initial: 10, available: 10, reserved: 0 });
     const report = await verifyShop(nc);
     expect(report.violations).toEqual([]);
+  });
+
+  it("a placed event with lines of one SKU adding up to over 1,000 still gets an answer (no order stuck with stock held)", async () => {
+    // The API refuses such an order; a placed event from elsewhere must not wedge the saga.
+    const placed: OrderPlaced = {
+      orderId: "oGhostBig01",
+      items: [{ sku: "big", quantity: 600 }, { sku: "big", quantity: 600 }],
+      customer: { id: "nobody" },
+      payment: { card: "4242424242424242", amount: 300, currency: "EUR" },
+      placedAt: new Date().toISOString(),
+    };
+    await publishEvent(nc, ORDER_PLACED, placed);
+    const payments = await new Kvm(nc).open(PAYMENTS_BUCKET);
+    await waitFor("the authorization to be voided", async () => {
+      const e = await payments.get(paymentKey(placed.orderId));
+      return e?.operation === "PUT" && (e.json() as PaymentRecord).outcome === "voided";
+    }, { timeoutMs: 20_000 });
+    await waitConsumersIdle(jsm);
+    expect(await stockOf(shop.inventoryUrl, "big")).toMatchObject({ initial: 5000, available: 5000, reserved: 0 });
   });
 
   it("a second inventory.reserved (new event id) for a shipped order is one charge, not a double charge", async () => {
