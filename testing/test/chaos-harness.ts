@@ -3,7 +3,7 @@
 // end-of-scenario accounting (invariant checker + every accepted order found finished).
 // Lives in test/ because it uses @jetmesh/shop (testing/src must not depend on it).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { freePort } from "@jetmesh/testing";
@@ -133,7 +133,7 @@ export async function account(natsUrl: string, scenario: string, load: LoadResul
   const nc: NatsConnection = await connect({ servers: natsUrl.split(",") });
   try {
     const report = await verifyShop(nc, { settleMs: 60_000 });
-    const orders = await readBucket(await new Kvm(nc).open(ORDERS_BUCKET));
+    const orders = await readBucket(jetstream(nc), await new Kvm(nc).open(ORDERS_BUCKET));
     const final = new Map<string, string>();
     for (const [k, v] of orders) {
       const o = v as { id?: string; status?: string };

@@ -54,14 +54,14 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- if .auth -}}{{ .path }}{{- else -}}natsConnection.auth{{- end -}}
 {{- end -}}
 
-{{/* NATS env (docs/contracts.md): URL, then credentials and TLS as mounted files.
-     Call with (dict "ctx" $ "auth" <override or null> "path" "<values path of the override>"). */}}
+{{/* NATS env (docs/contracts.md): URL, then credentials and TLS as mounted files. Call with
+     (dict "ctx" $ "component" <name> "auth" <override or null> "path" "<values path of the override>"). */}}
 {{- define "jetmesh.natsEnv" -}}
 {{- $where := include "jetmesh.natsAuthPath" . }}
 {{- $ctx := .ctx }}
 - name: NATS_URL
   value: {{ include "jetmesh.natsUrl" $ctx | quote }}
-{{- with (.auth | default $ctx.Values.natsConnection.auth) }}
+{{- with (include "jetmesh.effectiveNatsAuth" . | fromYaml) }}
 {{- if eq .type "userPassword" }}
 - name: NATS_USER
   valueFrom:
@@ -101,7 +101,7 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
-{{- with (.auth | default $ctx.Values.natsConnection.auth) }}
+{{- with (include "jetmesh.effectiveNatsAuth" . | fromYaml) }}
 {{- if or (eq .type "creds") (eq .type "nkey") }}
 - name: nats-auth
   secret:
@@ -123,7 +123,7 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- $ctx := .ctx }}
 - name: tmp
   mountPath: /tmp
-{{- with (.auth | default $ctx.Values.natsConnection.auth) }}
+{{- with (include "jetmesh.effectiveNatsAuth" . | fromYaml) }}
 {{- if or (eq .type "creds") (eq .type "nkey") }}
 - name: nats-auth
   mountPath: /etc/jetmesh/nats-auth
@@ -159,4 +159,124 @@ readinessProbe:
   periodSeconds: 5
   timeoutSeconds: 3
   failureThreshold: 2
+{{- end -}}
+
+{{/* The Secret holding the order API's bearer token (key services.order.apiToken.secretKey). */}}
+{{- define "jetmesh.orderApiTokenSecret" -}}
+{{- .Values.services.order.apiToken.existingSecret | default (printf "%s-order-api-token" (include "jetmesh.fullname" .)) -}}
+{{- end -}}
+
+{{/* Non-empty when the chart generates per-component NATS users for the bundled NATS. */}}
+{{- define "jetmesh.generatedNatsAuth" -}}
+{{- if and .Values.nats.enabled (.Values.nats.jetmeshAuth | default dict).enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* The generated NATS users: one per component, and `admin` for jetmesh verify / dlq. */}}
+{{- define "jetmesh.natsUsers" -}}
+[operator, order, inventory, payment, shipping, admin]
+{{- end -}}
+
+{{/* Name of a generated NATS credential Secret; call with (dict "release" <name> "component" <c>).
+     Only the release name: the NATS subchart's config refers to it from its own context. */}}
+{{- define "jetmesh.generatedNatsSecret" -}}
+{{- printf "%s-nats-auth-%s" .release .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The NATS credential a component uses: its own (natsAuth), else the shared one
+     (natsConnection.auth), else the generated user when the bundled NATS has them. */}}
+{{- define "jetmesh.effectiveNatsAuth" -}}
+{{- $ctx := .ctx }}
+{{- $auth := .auth | default $ctx.Values.natsConnection.auth }}
+{{- if and (eq ($auth.type | default "none") "none") (include "jetmesh.generatedNatsAuth" $ctx) }}
+{{- $auth = dict "type" "userPassword" "secretName" (include "jetmesh.generatedNatsSecret" (dict "release" $ctx.Release.Name "component" .component)) "userKey" "user" "passwordKey" "password" }}
+{{- end }}
+{{- toYaml $auth }}
+{{- end -}}
+
+{{- /* The NATS subchart's `authorization` block for the generated users, included from the
+     subchart's own values (nats.config.merge, $tplYamlSpread) with (dict "enabled"
+     <nats.jetmeshAuth.enabled> "namespace" <release namespace>). Permissions as computed by
+     testing/src/security (servicePermissions, operatorPermissions); passwords are the
+     server's env variables (nats.container.env), never in the config. The shop's stream is
+     <namespace>_events (shop.streams.events). */}}
+{{- define "jetmesh.natsServerAuthorization" -}}
+{{- if .enabled }}
+{{- $ns := .namespace }}
+{{- $users := list }}
+{{- $users = append $users (dict "user" "operator" "password" "<< $NATS_PASSWORD_OPERATOR >>" "permissions" (include "jetmesh.operatorNatsPermissions" dict | fromYaml)) }}
+{{- $produces := dict
+      "order" (list "shop.order.placed.v1" "shop.order.confirmed.v1" "shop.order.cancelled.v1")
+      "inventory" (list "shop.inventory.reserved.v1" "shop.inventory.rejected.v1")
+      "payment" (list "shop.payment.authorized.v1" "shop.payment.declined.v1")
+      "shipping" (list "shop.shipment.dispatched.v1") }}
+{{- $buckets := dict "order" "shop_orders" "inventory" "shop_stock" "payment" "shop_payments" "shipping" "shop_shipments" }}
+{{- range $svc := list "order" "inventory" "payment" "shipping" }}
+{{- $id := dict "produces" (index $produces $svc) "stream" (printf "%s_events" $ns) "consumer" (printf "%s_%s" $ns $svc) "deadLetterSubject" (printf "jetmesh.dlq.%s.%s" $ns $svc) "bucket" (index $buckets $svc) }}
+{{- $users = append $users (dict "user" $svc "password" (printf "<< $NATS_PASSWORD_%s >>" (upper $svc)) "permissions" (include "jetmesh.serviceNatsPermissions" $id | fromYaml)) }}
+{{- end }}
+{{- /* Full access for the people and tools that inspect everything (jetmesh verify, dlq). */}}
+{{- $users = append $users (dict "user" "admin" "password" "<< $NATS_PASSWORD_ADMIN >>") }}
+authorization:
+  users:
+    {{- toYaml $users | nindent 4 }}
+{{- else -}}
+{}
+{{- end }}
+{{- end -}}
+
+{{/* The NATS server's env: each generated user's password from its Secret. Included from
+     nats.container.env with (dict "enabled" <nats.jetmeshAuth.enabled> "release" <release name>). */}}
+{{- define "jetmesh.natsServerPasswordEnv" -}}
+{{- if .enabled }}
+{{- range $c := include "jetmesh.natsUsers" . | fromYamlArray }}
+NATS_PASSWORD_{{ upper $c }}:
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "jetmesh.generatedNatsSecret" (dict "release" $.release "component" $c) }}
+      key: password
+{{- end }}
+{{- else -}}
+{}
+{{- end }}
+{{- end -}}
+
+{{/* servicePermissions() of testing/src/security/permissions.ts for one shop service. */}}
+{{- define "jetmesh.serviceNatsPermissions" -}}
+{{- $kv := printf "KV_%s" .bucket }}
+{{- $pub := concat .produces (list .deadLetterSubject "$JS.API.INFO"
+      (printf "$JS.API.CONSUMER.INFO.%s.%s" .stream .consumer)
+      (printf "$JS.API.CONSUMER.MSG.NEXT.%s.%s" .stream .consumer)
+      (printf "$JS.ACK.%s.%s.>" .stream .consumer)
+      (printf "$JS.API.STREAM.INFO.%s" $kv) (printf "$JS.API.STREAM.CREATE.%s" $kv)
+      (printf "$JS.API.STREAM.UPDATE.%s" $kv) (printf "$JS.API.STREAM.MSG.GET.%s" $kv)
+      (printf "$JS.API.DIRECT.GET.%s" $kv) (printf "$JS.API.DIRECT.GET.%s.>" $kv)
+      (printf "$JS.API.CONSUMER.CREATE.%s" $kv) (printf "$JS.API.CONSUMER.CREATE.%s.>" $kv)
+      (printf "$JS.API.CONSUMER.DELETE.%s.>" $kv)
+      (printf "$KV.%s.>" .bucket)) }}
+publish:
+  allow: {{ $pub | sortAlpha | toJson }}
+subscribe:
+  allow: ["_INBOX.>"]
+{{- end -}}
+
+{{/* operatorPermissions() of testing/src/security/nats-authorization-cli.ts. */}}
+{{- define "jetmesh.operatorNatsPermissions" -}}
+publish:
+  allow:
+    - "$JS.API.INFO"
+    - "$JS.API.STREAM.CREATE.*"
+    - "$JS.API.STREAM.UPDATE.*"
+    - "$JS.API.STREAM.INFO.*"
+    - "$JS.API.STREAM.DELETE.*"
+    - "$JS.API.STREAM.LIST"
+    - "$JS.API.STREAM.NAMES"
+    - "$JS.API.CONSUMER.CREATE.*"
+    - "$JS.API.CONSUMER.CREATE.*.>"
+    - "$JS.API.CONSUMER.DURABLE.CREATE.*.*"
+    - "$JS.API.CONSUMER.INFO.*.*"
+    - "$JS.API.CONSUMER.DELETE.*.*"
+    - "$JS.API.CONSUMER.LIST.*"
+    - "$JS.API.CONSUMER.NAMES.*"
+subscribe:
+  allow: ["_INBOX.>"]
 {{- end -}}

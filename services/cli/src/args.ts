@@ -6,7 +6,7 @@ export type Command =
   | { kind: "dlq-list"; nats: NatsTarget; limit: number; output: "table" | "json"; showSensitive: boolean }
   | { kind: "dlq-show"; nats: NatsTarget; seq: number; showSensitive: boolean }
   | { kind: "dlq-replay"; nats: NatsTarget; seqs: number[] | "all"; keep: boolean }
-  | { kind: "verify"; nats: NatsTarget; output: "table" | "json"; settleSeconds: number };
+  | { kind: "verify"; nats: NatsTarget; output: "table" | "json"; settleSeconds: number; stuckAfterSeconds: number };
 
 export interface NatsTarget {
   servers: string;
@@ -34,9 +34,10 @@ Usage:
       Republishes each dead letter's original event to its original subject as a fresh
       delivery (new Nats-Msg-Id, same CloudEvent id, header jetmesh-replayed-from), then
       deletes the dead letter unless --keep.
-  jetmesh verify [--settle SECONDS] [-o table|json] [--nats URL]
-      Runs the shop's invariant checker against NATS (first waiting up to SECONDS for
-      orders in flight to finish).
+  jetmesh verify [--settle SECONDS] [--stuck-after SECONDS] [-o table|json] [--nats URL]
+      Runs the shop's invariant checker against NATS (first waiting up to --settle for
+      orders in flight to finish). An order unfinished and unchanged for --stuck-after
+      (default 300), or through the whole --settle wait, is a violation (stuck).
 
 Environment: KUBECONFIG (default ~/.kube/config), NATS_URL (default ${DEFAULT_NATS_URL}).
 Also usable as a kubectl plugin: kubectl jetmesh status -A
@@ -47,7 +48,7 @@ Exit codes: 0 ok, 1 check failed (verify found violations, replay failed), 2 usa
 export function parseArgs(argv: string[], env: Record<string, string | undefined>): Command {
   const flags = new Map<string, string | true>();
   const positional: string[] = [];
-  const takesValue = new Set(["-n", "--namespace", "-o", "--output", "--kubeconfig", "--nats", "--stream", "--limit", "--settle"]);
+  const takesValue = new Set(["-n", "--namespace", "-o", "--output", "--kubeconfig", "--nats", "--stream", "--limit", "--settle", "--stuck-after"]);
   const boolean = new Set(["-A", "--all-namespaces", "--all", "--keep", "--show-sensitive", "-h", "--help"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -96,11 +97,13 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       return { kind: "status", kubeconfig: str("--kubeconfig"), namespace, allNamespaces: all || !namespace, output: output() };
     }
     case "verify":
-      allowOnly(["--nats", "--output", "--settle"]);
+      allowOnly(["--nats", "--output", "--settle", "--stuck-after"]);
       if (sub !== undefined) throw new UsageError(`verify takes no arguments, got ${sub}`);
       const settle = Number(str("--settle") ?? "0");
       if (!Number.isFinite(settle) || settle < 0) throw new UsageError("--settle must be a number of seconds");
-      return { kind: "verify", nats: nats(), output: output(), settleSeconds: settle };
+      const stuckAfter = Number(str("--stuck-after") ?? "300");
+      if (!Number.isFinite(stuckAfter) || stuckAfter <= 0) throw new UsageError("--stuck-after must be a positive number of seconds");
+      return { kind: "verify", nats: nats(), output: output(), settleSeconds: settle, stuckAfterSeconds: stuckAfter };
     case "dlq": {
       if (sub === "list") {
         allowOnly(["--nats", "--stream", "--limit", "--output", "--show-sensitive"]);

@@ -121,7 +121,7 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
       });
     case "verify":
       return withNats(cmd.nats, async (nc) => {
-        const result = await runVerify(nc, cmd.settleSeconds * 1_000);
+        const result = await runVerify(nc, { settleMs: cmd.settleSeconds * 1_000, stuckAfterMs: cmd.stuckAfterSeconds * 1_000 });
         io.out(cmd.output === "json" ? JSON.stringify(result.report, null, 2) : result.text);
         return result.ok ? EXIT_OK : EXIT_FAILED;
       });

@@ -1,6 +1,6 @@
 // `jetmesh verify`: the shop's invariant checker (services/shop/src/verify.ts) against NATS.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { formatReport, verifyShop, type VerifyReport } from "@jetmesh/shop";
+import { formatReport, verifyShop, type VerifyOptions, type VerifyReport } from "@jetmesh/shop";
 
 export interface VerifyOutcome {
   ok: boolean;
@@ -8,8 +8,11 @@ export interface VerifyOutcome {
   report: VerifyReport;
 }
 
-/** Violations fail the check; orders still in flight after `settleMs` are reported, not failed. */
-export async function runVerify(nc: NatsConnection, settleMs = 0): Promise<VerifyOutcome> {
-  const report = await verifyShop(nc, { settleMs });
+/**
+ * Violations fail the check — including orders stuck past the settle time or `stuckAfterMs`;
+ * orders merely in flight are reported, not failed.
+ */
+export async function runVerify(nc: NatsConnection, opts: Pick<VerifyOptions, "settleMs" | "stuckAfterMs"> = {}): Promise<VerifyOutcome> {
+  const report = await verifyShop(nc, opts);
   return { ok: report.violations.length === 0, text: formatReport(report), report };
 }

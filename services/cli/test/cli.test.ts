@@ -22,7 +22,8 @@ describe("parseArgs", () => {
     ["replay all", ["dlq", "replay", "--all", "--stream", "x"], {}, { kind: "dlq-replay", seqs: "all", keep: false, nats: { stream: "x" } }],
     ["show masks by default", ["dlq", "show", "7"], {}, { kind: "dlq-show", showSensitive: false }],
     ["--show-sensitive", ["dlq", "list", "--show-sensitive"], {}, { kind: "dlq-list", showSensitive: true }],
-    ["verify", ["verify"], {}, { kind: "verify" }],
+    ["verify", ["verify"], {}, { kind: "verify", settleSeconds: 0, stuckAfterSeconds: 300 }],
+    ["verify --stuck-after", ["verify", "--settle", "30", "--stuck-after", "60"], {}, { kind: "verify", settleSeconds: 30, stuckAfterSeconds: 60 }],
     ["no args is help", [], {}, { kind: "help" }],
   ])("%s", (_n, argv, env, expected) => {
     expect(parseArgs(argv, env)).toMatchObject(expected);
@@ -38,6 +39,7 @@ describe("parseArgs", () => {
     [["status", "--nats", "x"], /does not apply/],
     [["frobnicate"], /unknown command/],
     [["status", "-o", "yaml"], /table or json/],
+    [["verify", "--stuck-after", "0"], /positive number of seconds/],
   ])("refuses %j", (argv, msg) => {
     expect(() => parseArgs(argv, {})).toThrow(UsageError);
     expect(() => parseArgs(argv, {})).toThrow(msg);

@@ -42,7 +42,10 @@ export const inventoryService = {
       const data = event.data as OrderPlaced;
       const r = await inventory.reserve(data.orderId, data.items, new Date().toISOString());
       if (r.outcome === "reserved") {
-        const reserved: InventoryReserved = { orderId: data.orderId, items: r.items, payment: data.payment, reservedAt: r.at };
+        // The order's own lines, not the per-SKU totals held: a total may exceed what one line
+        // of the event may carry (1,000), and an event that fails its schema would leave the
+        // order stuck with its stock held.
+        const reserved: InventoryReserved = { orderId: data.orderId, items: data.items, payment: data.payment, reservedAt: r.at };
         await hctx.publish(followUpEvent(event, { type: INVENTORY_RESERVED, source: SOURCE, data: reserved }));
       } else if (r.outcome === "rejected") {
         const rejected: InventoryRejected = { orderId: data.orderId, reason: r.reason, shortages: r.shortages };

@@ -4,9 +4,14 @@ import { bucketSettings, type BucketSettings } from "@jetmesh/shop";
 import type { Pricing } from "./request.ts";
 
 export interface OrderConfig {
-  /** When set, POST/GET /orders require `Authorization: Bearer <token>`. */
+  /**
+   * When set, POST/GET /orders require `Authorization: Bearer <token>`; without it the API
+   * is open (for `make dev` on loopback) and customer emails are masked.
+   */
   apiToken: string | undefined;
   maxBodyBytes: number;
+  /** A request body must arrive within this (408 and the connection closed otherwise). */
+  bodyTimeoutMs: number;
   pricing: Pricing;
   buckets: BucketSettings;
 }
@@ -38,6 +43,7 @@ export function orderConfig(env: Record<string, string | undefined>): OrderConfi
   const cfg: OrderConfig = {
     apiToken,
     maxBodyBytes: int("ORDER_MAX_BODY_BYTES", 64 * 1024, 256, 1024 * 1024),
+    bodyTimeoutMs: int("ORDER_BODY_TIMEOUT_MS", 10_000, 100, 600_000),
     pricing: { prices, defaultPrice: int("ORDER_DEFAULT_PRICE", 1000, 0, 100_000_000), currency },
     buckets,
   };

@@ -60,11 +60,39 @@ export interface FieldError {
   message: string;
 }
 
-export type Validation = { ok: true; request: OrderRequest } | { ok: false; errors: FieldError[] };
+/** Errors listed in one answer at most; the rest are counted (`moreErrors`), not listed. */
+export const MAX_LISTED_ERRORS = 20;
+
+/** The most of one SKU an order may hold: the event schemas cap a line's quantity at this. */
+export const MAX_SKU_QUANTITY = 1000;
+
+export type Validation =
+  | { ok: true; request: OrderRequest }
+  /** `moreErrors`: how many errors were found beyond the listed ones. */
+  | { ok: false; errors: FieldError[]; moreErrors: number };
 
 export function validateOrderRequest(body: unknown): Validation {
-  if (validateSchema(body)) return { ok: true, request: body };
-  return { ok: false, errors: (validateSchema.errors ?? []).map(fieldError) };
+  if (!validateSchema(body)) return invalid((validateSchema.errors ?? []).map(fieldError));
+  // Inventory reserves one line per SKU (repeated SKUs added up) and announces it in an event
+  // whose schema caps the quantity: a larger total would leave the order stuck with its
+  // stock held, so the API refuses it here.
+  const totals = new Map<string, { quantity: number; first: number }>();
+  const errors: FieldError[] = [];
+  body.items.forEach((it, i) => {
+    const t = totals.get(it.sku) ?? { quantity: 0, first: i };
+    t.quantity += it.quantity;
+    totals.set(it.sku, t);
+  });
+  for (const [sku, t] of totals) {
+    if (t.quantity > MAX_SKU_QUANTITY) {
+      errors.push({ field: `/items/${t.first}/quantity`, message: `the lines for SKU ${sku} add up to ${t.quantity}; at most ${MAX_SKU_QUANTITY} of one SKU per order` });
+    }
+  }
+  return errors.length > 0 ? invalid(errors) : { ok: true, request: body };
+}
+
+function invalid(all: FieldError[]): Validation {
+  return { ok: false, errors: all.slice(0, MAX_LISTED_ERRORS), moreErrors: Math.max(0, all.length - MAX_LISTED_ERRORS) };
 }
 
 function fieldError(e: ErrorObject): FieldError {

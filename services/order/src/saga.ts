@@ -97,3 +97,21 @@ function followUpFor(order: OrderRecord, entry: OrderHistoryEntry): FollowUp | u
 export function isTerminal(status: OrderStatus): boolean {
   return status === "cancelled" || status === "shipped";
 }
+
+/**
+ * What the order service answers to a saga event for an order it has no record of (a
+ * forged or lost `placed` event). By the time a payment outcome arrives, inventory holds
+ * stock for it and payment may hold an authorization: a cancellation makes both give them
+ * back (inventory releases, payment voids). A rejection held nothing; a dispatch cannot
+ * happen without a confirmation from this service, so it is dead-lettered for a person.
+ */
+export function unknownOrderAnswer(
+  orderId: string,
+  type: string,
+): { kind: "cancel"; data: OrderCancelled } | { kind: "nothing-held" } | { kind: "dead-letter"; reason: string } {
+  if (type === PAYMENT_AUTHORIZED || type === PAYMENT_DECLINED) {
+    return { kind: "cancel", data: { orderId, reason: "unknown_order", stockReserved: true } };
+  }
+  if (type === INVENTORY_REJECTED) return { kind: "nothing-held" };
+  return { kind: "dead-letter", reason: `no order ${orderId}` };
+}

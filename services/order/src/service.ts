@@ -5,6 +5,7 @@ import { TerminalError, deriveEventId, followUpEvent, meshMetrics, newEvent, typ
 import {
   INVENTORY_REJECTED,
   ORDERS_BUCKET,
+  ORDER_CANCELLED,
   ORDER_PLACED,
   PAYMENT_AUTHORIZED,
   PAYMENT_DECLINED,
@@ -17,10 +18,19 @@ import {
 } from "@jetmesh/shop";
 import { orderApi } from "./api.ts";
 import { orderConfig, type OrderConfig } from "./config.ts";
-import { isTerminal } from "./saga.ts";
+import { isTerminal, unknownOrderAnswer } from "./saga.ts";
+import { OrderIndex, watchOrders } from "./order-index.ts";
 import { OrderStore } from "./store.ts";
 
 const SOURCE = "/shop/order";
+// The first list requests wait this long for the index to load, then get a 503 (retry).
+const INDEX_READY_TIMEOUT_MS = 10_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} after ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 export const orderService = {
   name: "order",
@@ -29,6 +39,13 @@ export const orderService = {
   async setup(ctx: ShopSetupContext<OrderConfig>) {
     const kv = await openBucket(ctx.js, ORDERS_BUCKET, ctx.config.buckets);
     const store = new OrderStore(kv);
+    // Started by the first list request: a replica nobody lists orders from does not pay for
+    // watching every order write.
+    const index = new OrderIndex();
+    let watch: ReturnType<typeof watchOrders> | undefined;
+    if (ctx.config.apiToken === undefined) {
+      ctx.log.warn("the order API is open: ORDER_API_TOKEN is not set (customer emails are masked in answers); set it anywhere but a loopback dev setup");
+    }
     const mesh = meshMetrics(ctx.registry);
     const ordersTotal = new Counter({
       name: "jetmesh_orders_total",
@@ -47,7 +64,14 @@ export const orderService = {
     const onSagaEvent: Handler = async (event, hctx) => {
       const orderId = (event.data as { orderId: string }).orderId;
       const t = await store.apply(orderId, { id: event.id, type: event.type, data: event.data }, () => new Date().toISOString());
-      if (!t) throw new TerminalError(`no order ${orderId}`);
+      if (!t) {
+        const answer = unknownOrderAnswer(orderId, event.type);
+        if (answer.kind === "dead-letter") throw new TerminalError(answer.reason);
+        hctx.log.warn({ orderId, type: event.type, answer: answer.kind }, "event for an order this service never took");
+        // Derived from the cause's id like every follow-up: a redelivery is deduplicated.
+        if (answer.kind === "cancel") await hctx.publish(followUpEvent(event, { type: ORDER_CANCELLED, source: SOURCE, data: answer.data }));
+        return;
+      }
       if (t.kind === "ignored") {
         hctx.log.warn({ orderId, type: event.type, reason: t.reason }, "event ignored");
         return;
@@ -64,6 +88,14 @@ export const orderService = {
     const http = orderApi({
       config: ctx.config,
       store,
+      async listOrders(opts) {
+        watch ??= watchOrders(kv, index);
+        const w = watch;
+        // A watch that could not start is retried by the next request.
+        w.catch(() => (watch === w ? (watch = undefined) : undefined));
+        await withTimeout(w.then((x) => x.ready), INDEX_READY_TIMEOUT_MS, "the order index is still loading");
+        return store.list(index, opts);
+      },
       log: ctx.log,
       async publishPlaced(record: OrderRecord, request) {
         const data: OrderPlaced = {
@@ -89,6 +121,7 @@ export const orderService = {
         [SHIPMENT_DISPATCHED]: onSagaEvent,
       },
       http,
+      close: async () => (await watch?.catch(() => undefined))?.stop(),
     };
   },
 };

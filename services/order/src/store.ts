@@ -2,6 +2,7 @@
 // `idem.<hash>` maps an Idempotency-Key to the order it created.
 import type { KV } from "@nats-io/kv";
 import { KvCache, idempotencyKey, orderKey, type IdempotencyRecord, type OrderRecord, type OrderStatus } from "@jetmesh/shop";
+import type { OrderIndex } from "./order-index.ts";
 import { applyEvent, isTerminal, type IncomingEvent, type Transition } from "./saga.ts";
 
 export class OrderStore {
@@ -53,25 +54,14 @@ export class OrderStore {
   }
 
   /**
-   * A page of orders in creation order (ids sort by time), optionally with one status.
-   * Lists keys, then reads records until the page is full.
+   * A page of orders in creation order (ids sort by time), optionally with one status: the
+   * ids come from the index, so a page reads only its own records — re-checked here, since
+   * the index follows the bucket a moment behind (a page may then be short; the cursor goes on).
    */
-  async list(opts: { status?: OrderStatus; limit: number; cursor?: string }): Promise<{ orders: OrderRecord[]; nextCursor?: string }> {
-    const ids: string[] = [];
-    for await (const k of await this.kv.keys("order.>")) {
-      const id = k.slice("order.".length);
-      if (opts.cursor === undefined || id > opts.cursor) ids.push(id);
-    }
-    ids.sort();
-    const orders: OrderRecord[] = [];
-    let last: string | undefined;
-    for (const id of ids) {
-      if (orders.length >= opts.limit) break;
-      last = id;
-      const o = await this.get(id);
-      if (o && (opts.status === undefined || o.status === opts.status)) orders.push(o);
-    }
-    const more = last !== undefined && ids[ids.length - 1] !== last;
-    return more ? { orders, nextCursor: last } : { orders };
+  async list(index: OrderIndex, opts: { status?: OrderStatus; limit: number; cursor?: string }): Promise<{ orders: OrderRecord[]; nextCursor?: string }> {
+    const { ids, more } = index.page(opts);
+    const records = await Promise.all(ids.map((id) => this.get(id)));
+    const orders = records.filter((o): o is OrderRecord => o !== undefined && (opts.status === undefined || o.status === opts.status));
+    return more ? { orders, nextCursor: ids[ids.length - 1]! } : { orders };
   }
 }

@@ -9,7 +9,7 @@ import {
   type OrderRecord,
   type OrderStatus,
 } from "@jetmesh/shop";
-import { applyEvent } from "../src/saga.ts";
+import { applyEvent, unknownOrderAnswer } from "../src/saga.ts";
 
 const T0 = "2026-01-01T00:00:00.000Z";
 const T1 = "2026-01-01T00:00:01.000Z";
@@ -63,5 +63,19 @@ describe("applyEvent", () => {
     if (first.kind !== "applied") throw new Error("not applied");
     const again = applyEvent(first.order, ev("e1", PAYMENT_AUTHORIZED), "2030-01-01T00:00:00.000Z");
     expect(again).toEqual({ kind: "duplicate", followUp: first.followUp });
+  });
+});
+
+describe("unknownOrderAnswer", () => {
+  it.each([
+    { type: "shop.payment.authorized.v1", kind: "cancel" },
+    { type: "shop.payment.declined.v1", kind: "cancel" },
+    { type: "shop.inventory.rejected.v1", kind: "nothing-held" },
+    { type: "shop.shipment.dispatched.v1", kind: "dead-letter" },
+  ])("answers $type for an order it never took with $kind", ({ type, kind }) => {
+    const a = unknownOrderAnswer("o-ghost", type);
+    expect(a.kind).toBe(kind);
+    // Stock was reserved before any payment outcome: the cancellation makes inventory release it.
+    if (a.kind === "cancel") expect(a.data).toEqual({ orderId: "o-ghost", reason: "unknown_order", stockReserved: true });
   });
 });

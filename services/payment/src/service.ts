@@ -1,16 +1,19 @@
-// The payment service: authorizes the payment of every reserved order exactly once. The
-// payment record (keyed by order id, created only if absent) is the charge: a redelivered
-// request finds it and republishes the same outcome instead of charging again.
+// The payment service: authorizes the payment of every reserved order exactly once, and
+// voids the authorization of an order that is cancelled. The payment record (keyed by order
+// id, created only if absent) is the charge: a redelivered request finds it and republishes
+// the same outcome instead of charging again.
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransientError, followUpEvent, type CloudEvent, type Handler } from "@jetmesh/mesh";
 import {
   INVENTORY_RESERVED,
+  ORDER_CANCELLED,
   PAYMENTS_BUCKET,
   PAYMENT_AUTHORIZED,
   PAYMENT_DECLINED,
   SCHEMAS_DIR,
   paymentKey,
   type InventoryReserved,
+  type OrderCancelled,
   type PaymentAuthorized,
   type PaymentDeclined,
   type PaymentRecord,
@@ -53,11 +56,25 @@ export const paymentService = {
       };
       const record = (await records.insert(key, fresh)).value!;
       records.forget(key);
+      if (record.outcome === "voided") {
+        hctx.log.info({ orderId: data.orderId }, "authorization was voided already (order cancelled); nothing to announce");
+        return;
+      }
       await hctx.publish(outcomeEvent(event, record));
     };
 
+    // Compensation: an authorization whose order was cancelled is released at the processor
+    // (here: the record says voided, so it is never charged). Normally no authorized order is
+    // cancelled; the order service does so for an order it never took.
+    const onCancelled: Handler = async (event, hctx) => {
+      const { orderId } = event.data as OrderCancelled;
+      const key = paymentKey(orderId);
+      const r = await records.update(key, (cur) => (cur?.outcome === "authorized" ? { ...cur, outcome: "voided", voidedAt: new Date().toISOString() } : undefined));
+      records.forget(key);
+      if (r.changed) hctx.log.warn({ orderId }, "authorization voided: the order was cancelled");
+    };
 
-    return { handlers: { [INVENTORY_RESERVED]: onReserved } };
+    return { handlers: { [INVENTORY_RESERVED]: onReserved, [ORDER_CANCELLED]: onCancelled } };
   },
 };
 

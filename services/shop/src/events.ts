@@ -95,7 +95,11 @@ export interface OrderConfirmed {
   currency: string;
 }
 
-export type CancelReason = "out_of_stock" | "unknown_sku" | "payment_declined";
+/**
+ * unknown_order: the saga reached the order service for an order it never took (a forged or
+ * lost `placed` event); the cancellation makes inventory release and payment void it.
+ */
+export type CancelReason = "out_of_stock" | "unknown_sku" | "payment_declined" | "unknown_order";
 
 export interface OrderCancelled {
   orderId: string;

@@ -2,7 +2,7 @@ export * from "./events.ts";
 export * from "./wiring.ts";
 export * from "./state.ts";
 export { SCHEMAS_DIR, loadSchema, loadSchemas, type JsonSchema } from "./schemas.ts";
-export { HttpError, isJsonContentType, readBody, sendJson, sendProblem } from "./http.ts";
+export { ClientAbortError, HttpError, isJsonContentType, readBody, sendJson, sendProblem } from "./http.ts";
 export { KeyedMutex } from "./keyed-mutex.ts";
 export { DEFAULT_BACKOFF_MS, consumerConfig, provisionShop, supportsFilterSubjects, type ProvisionOptions } from "./testing.ts";
 export type { ShopSetupContext } from "./context.ts";

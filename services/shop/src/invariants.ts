@@ -9,15 +9,30 @@ export interface ShopSnapshot {
   reservations: ReservationRecord[];
   payments: PaymentRecord[];
   shipments: ShipmentRecord[];
-  /** Every payment.authorized event in the stream: (order, CloudEvent id). */
-  authorizations: { orderId: string; eventId: string }[];
+  /**
+   * Every payment.authorized event in the stream: (order, CloudEvent id, the processor's
+   * authorization id). A redelivered request republishes the same authorization under a new
+   * event id, so charges are counted by authorization id, not by event.
+   */
+  authorizations: { orderId: string; eventId: string; authorizationId: string }[];
+}
+
+export interface CheckOptions {
+  /** The checker's clock (ms since the epoch). */
+  now?: number;
+  /**
+   * An order not finished and unchanged for this long is stuck: a violation, listed with
+   * the stock it holds. Unset: unfinished orders are only reported as in flight.
+   */
+  stuckAfterMs?: number;
 }
 
 export type ViolationKind =
   | "terminal_state" // an order in more than one terminal state, or an impossible history
   | "stock_conservation" // initial ≠ available + reserved + shipped, or negative counts
   | "double_charge" // an order authorized more than once, or charged and cancelled
-  | "reservation_left" // a finished order still holds stock
+  | "reservation_left" // a finished (or unknown) order still holds stock
+  | "stuck" // an order unfinished for longer than the settle time
   | "inconsistent"; // services disagree about an order's outcome
 
 export interface Violation {
@@ -38,7 +53,7 @@ export interface InvariantReport {
 
 const TERMINAL = new Set<OrderStatus>(["cancelled", "shipped"]);
 
-export function checkInvariants(s: ShopSnapshot): InvariantReport {
+export function checkInvariants(s: ShopSnapshot, opts: CheckOptions = {}): InvariantReport {
   const violations: Violation[] = [];
   const v = (kind: ViolationKind, subject: string, message: string) => violations.push({ kind, subject, message });
   const byStatus: Record<OrderStatus, number> = { placed: 0, confirmed: 0, cancelled: 0, shipped: 0 };
@@ -56,6 +71,12 @@ export function checkInvariants(s: ShopSnapshot): InvariantReport {
     if (last?.status !== o.status) v("terminal_state", o.id, `status ${o.status} but last history entry is ${last?.status ?? "none"}`);
     if (!TERMINAL.has(o.status)) {
       inFlight.push(o.id);
+      const idleMs = (opts.now ?? Date.now()) - Date.parse(o.updatedAt);
+      if (opts.stuckAfterMs !== undefined && idleMs >= opts.stuckAfterMs) {
+        const held = heldBy(s.stock, o.id);
+        const holds = held.length > 0 ? `; holds ${held.map((h) => `${h.quantity} of ${h.sku}`).join(", ")}` : "; holds no stock";
+        v("stuck", o.id, `still ${o.status} after ${Math.round(idleMs / 1000)} s without a change${holds}`);
+      }
       continue;
     }
     const pay = payments.get(o.id);
@@ -66,21 +87,25 @@ export function checkInvariants(s: ShopSnapshot): InvariantReport {
       if (!shipments.has(o.id)) v("inconsistent", o.id, "shipped without a shipment record");
       if (res && res.status !== "shipped") v("reservation_left", o.id, `shipped but its reservation is ${res.status}`);
     } else {
-      if (pay?.outcome === "authorized") v("double_charge", o.id, "cancelled but its payment is authorized (charged without goods)");
+      if (pay?.outcome === "authorized") v("double_charge", o.id, "cancelled but its payment is authorized, not voided (charged without goods)");
       if (shipments.has(o.id)) v("inconsistent", o.id, "cancelled but a shipment was dispatched");
       if (res && (res.status === "reserved" || res.status === "pending")) v("reservation_left", o.id, `cancelled but its reservation is still ${res.status}`);
     }
   }
 
-  const charges = new Map<string, Set<string>>();
+  const charges = new Map<string, Map<string, string[]>>();
   for (const a of s.authorizations) {
-    const ids = charges.get(a.orderId) ?? new Set<string>();
-    ids.add(a.eventId);
-    charges.set(a.orderId, ids);
+    const byAuth = charges.get(a.orderId) ?? new Map<string, string[]>();
+    byAuth.set(a.authorizationId, [...(byAuth.get(a.authorizationId) ?? []), a.eventId]);
+    charges.set(a.orderId, byAuth);
   }
-  for (const [orderId, ids] of charges) {
-    if (ids.size > 1) v("double_charge", orderId, `authorized ${ids.size} times (events ${[...ids].join(", ")})`);
-    if (!orders.has(orderId)) v("inconsistent", orderId, "payment authorized for an unknown order");
+  for (const [orderId, byAuth] of charges) {
+    if (byAuth.size > 1) v("double_charge", orderId, `charged ${byAuth.size} times (authorizations ${[...byAuth.keys()].join(", ")})`);
+    // A voided authorization of an unknown order is the compensation having worked.
+    if (!orders.has(orderId) && payments.get(orderId)?.outcome !== "voided") v("inconsistent", orderId, "payment authorized for an unknown order and not voided");
+  }
+  for (const p of s.payments) {
+    if (p.outcome === "authorized" && !orders.has(p.orderId) && !charges.has(p.orderId)) v("inconsistent", p.orderId, "payment authorized for an unknown order and not voided");
   }
 
   const stockBySku = new Map(s.stock.map((x) => [x.sku, x]));
@@ -99,11 +124,16 @@ export function checkInvariants(s: ShopSnapshot): InvariantReport {
     if (held !== st.reserved) v("stock_conservation", seed.sku, `reserved ${st.reserved} but holds add up to ${held}`);
     for (const orderId of Object.keys(st.holds)) {
       const o = orders.get(orderId);
-      if (o && TERMINAL.has(o.status)) v("reservation_left", orderId, `${o.status} but still holds ${st.holds[orderId]} of ${seed.sku}`);
+      if (!o) v("reservation_left", orderId, `unknown order, yet holds ${st.holds[orderId]} of ${seed.sku}`);
+      else if (TERMINAL.has(o.status)) v("reservation_left", orderId, `${o.status} but still holds ${st.holds[orderId]} of ${seed.sku}`);
     }
   }
   for (const st of s.stock) if (!s.seeds.some((x) => x.sku === st.sku)) v("stock_conservation", st.sku, "stock record without a seed record");
 
   inFlight.sort();
   return { orders: s.orders.length, byStatus, inFlight, violations, stock };
+}
+
+function heldBy(stock: StockRecord[], orderId: string): { sku: string; quantity: number }[] {
+  return stock.filter((st) => st.holds[orderId] !== undefined).map((st) => ({ sku: st.sku, quantity: st.holds[orderId]! }));
 }

@@ -85,12 +85,14 @@ export interface ReservationRecord {
 
 export interface PaymentRecord {
   orderId: string;
-  outcome: "authorized" | "declined";
+  /** voided: authorized, then released because the order was cancelled (never charged). */
+  outcome: "authorized" | "declined" | "voided";
   amount: number;
   currency: string;
   authorizationId?: string;
   reason?: DeclineReason;
   at: string;
+  voidedAt?: string;
 }
 
 export interface ShipmentRecord {

@@ -3,7 +3,7 @@
 import { connect } from "@nats-io/transport-node";
 import { formatReport, verifyShop } from "./verify.ts";
 
-const USAGE = "usage: verify [--nats <url>] [--json] [--settle <seconds>]\n  --nats    NATS server URL(s), comma-separated (default $NATS_URL or nats://127.0.0.1:4222)\n  --json    print the report as JSON\n  --settle  wait up to this many seconds for in-flight orders to finish first";
+const USAGE = "usage: verify [--nats <url>] [--json] [--settle <seconds>]\n  --nats    NATS server URL(s), comma-separated (default $NATS_URL or nats://127.0.0.1:4222)\n  --json    print the report as JSON\n  --settle  wait up to this many seconds for in-flight orders to finish first\nNATS_USER and NATS_PASSWORD, when set, authenticate (e.g. the chart's generated admin user).";
 
 function parseArgs(argv: string[]): { servers: string; json: boolean; settleMs: number } {
   let servers = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
@@ -34,7 +34,11 @@ try {
   process.exit(2);
 }
 try {
-  const nc = await connect({ servers: args.servers.split(","), name: "jetmesh-verify", timeout: 5000 });
+  // NATS with authentication (the chart's default): the generated admin user, e.g.
+  // NATS_USER=admin NATS_PASSWORD=$(kubectl get secret jetmesh-nats-auth-admin ...).
+  const user = process.env.NATS_USER;
+  const pass = process.env.NATS_PASSWORD;
+  const nc = await connect({ servers: args.servers.split(","), name: "jetmesh-verify", timeout: 5000, ...(user && pass ? { user, pass } : {}) });
   const report = await verifyShop(nc, { settleMs: args.settleMs });
   await nc.close();
   console.log(args.json ? JSON.stringify(report) : formatReport(report));

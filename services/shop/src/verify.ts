@@ -1,7 +1,7 @@
 // The invariant checker: reads the shop's state from NATS (KV buckets and the event stream)
 // and checks it (invariants.ts). Optionally waits until no order is in flight.
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { Kvm, KvWatchInclude, type KV } from "@nats-io/kv";
+import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { PAYMENT_AUTHORIZED, type PaymentAuthorized } from "./events.ts";
 import { checkInvariants, type InvariantReport, type ShopSnapshot } from "./invariants.ts";
@@ -10,6 +10,7 @@ import {
   PAYMENTS_BUCKET,
   SHIPMENTS_BUCKET,
   STOCK_BUCKET,
+  orderKey,
   type OrderRecord,
   type PaymentRecord,
   type ReservationRecord,
@@ -24,7 +25,15 @@ export interface VerifyOptions {
   settleMs?: number;
   /** Poll interval while settling. */
   pollMs?: number;
+  /**
+   * An order unfinished and unchanged for this long is stuck: a violation, with the stock
+   * it holds (default 5 minutes). Once `settleMs` has passed without the shop settling, an
+   * order unchanged for all of `settleMs` is stuck too.
+   */
+  stuckAfterMs?: number;
 }
+
+export const DEFAULT_STUCK_AFTER_MS = 5 * 60_000;
 
 export interface VerifyReport extends InvariantReport {
   checkedAt: string;
@@ -44,9 +53,13 @@ export async function verifyShop(nc: NatsConnection, opts: VerifyOptions = {}): 
     // still holds stock for a moment, and that is not a violation.
     const backlog = await consumerBacklog(jsm);
     const snap = await snapshot(js, jsm);
-    const report = checkInvariants(snap);
+    const now = Date.now();
+    const expired = now >= deadline;
+    const stuckAfterMs = opts.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+    const settleMs = opts.settleMs ?? 0;
+    const report = checkInvariants(snap, { now, stuckAfterMs: expired && settleMs > 0 ? Math.min(stuckAfterMs, settleMs) : stuckAfterMs });
     const settled = report.inFlight.length === 0 && backlog === 0;
-    if (settled || Date.now() >= deadline) {
+    if (settled || expired) {
       return { ...report, checkedAt: new Date().toISOString(), settled, consumerBacklog: backlog, authorizationEvents: snap.authorizations.length };
     }
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
@@ -62,8 +75,17 @@ export async function snapshot(js: JetStreamClient, jsm: JetStreamManager): Prom
   // Read the stream first: an authorization published after this read has its order record
   // written before it, so it cannot make a consistent state look inconsistent.
   const authorizations = await readAuthorizations(js, jsm);
-  const [o, st, p, sh] = await Promise.all([readBucket(orders), readBucket(stock), readBucket(payments), readBucket(shipments)]);
+  const [o, st, p, sh] = await Promise.all([readBucket(js, orders), readBucket(js, stock), readBucket(js, payments), readBucket(js, shipments)]);
   const pick = <T>(m: Map<string, unknown>, prefix: string) => [...m].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v as T);
+  // The buckets are read side by side: an order placed after the orders bucket was read can
+  // already hold stock or a payment. Before calling such an order unknown, look it up again.
+  const referenced = new Set<string>([...authorizations.map((a) => a.orderId), ...pick<PaymentRecord>(p, "payment.").map((x) => x.orderId)]);
+  for (const rec of pick<StockRecord>(st, "stock.")) for (const id of Object.keys(rec.holds)) referenced.add(id);
+  for (const id of referenced) {
+    if (o.has(orderKey(id)) || !orders || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) continue;
+    const e = await orders.get(orderKey(id));
+    if (e && e.operation === "PUT") o.set(orderKey(id), e.json());
+  }
   return {
     orders: pick<OrderRecord>(o, "order."),
     seeds: pick<SeedRecord>(st, "seed."),
@@ -92,34 +114,56 @@ async function consumerBacklog(jsm: JetStreamManager): Promise<number> {
  * Every current value of a bucket (deleted keys left out). Reads the last value per key in
  * stream order until it reaches the stream's last sequence as of the start — the last
  * message delivered is always the newest write — so the read is complete by construction.
+ * The read's consumer is deleted afterwards: a checker run leaves nothing on the server.
  */
-export async function readBucket(kv: KV | undefined, timeoutMs = 120_000): Promise<Map<string, unknown>> {
+export async function readBucket(js: JetStreamClient, kv: KV | undefined, timeoutMs = 120_000): Promise<Map<string, unknown>> {
   const out = new Map<string, unknown>();
   if (!kv) return out;
   const status = await kv.status();
   const lastSeq = status.streamInfo.state.last_seq;
   if (status.values === 0 || lastSeq === 0) return out;
-  const w = await kv.watch({ key: ">", include: KvWatchInclude.LastValue, ignoreDeletes: false });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    w.stop();
-  }, timeoutMs);
-  try {
-    for await (const e of w) {
-      if (e.operation === "PUT") out.set(e.key, e.json());
-      else out.delete(e.key);
-      // delta = messages still pending for this watch: 0 means the snapshot is complete even
-      // if the server skipped to a newer message than the one at lastSeq.
-      if (e.revision >= lastSeq || e.delta === 0) break;
-    }
-  } finally {
-    clearTimeout(timer);
-    w.stop();
-  }
+  const prefix = `$KV.${status.bucket}.`;
+  const c = await js.consumers.get(status.streamInfo.config.name, {
+    filter_subjects: [`${prefix}>`],
+    deliver_policy: DeliverPolicy.LastPerSubject,
+    inactive_threshold: CONSUMER_INACTIVE_MS,
+  });
+  const timedOut = await readAll(c, timeoutMs, (m) => {
+    const key = m.subject.slice(prefix.length);
+    const op = m.headers?.get("KV-Operation");
+    if (op === "DEL" || op === "PURGE") out.delete(key);
+    else out.set(key, m.json());
+    // pending = messages still to come for this read: 0 means the snapshot is complete even
+    // if the server skipped to a newer message than the one at lastSeq.
+    return m.seq >= lastSeq || m.info.pending === 0;
+  });
   // A partial read would report false violations: fail instead.
   if (timedOut) throw new Error(`reading bucket ${status.bucket} timed out after ${timeoutMs} ms`);
   return out;
+}
+
+// If the checker dies mid-read, the server drops its consumer after this long.
+const CONSUMER_INACTIVE_MS = 30_000;
+
+/**
+ * Consumes until `onMessage` says done, then stops and deletes the (ordered, ephemeral)
+ * consumer. True when `timeoutMs` passed first.
+ */
+async function readAll(c: Consumer, timeoutMs: number, onMessage: (m: JsMsg) => boolean): Promise<boolean> {
+  const msgs = await c.consume({ max_messages: 1000 });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    msgs.stop();
+  }, timeoutMs);
+  try {
+    for await (const m of msgs) if (onMessage(m)) break;
+  } finally {
+    clearTimeout(timer);
+    await msgs.close().catch(() => undefined);
+    await c.delete().catch(() => undefined);
+  }
+  return timedOut;
 }
 
 async function readAuthorizations(js: JetStreamClient, jsm: JetStreamManager): Promise<ShopSnapshot["authorizations"]> {
@@ -133,28 +177,18 @@ async function readAuthorizations(js: JetStreamClient, jsm: JetStreamManager): P
   }
   if (count === 0) return [];
   const out: ShopSnapshot["authorizations"] = [];
-  const c = await js.consumers.get(SHOP_STREAM, { filter_subjects: PAYMENT_AUTHORIZED });
-  const msgs = await c.consume({ max_messages: 1000 });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    msgs.stop();
-  }, 120_000);
-  try {
-    for await (const m of msgs) {
-      const eventId = m.headers?.get("ce-id") || m.headers?.get("Nats-Msg-Id") || `seq-${m.seq}`;
-      try {
-        out.push({ orderId: (m.json() as PaymentAuthorized).orderId, eventId });
-      } catch {
-        out.push({ orderId: `(unreadable event at seq ${m.seq})`, eventId });
-      }
-      // Counted at the start: later authorizations belong to orders read after this anyway.
-      if (out.length >= count) break;
+  const c = await js.consumers.get(SHOP_STREAM, { filter_subjects: PAYMENT_AUTHORIZED, inactive_threshold: CONSUMER_INACTIVE_MS });
+  const timedOut = await readAll(c, 120_000, (m) => {
+    const eventId = m.headers?.get("ce-id") || m.headers?.get("Nats-Msg-Id") || `seq-${m.seq}`;
+    try {
+      const data = m.json() as PaymentAuthorized;
+      out.push({ orderId: data.orderId, eventId, authorizationId: data.authorizationId });
+    } catch {
+      out.push({ orderId: `(unreadable event at seq ${m.seq})`, eventId, authorizationId: `(unreadable event at seq ${m.seq})` });
     }
-  } finally {
-    clearTimeout(timer);
-    await msgs.close().catch(() => undefined);
-  }
+    // Counted at the start: later authorizations belong to orders read after this anyway.
+    return out.length >= count;
+  });
   if (timedOut) throw new Error("reading the payment authorizations from the stream timed out");
   return out;
 }

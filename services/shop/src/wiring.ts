@@ -40,7 +40,8 @@ function subscription(service: ShopService, types: ShopEventType[]): Subscriptio
 
 export const SUBSCRIPTIONS: readonly Subscription[] = [
   subscription("inventory", [ORDER_PLACED, ORDER_CANCELLED, SHIPMENT_DISPATCHED]),
-  subscription("payment", [INVENTORY_RESERVED]),
+  // Cancellations too: an authorization for an order that is then cancelled is voided.
+  subscription("payment", [INVENTORY_RESERVED, ORDER_CANCELLED]),
   subscription("order", [INVENTORY_REJECTED, PAYMENT_AUTHORIZED, PAYMENT_DECLINED, SHIPMENT_DISPATCHED]),
   subscription("shipping", [ORDER_CONFIRMED]),
 ];

@@ -33,7 +33,7 @@ function consistent(): ShopSnapshot {
       { orderId: "o2", outcome: "declined", amount: 100, currency: "EUR", reason: "card_declined", at: T },
     ],
     shipments: [{ orderId: "o1", shipmentId: "s1", carrier: "dhl", dispatchedAt: T }],
-    authorizations: [{ orderId: "o1", eventId: "e1" }],
+    authorizations: [{ orderId: "o1", eventId: "e1", authorizationId: "auth-1" }],
   };
 }
 
@@ -50,7 +50,22 @@ describe("checkInvariants", () => {
     { name: "stock created from nothing", kind: "stock_conservation", subject: "a", mutate: (s) => void (s.stock[0]!.available = 9) },
     { name: "reserved not matching holds", kind: "stock_conservation", subject: "a", mutate: (s) => void (s.stock[0]! = { ...s.stock[0]!, reserved: 2, available: 7 }) },
     { name: "stock without a seed", kind: "stock_conservation", subject: "b", mutate: (s) => void s.stock.push({ sku: "b", available: 1, reserved: 0, shipped: 0, holds: {} }) },
-    { name: "the same order authorized twice", kind: "double_charge", subject: "o1", mutate: (s) => void s.authorizations.push({ orderId: "o1", eventId: "e2" }) },
+    { name: "the same order charged twice", kind: "double_charge", subject: "o1", mutate: (s) => void s.authorizations.push({ orderId: "o1", eventId: "e2", authorizationId: "auth-2" }) },
+    {
+      name: "stock held by an unknown order",
+      kind: "reservation_left",
+      subject: "ghost",
+      mutate: (s) => void (s.stock[0] = { ...s.stock[0]!, available: 7, reserved: 2, holds: { o3: 1, ghost: 1 } }),
+    },
+    {
+      name: "an unknown order's payment left authorized",
+      kind: "inconsistent",
+      subject: "ghost",
+      mutate: (s) => {
+        s.payments.push({ orderId: "ghost", outcome: "authorized", amount: 1, currency: "EUR", authorizationId: "auth-g", at: T });
+        s.authorizations.push({ orderId: "ghost", eventId: "eg", authorizationId: "auth-g" });
+      },
+    },
     { name: "a cancelled order that was charged", kind: "double_charge", subject: "o2", mutate: (s) => void (s.payments[1]!.outcome = "authorized") },
     { name: "two terminal states", kind: "terminal_state", subject: "o1", mutate: (s) => void s.orders[0]!.history.push({ status: "shipped", at: T }) },
     { name: "shipped without confirmation", kind: "terminal_state", subject: "x", mutate: (s) => void s.orders.push(order("x", ["placed", "shipped"])) },
@@ -70,5 +85,27 @@ describe("checkInvariants", () => {
     mutate(s);
     const r = checkInvariants(s);
     expect(r.violations.map((v) => [v.kind, v.subject])).toContainEqual([kind, subject]);
+  });
+
+  it("counts charges, not events: an authorization republished under a new event id is one charge", () => {
+    const s = consistent();
+    s.authorizations.push({ orderId: "o1", eventId: "e1-again", authorizationId: "auth-1" }, { orderId: "o1", eventId: "e1-third", authorizationId: "auth-1" });
+    expect(checkInvariants(s).violations).toEqual([]);
+  });
+
+  it("accepts an unknown order whose stock was released and whose authorization was voided", () => {
+    const s = consistent();
+    s.payments.push({ orderId: "ghost", outcome: "voided", amount: 1, currency: "EUR", authorizationId: "auth-g", at: T, voidedAt: T });
+    s.authorizations.push({ orderId: "ghost", eventId: "eg", authorizationId: "auth-g" });
+    expect(checkInvariants(s).violations).toEqual([]);
+  });
+
+  it("reports an order unfinished past the stuck time as stuck, with the stock it holds", () => {
+    const s = consistent();
+    const now = Date.parse(T) + 60_000;
+    expect(checkInvariants(s, { now, stuckAfterMs: 120_000 }).violations).toEqual([]);
+    const r = checkInvariants(s, { now, stuckAfterMs: 30_000 });
+    expect(r.violations).toEqual([{ kind: "stuck", subject: "o3", message: "still placed after 60 s without a change; holds 1 of a" }]);
+    expect(r.inFlight).toEqual(["o3"]);
   });
 });

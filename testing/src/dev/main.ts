@@ -24,6 +24,9 @@ export function summary(e: DevEndpoints): string {
     `  operator       ${e.operatorUrl}/metrics`,
     `  Prometheus     ${e.prometheusUrl ?? "(not running: sudo apt-get install prometheus)"}`,
     `  processes      ${rel(e.processesFile)}`,
+    // Convenience over security, which is only safe because everything listens on loopback.
+    "  security       open, loopback only: the order API has no token (customer emails are masked)",
+    "                 and NATS no authentication; the Helm chart turns both on (docs/security.md)",
     "",
     "In another terminal:",
     `  export KUBECONFIG=${e.kubeconfig}`,
