@@ -9,9 +9,8 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import type { DesiredConsumerConfig } from "./consumer-config.ts";
+import { PAUSED_UNTIL, type DesiredConsumerConfig } from "./consumer-config.ts";
 import type { DesiredStreamConfig } from "./stream-config.ts";
-import type { ServerFeatures } from "./version.ts";
 
 export interface StreamState {
   config: Record<string, unknown>;
@@ -29,10 +28,11 @@ export interface ConsumerState {
   deliveredStreamSeq: number;
   deliveredConsumerSeq: number;
   ackFloorConsumerSeq: number;
+  /** Paused through the pause API (or created with pause_until), until a time not yet reached. */
+  paused: boolean;
 }
 
 export interface JetStreamAdmin {
-  readonly features: ServerFeatures;
   streamInfo(name: string): Promise<StreamState | undefined>;
   addStream(cfg: DesiredStreamConfig): Promise<StreamState>;
   updateStream(cfg: DesiredStreamConfig): Promise<StreamState>;
@@ -41,6 +41,8 @@ export interface JetStreamAdmin {
   addConsumer(stream: string, cfg: DesiredConsumerConfig): Promise<ConsumerState>;
   updateConsumer(stream: string, cfg: DesiredConsumerConfig): Promise<ConsumerState>;
   deleteConsumer(stream: string, name: string): Promise<void>;
+  /** Pauses the consumer until resumed (PAUSED_UNTIL), or resumes it; returns the state after. */
+  setPaused(stream: string, name: string, paused: boolean): Promise<ConsumerState>;
 }
 
 /** JetStream understood the request and said no (bad or conflicting configuration). */
@@ -97,12 +99,12 @@ function consumerState(ci: ConsumerInfo): ConsumerState {
     deliveredStreamSeq: ci.delivered.stream_seq,
     deliveredConsumerSeq: ci.delivered.consumer_seq,
     ackFloorConsumerSeq: ci.ack_floor.consumer_seq,
+    paused: ci.paused === true,
   };
 }
 
-export function natsJetStreamAdmin(jsm: JetStreamManager, features: ServerFeatures): JetStreamAdmin {
+export function natsJetStreamAdmin(jsm: JetStreamManager): JetStreamAdmin {
   return {
-    features,
     async streamInfo(name) {
       try {
         return streamState(await jsm.streams.info(name));
@@ -146,13 +148,20 @@ export function natsJetStreamAdmin(jsm: JetStreamManager, features: ServerFeatur
         max_ack_pending: cfg.max_ack_pending,
         backoff: [],
         description: cfg.description,
+        metadata: cfg.metadata,
+        filter_subject: cfg.filter_subject ?? "",
+        filter_subjects: cfg.filter_subjects ?? [],
       };
-      if (cfg.metadata) update.metadata = cfg.metadata;
-      if (features.filterUpdatable) {
-        update.filter_subject = cfg.filter_subject ?? "";
-        update.filter_subjects = cfg.filter_subjects ?? [];
-      }
       return consumerState(await jsm.consumers.update(stream, cfg.durable_name, update).catch((e) => Promise.reject(classify(e))));
+    },
+    async setPaused(stream, name, paused) {
+      try {
+        if (paused) await jsm.consumers.pause(stream, name, new Date(PAUSED_UNTIL));
+        else await jsm.consumers.resume(stream, name);
+        return consumerState(await jsm.consumers.info(stream, name));
+      } catch (err) {
+        throw classify(err);
+      }
     },
     async deleteConsumer(stream, name) {
       try {

@@ -7,7 +7,7 @@ import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions,
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { natsJetStreamAdmin, type JetStreamAdmin } from "./admin.ts";
-import { featuresOf } from "./version.ts";
+import { unsupportedServer } from "./version.ts";
 
 export interface NatsSettings {
   servers: string[];
@@ -120,8 +120,10 @@ export class NatsConnector {
     const attach = async () => {
       const version = nc.info?.version ?? "0.0.0";
       const jsm = await jetstreamManager(nc, { timeout: this.settings.requestTimeoutMs });
-      this.setAdmin(natsJetStreamAdmin(jsm, featuresOf(version)));
+      this.setAdmin(natsJetStreamAdmin(jsm));
       this.log.info({ server: nc.getServer(), version }, "connected to NATS");
+      const unsupported = unsupportedServer(version);
+      if (unsupported) this.log.error({ server: nc.getServer(), version }, unsupported);
     };
     try {
       await attach();
@@ -159,7 +161,7 @@ export class NatsConnector {
     if (this.current || !nc || nc.isClosed()) return;
     try {
       const jsm = await jetstreamManager(nc, { timeout: this.settings.requestTimeoutMs });
-      this.setAdmin(natsJetStreamAdmin(jsm, featuresOf(nc.info?.version ?? "0.0.0")));
+      this.setAdmin(natsJetStreamAdmin(jsm));
     } catch (err) {
       this.lastError = (err as Error).message;
     }
