@@ -52,6 +52,8 @@ function fakeJetStream() {
       consumers.set(`${stream}/${name}`, next);
       return state(next);
     },
+    getMessage: async () => Promise.reject(new Error("unused")),
+    publish: async () => Promise.reject(new Error("unused")),
   };
   return { admin, consumers, calls };
 }

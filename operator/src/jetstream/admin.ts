@@ -11,6 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { PAUSED_UNTIL, type DesiredConsumerConfig } from "./consumer-config.ts";
 import type { DesiredStreamConfig } from "./stream-config.ts";
+import type { MsgHdrs } from "@nats-io/transport-node";
 
 export interface StreamState {
   config: Record<string, unknown>;
@@ -43,6 +44,16 @@ export interface JetStreamAdmin {
   deleteConsumer(stream: string, name: string): Promise<void>;
   /** Pauses the consumer until resumed (PAUSED_UNTIL), or resumes it; returns the state after. */
   setPaused(stream: string, name: string, paused: boolean): Promise<ConsumerState>;
+  /** A stored message by stream sequence; undefined when it is gone (removed, aged out). */
+  getMessage(stream: string, seq: number): Promise<StoredEvent | undefined>;
+  /** JetStream publish with a dedupe id (Nats-Msg-Id); duplicate when the stream had it already. */
+  publish(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<{ duplicate: boolean }>;
+}
+
+export interface StoredEvent {
+  subject: string;
+  data: Uint8Array;
+  headers: MsgHdrs | undefined;
 }
 
 /** JetStream understood the request and said no (bad or conflicting configuration). */
@@ -64,6 +75,7 @@ export class NatsUnavailable extends Error {
 }
 
 const STREAM_NOT_FOUND = 10059;
+const NO_MESSAGE_FOUND = 10037;
 const CONSUMER_NOT_FOUND = 10014;
 
 function classify(err: unknown): Error {
@@ -159,6 +171,23 @@ export function natsJetStreamAdmin(jsm: JetStreamManager): JetStreamAdmin {
         if (paused) await jsm.consumers.pause(stream, name, new Date(PAUSED_UNTIL));
         else await jsm.consumers.resume(stream, name);
         return consumerState(await jsm.consumers.info(stream, name));
+      } catch (err) {
+        throw classify(err);
+      }
+    },
+    async getMessage(stream, seq) {
+      try {
+        const m = await jsm.streams.getMessage(stream, { seq });
+        return m ? { subject: m.subject, data: m.data, headers: m.header } : undefined;
+      } catch (err) {
+        if (isNotFound(err, NO_MESSAGE_FOUND) || isNotFound(err, STREAM_NOT_FOUND)) return undefined;
+        throw classify(err);
+      }
+    },
+    async publish(subject, data, headers, msgID) {
+      try {
+        const ack = await jsm.jetstream().publish(subject, data, { headers, msgID });
+        return { duplicate: ack.duplicate };
       } catch (err) {
         throw classify(err);
       }
