@@ -14,7 +14,8 @@ export interface DevConfig {
   /** auto: run Prometheus when the binary is on PATH; off: never. */
   prometheus: "auto" | "off";
   prometheusBin: string;
-  natsServerBin: string;
+  /** NATS_SERVER_BIN; unset: the pinned server from the tools cache (natsServerBinary()). */
+  natsServerBin: string | undefined;
   /** LOG_LEVEL of the services and the operator. */
   logLevel: string;
   /** Seconds the runner waits after SIGTERM before SIGKILL. */
@@ -64,7 +65,7 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
     prometheusPort: port("JETMESH_DEV_PROMETHEUS_PORT", 9090),
     prometheus,
     prometheusBin: env.PROMETHEUS_BIN ?? "prometheus",
-    natsServerBin: env.NATS_SERVER_BIN ?? "nats-server",
+    natsServerBin: env.NATS_SERVER_BIN || undefined,
     logLevel,
     graceSeconds: grace,
     paymentLatencyMs: latency,
