@@ -34,7 +34,9 @@ test: typecheck tools
 	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus" >&2; exit 1; }
 	@echo "==> tests (vitest)"
 	@mkdir -p node_modules/.cache
-	@rc=0; NATS_SERVER_BIN="$${NATS_SERVER_BIN:-$$(./tools/ensure.sh nats | sed -n 's/^nats=//p')/nats-server}"; export NATS_SERVER_BIN; \
+	@rc=0; NATS_SERVER_BIN="$${NATS_SERVER_BIN:-$$(./tools/ensure.sh nats | sed -n 's/^nats=//p')/nats-server}"; \
+	  NATS_SERVER_COMPAT_BIN="$${NATS_SERVER_COMPAT_BIN:-$$(./tools/ensure.sh nats-compat | sed -n 's/^nats-compat=//p')/nats-server}"; \
+	  export NATS_SERVER_BIN NATS_SERVER_COMPAT_BIN; \
 	  npm test -- --reporter=default --reporter=json --outputFile.json=node_modules/.cache/vitest-results.json || rc=$$?; \
 	  node scripts/test-summary.ts node_modules/.cache/vitest-results.json || true; exit $$rc
 

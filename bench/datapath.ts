@@ -7,13 +7,23 @@
 // Publisher with CloudEvents validation and JSON Schema validation on. Runs alternate
 // raw, mesh, mesh, raw, ... so warm-up and drift hit both alike.
 //
+// The baseline from NATS itself, on the same server in the same run: `nats bench js pub async`
+// and `nats bench js consume` (the nats CLI next to the nats-server binary in the tools cache,
+// or $NATS_CLI_BIN) with the same message count and the events' size on the wire. It does less
+// per message (no follow-up publish, no decoding), so it is the ceiling of this machine, not a
+// like-for-like run: the ratios say how far each path is from it.
+//
 //   npm run bench:datapath [-- <messages>]     env: BENCH_MESSAGES, BENCH_ROUNDS, BENCH_CONCURRENCY
 //
 // Progress goes to stderr; the last stdout line is the JSON result.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { pino } from "pino";
-import { startNats } from "@jetmesh/testing";
+import { natsServerBinary, startNats } from "@jetmesh/testing";
 import { ConsumerRunner, encodeBinary, followUpEvent, newEvent, Publisher, SchemaRegistry, toMsgHdrs, type CloudEvent } from "@jetmesh/mesh";
 
 const N = Number(process.argv[2] ?? process.env.BENCH_MESSAGES ?? 50_000);
@@ -172,6 +182,41 @@ async function runMesh(js: JetStreamClient, nc: NatsConnection, name: string): P
   return { rate: N / secs, cpuUs: (cpu.user + cpu.system) / N };
 }
 
+interface NatsBench {
+  pub_async_msgs_per_s: number;
+  consume_msgs_per_s: number;
+  msg_bytes: number;
+}
+
+/** One encoded event's size on the wire (payload + ce- headers), for `nats bench --size`. */
+function eventBytes(): number {
+  const e = newEvent<OrderPlaced>({ type: IN, source: "/bench/order", data: { orderId: "o-12345", customer: "c-42", items: [{ sku: "sku-1", qty: 2 }] } });
+  const enc = encodeBinary(e);
+  const headers = Object.entries(enc.headers).reduce((s, [k, v]) => s + k.length + String(v).length + 4, 0);
+  return enc.payload.length + headers;
+}
+
+/** `nats bench js pub async` then `js consume` on their own stream; undefined without the CLI. */
+async function natsBench(url: string): Promise<NatsBench | undefined> {
+  const cli = process.env.NATS_CLI_BIN ?? join(dirname(natsServerBinary()), "nats");
+  if (!existsSync(cli)) {
+    log(`no nats CLI at ${cli} (tools/ensure.sh nats builds it, or set NATS_CLI_BIN): skipping the nats bench baseline`);
+    return undefined;
+  }
+  const size = eventBytes();
+  const run = async (args: string[]): Promise<number> => {
+    const { stdout } = await promisify(execFile)(cli, ["bench", "js", ...args, "--server", url, "--msgs", String(N), "--stream", "natsbench", "--no-progress"], { timeout: 600_000 });
+    const m = /stats: ([\d,]+) msgs\/sec/.exec(stdout);
+    if (!m) throw new Error(`nats bench ${args.join(" ")} printed no rate:\n${stdout}`);
+    return Number(m[1]!.replaceAll(",", ""));
+  };
+  const pub = await run(["pub", "async", "natsbench.x", "--size", `${size}B`, "--create", "--storage", "file"]);
+  log(`nats bench js pub async: ${pub} msgs/s (${size} B)`);
+  const consume = await run(["consume"]);
+  log(`nats bench js consume: ${consume} msgs/s`);
+  return { pub_async_msgs_per_s: pub, consume_msgs_per_s: consume, msg_bytes: size };
+}
+
 async function main(): Promise<void> {
   log(`nats-server starting; ${N} events, ${ROUNDS} rounds (raw/mesh alternating), concurrency ${CONCURRENCY}`);
   const nats = await startNats();
@@ -181,6 +226,7 @@ async function main(): Promise<void> {
     await jsm.streams.add({ name: STREAM, subjects: ["bench.>"], duplicate_window: 120_000_000_000 });
     const js = jetstream(nc);
     await prefill(js);
+    const baseline = await natsBench(nats.url);
     const raw: number[] = [];
     const mesh: number[] = [];
     // Client CPU per message: a second view that the machine's other load disturbs less.
@@ -214,6 +260,10 @@ async function main(): Promise<void> {
       raw_runs: raw.map(Math.round),
       mesh_runs: mesh.map(Math.round),
       nats_server: nc.info?.version,
+      // The physical limit: NATS's own client, consuming only (and publishing only).
+      nats_bench: baseline ?? null,
+      raw_vs_nats_consume: baseline ? Number((rawRate / baseline.consume_msgs_per_s).toFixed(3)) : null,
+      mesh_vs_nats_consume: baseline ? Number((meshRate / baseline.consume_msgs_per_s).toFixed(3)) : null,
     };
     process.stdout.write(JSON.stringify(result) + "\n");
   } finally {

@@ -24,7 +24,7 @@ const body = JSON.stringify({ items: [{ sku: "sku-1", quantity: 1 }], customer: 
 
 const nats = await startNats();
 const nc = await connect({ servers: nats.url });
-await provisionShop(await jetstreamManager(nc), { serverVersion: nc.info?.version });
+await provisionShop(await jetstreamManager(nc));
 const order = spawnService("order", { ...serviceEnv("order", nats.url, await freePort()), HTTP_HOST: "127.0.0.1", LOG_LEVEL: "warn" });
 await order.waitReady(30_000);
 

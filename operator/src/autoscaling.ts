@@ -113,6 +113,7 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
         redelivered: c.redelivered,
         ackFloorConsumerSeq: c.ackFloorConsumerSeq,
         deliveredConsumerSeq: c.deliveredConsumerSeq,
+        paused: c.paused,
       };
     },
   };

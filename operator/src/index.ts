@@ -11,6 +11,7 @@ import { EventStreamReconciler } from "./controller/eventstream.ts";
 import { EventSubscriptionReconciler } from "./controller/eventsubscription.ts";
 import { startHttpServer } from "./health.ts";
 import { NatsConnector } from "./jetstream/connection.ts";
+import { MAX_DELIVERIES_ADVISORIES, MaxDeliveriesDeadLetterer } from "./controller/max-deliveries.ts";
 import { KubeEventRecorder } from "./kube/events.ts";
 import { Informer } from "./kube/informer.ts";
 import { LeaderElector } from "./kube/leader.ts";
@@ -93,6 +94,8 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   if (autoscaler) subscriptionReconciler.observer = autoscaler.observer;
 
   let leading = false;
+  const deadLetterer = new MaxDeliveriesDeadLetterer({ subscriptions, nats, events, log, leading: () => leading });
+  nats.listen(MAX_DELIVERIES_ADVISORIES, (data) => void deadLetterer.onAdvisory(data));
   const c = controller;
   const onStart = () => {
     leading = true;

@@ -131,6 +131,7 @@ describe("EventSubscription spec", () => {
       maxDeliver: 5,
       backoffNs: [],
       maxAckPending: 1000,
+      paused: false,
     });
   });
 

@@ -71,7 +71,12 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
     const js = jetstream(nc);
     await js.publish("e2e.other.x", "not for this consumer");
     await js.publish("e2e.work.x", "one");
-    expect(await lag.read(STREAM, CONSUMER)).toMatchObject({ pending: 1, ackPending: 0 });
+    // nats-server 2.11+ updates a consumer's num_pending a moment after the publish is acked.
+    const before = await waitFor("the matching message counted", async () => {
+      const l = await lag.read(STREAM, CONSUMER);
+      return l?.pending === 1 ? l : undefined;
+    });
+    expect(before).toMatchObject({ pending: 1, ackPending: 0, paused: false });
     const c = await js.consumers.get(STREAM, CONSUMER);
     const m = await c.next({ expires: 2000 });
     await m!.ackAck();
@@ -97,11 +102,13 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       statusRefreshMs: 0,
     });
     const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: "worker", namespace: NS })).spec?.replicas;
-    autoscaler.start();
     try {
-      // Burst: 500 matching messages, nobody consuming.
+      // Burst: 500 matching messages, nobody consuming; counted by the consumer before the
+      // autoscaler's first look (nats-server 2.11+ counts a moment after the publish acks).
       const js = jetstream(nc);
       await Promise.all(Array.from({ length: 500 }, (_, i) => js.publish(`e2e.work.${i % 7}`, `m${i}`)));
+      await waitFor("burst counted as pending", async () => (await jsm.consumers.info(STREAM, CONSUMER)).num_pending === 500);
+      autoscaler.start();
       // Lag floor 500/50 = 10 → max 8, reached through the rate limit (1 → 5 → 8).
       await waitFor("scale-up to maxReplicas", async () => (await replicas()) === 8, { timeoutMs: 10_000 });
       expect(events.filter((e) => e.reason === "ScaledUp").map((e) => e.message)).toEqual([

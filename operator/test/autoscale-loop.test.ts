@@ -136,6 +136,27 @@ describe("SubscriptionAutoscaler", () => {
     expect(w.condition).toMatchObject({ status: "True", reason: "Scaling" });
   });
 
+  it("holds the replicas of a paused subscription whatever its lag, and scales again once resumed", async () => {
+    const w = new FakeWorld();
+    const a = new SubscriptionAutoscaler(target(), w.deps());
+    w.lag = { pending: 5000, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0, paused: true };
+    for (let i = 0; i < 3; i++) {
+      await a.tick();
+      w.now += 2000;
+    }
+    expect(w.writes).toEqual([]);
+    expect(w.condition).toMatchObject({ status: "False", reason: "Paused" });
+    expect(w.condition!.message).toMatch(/is paused.*stays at 2 replicas/);
+    expect(w.statuses.at(-1)).toMatchObject({ replicas: { current: 2, desired: 2 }, lag: { pending: 5000 } });
+    // The reconciler's ConsumerPaused Event already says it; no Warning on top.
+    expect(w.events).toEqual([]);
+
+    w.lag = { ...w.lag, paused: false };
+    await a.tick();
+    expect(w.writes).toEqual([6]); // one step from 2: max(2×2, 2+4)
+    expect(w.condition).toMatchObject({ status: "True", reason: "Scaling" });
+  });
+
   it("after a restart, recognises its own count from status and still not a person's", async () => {
     // Before the restart JetMesh ran 8 with maxReplicas 10; now maxReplicas is 5.
     const w = new FakeWorld();

@@ -40,13 +40,15 @@ for (const [lane, start] of LANES) describe(`the shop's examples (${lane})`, () 
       expect(c?.config.ack_policy).toBe("explicit");
       expect(c?.config.max_deliver).toBe(5);
       // ackWait is the per-delivery time; backoff (retry delays) goes to the runtime in the
-      // description, never to JetStream's backoff (which would make the ack wait 1 s).
+      // consumer's metadata, never to JetStream's backoff (which would make the ack wait 1 s).
       expect(c?.config.ack_wait).toBe(30e9);
       expect(c?.config.backoff ?? []).toEqual([]);
-      expect(c?.config.description).toBe(`JetMesh shop/${name}; backoff=1s,5s,30s`);
+      expect(c?.config.description).toBe(`JetMesh shop/${name}`);
+      expect((c?.config.metadata as Record<string, string> | undefined)?.["jetmesh.io/backoff"]).toBe("1s,5s,30s");
     }
-    // One type → a server-side filter (multi-type filters depend on the server version).
+    // The server filters: one type → filter_subject, several → filter_subjects.
     expect((await js.consumerInfo("shop_events", "shop_payment"))?.config.filter_subject).toBe("shop.inventory.reserved.v1");
+    expect((await js.consumerInfo("shop_events", "shop_order"))?.config.filter_subjects).toEqual(["shop.inventory.rejected.v1", "shop.payment.authorized.v1", "shop.payment.declined.v1", "shop.shipment.dispatched.v1"]);
 
     const sub = await env.getJson("esub", "shop", "payment");
     expect(sub?.status).toMatchObject({ consumerName: "shop_payment", streamName: "shop_events", observedGeneration: 1, lag: { pending: 0, ackPending: 0, redelivered: 0 } });
@@ -103,7 +105,7 @@ for (const [lane, start] of LANES) describe(`the shop's examples (${lane})`, () 
     await waitFor("consumer recreated", async () => (await js.consumerInfo("shop_events", "shop_shipping")) !== undefined, { timeoutMs: 10_000 });
     const restored = await waitFor("consumer restored", async () => {
       const c = (await js.consumerInfo("shop_events", "shop_order"))?.config;
-      return c?.max_deliver === 5 && c.description === "JetMesh shop/order; backoff=1s,5s,30s" ? c : undefined;
+      return c?.max_deliver === 5 && c.description === "JetMesh shop/order" ? c : undefined;
     }, { timeoutMs: 10_000 });
     expect(restored.backoff ?? []).toEqual([]);
     expect(restored.ack_wait).toBe(30e9);

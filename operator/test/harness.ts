@@ -6,7 +6,6 @@ import { freePort, startControlPlane, startKubeApiServer, startNats, toolPath, w
 import { pino } from "pino";
 import { parseConfig, startOperator, type OperatorHandle } from "../src/index.ts";
 import { natsJetStreamAdmin, type JetStreamAdmin } from "../src/jetstream/admin.ts";
-import { featuresOf } from "../src/jetstream/version.ts";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 
@@ -106,7 +105,7 @@ async function envOn<K extends KubeServer>(kube: K): Promise<Env<K>> {
     async js() {
       const nc = await connect({ servers: nats.url });
       clients.push(nc);
-      return natsJetStreamAdmin(await jetstreamManager(nc), featuresOf(nc.info?.version ?? "0.0.0"));
+      return natsJetStreamAdmin(await jetstreamManager(nc));
     },
     async getJson(kind, ns, name) {
       const r = await kubectl(["get", kind, "-n", ns, name, "-o", "json"]);

@@ -67,11 +67,11 @@ describe("JetStream admin on a real server", () => {
       ["many", ["c.a", "c.b"], ["1s", "5s"]],
     ] as const) {
       const sub = ok(resolveSubscriptionSpec({ stream: "c", types: [...types], delivery: { backoff: [...backoff], startFrom: "all" } }));
-      const desired = desiredConsumerConfig(`ns_${name}`, sub, admin.features);
+      const desired = desiredConsumerConfig(`ns_${name}`, sub);
       const created = await admin.addConsumer("ns_c", desired);
-      expect(diffConsumerConfig(desired, created.config, admin.features)).toEqual({ updatable: [], immutable: [] });
+      expect(diffConsumerConfig(desired, created.config)).toEqual({ updatable: [], immutable: [] });
       const updated = await admin.updateConsumer("ns_c", { ...desired, max_deliver: 9, max_ack_pending: 10 });
-      expect(diffConsumerConfig(desired, updated.config, admin.features).updatable).toEqual(["delivery.maxDeliver", "delivery.maxAckPending"]);
+      expect(diffConsumerConfig(desired, updated.config).updatable).toEqual(["delivery.maxDeliver", "delivery.maxAckPending"]);
       await admin.deleteConsumer("ns_c", `ns_${name}`);
       expect(await admin.consumerInfo("ns_c", `ns_${name}`)).toBeUndefined();
     }

@@ -1,11 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { desiredConsumerConfig, diffConsumerConfig } from "../src/jetstream/consumer-config.ts";
+import { desiredConsumerConfig, diffConsumerConfig, PAUSED_UNTIL } from "../src/jetstream/consumer-config.ts";
 import { desiredStreamConfig, diffStreamConfig } from "../src/jetstream/stream-config.ts";
-import { featuresOf, atLeast } from "../src/jetstream/version.ts";
+import { atLeast, unsupportedServer } from "../src/jetstream/version.ts";
 import type { ResolvedStream, ResolvedSubscription } from "../src/api/spec.ts";
-
-const v29 = featuresOf("2.9.10");
-const v210 = featuresOf("2.10.22");
 
 const stream: ResolvedStream = {
   subjects: ["shop.>"],
@@ -29,17 +26,20 @@ const sub: ResolvedSubscription = {
   maxDeliver: 5,
   backoffNs: [],
   maxAckPending: 1000,
+  paused: false,
 };
 
 describe("server versions", () => {
   it.each([
     ["2.9.10", false],
-    ["2.10.0", true],
-    ["v2.11.3", true],
+    ["2.10.27", false],
+    ["2.11.0", true],
+    ["v2.15.2", true],
     ["3.0.0", true],
     ["garbage", false],
-  ])("%s multi-filter: %s", (v, want) => expect(featuresOf(v).multiFilter).toBe(want));
+  ])("%s supported: %s", (v, want) => expect(unsupportedServer(v) === undefined).toBe(want));
   it("compares minor versions numerically", () => expect(atLeast("2.9.10", 2, 10)).toBe(false));
+  it("says what an old server breaks", () => expect(unsupportedServer("2.9.10")).toMatch(/older than the oldest supported 2\.11\.0.*filter_subjects.*paused/));
 });
 
 describe("stream config", () => {
@@ -75,18 +75,17 @@ describe("stream config", () => {
 
 describe("consumer config", () => {
   it.each([
-    ["one type → filter_subject", { types: ["a.b"] }, v29, { filter_subject: "a.b" }],
-    ["several types on 2.10 → filter_subjects", { types: ["a.b", "c.d"] }, v210, { filter_subjects: ["a.b", "c.d"] }],
-    ["several types on 2.9 → no server filter", { types: ["a.b", "c.d"] }, v29, {}],
-    ["no types → everything", { types: [] }, v210, {}],
-  ])("%s", (_name, change, f, filter) => {
-    const cfg = desiredConsumerConfig("shop_x", { ...sub, ...change }, f);
+    ["one type → filter_subject", { types: ["a.b"] }, { filter_subject: "a.b" }],
+    ["several types → filter_subjects", { types: ["a.b", "c.d"] }, { filter_subjects: ["a.b", "c.d"] }],
+    ["no types → everything", { types: [] }, {}],
+  ])("%s", (_name, change, filter) => {
+    const cfg = desiredConsumerConfig("shop_x", { ...sub, ...change });
     expect(cfg.filter_subject).toEqual((filter as { filter_subject?: string }).filter_subject);
     expect(cfg.filter_subjects).toEqual((filter as { filter_subjects?: string[] }).filter_subjects);
   });
 
   it("maps delivery settings", () => {
-    const cfg = desiredConsumerConfig("shop_x", { ...sub, startFrom: { kind: "time", time: "2026-01-01T00:00:00.000Z" }, backoffNs: [1e9, 5e9] }, v29, "shop/x");
+    const cfg = desiredConsumerConfig("shop_x", { ...sub, startFrom: { kind: "time", time: "2026-01-01T00:00:00.000Z" }, backoffNs: [1e9, 5e9] }, "shop/x");
     expect(cfg).toEqual({
       durable_name: "shop_x",
       ack_policy: "explicit",
@@ -95,55 +94,57 @@ describe("consumer config", () => {
       ack_wait: 30e9,
       max_deliver: 5,
       max_ack_pending: 1000,
-      description: "JetMesh shop/x; backoff=1s,5s",
+      description: "JetMesh shop/x",
+      metadata: { "jetmesh.io/backoff": "1s,5s" },
       filter_subject: "shop.order.placed.v1",
     });
   });
 
+  it("creates a paused subscription's consumer paused", () => {
+    expect(desiredConsumerConfig("shop_x", { ...sub, paused: true }).pause_until).toBe(PAUSED_UNTIL);
+    expect(desiredConsumerConfig("shop_x", sub)).not.toHaveProperty("pause_until");
+  });
+
   // JetStream's own backoff would replace ack_wait with backoff[0]: never set; the retry
-  // schedule goes to the runtime in the description (all versions) and metadata (≥ 2.10).
+  // schedule goes to the runtime in the consumer's metadata.
   it.each([
-    ["2.9, examples' values", [1e9, 5e9, 30e9], v29, "JetMesh shop/x; backoff=1s,5s,30s", undefined],
-    ["2.10, examples' values", [1e9, 5e9, 30e9], v210, "JetMesh shop/x; backoff=1s,5s,30s", { "jetmesh.io/backoff": "1s,5s,30s" }],
-    ["sub-second and odd values", [100e6, 1.5e9, 90e9, 7200e9, 1500], v210, "JetMesh shop/x; backoff=100ms,1500ms,90s,2h,1500ns", { "jetmesh.io/backoff": "100ms,1500ms,90s,2h,1500ns" }],
-    ["no backoff on 2.9: the runtime default", [], v29, "JetMesh shop/x", undefined],
-    ["no backoff on 2.10: empty metadata clears an old schedule", [], v210, "JetMesh shop/x", {}],
-  ])("%s", (_name, backoffNs, f, description, metadata) => {
-    const cfg = desiredConsumerConfig("shop_x", { ...sub, backoffNs, ackWaitNs: 30e9 }, f, "shop/x");
+    ["examples' values", [1e9, 5e9, 30e9], { "jetmesh.io/backoff": "1s,5s,30s" }],
+    ["sub-second and odd values", [100e6, 1.5e9, 90e9, 7200e9, 1500], { "jetmesh.io/backoff": "100ms,1500ms,90s,2h,1500ns" }],
+    ["no backoff: empty metadata clears an old schedule", [], {}],
+  ])("%s", (_name, backoffNs, metadata) => {
+    const cfg = desiredConsumerConfig("shop_x", { ...sub, backoffNs, ackWaitNs: 30e9 }, "shop/x");
     expect(cfg.ack_wait).toBe(30e9);
     expect(cfg).not.toHaveProperty("backoff");
-    expect(cfg.description).toBe(description);
+    expect(cfg.description).toBe("JetMesh shop/x");
     expect(cfg.metadata).toEqual(metadata);
   });
 
-  const desired = desiredConsumerConfig("shop_x", sub, v29);
+  const desired = desiredConsumerConfig("shop_x", sub);
   const server = { ...desired, replay_policy: "instant", max_waiting: 512, num_replicas: 0 };
   it.each([
-    ["unchanged", v29, {}, [], []],
-    ["deliver policy", v29, { deliver_policy: "new" }, [], ["delivery.startFrom"]],
-    ["filter on 2.9 is immutable", v29, { filter_subject: "other" }, [], ["types"]],
-    ["filter on 2.10 is updatable", v210, { filter_subject: "other" }, ["types"], []],
-    ["filter moved to filter_subjects is the same filter", v210, { filter_subject: undefined, filter_subjects: ["shop.order.placed.v1"] }, [], []],
-    ["max deliver and ack pending edited", v29, { max_deliver: 9, max_ack_pending: 1 }, ["delivery.maxDeliver", "delivery.maxAckPending"], []],
-    ["ack wait", v29, { ack_wait: 1e9 }, ["delivery.ackWait"], []],
-    ["push consumer in its place", v29, { deliver_subject: "x" }, [], ["pull (was push)"]],
-  ])("%s", (_name, f, change, updatable, immutable) => {
-    expect(diffConsumerConfig(desired, { ...server, ...change }, f)).toEqual({ updatable, immutable });
+    ["unchanged", {}, [], []],
+    ["deliver policy", { deliver_policy: "new" }, [], ["delivery.startFrom"]],
+    ["filter is updatable", { filter_subject: "other" }, ["types"], []],
+    ["filter moved to filter_subjects is the same filter", { filter_subject: undefined, filter_subjects: ["shop.order.placed.v1"] }, [], []],
+    ["max deliver and ack pending edited", { max_deliver: 9, max_ack_pending: 1 }, ["delivery.maxDeliver", "delivery.maxAckPending"], []],
+    ["ack wait", { ack_wait: 1e9 }, ["delivery.ackWait"], []],
+    ["push consumer in its place", { deliver_subject: "x" }, [], ["pull (was push)"]],
+    ["paused by hand is not a config difference (the pause API repairs it)", { pause_until: PAUSED_UNTIL }, [], []],
+  ])("%s", (_name, change, updatable, immutable) => {
+    expect(diffConsumerConfig(desired, { ...server, ...change })).toEqual({ updatable, immutable });
   });
 
-  const withBackoff = (f: typeof v29) => desiredConsumerConfig("shop_x", { ...sub, backoffNs: [1e9, 5e9] }, f, "shop/x");
+  const withBackoff = desiredConsumerConfig("shop_x", { ...sub, backoffNs: [1e9, 5e9] }, "shop/x");
   it.each([
-    ["as created", v29, {}, []],
-    // What operators before this change created: JetStream backoff, server-reported ack_wait 1 s.
-    ["old operator's JetStream backoff", v29, { backoff: [1e9, 5e9], ack_wait: 1e9, description: undefined }, ["delivery.backoff", "delivery.ackWait"]],
-    ["backoff changed in the spec", v29, { description: "JetMesh shop/x; backoff=2s" }, ["delivery.backoff"]],
-    ["description edited, same schedule", v29, { description: "mine; backoff=1s,5s" }, ["description"]],
-    ["description removed", v29, { description: undefined }, ["delivery.backoff"]],
-    ["2.10 as created, server metadata ignored", v210, { metadata: { "jetmesh.io/backoff": "1s,5s", "_nats.req.level": "0" } }, []],
-    ["2.10 metadata edited", v210, { metadata: { "jetmesh.io/backoff": "9s" } }, ["delivery.backoff"]],
-    ["2.10 metadata missing", v210, { metadata: undefined }, ["delivery.backoff"]],
-  ])("backoff drift: %s", (_name, f, change, updatable) => {
-    const d = withBackoff(f);
-    expect(diffConsumerConfig(d, { ...d, replay_policy: "instant", ...change }, f)).toEqual({ updatable, immutable: [] });
+    ["as created, server metadata ignored", { metadata: { "jetmesh.io/backoff": "1s,5s", "_nats.req.level": "0" } }, []],
+    // What older operators created: JetStream backoff, server-reported ack_wait 1 s.
+    ["old operator's JetStream backoff", { backoff: [1e9, 5e9], ack_wait: 1e9 }, ["delivery.backoff", "delivery.ackWait"]],
+    // What operators that also wrote the schedule into the description left: cleared.
+    ["old operator's description schedule", { description: "JetMesh shop/x; backoff=1s,5s" }, ["description"]],
+    ["description edited", { description: "mine" }, ["description"]],
+    ["metadata edited", { metadata: { "jetmesh.io/backoff": "9s" } }, ["delivery.backoff"]],
+    ["metadata missing", { metadata: undefined }, ["delivery.backoff"]],
+  ])("backoff drift: %s", (_name, change, updatable) => {
+    expect(diffConsumerConfig(withBackoff, { ...withBackoff, replay_policy: "instant", ...change })).toEqual({ updatable, immutable: [] });
   });
 });

@@ -1,17 +1,18 @@
 // Test harness: real nats-server processes on free loopback ports with temporary JetStream
 // storage. One node or a 3-node JetStream cluster; nodes can be stopped, killed (SIGKILL),
 // paused (SIGSTOP) and restarted with their storage intact.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConnection } from "node:net";
 import { freePort } from "./ports.ts";
+import { toolPath } from "./tools.ts";
 
 export interface NatsNodeOptions {
   /** Extra lines appended to the generated server config (auth, tls, ...). */
   extraConfig?: string;
-  /** Name of the nats-server binary (default: nats-server on PATH, or $NATS_SERVER_BIN). */
+  /** Path of the nats-server binary (default: natsServerBinary()). */
   binary?: string;
   /** Max bytes for a message payload (server max_payload). */
   maxPayload?: number;
@@ -160,7 +161,7 @@ export class NatsCluster {
    * Starts `size` nodes (1 = standalone JetStream server; 3 = a JetStream cluster).
    */
   static async start(size = 1, opts: NatsNodeOptions = {}): Promise<NatsCluster> {
-    const binary = opts.binary ?? process.env.NATS_SERVER_BIN ?? "nats-server";
+    const binary = opts.binary ?? natsServerBinary();
     const baseDir = mkdtempSync(join(tmpdir(), "jetmesh-nats-"));
     const ports: { port: number; monitorPort: number; clusterPort: number }[] = [];
     for (let i = 0; i < size; i++) {
@@ -222,6 +223,58 @@ export class NatsCluster {
   async destroy(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.kill()));
     rmSync(this.baseDir, { recursive: true, force: true });
+  }
+}
+
+/** The oldest nats-server JetMesh supports (docs/runtime.md): 2.11 has consumer pause. */
+export const OLDEST_SUPPORTED_NATS = "2.11.0";
+
+let defaultBinary: string | undefined;
+
+/**
+ * The nats-server tests run on: $NATS_SERVER_BIN, else the pinned current server from the tools
+ * cache (tools/ensure.sh nats answers at once when it is built, and builds it otherwise). Never
+ * whatever nats-server is on PATH: Debian's 2.9 is older than we support. Checked once per
+ * process: a server older than OLDEST_SUPPORTED_NATS is refused with the way out.
+ */
+export function natsServerBinary(): string {
+  if (defaultBinary) return defaultBinary;
+  // NATS_SERVER_BIN, else the pinned server of the tools cache (tools/ensure.sh nats).
+  const binary = toolPath("nats-server");
+  checkSupported(binary);
+  defaultBinary = binary;
+  return binary;
+}
+
+/**
+ * The oldest supported nats-server, for the compatibility subset ($NATS_SERVER_COMPAT_BIN;
+ * tools/ensure.sh nats-compat builds it). Undefined when not set: the subset then runs once.
+ */
+export function natsServerCompatBinary(): string | undefined {
+  const binary = process.env.NATS_SERVER_COMPAT_BIN;
+  if (binary) checkSupported(binary);
+  return binary || undefined;
+}
+
+/** "2.15.2" from `nats-server --version` ("nats-server: v2.15.2"). */
+export function natsServerVersion(binary: string): string {
+  let out: string;
+  try {
+    out = execFileSync(binary, ["--version"], { encoding: "utf8" });
+  } catch (err) {
+    throw new Error(`cannot run nats-server at ${binary}: ${(err as Error).message}`);
+  }
+  const m = /v?(\d+\.\d+\.\d+)/.exec(out);
+  if (!m) throw new Error(`${binary} --version printed no version: ${out.trim()}`);
+  return m[1] as string;
+}
+
+function checkSupported(binary: string): void {
+  const version = natsServerVersion(binary);
+  const [a, b] = version.split(".").map(Number) as [number, number];
+  const [x, y] = OLDEST_SUPPORTED_NATS.split(".").map(Number) as [number, number];
+  if (a < x || (a === x && b < y)) {
+    throw new Error(`nats-server ${version} at ${binary} is older than the oldest supported ${OLDEST_SUPPORTED_NATS}: unset NATS_SERVER_BIN to use tools/ensure.sh nats, or point it at a newer server`);
   }
 }
 

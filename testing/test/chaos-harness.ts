@@ -66,7 +66,7 @@ export class ChaosShop {
 export async function provisionChaos(natsUrl: string, opts: ProvisionOptions = CHAOS_PROVISION): Promise<void> {
   const nc = await connect({ servers: natsUrl.split(",") });
   try {
-    await provisionShop(await jetstreamManager(nc), { ...opts, serverVersion: nc.info?.version });
+    await provisionShop(await jetstreamManager(nc), opts);
   } finally {
     await nc.close();
   }

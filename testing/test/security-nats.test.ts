@@ -60,7 +60,7 @@ describe("security: NATS TLS, authentication and per-service permissions", () =>
     ];
     nats = await startNats({ extraConfig: `${natsTlsConfig(pki)}\n${natsAuthorizationConfig(users)}` });
     admin = await connect({ servers: nats.url, user: "admin", pass: passwords.admin, tls: tlsOpts("admin") });
-    await provisionShop(await jetstreamManager(admin), { backoffMs: [2000, 2000, 4000], maxDeliver: 4, serverVersion: admin.info?.version });
+    await provisionShop(await jetstreamManager(admin), { backoffMs: [2000, 2000, 4000], maxDeliver: 4 });
     for (const s of ["inventory", "payment", "shipping", "order"] as ShopService[]) {
       const c = tlsOpts(s);
       const env = {

@@ -31,6 +31,8 @@ export interface ResolvedSubscription {
   maxAckPending: number;
   deadLetterStream?: string;
   deployment?: string;
+  /** spec.paused: the consumer delivers nothing until resumed; the autoscaler holds replicas. */
+  paused: boolean;
 }
 
 export type Resolved<T> = { ok: true; value: T } | { ok: false; problems: string[] };
@@ -134,6 +136,7 @@ export function resolveSubscriptionSpec(spec: EventSubscriptionSpec): Resolved<R
     maxDeliver,
     backoffNs,
     maxAckPending: d.maxAckPending ?? DELIVERY_DEFAULTS.maxAckPending,
+    paused: spec?.paused === true,
   };
   if (spec?.deadLetter?.stream) value.deadLetterStream = spec.deadLetter.stream;
   if (spec?.subscriber?.deployment) value.deployment = spec.subscriber.deployment;

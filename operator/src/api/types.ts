@@ -93,6 +93,8 @@ export interface EventSubscriptionSpec {
   deadLetter?: { stream: string };
   subscriber?: { deployment: string };
   scaling?: ScalingSpec;
+  /** Pause delivery (JetStream consumer pause) until set back to false. */
+  paused?: boolean;
 }
 
 export interface Lag {
@@ -107,6 +109,8 @@ export interface EventSubscriptionStatus {
   streamName?: string;
   consumerName?: string;
   lag?: Lag;
+  /** Whether the JetStream consumer is paused, as the server reports it. */
+  paused?: boolean;
   replicas?: { current?: number; desired?: number };
   lastScaleTime?: string;
   lastScaleReason?: string;

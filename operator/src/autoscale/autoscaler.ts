@@ -139,6 +139,15 @@ export class SubscriptionAutoscaler {
       return;
     }
     const current = scale?.replicas;
+    if (lag.paused) {
+      // Lag grows while nothing is delivered: scaling out on it would start pods that get
+      // nothing, scaling in would leave too few for the backlog on resume. Rates restart then.
+      this.#rates = INITIAL_RATE_STATE;
+      this.#deps.reporter.observe(t, { lag, maxReplicas: policy.maxReplicas, drainObjectiveSeconds: policy.maxDrainSeconds, ...(current !== undefined ? { currentReplicas: current, desiredReplicas: current } : {}) });
+      const replicas = current === undefined ? "" : `; Deployment ${t.deployment} stays at ${current} replicas`;
+      await this.#setCondition(false, "Paused", `consumer ${t.consumer} is paused (spec.paused): no scaling until it is resumed${replicas}`, lag, current, current);
+      return;
+    }
     this.#rates = updateRates(this.#rates, {
       at: now,
       pending: lag.pending,
@@ -244,7 +253,8 @@ export class SubscriptionAutoscaler {
   ): Promise<void> {
     const t = this.#target;
     const condition: ScalingCondition = { type: "Scaling", status: ok ? "True" : "False", reason, message };
-    if (!ok && reason !== this.#lastConditionReason) {
+    // Paused is what a person asked for: the reconciler's ConsumerPaused Event says it already.
+    if (!ok && reason !== this.#lastConditionReason && reason !== "Paused") {
       await this.#deps.reporter.event(t, { type: "Warning", reason, message });
     }
     this.#lastConditionReason = reason;

@@ -20,6 +20,7 @@ export class JetStreamLagSource implements LagSource {
         redelivered: ci.num_redelivered,
         ackFloorConsumerSeq: ci.ack_floor.consumer_seq,
         deliveredConsumerSeq: ci.delivered.consumer_seq,
+        paused: ci.paused === true,
       };
     } catch (err) {
       if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.ConsumerNotFound || err.code === JetStreamApiCodes.StreamNotFound)) {

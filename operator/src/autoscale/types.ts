@@ -29,6 +29,8 @@ export interface ConsumerLag {
   redelivered: number;
   ackFloorConsumerSeq: number;
   deliveredConsumerSeq: number;
+  /** The consumer is paused (spec.paused): its lag grows by design, so nothing is scaled. */
+  paused?: boolean;
 }
 
 export interface LagSource {
@@ -56,6 +58,7 @@ export type ScalingConditionReason =
   | "DelegatedToKeda" // True: mode keda, a ScaledObject scales; JetMesh only reports
   | "DelegatedToHpa" // True: mode hpa, an HPA scales; JetMesh only reports
   | "ManualOverride" // False: someone set replicas outside the bounds
+  | "Paused" // False: the consumer is paused; replicas stay as they are
   | "DeploymentNotFound" // False: the scale target is missing
   | "ConsumerNotFound" // False: no consumer to read lag from (never scale on a missing consumer)
   | "LagUnavailable" // False: reading the consumer failed (NATS down, timeout)

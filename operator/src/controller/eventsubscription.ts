@@ -2,8 +2,8 @@
 // EventStream's stream: creates it, updates what JetStream can update, recreates it when a
 // field JetStream cannot change was edited (a consumer holds no messages, only a position; an
 // Event says so), waits with StreamReady=False while its stream does not exist, repairs a
-// consumer deleted or edited behind its back, reports lag, and deletes the consumer when the
-// resource goes.
+// consumer deleted or edited behind its back, pauses and resumes it as spec.paused says, reports
+// lag, and deletes the consumer when the resource goes.
 import { setCondition } from "../api/conditions.ts";
 import { deadLetterSubject, jetStreamName, objectKey, splitKey, validateName } from "../api/names.ts";
 import { resolveSubscriptionSpec, type ResolvedSubscription } from "../api/spec.ts";
@@ -19,7 +19,7 @@ import { statusPatch } from "./status.ts";
 import { isConflict } from "../kube/rest.ts";
 import { NATS_RETRY_MS } from "./eventstream.ts";
 
-const OWNED = ["observedGeneration", "conditions", "streamName", "consumerName", "lag", "lastError"] as const;
+const OWNED = ["observedGeneration", "conditions", "streamName", "consumerName", "lag", "paused", "lastError"] as const;
 const STREAM_WAIT_MS = 10_000;
 
 /** Hook for the autoscaler: told about every reconciled subscription, and about deletions. */
@@ -102,7 +102,7 @@ export class EventSubscriptionReconciler {
 
       const admin = ctx.nats.admin();
       if (!admin) throw new NatsUnavailable(ctx.nats.lastError);
-      const state = await this.converge(obj, admin, stream, consumer, spec);
+      const state = await this.applyPause(obj, admin, stream, consumer, spec, await this.converge(obj, admin, stream, consumer, spec));
 
       const lag = { pending: state.pending, ackPending: state.ackPending, redelivered: state.redelivered };
       const deadLetterProblem = this.checkDeadLetter(obj, spec);
@@ -112,12 +112,15 @@ export class EventSubscriptionReconciler {
       conditions = setCondition(conditions, { type: "ConsumerReady", status: "True", reason: "ConsumerSynced", message: `consumer ${consumer} matches the spec` }, now, gen);
       const ready: Cond = deadLetterProblem
         ? { type: "Ready", status: "False", ...deadLetterProblem }
-        : { type: "Ready", status: "True", reason: "Ready", message: `consuming from ${stream} as ${consumer}` };
+        : state.paused
+          ? { type: "Ready", status: "True", reason: "Paused", message: `consumer ${consumer} on ${stream} is paused (spec.paused): nothing is delivered until it is resumed` }
+          : { type: "Ready", status: "True", reason: "Ready", message: `consuming from ${stream} as ${consumer}` };
       conditions = setCondition(conditions, ready, now, gen);
       const status: EventSubscriptionStatus = {
         streamName: stream,
         consumerName: consumer,
         lag,
+        paused: state.paused,
         conditions,
         observedGeneration: deadLetterProblem ? obj.status?.observedGeneration : gen,
       };
@@ -136,7 +139,7 @@ export class EventSubscriptionReconciler {
   /** Makes the consumer match the spec; returns its state. */
   private async converge(obj: EventSubscription, admin: JetStreamAdmin, stream: string, consumer: string, spec: ResolvedSubscription): Promise<ConsumerState> {
     const { ctx } = this;
-    const desired = desiredConsumerConfig(consumer, spec, admin.features, `${obj.metadata.namespace}/${obj.metadata.name}`);
+    const desired = desiredConsumerConfig(consumer, spec, `${obj.metadata.namespace}/${obj.metadata.name}`);
     const previous = obj.status?.streamName;
     if (previous && previous !== stream) {
       // spec.stream changed: the consumer on the old stream would be left behind.
@@ -161,7 +164,7 @@ export class EventSubscriptionReconciler {
       } else ctx.events.normal(obj, "ConsumerCreated", `created durable consumer ${consumer} on stream ${stream}`);
       return state;
     }
-    const diff = diffConsumerConfig(desired, current.config, admin.features);
+    const diff = diffConsumerConfig(desired, current.config);
     if (diff.immutable.length > 0) {
       await admin.deleteConsumer(stream, consumer);
       const state = await create();
@@ -193,6 +196,23 @@ export class EventSubscriptionReconciler {
       return state;
     }
     return current;
+  }
+
+  /**
+   * spec.paused against what the server reports: pause or resume through the pause API. Also
+   * repairs a consumer paused or resumed by hand (an Event says so).
+   */
+  private async applyPause(obj: EventSubscription, admin: JetStreamAdmin, stream: string, consumer: string, spec: ResolvedSubscription, state: ConsumerState): Promise<ConsumerState> {
+    if (state.paused === spec.paused) return state;
+    const next = await admin.setPaused(stream, consumer, spec.paused);
+    const byHand = obj.status?.paused === spec.paused;
+    const what = spec.paused ? "paused" : "resumed";
+    this.ctx.events.normal(
+      obj,
+      spec.paused ? "ConsumerPaused" : "ConsumerResumed",
+      byHand ? `consumer ${consumer} was ${spec.paused ? "resumed" : "paused"} outside the operator; ${what} it again as spec.paused says` : `${what} consumer ${consumer} (spec.paused: ${spec.paused})`,
+    );
+    return next;
   }
 
   /** The dead-letter stream must exist and capture this subscription's dead-letter subject. */
@@ -250,6 +270,7 @@ export class EventSubscriptionReconciler {
       streamName: obj.status?.streamName,
       consumerName: obj.status?.consumerName,
       lag: obj.status?.lag,
+      paused: obj.status?.paused,
       lastError: problem.message,
       conditions,
     };

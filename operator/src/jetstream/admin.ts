@@ -9,9 +9,9 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import type { DesiredConsumerConfig } from "./consumer-config.ts";
+import { PAUSED_UNTIL, type DesiredConsumerConfig } from "./consumer-config.ts";
 import type { DesiredStreamConfig } from "./stream-config.ts";
-import type { ServerFeatures } from "./version.ts";
+import type { MsgHdrs } from "@nats-io/transport-node";
 
 export interface StreamState {
   config: Record<string, unknown>;
@@ -29,10 +29,11 @@ export interface ConsumerState {
   deliveredStreamSeq: number;
   deliveredConsumerSeq: number;
   ackFloorConsumerSeq: number;
+  /** Paused through the pause API (or created with pause_until), until a time not yet reached. */
+  paused: boolean;
 }
 
 export interface JetStreamAdmin {
-  readonly features: ServerFeatures;
   streamInfo(name: string): Promise<StreamState | undefined>;
   addStream(cfg: DesiredStreamConfig): Promise<StreamState>;
   updateStream(cfg: DesiredStreamConfig): Promise<StreamState>;
@@ -41,6 +42,18 @@ export interface JetStreamAdmin {
   addConsumer(stream: string, cfg: DesiredConsumerConfig): Promise<ConsumerState>;
   updateConsumer(stream: string, cfg: DesiredConsumerConfig): Promise<ConsumerState>;
   deleteConsumer(stream: string, name: string): Promise<void>;
+  /** Pauses the consumer until resumed (PAUSED_UNTIL), or resumes it; returns the state after. */
+  setPaused(stream: string, name: string, paused: boolean): Promise<ConsumerState>;
+  /** A stored message by stream sequence; undefined when it is gone (removed, aged out). */
+  getMessage(stream: string, seq: number): Promise<StoredEvent | undefined>;
+  /** JetStream publish with a dedupe id (Nats-Msg-Id); duplicate when the stream had it already. */
+  publish(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<{ duplicate: boolean }>;
+}
+
+export interface StoredEvent {
+  subject: string;
+  data: Uint8Array;
+  headers: MsgHdrs | undefined;
 }
 
 /** JetStream understood the request and said no (bad or conflicting configuration). */
@@ -62,6 +75,7 @@ export class NatsUnavailable extends Error {
 }
 
 const STREAM_NOT_FOUND = 10059;
+const NO_MESSAGE_FOUND = 10037;
 const CONSUMER_NOT_FOUND = 10014;
 
 function classify(err: unknown): Error {
@@ -97,12 +111,12 @@ function consumerState(ci: ConsumerInfo): ConsumerState {
     deliveredStreamSeq: ci.delivered.stream_seq,
     deliveredConsumerSeq: ci.delivered.consumer_seq,
     ackFloorConsumerSeq: ci.ack_floor.consumer_seq,
+    paused: ci.paused === true,
   };
 }
 
-export function natsJetStreamAdmin(jsm: JetStreamManager, features: ServerFeatures): JetStreamAdmin {
+export function natsJetStreamAdmin(jsm: JetStreamManager): JetStreamAdmin {
   return {
-    features,
     async streamInfo(name) {
       try {
         return streamState(await jsm.streams.info(name));
@@ -146,13 +160,37 @@ export function natsJetStreamAdmin(jsm: JetStreamManager, features: ServerFeatur
         max_ack_pending: cfg.max_ack_pending,
         backoff: [],
         description: cfg.description,
+        metadata: cfg.metadata,
+        filter_subject: cfg.filter_subject ?? "",
+        filter_subjects: cfg.filter_subjects ?? [],
       };
-      if (cfg.metadata) update.metadata = cfg.metadata;
-      if (features.filterUpdatable) {
-        update.filter_subject = cfg.filter_subject ?? "";
-        update.filter_subjects = cfg.filter_subjects ?? [];
-      }
       return consumerState(await jsm.consumers.update(stream, cfg.durable_name, update).catch((e) => Promise.reject(classify(e))));
+    },
+    async setPaused(stream, name, paused) {
+      try {
+        if (paused) await jsm.consumers.pause(stream, name, new Date(PAUSED_UNTIL));
+        else await jsm.consumers.resume(stream, name);
+        return consumerState(await jsm.consumers.info(stream, name));
+      } catch (err) {
+        throw classify(err);
+      }
+    },
+    async getMessage(stream, seq) {
+      try {
+        const m = await jsm.streams.getMessage(stream, { seq });
+        return m ? { subject: m.subject, data: m.data, headers: m.header } : undefined;
+      } catch (err) {
+        if (isNotFound(err, NO_MESSAGE_FOUND) || isNotFound(err, STREAM_NOT_FOUND)) return undefined;
+        throw classify(err);
+      }
+    },
+    async publish(subject, data, headers, msgID) {
+      try {
+        const ack = await jsm.jetstream().publish(subject, data, { headers, msgID });
+        return { duplicate: ack.duplicate };
+      } catch (err) {
+        throw classify(err);
+      }
     },
     async deleteConsumer(stream, name) {
       try {

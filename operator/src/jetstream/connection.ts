@@ -7,7 +7,7 @@ import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions,
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { natsJetStreamAdmin, type JetStreamAdmin } from "./admin.ts";
-import { featuresOf } from "./version.ts";
+import { unsupportedServer } from "./version.ts";
 
 export interface NatsSettings {
   servers: string[];
@@ -62,6 +62,7 @@ export class NatsConnector {
   private stopped = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  private readonly listeners: { subject: string; handler: (data: Uint8Array) => void }[] = [];
   lastError = "not connected yet";
 
   constructor(settings: NatsSettings, log: Logger, onChange: (connected: boolean) => void) {
@@ -72,6 +73,24 @@ export class NatsConnector {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /**
+   * Core NATS messages on `subject` (advisories), on this connection and every later one; the
+   * client resubscribes by itself after a reconnect of the same connection.
+   */
+  listen(subject: string, handler: (data: Uint8Array) => void): void {
+    this.listeners.push({ subject, handler });
+    if (this.nc && !this.nc.isClosed()) this.subscribe(this.nc, { subject, handler });
+  }
+
+  private subscribe(nc: NatsConnection, l: { subject: string; handler: (data: Uint8Array) => void }): void {
+    nc.subscribe(l.subject, {
+      callback: (err, msg) => {
+        if (err) this.log.warn({ subject: l.subject, err: err.message }, "subscription error");
+        else l.handler(msg.data);
+      },
+    });
   }
 
   /** The JetStream admin while connected; undefined while NATS is unreachable. */
@@ -120,9 +139,12 @@ export class NatsConnector {
     const attach = async () => {
       const version = nc.info?.version ?? "0.0.0";
       const jsm = await jetstreamManager(nc, { timeout: this.settings.requestTimeoutMs });
-      this.setAdmin(natsJetStreamAdmin(jsm, featuresOf(version)));
+      this.setAdmin(natsJetStreamAdmin(jsm));
       this.log.info({ server: nc.getServer(), version }, "connected to NATS");
+      const unsupported = unsupportedServer(version);
+      if (unsupported) this.log.error({ server: nc.getServer(), version }, unsupported);
     };
+    for (const l of this.listeners) this.subscribe(nc, l);
     try {
       await attach();
     } catch (err) {
@@ -159,7 +181,7 @@ export class NatsConnector {
     if (this.current || !nc || nc.isClosed()) return;
     try {
       const jsm = await jetstreamManager(nc, { timeout: this.settings.requestTimeoutMs });
-      this.setAdmin(natsJetStreamAdmin(jsm, featuresOf(nc.info?.version ?? "0.0.0")));
+      this.setAdmin(natsJetStreamAdmin(jsm));
     } catch (err) {
       this.lastError = (err as Error).message;
     }

@@ -5,9 +5,11 @@
 // the first delivery (overriding ack_wait), so a handler slower than the first retry delay would
 // be redelivered while still running. JetMesh means "delay before retry N after a failed
 // attempt" (the runtime naks with it), so the schedule travels to the runtime in the consumer's
-// description (every server version) and metadata (≥ 2.10), and ack_wait stays the spec's.
+// metadata, and ack_wait stays the spec's.
+//
+// spec.paused is not part of the config diff: the pause API sets and clears it
+// (JetStreamAdmin.setPaused); a consumer created paused starts paused (pause_until).
 import type { ResolvedSubscription } from "../api/spec.ts";
-import type { ServerFeatures } from "./version.ts";
 import type { ConfigDiff } from "./stream-config.ts";
 
 export interface DesiredConsumerConfig {
@@ -18,16 +20,23 @@ export interface DesiredConsumerConfig {
   ack_wait: number;
   max_deliver: number;
   max_ack_pending: number;
-  /** "JetMesh <namespace>/<name>[; backoff=1s,5s]": carries the retry schedule on 2.9. */
+  /** "JetMesh <namespace>/<name>": whose consumer this is, for a person reading `nats consumer info`. */
   description: string;
-  /** ≥ 2.10 only. */
-  metadata?: Record<string, string>;
+  metadata: Record<string, string>;
   filter_subject?: string;
   filter_subjects?: string[];
+  /** Only when created paused (spec.paused): PAUSED_UNTIL. */
+  pause_until?: string;
 }
 
-/** Metadata key (≥ 2.10) and description item holding the retry schedule; read by the runtime. */
+/** Metadata key holding the retry schedule; read by the runtime. */
 export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
+
+/**
+ * spec.paused means "until resumed"; JetStream pauses until a time. Far enough to be never, and
+ * within what Go's time.Duration (±292 years) turns into a timer without saturating oddly.
+ */
+export const PAUSED_UNTIL = "2200-01-01T00:00:00Z";
 
 const NS_UNITS: [string, number][] = [
   ["h", 3600e9],
@@ -48,17 +57,16 @@ export function backoffText(backoffNs: readonly number[]): string {
   return backoffNs.map(formatDurationNs).join(",");
 }
 
-export function consumerDescription(owner: string, backoffNs: readonly number[]): string {
-  const b = backoffText(backoffNs);
-  return b ? `JetMesh ${owner}; backoff=${b}` : `JetMesh ${owner}`;
+export function consumerDescription(owner: string): string {
+  return `JetMesh ${owner}`;
 }
 
 /**
  * `owner` names the EventSubscription (namespace/name) in the description.
- * One type → filter_subject. Several → filter_subjects on ≥ 2.10; on 2.9 no server-side filter
- * (the runtime acks and skips other subjects, docs/contracts.md).
+ * One type → filter_subject; several → filter_subjects (the server delivers only those, so the
+ * consumer's lag counts only the subscription's own events).
  */
-export function desiredConsumerConfig(name: string, s: ResolvedSubscription, f: ServerFeatures, owner: string = name): DesiredConsumerConfig {
+export function desiredConsumerConfig(name: string, s: ResolvedSubscription, owner: string = name): DesiredConsumerConfig {
   const cfg: DesiredConsumerConfig = {
     durable_name: name,
     ack_policy: "explicit",
@@ -66,13 +74,14 @@ export function desiredConsumerConfig(name: string, s: ResolvedSubscription, f: 
     ack_wait: s.ackWaitNs,
     max_deliver: s.maxDeliver,
     max_ack_pending: s.maxAckPending,
-    description: consumerDescription(owner, s.backoffNs),
+    description: consumerDescription(owner),
+    // Only our key: the server adds its own (_nats.*), which the diff ignores.
+    metadata: s.backoffNs.length > 0 ? { [BACKOFF_METADATA_KEY]: backoffText(s.backoffNs) } : {},
   };
   if (s.startFrom.kind === "time") cfg.opt_start_time = s.startFrom.time;
-  // Only our key: the server adds its own (_nats.*) on 2.11+, which the diff ignores.
-  if (f.consumerMetadata) cfg.metadata = s.backoffNs.length > 0 ? { [BACKOFF_METADATA_KEY]: backoffText(s.backoffNs) } : {};
   if (s.types.length === 1) cfg.filter_subject = s.types[0] as string;
-  else if (s.types.length > 1 && f.multiFilter) cfg.filter_subjects = [...s.types];
+  else if (s.types.length > 1) cfg.filter_subjects = [...s.types];
+  if (s.paused) cfg.pause_until = PAUSED_UNTIL;
   return cfg;
 }
 
@@ -88,7 +97,7 @@ function sameTime(a: unknown, b: unknown): boolean {
   return typeof a === "string" && typeof b === "string" && Date.parse(a) === Date.parse(b);
 }
 
-export function diffConsumerConfig(desired: DesiredConsumerConfig, actual: Record<string, unknown>, f: ServerFeatures): ConfigDiff {
+export function diffConsumerConfig(desired: DesiredConsumerConfig, actual: Record<string, unknown>): ConfigDiff {
   const diff: ConfigDiff = { updatable: [], immutable: [] };
   if (desired.deliver_policy !== actual.deliver_policy || !sameTime(desired.opt_start_time, actual.opt_start_time)) {
     diff.immutable.push("delivery.startFrom");
@@ -97,22 +106,18 @@ export function diffConsumerConfig(desired: DesiredConsumerConfig, actual: Recor
   if (typeof actual.deliver_subject === "string" && actual.deliver_subject !== "") diff.immutable.push("pull (was push)");
   const fd = filters(desired);
   const fa = filters(actual);
-  if (fd.length !== fa.length || fd.some((v, i) => v !== fa[i])) (f.filterUpdatable ? diff.updatable : diff.immutable).push("types");
-  // A JetStream backoff (set by hand, or by operators before JetMesh carried the schedule in the
-  // description) would override ack_wait: removed, which 2.9 and later allow in place.
+  if (fd.length !== fa.length || fd.some((v, i) => v !== fa[i])) diff.updatable.push("types");
+  // A JetStream backoff (set by hand, or by operators before JetMesh carried the schedule in
+  // metadata) would override ack_wait: removed in place.
   const nativeBackoff = Array.isArray(actual.backoff) && actual.backoff.length > 0;
   const actualMeta = (actual.metadata ?? {}) as Record<string, unknown>;
-  const metaDiffers = desired.metadata !== undefined && (desired.metadata[BACKOFF_METADATA_KEY] ?? "") !== (actualMeta[BACKOFF_METADATA_KEY] ?? "");
+  const metaDiffers = (desired.metadata[BACKOFF_METADATA_KEY] ?? "") !== (actualMeta[BACKOFF_METADATA_KEY] ?? "");
   const descA = typeof actual.description === "string" ? actual.description : "";
-  if (nativeBackoff || metaDiffers || backoffItem(descA) !== backoffItem(desired.description)) diff.updatable.push("delivery.backoff");
-  else if (descA !== desired.description) diff.updatable.push("description");
+  if (nativeBackoff || metaDiffers) diff.updatable.push("delivery.backoff");
+  // Also clears the "; backoff=..." item operators before the metadata-only schedule wrote.
+  if (descA !== desired.description) diff.updatable.push("description");
   if (actual.ack_wait !== desired.ack_wait) diff.updatable.push("delivery.ackWait");
   if (actual.max_deliver !== desired.max_deliver) diff.updatable.push("delivery.maxDeliver");
   if (actual.max_ack_pending !== desired.max_ack_pending) diff.updatable.push("delivery.maxAckPending");
   return diff;
-}
-
-/** The "backoff=..." item of a description ("" when there is none). */
-function backoffItem(description: string): string {
-  return /(?:^|[;\s])backoff=([^;\s]*)/.exec(description)?.[1] ?? "";
 }

@@ -1,14 +1,7 @@
-// nats-server version features that change what the operator may ask of JetStream.
+// The nats-server versions JetMesh supports (docs/runtime.md): 2.11 and later, so every server
+// has filter_subjects, consumer metadata and consumer pause, and nothing here branches on it.
 
-export interface ServerFeatures {
-  version: string;
-  /** ≥ 2.10: consumers may filter on several subjects (filter_subjects). */
-  multiFilter: boolean;
-  /** ≥ 2.10: a consumer's filter can be edited in place. */
-  filterUpdatable: boolean;
-  /** ≥ 2.10: consumers carry metadata (used for the retry schedule next to the description). */
-  consumerMetadata: boolean;
-}
+export const OLDEST_SUPPORTED_NATS = "2.11.0";
 
 export function parseVersion(v: string): [number, number, number] {
   const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(v.trim());
@@ -21,7 +14,9 @@ export function atLeast(v: string, major: number, minor: number): boolean {
   return a > major || (a === major && b >= minor);
 }
 
-export function featuresOf(version: string): ServerFeatures {
-  const modern = atLeast(version, 2, 10);
-  return { version, multiFilter: modern, filterUpdatable: modern, consumerMetadata: modern };
+/** A sentence for the log when the server is older than supported; undefined when it is fine. */
+export function unsupportedServer(version: string): string | undefined {
+  const [major, minor] = parseVersion(OLDEST_SUPPORTED_NATS);
+  if (atLeast(version, major, minor)) return undefined;
+  return `nats-server ${version} is older than the oldest supported ${OLDEST_SUPPORTED_NATS}: JetStream will refuse multi-type subscriptions (filter_subjects), and spec.paused does nothing; upgrade the server`;
 }

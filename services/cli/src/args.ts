@@ -3,6 +3,7 @@
 export type Command =
   | { kind: "help" }
   | { kind: "status"; kubeconfig: string | undefined; namespace: string | undefined; allNamespaces: boolean; output: "table" | "json" }
+  | { kind: "pause" | "resume"; kubeconfig: string | undefined; namespace: string | undefined; subscription: string }
   | { kind: "dlq-list"; nats: NatsTarget; limit: number; output: "table" | "json"; showSensitive: boolean }
   | { kind: "dlq-show"; nats: NatsTarget; seq: number; showSensitive: boolean }
   | { kind: "dlq-replay"; nats: NatsTarget; seqs: number[] | "all"; keep: boolean }
@@ -26,6 +27,11 @@ Usage:
   jetmesh status [-n NAMESPACE | -A] [-o table|json] [--kubeconfig FILE]
       Streams and subscriptions from the custom resources' status: ready, reason,
       lag (pending / ack pending), replicas current/desired.
+  jetmesh pause SUBSCRIPTION [-n NAMESPACE] [--kubeconfig FILE]
+  jetmesh resume SUBSCRIPTION [-n NAMESPACE] [--kubeconfig FILE]
+      Sets spec.paused of the EventSubscription (NAMESPACE/NAME, or NAME in -n or the
+      kubeconfig's namespace): the operator pauses its consumer, which keeps its position
+      and delivers nothing until resumed; the autoscaler holds the replicas meanwhile.
   jetmesh dlq list [--limit N] [-o table|json] [--nats URL] [--stream NAME] [--show-sensitive]
   jetmesh dlq show SEQ [--nats URL] [--stream NAME] [--show-sensitive]
       Card-like numbers (13-19 digits) in dead letters are masked but for their last four
@@ -95,6 +101,16 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       const all = flags.has("--all-namespaces");
       if (namespace && all) throw new UsageError("use either -n NAMESPACE or -A, not both");
       return { kind: "status", kubeconfig: str("--kubeconfig"), namespace, allNamespaces: all || !namespace, output: output() };
+    }
+    case "pause":
+    case "resume": {
+      allowOnly(["--namespace", "--kubeconfig"]);
+      if (sub === undefined || rest.length) throw new UsageError(`${cmd} needs exactly one EventSubscription (NAME or NAMESPACE/NAME)`);
+      if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(sub)) {
+        throw new UsageError(`not an EventSubscription name: ${sub} (NAME or NAMESPACE/NAME, lowercase letters, digits and -)`);
+      }
+      if (sub.includes("/") && str("--namespace")) throw new UsageError("use either NAMESPACE/NAME or -n NAMESPACE, not both");
+      return { kind: cmd, kubeconfig: str("--kubeconfig"), namespace: str("--namespace"), subscription: sub };
     }
     case "verify":
       allowOnly(["--nats", "--output", "--settle", "--stuck-after"]);

@@ -5,6 +5,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { maskCardNumbers, redactUrls } from "@jetmesh/mesh";
 import { parseArgs, UsageError, USAGE, type Command, type NatsTarget } from "./args.ts";
 import { readStatus, renderStatus } from "./status.ts";
+import { setPaused, subscriptionRef } from "./pause.ts";
 import { allSequences, getMessage, headerList, listDeadLetters, renderShow, replayDeadLetter } from "./dlq.ts";
 import { renderTable } from "./table.ts";
 import { runVerify } from "./verify.ts";
@@ -68,6 +69,29 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
         throw kubeError(err, server);
       }
       io.out(cmd.output === "json" ? JSON.stringify(report, null, 2) : renderStatus(report));
+      return EXIT_OK;
+    }
+    case "pause":
+    case "resume": {
+      const kc = loadKubeconfig(cmd.kubeconfig, env);
+      const server = kc.getCurrentCluster()?.server ?? "(no cluster in kubeconfig)";
+      const { namespace, name } = subscriptionRef(cmd.subscription, cmd.namespace, kc);
+      const paused = cmd.kind === "pause";
+      let r;
+      try {
+        r = await setPaused(kc, namespace, name, paused);
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) {
+          throw new CliError(`no EventSubscription ${namespace}/${name} at ${server} (kubectl get eventsubscriptions -A lists them)`, EXIT_FAILED);
+        }
+        throw kubeError(err, server);
+      }
+      const what = paused ? "paused" : "resumed";
+      io.out(
+        r.changed
+          ? `EventSubscription ${namespace}/${name}: spec.paused=${paused}; the operator ${paused ? "pauses" : "resumes"} its consumer (status.paused shows when it did)`
+          : `EventSubscription ${namespace}/${name} is already ${what} (spec.paused=${paused}); nothing changed`,
+      );
       return EXIT_OK;
     }
     case "dlq-list":

@@ -21,7 +21,10 @@ export interface BaseConfig {
   /** JETMESH_STREAM / JETMESH_CONSUMER: both set for a subscriber, neither for a publisher-only service. */
   stream?: string;
   consumer?: string;
-  /** JETMESH_TYPES: the subscription's CE types (client-side filter on nats-server 2.9). */
+  /**
+   * JETMESH_TYPES: the subscription's CE types, as the chart sets them. The consumer filters on
+   * the server, so the runtime only logs them at start (what this pod was deployed for).
+   */
   types: string[];
   deadLetterSubject?: string;
   httpPort: number;

@@ -1,5 +1,5 @@
 // The consumer runner: a durable pull consumer driven with bounded concurrency and
-// explicit acks. Every message ends in exactly one of: ack (handled, or skipped), nak with
+// explicit acks. Every message ends in exactly one of: ack (handled), nak with
 // delay (retry), dead-letter then ack (terminal, invalid, or out of deliveries), or, for a
 // handler that outlives its ack deadline, redelivery by the server.
 import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JsMsg, PubAck } from "@nats-io/jetstream";
@@ -13,7 +13,6 @@ import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import type { Publisher } from "./publisher.ts";
 import { maskCardNumbers } from "./redact.ts";
 import type { SchemaRegistry } from "./schemas.ts";
-import { subjectMatcher } from "./subjects.ts";
 
 export interface HandlerContext {
   /** Publishes a (follow-up) event; the input is acked only after these publishes are acked. */
@@ -39,8 +38,6 @@ export interface ConsumerRunnerOptions {
   publisher: Publisher;
   /** Where dead letters go (e.g. jetmesh.dlq.shop.inventory). */
   deadLetterSubject: string;
-  /** Subjects (CE types, wildcards allowed) of the subscription; others are acked and skipped. Default: the handlers' types. */
-  types?: string[];
   schemas?: SchemaRegistry;
   /** Messages handled at once (default 16). */
   concurrency?: number;
@@ -66,17 +63,17 @@ export interface DeliveryPolicy {
   /** Delay before retry n after a failed attempt (nak delay), last entry repeating; [] = default. */
   backoffMs: number[];
   /**
-   * Where backoffMs came from: the operator's schedule (metadata "jetmesh.io/backoff", or
-   * "backoff=" in the description) only sets nak delays; JetStream's own backoff also sets the
-   * server's ack deadline of each delivery (backoff[n-1] instead of ack_wait).
+   * Where backoffMs came from: the operator's schedule (metadata "jetmesh.io/backoff") only
+   * sets nak delays; JetStream's own backoff also sets the server's ack deadline of each
+   * delivery (backoff[n-1] instead of ack_wait).
    */
-  backoffFrom: "metadata" | "description" | "jetstream" | "none";
+  backoffFrom: "metadata" | "jetstream" | "none";
 }
 
-/** Consumer metadata key (nats-server ≥ 2.10) the operator writes the retry schedule to. */
+/** Consumer metadata key the operator writes the retry schedule to. */
 export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
 
-type Outcome = "acked" | "retried" | "dead_lettered" | "skipped";
+type Outcome = "acked" | "retried" | "dead_lettered";
 
 const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
 
@@ -89,7 +86,6 @@ export class ConsumerRunner {
   private readonly log: Logger;
   private readonly metrics: MeshMetrics | undefined;
   private readonly service: string;
-  private readonly inTypes: (subject: string) => boolean;
   private policy: DeliveryPolicy | undefined;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
@@ -116,7 +112,6 @@ export class ConsumerRunner {
     this.log = (opts.log ?? pino({ level: "silent" })).child({ stream: opts.stream, consumer: opts.consumer });
     this.metrics = opts.registry ? meshMetrics(opts.registry) : undefined;
     this.service = opts.service ?? "unknown";
-    this.inTypes = subjectMatcher(opts.types && opts.types.length > 0 ? opts.types : Object.keys(opts.handlers));
   }
 
   /** True while pulling messages from a consumer that exists and a connection that is up. */
@@ -276,7 +271,6 @@ export class ConsumerRunner {
             acked: m.processed.labels(this.service, type, "acked"),
             retried: m.processed.labels(this.service, type, "retried"),
             dead_lettered: m.processed.labels(this.service, type, "dead_lettered"),
-            skipped: m.processed.labels(this.service, type, "skipped"),
             seconds: m.processingSeconds.labels(this.service, type),
           }
         : NO_LABELS;
@@ -305,11 +299,6 @@ export class ConsumerRunner {
   }
 
   private async process(m: JsMsg, ctx: Delivery): Promise<Outcome> {
-    if (!this.inTypes(m.subject)) {
-      // A 2.9 consumer cannot filter on several subjects; the runner does it.
-      await this.ack(m);
-      return "skipped";
-    }
     let event: CloudEvent;
     try {
       event = decodeMessage(m, this.decodeOptions);
@@ -560,17 +549,16 @@ interface LabelSet {
   acked: { inc(): void };
   retried: { inc(): void };
   dead_lettered: { inc(): void };
-  skipped: { inc(): void };
   seconds: { observe(v: number): void };
 }
 
 const NOOP = { inc() {}, observe() {} };
-const NO_LABELS: LabelSet = { acked: NOOP, retried: NOOP, dead_lettered: NOOP, skipped: NOOP, seconds: NOOP };
+const NO_LABELS: LabelSet = { acked: NOOP, retried: NOOP, dead_lettered: NOOP, seconds: NOOP };
 
 /**
- * The retry schedule: the operator's (metadata on ≥ 2.10, else "backoff=" in the description,
- * which 2.9 also has), else JetStream's own backoff (consumers made by hand), else none. A
- * schedule that does not parse is skipped (the next source applies).
+ * The retry schedule: the operator's (consumer metadata), else JetStream's own backoff
+ * (consumers made by hand), else none. A schedule that does not parse is skipped (the next
+ * source applies).
  */
 export function deliveryPolicyOf(info: ConsumerInfo): DeliveryPolicy {
   const c = info.config;
@@ -580,8 +568,6 @@ export function deliveryPolicyOf(info: ConsumerInfo): DeliveryPolicy {
   };
   const fromMeta = parseBackoffList(c.metadata?.[BACKOFF_METADATA_KEY]);
   if (fromMeta) return { ...base, backoffMs: fromMeta, backoffFrom: "metadata" };
-  const fromDescription = parseBackoffList(/(?:^|[;\s])backoff=([^;\s]+)/.exec(c.description ?? "")?.[1]);
-  if (fromDescription) return { ...base, backoffMs: fromDescription, backoffFrom: "description" };
   if (c.backoff && c.backoff.length > 0) return { ...base, backoffMs: c.backoff.map((ns) => Math.round(ns / 1e6)), backoffFrom: "jetstream" };
   return { ...base, backoffMs: [], backoffFrom: "none" };
 }

@@ -5,7 +5,6 @@ export * from "./binding.ts";
 export * from "./events.ts";
 export * from "./metrics.ts";
 export * from "./publisher.ts";
-export * from "./subjects.ts";
 export * from "./schemas.ts";
 export * from "./kv.ts";
 export * from "./consumer.ts";

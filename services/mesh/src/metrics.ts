@@ -22,7 +22,7 @@ export function meshMetrics(registry: Registry): MeshMetrics {
   const m: MeshMetrics = {
     processed: new Counter({
       name: "jetmesh_events_processed_total",
-      help: "Events handled by the consumer runner, by outcome (acked, retried, dead_lettered, skipped).",
+      help: "Events handled by the consumer runner, by outcome (acked, retried, dead_lettered).",
       labelNames: ["service", "type", "outcome"],
       registers,
     }),

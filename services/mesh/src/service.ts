@@ -214,7 +214,6 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
       handlers,
       publisher,
       deadLetterSubject: base.deadLetterSubject,
-      ...(base.types.length > 0 ? { types: base.types } : {}),
       ...(schemas ? { schemas } : {}),
       concurrency: base.concurrency,
       maxEventBytes: base.maxEventBytes,
@@ -226,7 +225,7 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
     runner.start().catch((err) => log.debug({ err: errorMessage(err) }, "consumer runner did not start"));
   }
   hooks = setupHooks;
-  log.info({ stream: base.stream, consumer: base.consumer, handlers: handlers ? Object.keys(handlers) : [] }, "service started");
+  log.info({ stream: base.stream, consumer: base.consumer, types: base.types, handlers: handlers ? Object.keys(handlers) : [] }, "service started");
 
   let stopped: Promise<void> | undefined;
   const stop = () => {

@@ -38,7 +38,7 @@ afterAll(async () => {
   await nats?.destroy();
 });
 
-async function setup(name: string, consumer: { max_deliver: number; backoffMs?: number[]; ackWaitMs?: number; description?: string }) {
+async function setup(name: string, consumer: { max_deliver: number; backoffMs?: number[]; ackWaitMs?: number; metadata?: Record<string, string>; filterSubjects?: string[] }) {
   await jsm.streams.add({ name, subjects: [`${name}.>`] });
   await jsm.streams.add({ name: `${name}_dlq`, subjects: [`dlq.${name}`] });
   await jsm.consumers.add(name, {
@@ -47,7 +47,8 @@ async function setup(name: string, consumer: { max_deliver: number; backoffMs?: 
     max_deliver: consumer.max_deliver,
     ...(consumer.backoffMs ? { backoff: consumer.backoffMs.map((ms) => nanos(ms)) } : {}),
     ack_wait: nanos(consumer.ackWaitMs ?? consumer.backoffMs?.[0] ?? 30_000),
-    ...(consumer.description ? { description: consumer.description } : {}),
+    ...(consumer.metadata ? { metadata: consumer.metadata } : {}),
+    ...(consumer.filterSubjects ? { filter_subjects: consumer.filterSubjects } : {}),
   });
 }
 
@@ -74,8 +75,10 @@ function raw(subject: string, hdrs: Record<string, string>, body: string | Uint8
 }
 
 describe("ConsumerRunner", () => {
-  it("handles events, dedupes follow-ups, skips other types and dead-letters every kind of bad input", async () => {
-    await setup("c1", { max_deliver: 3, backoffMs: [100, 200] });
+  it("handles events, dedupes follow-ups, gets only its types and dead-letters every kind of bad input", async () => {
+    // As the operator creates a multi-type subscription's consumer: the server filters.
+    const types = ["c1.order.placed.v1", "c1.order.terminal.v1", "c1.order.unknown.v1"];
+    await setup("c1", { max_deliver: 3, backoffMs: [100, 200], filterSubjects: types });
     const registry = new Registry();
     const publisher = new Publisher(js, { registry, service: "svc" });
     const schemas = new SchemaRegistry().add("c1.order.placed.v1", {
@@ -105,7 +108,6 @@ describe("ConsumerRunner", () => {
       publisher,
       schemas,
       deadLetterSubject: "dlq.c1",
-      types: ["c1.order.placed.v1", "c1.order.terminal.v1", "c1.order.unknown.v1"],
       maxEventBytes: 512,
       registry,
       service: "svc",
@@ -137,10 +139,12 @@ describe("ConsumerRunner", () => {
       const ack = await raw(subject, hdrs, body);
       badSeq.set(ack.seq, { name, reason, body });
     }
-    // Outside the subscription's types: acked and counted as skipped.
+    // Outside the subscription's types: never delivered, not even counted as lag.
     await raw("c1.audit.v1", base, "{}");
 
     await settled("c1");
+    const ci = await jsm.consumers.info("c1", "runner");
+    expect(ci.delivered.consumer_seq).toBe(2 + bad.length);
     expect(handled.map((e) => e.id)).toEqual([good.id, good.id]);
     const streamMsgs = await readAll("c1", 20);
     const followUps = streamMsgs.filter((m) => m.subject === "c1.order.next.v1");
@@ -169,8 +173,8 @@ describe("ConsumerRunner", () => {
 
     const text = await registry.metrics();
     expect(text).toContain('jetmesh_events_processed_total{service="svc",type="c1.order.placed.v1",outcome="acked"} 2');
-    expect(text).toContain('jetmesh_events_processed_total{service="svc",type="c1.audit.v1",outcome="skipped"} 1');
-    expect(text).toContain('jetmesh_events_processed_total{service="svc",type="c1.order.next.v1",outcome="skipped"} 1');
+    expect(text).not.toContain('type="c1.audit.v1"');
+    expect(text).not.toMatch(/jetmesh_events_processed_total\{[^}]*type="c1.order.next.v1"/);
     expect(text).toContain('jetmesh_dead_letters_total{service="svc",type="c1.order.placed.v1",reason="schema"} 1');
     expect(text).toContain('jetmesh_dead_letters_total{service="svc",type="c1.order.unknown.v1",reason="unknown_type"} 1');
     expect(text).toContain('jetmesh_events_published_total{service="svc",type="c1.order.next.v1"} 2');
@@ -219,9 +223,9 @@ describe("ConsumerRunner", () => {
     await runner.stop(2000);
   });
 
-  it("with the operator's schedule (description): a handler may take up to ack_wait, failures retry after the backoff delays", async () => {
+  it("with the operator's schedule (metadata): a handler may take up to ack_wait, failures retry after the backoff delays", async () => {
     // As the operator creates it: ack_wait from spec.delivery.ackWait, no JetStream backoff.
-    await setup("c5", { max_deliver: 4, ackWaitMs: 2000, description: "JetMesh t/c5; backoff=100ms,200ms" });
+    await setup("c5", { max_deliver: 4, ackWaitMs: 2000, metadata: { "jetmesh.io/backoff": "100ms,200ms" } });
     const slow: number[] = [];
     const flaky: number[] = [];
     const runner = new ConsumerRunner({
@@ -243,7 +247,7 @@ describe("ConsumerRunner", () => {
       },
     });
     await runner.start();
-    expect(runner.deliveryPolicy).toEqual({ maxDeliver: 4, ackWaitMs: 2000, backoffMs: [100, 200], backoffFrom: "description" });
+    expect(runner.deliveryPolicy).toEqual({ maxDeliver: 4, ackWaitMs: 2000, backoffMs: [100, 200], backoffFrom: "metadata" });
     for (const type of ["c5.slow.v1", "c5.flaky.v1"]) {
       const e = encodeBinary(newEvent({ type, source: "/t", data: {} }));
       await js.publish(e.subject, e.payload, { headers: toMsgHdrs(e.headers) });
@@ -458,17 +462,17 @@ describe("dead-letter headers and delivery policy (pure)", () => {
     [{ max_deliver: 5, ack_wait: 30e9, backoff: [1e9, 5e9, 30e9] }, { maxDeliver: 5, ackWaitMs: 30_000, backoffMs: [1000, 5000, 30_000], backoffFrom: "jetstream" }],
     [{ max_deliver: -1, ack_wait: 2e9 }, { maxDeliver: -1, ackWaitMs: 2000, backoffMs: [], backoffFrom: "none" }],
     [{}, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
-    // The operator's mapping: ack_wait as given, schedule in description (2.9) and metadata (≥ 2.10).
-    [{ ack_wait: 30e9, description: "JetMesh shop/inventory; backoff=1s,5s,30s" }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [1000, 5000, 30_000], backoffFrom: "description" }],
+    // The operator's mapping: ack_wait as given, schedule in metadata.
     [
       { ack_wait: 30e9, description: "JetMesh shop/x; backoff=1s", metadata: { "jetmesh.io/backoff": "250ms,1m30s", "_nats.req.level": "0" }, backoff: [5e9] },
       { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [250, 90_000], backoffFrom: "metadata" },
     ],
-    [{ ack_wait: 30e9, description: "backoff=1500ms;note" }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [1500], backoffFrom: "description" }],
+    // The description is for people: a schedule written there (older operators) is not read.
+    [{ ack_wait: 30e9, description: "JetMesh shop/inventory; backoff=1s,5s,30s" }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
     // Unparseable schedules are skipped: the next source applies.
-    [{ ack_wait: 30e9, description: "backoff=soon", backoff: [2e9] }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [2000], backoffFrom: "jetstream" }],
-    [{ ack_wait: 30e9, description: "backoff=1s,,2s", metadata: { "jetmesh.io/backoff": "" } }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
-    [{ ack_wait: 30e9, description: "mybackoff=1s" }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
+    [{ ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "soon" }, backoff: [2e9] }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [2000], backoffFrom: "jetstream" }],
+    [{ ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "1s,,2s" } }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
+    [{ ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "" } }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
   ])("reads the delivery policy from consumer config %j", (config, expected) => {
     expect(deliveryPolicyOf({ config } as never)).toEqual(expected);
   });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { startNats, type NatsCluster } from "@jetmesh/testing";
-import { InvalidEventError, SchemaRegistry, subjectMatcher, updateKv } from "@jetmesh/mesh";
+import { InvalidEventError, SchemaRegistry, updateKv } from "@jetmesh/mesh";
 
 describe("updateKv", () => {
   let nats: NatsCluster;
@@ -99,19 +99,5 @@ describe("SchemaRegistry", () => {
     // A type without schema passes; a second registry with the same $id does not clash.
     expect(() => reg.validate("shop.unknown.v1", 42)).not.toThrow();
     expect(() => SchemaRegistry.fromDir(dir)).not.toThrow();
-  });
-});
-
-describe("subjectMatcher", () => {
-  it.each([
-    [["shop.order.placed.v1"], "shop.order.placed.v1", true],
-    [["shop.order.placed.v1"], "shop.order.placed.v2", false],
-    [["shop.order.*.v1"], "shop.order.cancelled.v1", true],
-    [["shop.order.*.v1"], "shop.order.v1", false],
-    [["shop.>"], "shop.order.placed.v1", true],
-    [["shop.>"], "shop", false],
-    [["a.b", "shop.*.*.v1"], "shop.payment.declined.v1", true],
-  ])("%j matches %s: %s", (filters, subject, expected) => {
-    expect(subjectMatcher(filters)(subject)).toBe(expected);
   });
 });

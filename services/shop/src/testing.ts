@@ -14,23 +14,17 @@ export interface ProvisionOptions {
   /** Delays before retry n after a failed attempt (the runtime naks with them), last repeating. */
   backoffMs?: number[];
   maxAckPending?: number;
-  /** nats-server version, to choose filter_subjects (≥ 2.10) or no server-side filter (2.9). */
-  serverVersion?: string;
 }
 
 // As in examples/20-subscriptions.yaml (ackWait: 30s, backoff: [1s, 5s, 30s]).
 export const DEFAULT_ACK_WAIT_MS = 30_000;
 export const DEFAULT_BACKOFF_MS = [1_000, 5_000, 30_000];
 
-export function supportsFilterSubjects(version: string): boolean {
-  const [major = 0, minor = 0] = version.split(".").map((x) => parseInt(x, 10));
-  return major > 2 || (major === 2 && minor >= 10);
-}
-
 /**
  * The durable consumer of one subscription (pure, so the settings are easy to check). As the
- * operator maps it: ack_wait from ackWait, the retry schedule in the description for the
- * runtime, and no JetStream backoff (it would replace ack_wait with its first entry).
+ * operator maps it: ack_wait from ackWait, the retry schedule in metadata for the runtime, no
+ * JetStream backoff (it would replace ack_wait with its first entry), and the server filtering
+ * on the subscription's types.
  */
 export function consumerConfig(sub: Subscription, opts: ProvisionOptions = {}): Partial<ConsumerConfig> {
   const backoff = opts.backoffMs ?? DEFAULT_BACKOFF_MS;
@@ -41,13 +35,13 @@ export function consumerConfig(sub: Subscription, opts: ProvisionOptions = {}): 
     ack_wait: nanos(opts.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
     max_deliver: opts.maxDeliver ?? 5,
     max_ack_pending: opts.maxAckPending ?? 1000,
-    description: `JetMesh shop/${sub.service}${backoff.length > 0 ? `; backoff=${backoff.map((ms) => `${ms}ms`).join(",")}` : ""}`,
+    description: `JetMesh shop/${sub.service}`,
+    metadata: backoff.length > 0 ? { "jetmesh.io/backoff": backoff.map((ms) => `${ms}ms`).join(",") } : {},
     // Replaces a JetStream backoff an earlier version of this function left on the consumer.
     backoff: [],
   };
   if (sub.types.length === 1) cfg.filter_subject = sub.types[0];
-  else if (supportsFilterSubjects(opts.serverVersion ?? "2.9.0")) cfg.filter_subjects = [...sub.types];
-  // On 2.9 a multi-type subscription has no server-side filter: the runtime skips the rest.
+  else cfg.filter_subjects = [...sub.types];
   return cfg;
 }
 

@@ -15,7 +15,7 @@ export const TEST_PROVISION: ProvisionOptions = { ackWaitMs: 2000, backoffMs: [2
 export async function provision(natsUrl: string, opts: ProvisionOptions = TEST_PROVISION): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {
-    await provisionShop(await jetstreamManager(nc), { ...opts, serverVersion: nc.info?.version });
+    await provisionShop(await jetstreamManager(nc), opts);
   } finally {
     await nc.close();
   }

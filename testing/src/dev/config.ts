@@ -16,7 +16,8 @@ export interface DevConfig {
   /** auto: run Prometheus when the binary is on PATH; off: never. */
   prometheus: "auto" | "off";
   prometheusBin: string;
-  natsServerBin: string;
+  /** NATS_SERVER_BIN; unset: the pinned server from the tools cache (natsServerBinary()). */
+  natsServerBin: string | undefined;
   /** kubectl that applies crds/ and examples/ (KUBECTL; `make dev` passes the pinned one). */
   kubectlBin: string;
   /** LOG_LEVEL of the services and the operator. */
@@ -75,7 +76,7 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
     prometheusPort: port("JETMESH_DEV_PROMETHEUS_PORT", 9090),
     prometheus,
     prometheusBin: env.PROMETHEUS_BIN ?? "prometheus",
-    natsServerBin: env.NATS_SERVER_BIN ?? "nats-server",
+    natsServerBin: env.NATS_SERVER_BIN || undefined,
     kubectlBin: env.KUBECTL ?? "kubectl",
     logLevel,
     graceSeconds: grace,

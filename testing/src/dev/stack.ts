@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { stringify } from "yaml";
 import { freePort } from "../ports.ts";
+import { natsServerBinary } from "../nats.ts";
 import { startKubeApiServer } from "../kube/index.ts";
 import { startControlPlane } from "../controlplane/index.ts";
 import { clientApply, kubectlApply, kubectlAvailable, retryUntilKnown } from "./apply.ts";
@@ -116,7 +117,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
   try {
     progress(`starting nats-server (JetStream, storage ${paths.nats}) on 127.0.0.1:${ports.nats}`);
     const nats = new DevNats(paths.nats, ports.nats, ports.natsMonitor);
-    await nats.start(config.natsServerBin, log);
+    await nats.start(config.natsServerBin ?? natsServerBinary(), log);
     stops.push(() => nats.stop());
     children.push({ name: "nats-server", match: join(paths.nats, "nats.conf"), pid: () => nats.pid });
     savePids();

@@ -31,10 +31,12 @@ export function shopIdentity(service: ShopService, namespace: string): ServiceNa
 }
 
 /**
- * The operator manages streams and durable consumers and reads their state; it never
- * publishes or consumes events. Subject wildcards match whole tokens only, so the stream
- * name (<namespace>_<name>) cannot be narrowed to a prefix: it gets the stream and consumer
- * management calls on any stream, but not purge, message get/delete, pulls, acks or events.
+ * The operator manages streams and durable consumers (pause included) and reads their state;
+ * it never consumes events. It publishes only dead letters: a message whose last delivery got no
+ * answer, read by sequence (STREAM.MSG.GET) when the MAX_DELIVERIES advisory names it. Subject
+ * wildcards match whole tokens only, so the stream name (<namespace>_<name>) cannot be
+ * narrowed to a prefix: it gets the stream and consumer management calls on any stream, but
+ * not purge, message delete, pulls or acks.
  */
 export function operatorPermissions(): NatsPermissions {
   return {
@@ -54,9 +56,12 @@ export function operatorPermissions(): NatsPermissions {
         "$JS.API.CONSUMER.DELETE.*.*",
         "$JS.API.CONSUMER.LIST.*",
         "$JS.API.CONSUMER.NAMES.*",
+        "$JS.API.CONSUMER.PAUSE.*.*",
+        "$JS.API.STREAM.MSG.GET.*",
+        "jetmesh.dlq.>",
       ],
     },
-    subscribe: { allow: ["_INBOX.>"] },
+    subscribe: { allow: ["_INBOX.>", "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"] },
   };
 }
 
