@@ -88,14 +88,15 @@ demo-kind: install
 	@$(call need-tool,curl,apt-get install curl)
 	@curl -sf --max-time 5 -o /dev/null "$(ORDER_URL)/healthz" || { \
 	  echo "order API not reachable at $(ORDER_URL): run make kind-up images deploy first (kind maps NodePort 30080 to localhost), or set ORDER_URL" >&2; exit 1; }
-	@echo "==> placing $(DEMO_ORDERS) orders through $(ORDER_URL)/orders"
-	@ok=0; failed=0; \
+	@echo "==> placing $(DEMO_ORDERS) orders through $(ORDER_URL)/orders (bearer token from Secret jetmesh-order-api-token)"
+	@token=$$(kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get secret jetmesh-order-api-token -o jsonpath='{.data.token}' | base64 -d); \
+	ok=0; failed=0; \
 	for i in $$(seq 1 $(DEMO_ORDERS)); do \
 	  case $$((i % 4)) in 0) sku=widget;; 1) sku=gadget;; 2) sku=gizmo;; *) sku=sprocket;; esac; \
 	  if [ $$((i % 20)) -eq 19 ]; then card=4000000000000002; else card=4111111111111111; fi; \
 	  body="{\"items\":[{\"sku\":\"$$sku\",\"quantity\":$$((1 + i % 3))}],\"customer\":{\"id\":\"customer-$$((i % 97))\"},\"payment\":{\"card\":\"$$card\"}}"; \
 	  code=$$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -XPOST "$(ORDER_URL)/orders" \
-	    -H 'content-type: application/json' -H "idempotency-key: demo-$$i-$$(date +%s)" -d "$$body" || echo 000); \
+	    -H 'content-type: application/json' -H "authorization: Bearer $$token" -H "idempotency-key: demo-$$i-$$(date +%s)" -d "$$body" || echo 000); \
 	  if [ "$$code" = 202 ] || [ "$$code" = 201 ]; then ok=$$((ok + 1)); else failed=$$((failed + 1)); fi; \
 	done; \
 	echo "==> orders accepted: $$ok, refused or failed: $$failed"; \
@@ -104,7 +105,9 @@ demo-kind: install
 	@kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) port-forward svc/jetmesh-nats 14222:4222 >/tmp/jetmesh-nats-pf.log 2>&1 & \
 	pf=$$!; trap 'kill $$pf 2>/dev/null || true' EXIT; \
 	for _ in $$(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/14222) 2>/dev/null && break; sleep 0.2; done; \
-	npm run --silent verify -- --nats nats://127.0.0.1:14222 --settle 120
+	NATS_USER=$$(kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get secret jetmesh-nats-auth-admin -o jsonpath='{.data.user}' | base64 -d) \
+	NATS_PASSWORD=$$(kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get secret jetmesh-nats-auth-admin -o jsonpath='{.data.password}' | base64 -d) \
+	  npm run --silent verify -- --nats nats://127.0.0.1:14222 --settle 120
 
 kind-logs:
 	@$(NEED_KUBECTL)

@@ -47,7 +47,7 @@ for (const [lane, start] of LANES) describe(`the shop's examples (${lane})`, () 
       expect((c?.config.metadata as Record<string, string> | undefined)?.["jetmesh.io/backoff"]).toBe("1s,5s,30s");
     }
     // The server filters: one type → filter_subject, several → filter_subjects.
-    expect((await js.consumerInfo("shop_events", "shop_payment"))?.config.filter_subject).toBe("shop.inventory.reserved.v1");
+    expect((await js.consumerInfo("shop_events", "shop_shipping"))?.config.filter_subject).toBe("shop.order.confirmed.v1");
     expect((await js.consumerInfo("shop_events", "shop_order"))?.config.filter_subjects).toEqual(["shop.inventory.rejected.v1", "shop.payment.authorized.v1", "shop.payment.declined.v1", "shop.shipment.dispatched.v1"]);
 
     const sub = await env.getJson("esub", "shop", "payment");

@@ -193,6 +193,7 @@ export const K8S_SCHEMAS: Record<string, Schema> = {
   ),
   ServiceAccount: envelope("v1", "ServiceAccount", { automountServiceAccountToken: bool }),
   ConfigMap: envelope("v1", "ConfigMap", { data: strMap }),
+  Secret: envelope("v1", "Secret", { type: str, data: strMap, stringData: strMap, immutable: bool }),
   ClusterRole: envelope("rbac.authorization.k8s.io/v1", "ClusterRole", { rules: arrayOf(policyRule) }),
   Role: envelope("rbac.authorization.k8s.io/v1", "Role", { rules: arrayOf(policyRule) }),
   ClusterRoleBinding: envelope("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", { roleRef, subjects: arrayOf(subject) }, ["roleRef"]),

@@ -220,7 +220,8 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
         for (const d of deployments) {
           const env: Record<string, string> = {};
           for (const e of d.spec.template.spec.containers[0].env as Obj[]) {
-            if (e.valueFrom?.secretKeyRef) env[e.name] = `secret-${e.valueFrom.secretKeyRef.key}`;
+            // A value as long as the generated ones (a token must be at least 16 characters).
+            if (e.valueFrom?.secretKeyRef) env[e.name] = `secret-${e.valueFrom.secretKeyRef.key}-${"x".repeat(32)}`;
             else if (e.valueFrom?.fieldRef) env[e.name] = e.valueFrom.fieldRef.fieldPath === "metadata.namespace" ? "shop" : `${d.metadata.name}-7d9f-x2k`;
             else if (typeof e.value === "string" && e.value.startsWith("/etc/jetmesh/")) {
               const file = join(dir, e.value);
@@ -294,7 +295,8 @@ describe("values the chart refuses while rendering", () => {
       const secret = `jetmesh-nats-${c.replace("jetmesh-", "")}`;
       expect(env(c).NATS_USER.valueFrom, c).toEqual({ secretKeyRef: { name: secret, key: "user" } });
       expect(env(c).NATS_PASSWORD.valueFrom, c).toEqual({ secretKeyRef: { name: secret, key: "password" } });
-      expect([...secretsOf(c)], c).toEqual([secret]);
+      // order also reads its API token (the chart's generated Secret).
+      expect([...secretsOf(c)], c).toEqual(c === "order" ? [secret, "jetmesh-order-api-token"] : [secret]);
       expect((pod(c).volumes as Obj[]).map((v) => v.name), `${c}: no credential volume for user/password`).toEqual(["tmp"]);
     }
     // shipping uses an nkey: its seed mounted from its own Secret, no user/password env.
