@@ -26,7 +26,7 @@ spec: { subjects: ["dl.>"], storage: memory }
 apiVersion: jetmesh.io/v1alpha1
 kind: EventStream
 metadata: { name: dead-letters, namespace: dl }
-spec: { subjects: ["jetmesh.dlq.>"], storage: memory }
+spec: { subjects: ["jetmesh.dlq.dl.>"], storage: memory }
 ---
 apiVersion: jetmesh.io/v1alpha1
 kind: EventSubscription

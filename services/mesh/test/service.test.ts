@@ -124,7 +124,7 @@ describe("service shell with NATS", () => {
   it("logs the NATS URL it connects to without the password", async () => {
     // Same as the first test's (creating an identical stream or consumer again is a no-op).
     await jsm.streams.add({ name: "tiny", subjects: ["tiny.>"] });
-    await jsm.consumers.add("tiny", { durable_name: "tiny_svc", ack_policy: AckPolicy.Explicit, max_deliver: 3, ack_wait: 5_000_000_000 });
+    await jsm.consumers.add("tiny", { durable_name: "tiny_svc", ack_policy: AckPolicy.Explicit, max_deliver: 3, ack_wait: 5_000_000_000, filter_subject: "tiny.ping.v1" });
     let logged = "";
     const withPassword = nats.url.replace("nats://", "nats://tiny:hunter2secret@");
     const svc = await runService(tinyService, env({ NATS_URL: withPassword, LOG_LEVEL: "info" }), { logDestination: { write: (s: string) => void (logged += s) } });

@@ -21,6 +21,7 @@ import { orderConfig, type OrderConfig } from "./config.ts";
 import { isTerminal, unknownOrderAnswer } from "./saga.ts";
 import { OrderIndex, watchOrders } from "./order-index.ts";
 import { OrderStore } from "./store.ts";
+import { PlacedRetry } from "./placed-retry.ts";
 
 const SOURCE = "/shop/order";
 // The first list requests wait this long for the index to load, then get a 503 (retry).
@@ -59,6 +60,11 @@ export const orderService = {
       labelNames: ["outcome"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [ctx.registry],
+    });
+
+    const placedRetry = new PlacedRetry({
+      onPublished: (orderId, attempts) => ctx.log.info({ orderId, attempts }, "placed event published after a failed attempt"),
+      onGiveUp: (orderId) => ctx.log.error({ orderId }, "too many orders waiting for their placed event: gave this one up (it stays placed until the client retries)"),
     });
 
     const onSagaEvent: Handler = async (event, hctx) => {
@@ -106,7 +112,16 @@ export const orderService = {
           placedAt: record.createdAt,
         };
         const id = deriveEventId(`order/${record.id}`, ORDER_PLACED);
-        await ctx.publisher.publish(newEvent({ id, type: ORDER_PLACED, source: SOURCE, subject: record.id, data, time: record.createdAt }));
+        const publish = () => ctx.publisher.publish(newEvent({ id, type: ORDER_PLACED, source: SOURCE, subject: record.id, data, time: record.createdAt })).then(() => undefined);
+        try {
+          await publish();
+        } catch (err) {
+          // Stored but not announced: keep trying in the background (placed-retry.ts), and
+          // answer the client with the error (it may retry with its Idempotency-Key).
+          ctx.log.warn({ orderId: record.id, err: (err as Error).message }, "placed event not published; retrying in the background");
+          placedRetry.add(record.id, publish);
+          throw err;
+        }
       },
       onPlaced: () => ordersTotal.labels("placed").inc(),
       countRequest: (route, code) => mesh.httpRequests.labels("order", route, String(code)).inc(),
@@ -121,7 +136,10 @@ export const orderService = {
         [SHIPMENT_DISPATCHED]: onSagaEvent,
       },
       http,
-      close: async () => (await watch?.catch(() => undefined))?.stop(),
+      close: async () => {
+        placedRetry.stop();
+        (await watch?.catch(() => undefined))?.stop();
+      },
     };
   },
 };
