@@ -3,3 +3,7 @@ export { freePort } from "./ports.ts";
 export { waitFor } from "./wait.ts";
 export * from "./kube/index.ts";
 export { prng } from "./random.ts";
+export { eventCases, orderCases, payloadOf, resourceCases, CORPUS_DIR, type EventCase, type OrderCase, type ResourceCase } from "./chaos/corpus.ts";
+export { mutateBytes, mutateHeaders, mutateJson, pick } from "./chaos/fuzz.ts";
+export { metricValue } from "./chaos/metrics.ts";
+export { makeTestPki, natsTlsConfig, type TestPki } from "./security/certs.ts";

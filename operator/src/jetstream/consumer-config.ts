@@ -9,6 +9,7 @@
 import type { ResolvedSubscription } from "../api/spec.ts";
 import type { ServerFeatures } from "./version.ts";
 import type { ConfigDiff } from "./stream-config.ts";
+import { BACKOFF_METADATA_KEY } from "@jetmesh/mesh/consumer-contract";
 
 export interface DesiredConsumerConfig {
   durable_name: string;
@@ -26,8 +27,6 @@ export interface DesiredConsumerConfig {
   filter_subjects?: string[];
 }
 
-/** Metadata key (≥ 2.10) and description item holding the retry schedule; read by the runtime. */
-export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
 
 const NS_UNITS: [string, number][] = [
   ["h", 3600e9],

@@ -13,6 +13,7 @@ import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import type { Publisher } from "./publisher.ts";
 import type { SchemaRegistry } from "./schemas.ts";
 import { subjectMatcher } from "./subjects.ts";
+import { BACKOFF_METADATA_KEY } from "./consumer-contract.ts";
 
 export interface HandlerContext {
   /** Publishes a (follow-up) event; the input is acked only after these publishes are acked. */
@@ -72,8 +73,7 @@ export interface DeliveryPolicy {
   backoffFrom: "metadata" | "description" | "jetstream" | "none";
 }
 
-/** Consumer metadata key (nats-server ≥ 2.10) the operator writes the retry schedule to. */
-export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
+export { BACKOFF_METADATA_KEY };
 
 type Outcome = "acked" | "retried" | "dead_lettered" | "skipped";
 

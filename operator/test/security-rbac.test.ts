@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { startKubeApiServer, startNats, waitFor, type KubeApiServer, type NatsCluster, type RecordedRequest } from "@jetmesh/testing";
-import { parseConfig, startOperator, type OperatorHandle } from "../../operator/src/index.ts";
+import { parseConfig, startOperator, type OperatorHandle } from "../src/index.ts";
 
 interface Rule {
   apiGroups: string[];

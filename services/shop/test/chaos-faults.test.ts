@@ -15,8 +15,7 @@ import { SHOP_STREAM, DEAD_LETTER_STREAM, ALL_BUCKETS } from "@jetmesh/shop";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import { freePort, startKubeApiServer } from "@jetmesh/testing";
-import { prng } from "../src/chaos/fuzz.ts";
+import { freePort, prng, startKubeApiServer } from "@jetmesh/testing";
 import { account, chaosLoad, ChaosShop, CHAOS_DURATION_S, CHAOS_RATE, probeRecovery, provisionChaos, record } from "./chaos-harness.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -188,7 +187,7 @@ describe("chaos", () => {
     cleanups.push(() => kube.stop());
     const nats = await startNats();
     cleanups.push(() => nats.destroy());
-    const ROOT = new URL("../../", import.meta.url);
+    const ROOT = new URL("../../../", import.meta.url);
     const post = async (obj: Record<string, any>) => {
       const [group, version] = String(obj.apiVersion).includes("/") ? String(obj.apiVersion).split("/") : ["", obj.apiVersion];
       const plural = { Namespace: "namespaces", EventStream: "eventstreams", EventSubscription: "eventsubscriptions", CustomResourceDefinition: "customresourcedefinitions" }[obj.kind as string]!;

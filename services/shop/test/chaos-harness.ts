@@ -1,7 +1,6 @@
 // The fault-injection harness: the shop as separate service processes (so a replica can be
 // SIGKILLed), open-loop load from the shop's load generator, a recovery probe, and the
 // end-of-scenario accounting (invariant checker + every accepted order found finished).
-// Lives in test/ because it uses @jetmesh/shop (testing/src must not depend on it).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";

@@ -6,12 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { parseAllDocuments } from "yaml";
-import { startKubeApiServer, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
+import { eventCases, metricValue, orderCases, payloadOf, resourceCases, startKubeApiServer, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
 import { decodeMessage, InvalidEventError } from "@jetmesh/mesh";
 import { DEAD_LETTER_STREAM, ORDER_PLACED } from "@jetmesh/shop";
-import { provision, startShop, type Shop } from "../../services/shop/test/fixtures.ts";
-import { eventCases, orderCases, payloadOf, resourceCases } from "../src/chaos/corpus.ts";
-import { metricValue } from "../src/chaos/metrics.ts";
+import { provision, startShop, type Shop } from "./fixtures.ts";
 
 const MAX_EVENT_BYTES = 4096;
 const MAX_BODY_BYTES = 8192;
@@ -129,7 +127,7 @@ describe("bad input corpus: custom resources", () => {
       const post = (path: string, body: unknown) =>
         fetch(kube.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       for (const f of ["eventstreams.jetmesh.io.yaml", "eventsubscriptions.jetmesh.io.yaml"]) {
-        const crd = parseAllDocuments((await import("node:fs")).readFileSync(new URL(`../../crds/${f}`, import.meta.url), "utf8"))[0]!.toJS();
+        const crd = parseAllDocuments((await import("node:fs")).readFileSync(new URL(`../../../crds/${f}`, import.meta.url), "utf8"))[0]!.toJS();
         expect((await post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)).status).toBe(201);
       }
       expect((await post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } })).status).toBe(201);
