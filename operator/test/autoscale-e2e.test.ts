@@ -97,11 +97,12 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       statusRefreshMs: 0,
     });
     const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: "worker", namespace: NS })).spec?.replicas;
+    // Burst: 500 matching messages, nobody consuming. Published before the autoscaler starts,
+    // so its first poll sees all of it (a poll between the publishes saw part: "lag 404").
+    const js = jetstream(nc);
+    await Promise.all(Array.from({ length: 500 }, (_, i) => js.publish(`e2e.work.${i % 7}`, `m${i}`)));
     autoscaler.start();
     try {
-      // Burst: 500 matching messages, nobody consuming.
-      const js = jetstream(nc);
-      await Promise.all(Array.from({ length: 500 }, (_, i) => js.publish(`e2e.work.${i % 7}`, `m${i}`)));
       // Lag floor 500/50 = 10 → max 8, reached through the rate limit (1 → 5 → 8).
       await waitFor("scale-up to maxReplicas", async () => (await replicas()) === 8, { timeoutMs: 10_000 });
       expect(events.filter((e) => e.reason === "ScaledUp").map((e) => e.message)).toEqual([
