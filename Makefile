@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell ./scripts/ensure-node.sh)
 export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install build typecheck test tools dev demo bench
+.PHONY: help install build typecheck lint test tools dev demo bench
 help:
 	@echo "make dev    run the whole mesh on this machine (no cluster needed)"
 	@echo "make test   typecheck and run every test"
@@ -24,13 +24,19 @@ typecheck: install
 	@echo "==> typecheck (tsc --noEmit, strict)"
 	npm run typecheck
 
+# ESLint (typescript-eslint, type-aware rules) and knip (undeclared or unused dependencies).
+lint: install
+	@echo "==> lint (eslint) and package boundaries (knip)"
+	npm run --silent lint
+	npm run --silent deps
+
 # The pinned tools (tools/versions.env), built or fetched once into ~/.cache/jetmesh and
 # reused: kube-apiserver, kube-controller-manager, etcd, nats-server, nats, kubectl, helm 3/4.
 tools:
 	@echo "==> tools: kube-apiserver, kube-controller-manager, etcd, nats-server, kubectl, helm (tools/ensure.sh; cached in $${JETMESH_TOOLS_CACHE:-~/.cache/jetmesh})"
 	@./tools/ensure.sh all >/dev/null
 
-test: typecheck tools
+test: typecheck lint tools
 	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus" >&2; exit 1; }
 	@echo "==> tests (vitest)"
 	@mkdir -p node_modules/.cache

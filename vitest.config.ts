@@ -2,7 +2,9 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 // Workspace packages resolve to their TypeScript sources in tests (no build step needed).
+// Exact names (a prefix match would turn a subpath into ".../index.ts/<subpath>").
 const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const exact = (name: string, path: string) => ({ find: new RegExp(`^${name}$`), replacement: src(path) });
 
 // The compatibility subset: with NATS_SERVER_COMPAT_BIN set (the oldest supported nats-server,
 // tools/ensure.sh nats-compat), these files run a second time against it, as the project
@@ -20,13 +22,14 @@ const exclude = ["**/node_modules/**", "**/dist/**", ".tools/**"];
 
 export default defineConfig({
   resolve: {
-    alias: {
-      "@jetmesh/testing": src("./testing/src/index.ts"),
-      "@jetmesh/mesh": src("./services/mesh/src/index.ts"),
-      "@jetmesh/shop": src("./services/shop/src/index.ts"),
-      "@jetmesh/cli": src("./services/cli/src/index.ts"),
-      "@jetmesh/operator": src("./operator/src/index.ts"),
-    },
+    alias: [
+      exact("@jetmesh/testing", "./testing/src/index.ts"),
+      exact("@jetmesh/mesh", "./services/mesh/src/index.ts"),
+      exact("@jetmesh/mesh/consumer-contract", "./services/mesh/src/consumer-contract.ts"),
+      exact("@jetmesh/shop", "./services/shop/src/index.ts"),
+      exact("@jetmesh/cli", "./services/cli/src/index.ts"),
+      exact("@jetmesh/operator", "./operator/src/index.ts"),
+    ],
   },
   test: {
     exclude,
@@ -40,5 +43,15 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     reporters: ["default"],
+    // V8 coverage of the shipped sources, off by default (it slows every test file); COVERAGE=1
+    // turns it on: a text summary at the end, per-file numbers in coverage-summary.json.
+    coverage: {
+      enabled: process.env.COVERAGE === "1",
+      provider: "v8",
+      include: ["services/*/src/**/*.ts", "operator/src/**/*.ts", "testing/src/**/*.ts"],
+      exclude: ["**/*.d.ts", "**/test/**"],
+      reporter: ["text-summary", "json-summary"],
+      reportsDirectory: process.env.COVERAGE_DIR ?? "node_modules/.cache/coverage",
+    },
   },
 });

@@ -4,7 +4,7 @@
 // estimator, poll 2 s) and through a model of KEDA's nats-jetstream scaler + HPA with their
 // default settings. Same service rate, same pod start-up delay, same seeded arrivals.
 // Progress on stderr; one JSON line last on stdout.
-import { parseScalingPolicy } from "../operator/src/autoscale/policy.ts";
+import { parseScalingPolicy } from "@jetmesh/operator/autoscale";
 import { arrivalsFor, combineRuns, jetmeshModel, kedaHpaModel, KEDA_HPA_DEFAULTS, simulate, type Trace, type World, type SimResult } from "./lib/autoscale-sim.ts";
 
 // Two workloads with the same lag threshold: a handler fast enough that the KEDA lag floor

@@ -18,9 +18,9 @@ import { freePort, startKubeApiServer, startNats, toolPath, waitFor } from "@jet
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { pino } from "pino";
-import { KubeRest } from "../operator/src/kube/rest.ts";
-import { Informer } from "../operator/src/kube/informer.ts";
-import type { EventSubscription } from "../operator/src/api/types.ts";
+import type { EventSubscription } from "@jetmesh/operator";
+import { Informer } from "@jetmesh/operator/kube/informer";
+import { KubeRest } from "@jetmesh/operator/kube/rest";
 
 function arg(name: string, env: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -3,10 +3,8 @@
 // a scaling policy that reads simulated consumer info and sets the replica count.
 // Both policies (JetMesh's real decide()/updateRates(), and the KEDA+HPA model) see the
 // same arrivals (same seeded noise), the same service rate and the same start-up delay.
-import { decide, INITIAL_DECISION_STATE, type DecisionState } from "../../operator/src/autoscale/decide.ts";
-import { updateRates, INITIAL_RATE_STATE, type RateState, type ConsumerSample } from "../../operator/src/autoscale/rates.ts";
-import type { ScalingPolicy } from "../../operator/src/autoscale/policy.ts";
-import { prng } from "../../testing/src/random.ts";
+import { decide, INITIAL_DECISION_STATE, updateRates, INITIAL_RATE_STATE, type ConsumerSample, type DecisionState, type RateState, type ScalingPolicy } from "@jetmesh/operator/autoscale";
+import { prng } from "@jetmesh/testing";
 
 export interface Trace {
   name: string;

@@ -102,13 +102,14 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       statusRefreshMs: 0,
     });
     const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: "worker", namespace: NS })).spec?.replicas;
+    // Burst: 500 matching messages, nobody consuming. Published, and counted by the consumer
+    // (nats-server 2.11+ counts a moment after the publish acks), before the autoscaler starts,
+    // so its first poll sees all of it (a poll between the publishes saw part: "lag 404").
+    const js = jetstream(nc);
+    await Promise.all(Array.from({ length: 500 }, (_, i) => js.publish(`e2e.work.${i % 7}`, `m${i}`)));
+    await waitFor("burst counted as pending", async () => (await jsm.consumers.info(STREAM, CONSUMER)).num_pending === 500);
+    autoscaler.start();
     try {
-      // Burst: 500 matching messages, nobody consuming; counted by the consumer before the
-      // autoscaler's first look (nats-server 2.11+ counts a moment after the publish acks).
-      const js = jetstream(nc);
-      await Promise.all(Array.from({ length: 500 }, (_, i) => js.publish(`e2e.work.${i % 7}`, `m${i}`)));
-      await waitFor("burst counted as pending", async () => (await jsm.consumers.info(STREAM, CONSUMER)).num_pending === 500);
-      autoscaler.start();
       // Lag floor 500/50 = 10 → max 8, reached through the rate limit (1 → 5 → 8).
       await waitFor("scale-up to maxReplicas", async () => (await replicas()) === 8, { timeoutMs: 10_000 });
       expect(events.filter((e) => e.reason === "ScaledUp").map((e) => e.message)).toEqual([
@@ -142,7 +143,10 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
         (await import("@kubernetes/client-node")).setHeaderOptions("Content-Type", "application/merge-patch+json"),
       );
       await waitFor("ManualOverride condition", () => statuses.at(-1)?.condition.reason === "ManualOverride", { timeoutMs: 5000 });
-      await new Promise((r) => setTimeout(r, 600));
+      // Three more polls (a status per poll with statusRefreshMs 0) and still the person's 20.
+      const seen = statuses.length;
+      await waitFor("3 more autoscaler polls", () => statuses.length >= seen + 3, { timeoutMs: 10_000 });
+      expect(new Set(statuses.slice(seen).map((s) => s.condition.reason))).toEqual(new Set(["ManualOverride"]));
       expect(await replicas()).toBe(20);
     } finally {
       await autoscaler.stop();
@@ -151,6 +155,7 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
 
   it("activates a Deployment at zero on the first message and returns it to zero when idle", async () => {
     const events: ScaleEvent[] = [];
+    let polls = 0;
     const autoscaler = new SubscriptionAutoscaler(
       {
         namespace: NS,
@@ -163,14 +168,15 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       {
         lagSource: new JetStreamLagSource(jsm),
         scaleTarget: new DeploymentScaleTarget(kc),
-        reporter: { status: () => undefined, event: (_t, e) => void events.push(e), observe: () => undefined },
+        reporter: { status: () => undefined, event: (_t, e) => void events.push(e), observe: () => void polls++ },
       },
     );
     const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: "idle", namespace: NS })).spec?.replicas;
     autoscaler.start();
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      await waitFor("3 autoscaler polls", () => polls >= 3, { timeoutMs: 10_000 });
       expect(await replicas()).toBe(0); // idle stays at zero
+      expect(events).toEqual([]);
       const js = jetstream(nc);
       await js.publish("e2e.idle.ping", "wake up");
       await waitFor("activation 0 → 1", async () => (await replicas()) === 1, { timeoutMs: 5000 });

@@ -1,6 +1,7 @@
 // The autoscaler loop against in-memory edges (the e2e test uses real NATS and the API test
 // server): manual override, missing Deployment/consumer, delegated modes, status, events, metrics.
 import { describe, expect, it } from "vitest";
+import { waitFor } from "@jetmesh/testing";
 import { Registry } from "prom-client";
 import {
   AutoscalerManager,
@@ -239,22 +240,42 @@ describe("SubscriptionAutoscaler", () => {
 describe("AutoscalerManager", () => {
   it("polls on its own, updates in place, and forgets metric series on remove", async () => {
     const w = new FakeWorld();
-    const deps = { ...w.deps(), now: Date.now };
+    const base = w.deps();
+    // A second subscription ("payment", always idle) polls on the same cadence: its reads are
+    // the clock that shows the removed autoscaler had time to poll and did not.
+    const reads: string[] = [];
+    const deps = {
+      ...base,
+      now: Date.now,
+      lagSource: {
+        read: async (_stream: string, consumer: string) => {
+          reads.push(consumer);
+          return consumer === "shop_inventory" ? base.lagSource.read() : { pending: 0, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
+        },
+      },
+      scaleTarget: {
+        get: async (_ns: string, d: string) => (d === "inventory" ? base.scaleTarget.get() : { replicas: 1 }),
+        set: async (ns: string, d: string, r: number) => (d === "inventory" ? base.scaleTarget.set(ns, d, r) : undefined),
+      },
+    };
     const m = new AutoscalerManager(deps);
     w.lag = { pending: 300, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
     await m.upsert("shop/inventory", target({ pollInterval: "100ms" }));
-    const deadline = Date.now() + 5000;
-    while (w.replicas !== 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(w.replicas).toBe(3);
+    await waitFor("scaled to 3 by its own polling", () => w.replicas === 3);
     await m.upsert("shop/inventory", target({ pollInterval: "100ms", maxReplicas: 2 }));
-    while (w.replicas !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(w.replicas).toBe(2);
+    await waitFor("capped at the updated maxReplicas 2", () => w.replicas === 2);
     expect(m.size).toBe(1);
+    await m.upsert("shop/payment", { ...target({ pollInterval: "100ms" }), subscription: "payment", consumer: "shop_payment", deployment: "payment" });
     await m.remove("shop/inventory");
-    expect(m.size).toBe(0);
+    expect(m.size).toBe(1);
     expect(await w.metric("jetmesh_subscription_lag_messages")).toBeUndefined();
     const writes = w.writes.length;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(w.writes.length).toBe(writes); // stopped for good
+    const inventoryReads = reads.filter((c) => c === "shop_inventory").length;
+    const paymentReads = reads.filter((c) => c === "shop_payment").length;
+    await waitFor("3 more polls of the remaining autoscaler", () => reads.filter((c) => c === "shop_payment").length >= paymentReads + 3);
+    // stopped for good
+    expect(reads.filter((c) => c === "shop_inventory").length).toBe(inventoryReads);
+    expect(w.writes.length).toBe(writes);
+    await m.stopAll();
   });
 });

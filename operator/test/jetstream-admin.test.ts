@@ -90,8 +90,9 @@ describe("NATS connection", () => {
     const c = new NatsConnector({ servers: [url], requestTimeoutMs: 1000 }, log, (up) => changes.push(up));
     c.start();
     try {
-      await new Promise((r) => setTimeout(r, 700));
+      await waitFor("a failed connection attempt", () => c.lastError !== "not connected yet", { timeoutMs: 10_000 });
       expect(c.admin()).toBeUndefined();
+      expect(changes).toEqual([]);
       await late.node(0).start();
       await waitFor("attached", () => c.admin(), { timeoutMs: 10_000 });
       await late.node(0).stop();

@@ -1,7 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { waitFor } from "@jetmesh/testing";
 import { backoffDelay, WorkQueue, type Outcome } from "../src/controller/workqueue.ts";
 
-const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+// Delays are the queue's own timers: the tests that measure them run on vitest's fake clock.
+afterEach(() => void vi.useRealTimers());
 
 describe("backoff", () => {
   it.each([
@@ -36,12 +38,11 @@ describe("WorkQueue", () => {
     q.add("a");
     q.add("b");
     q.resume();
-    await tick();
+    await waitFor("a running (held by the gate)", () => active.has("a"));
     q.add("a"); // changed while running: runs once more afterwards
     q.add("a");
     release();
-    await q.idle();
-    await tick();
+    // A re-add of a changed key is queued synchronously when its run ends, so idle covers it.
     await q.idle();
     expect(runs.sort()).toEqual(["a", "a", "b"]);
     expect(concurrentSameKey).toBe(0);
@@ -58,7 +59,7 @@ describe("WorkQueue", () => {
       process: async () => {
         running++;
         peak = Math.max(peak, running);
-        await tick(10);
+        await Promise.resolve();
         running--;
         return { kind: "ok" };
       },
@@ -71,6 +72,7 @@ describe("WorkQueue", () => {
   });
 
   it("retries failures with growing delays and stops after success; terminal is not retried", async () => {
+    vi.useFakeTimers();
     const times: number[] = [];
     let terminalRuns = 0;
     const q = new WorkQueue({
@@ -89,28 +91,31 @@ describe("WorkQueue", () => {
     q.add("e");
     q.add("t");
     q.resume();
-    const deadline = Date.now() + 2000;
-    while (times.length < 4 && Date.now() < deadline) await tick(10);
-    await tick(300);
+    await vi.advanceTimersByTimeAsync(20 + 40 + 80);
     expect(times.length).toBe(4);
     const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
-    expect(gaps[0]).toBeGreaterThanOrEqual(18);
-    expect(gaps[1]).toBeGreaterThanOrEqual(38);
-    expect(gaps[2]).toBeGreaterThanOrEqual(78);
+    expect(gaps).toEqual([20, 40, 80]);
+    // Succeeded: nothing more, however long we wait; the terminal key ran once.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(times.length).toBe(4);
     expect(terminalRuns).toBe(1);
     await q.stop();
   });
 
   it("keeps only the earliest delayed re-add and holds keys while paused", async () => {
+    vi.useFakeTimers();
     const runs: string[] = [];
     const q = new WorkQueue({ concurrency: 1, baseDelayMs: 1, maxDelayMs: 10, process: async (k) => (runs.push(k), { kind: "ok" }) });
     q.addAfter("x", 30);
     q.addAfter("x", 500);
     q.add("y");
-    await tick(60);
+    await vi.advanceTimersByTimeAsync(60);
     expect(runs).toEqual([]); // paused
     q.resume();
-    await tick(20);
+    await q.idle();
+    expect(runs.sort()).toEqual(["x", "y"]);
+    // The later re-add of x was dropped: x does not run again at 500 ms.
+    await vi.advanceTimersByTimeAsync(1000);
     expect(runs.sort()).toEqual(["x", "y"]);
     await q.stop();
   });

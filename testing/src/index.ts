@@ -5,3 +5,7 @@ export * from "./kube/index.ts";
 export { prng } from "./random.ts";
 export { toolPath, type Tool } from "./tools.ts";
 export { ControlPlane, startControlPlane, type ControlPlaneOptions } from "./controlplane/index.ts";
+export { eventCases, orderCases, payloadOf, resourceCases, CORPUS_DIR, type EventCase, type OrderCase, type ResourceCase } from "./chaos/corpus.ts";
+export { mutateBytes, mutateHeaders, mutateJson, pick } from "./chaos/fuzz.ts";
+export { metricValue } from "./chaos/metrics.ts";
+export { makeTestPki, natsTlsConfig, type TestPki } from "./security/certs.ts";

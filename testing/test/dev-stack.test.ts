@@ -14,7 +14,6 @@ import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { runCli } from "@jetmesh/cli";
 import { toolPath, waitFor } from "../src/index.ts";
 import { parseDevConfig } from "../src/dev/config.ts";
 import { loadKubeconfig } from "../src/dev/kubeconfig.ts";
@@ -26,12 +25,17 @@ import { startDevStack, type DevStack } from "../src/dev/stack.ts";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const exec = promisify(execFile);
 
-const cli = async (argv: string[], env: Record<string, string | undefined>) => {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, env, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-};
+// The jetmesh CLI as a user runs it next to `make dev` (its executable, not its module).
+const cli = (argv: string[], env: Record<string, string | undefined>) =>
+  new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, "services/cli/bin/jetmesh.js"), ...argv], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, out: out.trimEnd(), err: err.trimEnd() }));
+  });
 
 describe("make dev", () => {
   let dir: string;

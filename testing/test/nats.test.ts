@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { NatsCluster, startNats } from "../src/index.ts";
+import { NatsCluster, startNats, waitFor } from "../src/index.ts";
 
 describe("NATS harness: single node", () => {
   let nats: NatsCluster;
@@ -46,13 +46,10 @@ describe("NATS harness: 3-node cluster", () => {
     const leaderIdx = nats.nodes.findIndex((n) => n.name === info.cluster?.leader);
     expect(leaderIdx).toBeGreaterThanOrEqual(0);
     await nats.node(leaderIdx).kill();
-    // A new leader is elected and the stream keeps accepting writes.
-    let ack;
-    for (let i = 0; i < 100 && !ack; i++) {
-      ack = await js.publish("r3.a", "two", { timeout: 1000 }).catch(() => undefined);
-      if (!ack) await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(ack?.seq).toBe(2);
+    // A new leader is elected and the stream keeps accepting writes. The msgID makes a retry
+    // of a publish whose ack was lost a duplicate, not a third message.
+    const ack = await waitFor("a new stream leader accepts a write", () => js.publish("r3.a", "two", { timeout: 1000, msgID: "two" }), { timeoutMs: 30_000, intervalMs: 200 });
+    expect(ack.seq).toBe(2);
     await nc.close();
   });
 });

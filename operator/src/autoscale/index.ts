@@ -1,28 +1,13 @@
-// The autoscaler's seam for the operator. How to wire it (EventSubscription reconciler):
-//
-//   const metrics = createAutoscaleMetrics(registry);              // once, operator's registry
-//   const manager = new AutoscalerManager({
-//     lagSource: new JetStreamLagSource(jsm),                      // operator's JetStreamManager
-//     scaleTarget: new DeploymentScaleTarget(kubeConfig),          // RBAC: get deployments, get/patch deployments/scale
-//     reporter: combineReporters(kubeStatusAndEvents, metricsReporter(metrics)),
-//     onError: (t, err) => log.warn({ err, subscription: t.subscription }, "autoscaler"),
-//   });
-//
-//   // in reconcile(key), after the consumer is ready:
-//   const target = scalingTargetFor(namespace, name, sub.spec, sub.status);  // throws ScalingSpecError → Scaling=False InvalidSpec
-//   (passing status lets a restarted operator recognise the replica count it wrote before)
-//   if (target) await manager.upsert(key, target); else await manager.remove(key);
-//   if (target?.policy.mode === "keda") apply(renderScaledObject(target, { natsServerMonitoringEndpoint, owner }));
-//   if (target?.policy.mode === "hpa") apply(renderHorizontalPodAutoscaler(target, { owner }));
-//   // (delete the rendered object when the mode is no longer keda/hpa)
-//
-//   // on delete: await manager.remove(key); on leadership lost / shutdown: await manager.stopAll()
-//
-// The reporter's status(target, s) should merge-patch the status subresource with
-// s.replicas, s.lag, s.lastScaleTime, s.lastScaleReason and set the `Scaling` condition from
-// s.condition (it is called on change and at most every ~10 s for the lag). event() records a
-// Kubernetes Event on the EventSubscription. In keda/hpa mode the loop keeps running to report
-// lag and export jetmesh_subscription_lag_messages (the HPA's External metric) but never scales.
+// The autoscaler: pure decisions (decide.ts, rates.ts, policy.ts), one polling loop per
+// subscription (autoscaler.ts) and a manager keyed by subscription (manager.ts), behind small
+// interfaces for lag, scale writes and reporting (types.ts). The operator wires it in
+// operator/src/autoscaling.ts (attachAutoscaler): after each reconcile of an
+// EventSubscription, scalingTargetFor(spec) decides whether it is scaled (a bad
+// `spec.scaling` → Scaling=False InvalidSpec), the manager upserts or removes its loop, and in
+// keda/hpa mode a ScaledObject or HPA is rendered instead of scaling (the loop then only
+// reports lag and exports jetmesh_subscription_lag_messages). Lag comes from the operator's
+// NATS connection, writes go to the Deployment's scale subresource, and reports land in the
+// EventSubscription's status, its Events and /metrics.
 import { parseScalingPolicy } from "./policy.ts";
 import type { ScalingTarget } from "./types.ts";
 

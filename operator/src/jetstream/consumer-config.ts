@@ -11,6 +11,7 @@
 // (JetStreamAdmin.setPaused); a consumer created paused starts paused (pause_until).
 import type { ResolvedSubscription } from "../api/spec.ts";
 import type { ConfigDiff } from "./stream-config.ts";
+import { BACKOFF_METADATA_KEY } from "@jetmesh/mesh/consumer-contract";
 
 export interface DesiredConsumerConfig {
   durable_name: string;
@@ -29,8 +30,6 @@ export interface DesiredConsumerConfig {
   pause_until?: string;
 }
 
-/** Metadata key holding the retry schedule; read by the runtime. */
-export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
 
 /**
  * spec.paused means "until resumed"; JetStream pauses until a time. Far enough to be never, and

@@ -46,11 +46,8 @@ describe("jetmesh status", () => {
     expect(before.err).toMatch(/does not know the JetMesh resources.*CRDs/);
 
     await exec("kubectl", ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", join(root, "crds")]);
-    await exec("kubectl", ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", join(root, "examples")]).catch(async () => {
-      // The CRDs may need a moment to be served.
-      await new Promise((r) => setTimeout(r, 500));
-      await exec("kubectl", ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", join(root, "examples")]);
-    });
+    await exec("kubectl", ["--kubeconfig", kube.kubeconfigPath, "wait", "--for=condition=Established", "--timeout=30s", "-f", join(root, "crds")]);
+    await exec("kubectl", ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", join(root, "examples")]);
     const status = (plural: string, name: string, body: object) =>
       custom.patchNamespacedCustomObjectStatus(
         { group: "jetmesh.io", version: "v1alpha1", namespace: "shop", plural, name, body: { status: body } },

@@ -13,6 +13,7 @@ import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import type { Publisher } from "./publisher.ts";
 import { maskCardNumbers } from "./redact.ts";
 import type { SchemaRegistry } from "./schemas.ts";
+import { BACKOFF_METADATA_KEY } from "./consumer-contract.ts";
 
 export interface HandlerContext {
   /** Publishes a (follow-up) event; the input is acked only after these publishes are acked. */
@@ -27,7 +28,7 @@ export interface HandlerContext {
 
 // eslint-style `any` kept out: a handler sees its own data type.
 export type Handler<T = unknown> = (event: CloudEvent<T>, ctx: HandlerContext) => Promise<void>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type Handlers = Record<string, Handler<any>>;
 
 export interface ConsumerRunnerOptions {
@@ -70,8 +71,7 @@ export interface DeliveryPolicy {
   backoffFrom: "metadata" | "jetstream" | "none";
 }
 
-/** Consumer metadata key the operator writes the retry schedule to. */
-export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
+export { BACKOFF_METADATA_KEY };
 
 type Outcome = "acked" | "retried" | "dead_lettered";
 
@@ -238,6 +238,9 @@ export class ConsumerRunner {
           case "next":
           case "heartbeat":
             this.consumingNow = true;
+            break;
+          default:
+            // flow control, limits, pinning, ordered-consumer resets: consuming goes on
             break;
         }
       }

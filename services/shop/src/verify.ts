@@ -111,9 +111,11 @@ async function consumerBacklog(jsm: JetStreamManager): Promise<number> {
 }
 
 /**
- * Every current value of a bucket (deleted keys left out). Reads the last value per key in
- * stream order until it reaches the stream's last sequence as of the start — the last
- * message delivered is always the newest write — so the read is complete by construction.
+ * Every current value of a bucket (deleted keys left out), as of the call. Reads the last
+ * value per key in stream order and stops at the stream's last sequence as of the start, or
+ * as soon as the watch has nothing pending (the message at that sequence may be superseded
+ * by a newer write and never delivered). A read that times out throws rather than return a
+ * partial snapshot.
  * The read's consumer is deleted afterwards: a checker run leaves nothing on the server.
  */
 export async function readBucket(js: JetStreamClient, kv: KV | undefined, timeoutMs = 120_000): Promise<Map<string, unknown>> {

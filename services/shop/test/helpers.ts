@@ -6,7 +6,7 @@ import { SHOP_STREAM, SUBSCRIPTIONS, type OrderRecord, type OrderStatus } from "
 export interface Reply {
   status: number;
   headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: any;  
 }
 
 export async function request(url: string, init: RequestInit = {}): Promise<Reply> {

@@ -70,8 +70,8 @@ export interface KubeFaults {
   expireHistory(): void;
   /** While on, open watches receive nothing (events are held back, not lost) and stay open. */
   stallWatches(on: boolean): void;
-  /** Answers every request with 503 for `ms` milliseconds. */
-  refuseRequests(ms: number): void;
+  /** While on, answers every request with 503 (switched off explicitly, like stallWatches). */
+  refuseRequests(on: boolean): void;
 }
 
 export interface KubeApiServer {
@@ -128,7 +128,7 @@ class ApiServer implements KubeApiServer {
   private sockets = new Set<Socket>();
   private watches = new Set<OpenWatch>();
   private stalled = false;
-  private refuseUntil = 0;
+  private refusing = false;
   private readonly bookmarkIntervalMs: number;
   private readonly onRequest: KubeApiServerOptions["onRequest"];
   readonly faults: KubeFaults;
@@ -178,8 +178,8 @@ class ApiServer implements KubeApiServer {
           }
         }
       },
-      refuseRequests: (ms) => {
-        this.refuseUntil = Date.now() + ms;
+      refuseRequests: (on) => {
+        this.refusing = on;
       },
     };
   }
@@ -279,7 +279,7 @@ class ApiServer implements KubeApiServer {
       res.writeHead(code, { "Content-Type": "application/json", "Cache-Control": "no-cache, private", ...headers });
       res.end(JSON.stringify(body));
     };
-    if (Date.now() < this.refuseUntil) {
+    if (this.refusing) {
       send(503, new ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request (fault injected)").toStatus(), { "Retry-After": "1" });
       return;
     }

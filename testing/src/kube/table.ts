@@ -34,7 +34,7 @@ const col = (name: string, cell: (o: KubeObject) => unknown, type = "string", pr
   def: { name, type, format, description: name, priority },
   cell,
 });
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const g = (o: unknown, path: string): any => evalJsonPath(o, path)[0];
 const nameCol = col("Name", (o) => o.metadata.name, "string", 0, "name");
 const ageCol = col("Age", (o) => age(o.metadata.creationTimestamp));

@@ -10,7 +10,7 @@ import { pino } from "pino";
 import { connect } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import { startKubeApiServer, startNats, waitFor, type KubeApiServer, type NatsCluster, type RecordedRequest } from "@jetmesh/testing";
-import { parseConfig, startOperator, type OperatorHandle } from "../../operator/src/index.ts";
+import { parseConfig, startOperator, type OperatorHandle } from "../src/index.ts";
 
 interface Rule {
   apiGroups: string[];
@@ -47,7 +47,17 @@ describe("security: operator RBAC is exactly what the operator uses", () => {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const json = (await res.json()) as Record<string, any>;
-      const mine = kube.requests.slice(before).find((r) => !ours.has(r) && r.code === res.status && path.includes(`/${r.resource}`));
+      // The exact record (verb, namespace, resource, name): the operator's own requests to the
+      // same resource land in between while it runs.
+      const segs = path.split("?")[0]!.split("/").filter(Boolean);
+      let rest = segs.slice(segs[0] === "api" ? 2 : 3);
+      let namespace: string | undefined;
+      if (rest[0] === "namespaces" && rest.length >= 3) [namespace, rest] = [rest[1], rest.slice(2)];
+      const [resource, name] = rest;
+      const verb = { GET: name ? "get" : "list", POST: "create", PUT: "update", PATCH: "patch", DELETE: "delete" }[method];
+      const mine = kube.requests
+        .slice(before)
+        .find((r) => !ours.has(r) && r.code === res.status && r.verb === verb && r.resource === resource && r.namespace === namespace && r.name === name);
       if (mine) ours.add(mine);
       else throw new Error(`test request ${method} ${path} not found in the server's record`);
       return { status: res.status, json };

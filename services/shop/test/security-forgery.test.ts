@@ -22,9 +22,9 @@ import {
   serviceEnv,
   type ShopService,
 } from "@jetmesh/shop";
-import { DEFINITIONS } from "../../services/shop/test/fixtures.ts";
-import { shopIdentity } from "../src/security/nats-authorization-cli.ts";
-import { natsAuthorizationConfig, servicePermissions } from "../src/security/permissions.ts";
+import { DEFINITIONS } from "./fixtures.ts";
+import { shopIdentity } from "../src/nats-authorization-cli.ts";
+import { natsAuthorizationConfig, servicePermissions } from "../src/nats-permissions.ts";
 
 describe("security: a producer cannot forge another producer's event type", () => {
   let nats: NatsCluster;

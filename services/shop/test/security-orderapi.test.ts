@@ -1,9 +1,8 @@
 // The order API's security edges: an optional bearer token (401 without it), a request size
 // limit, and no internal details in error answers — forced here by taking NATS away.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
-import { provision, startShop, type Shop } from "../../services/shop/test/fixtures.ts";
-import { metricValue } from "../src/chaos/metrics.ts";
+import { metricValue, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
+import { provision, startShop, type Shop } from "./fixtures.ts";
 
 const TOKEN = "s3cret-token-0123456789";
 const ORDER = JSON.stringify({ items: [{ sku: "k1", quantity: 1 }], customer: { id: "c1" }, payment: { card: "4242424242424242" } });

@@ -6,13 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { parseAllDocuments } from "yaml";
-import { startControlPlane, startKubeApiServer, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
+import { eventCases, metricValue, orderCases, payloadOf, resourceCases, startControlPlane, startKubeApiServer, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
 import { readFileSync } from "node:fs";
 import { decodeMessage, InvalidEventError } from "@jetmesh/mesh";
 import { DEAD_LETTER_STREAM, ORDER_PLACED } from "@jetmesh/shop";
-import { provision, startShop, type Shop } from "../../services/shop/test/fixtures.ts";
-import { eventCases, orderCases, payloadOf, resourceCases } from "../src/chaos/corpus.ts";
-import { metricValue } from "../src/chaos/metrics.ts";
+import { provision, startShop, type Shop } from "./fixtures.ts";
 
 const MAX_EVENT_BYTES = 4096;
 const MAX_BODY_BYTES = 8192;
@@ -128,7 +126,7 @@ type Post = (path: string, body: unknown) => Promise<{ status: number; body: { r
 /** Creates the CRDs and namespace shop, then posts every invalid resource: each must be a 422. */
 async function refusesEveryInvalidResource(post: Post): Promise<void> {
   for (const f of ["eventstreams.jetmesh.io.yaml", "eventsubscriptions.jetmesh.io.yaml"]) {
-    const crd = parseAllDocuments(readFileSync(new URL(`../../crds/${f}`, import.meta.url), "utf8"))[0]!.toJS();
+    const crd = parseAllDocuments(readFileSync(new URL(`../../../crds/${f}`, import.meta.url), "utf8"))[0]!.toJS();
     expect((await post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)).status).toBe(201);
   }
   expect((await post("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } })).status).toBe(201);

@@ -1,13 +1,12 @@
 // The fault-injection harness: the shop as separate service processes (so a replica can be
 // SIGKILLed), open-loop load from the shop's load generator, a recovery probe, and the
 // end-of-scenario accounting (invariant checker + every accepted order found finished).
-// Lives in test/ because it uses @jetmesh/shop (testing/src must not depend on it).
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { freePort } from "@jetmesh/testing";
-import { ORDERS_BUCKET, provisionShop, readBucket, runLoad, serviceEnv, spawnService, verifyShop, type LoadResult, type ProvisionOptions, type ServiceProcess, type ShopService } from "@jetmesh/shop";
+import { freePort, waitFor } from "@jetmesh/testing";
+import { ORDERS_BUCKET, provisionShop, readBucket, runLoad, serviceEnv, spawnService, verifyShop, type LoadProgress, type LoadResult, type ProvisionOptions, type ServiceProcess, type ShopService } from "@jetmesh/shop";
 
 /** Seconds each scenario's load runs: short in `make test`, longer in `npm run test:chaos`. */
 export const CHAOS_DURATION_S = Number(process.env.CHAOS_DURATION_S ?? 8);
@@ -44,14 +43,24 @@ export class ChaosShop {
     return p;
   }
 
-  /** SIGKILL one replica and start a new one with the same env; resolves when it is ready. */
-  async killAndReplace(p: ServiceProcess, pauseMs = 200): Promise<ServiceProcess> {
+  /** SIGKILL one replica (resolves once it exited) and start a new one with the same env; resolves when it is ready. */
+  async killAndReplace(p: ServiceProcess): Promise<ServiceProcess> {
     await p.kill();
     this.procs.splice(this.procs.indexOf(p), 1);
     const env = this.envs.get(p)!;
     this.envs.delete(p);
-    await sleep(pauseMs);
     return this.spawn(p.name, env);
+  }
+
+  /** Waits until no service reports a NATS connection on /readyz (they all noticed an outage). */
+  async waitNatsLost(): Promise<void> {
+    await waitFor("every service reports NATS disconnected", async () => {
+      for (const p of this.procs) {
+        const body = (await (await fetch(`${p.url}/readyz`, { signal: AbortSignal.timeout(5000) })).json()) as { natsConnected?: boolean };
+        if (body.natsConnected !== false) return false;
+      }
+      return true;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
   }
 
   get orderUrl(): string {
@@ -72,13 +81,46 @@ export async function provisionChaos(natsUrl: string, opts: ProvisionOptions = C
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** A running load: its result, and its progress so that faults can be timed by what the shop did. */
+export interface ChaosLoad {
+  /** Resolves once every accepted order finished (or `settleMs` after the sending window). */
+  result: Promise<LoadResult>;
+  /** The load's latest progress report (it reports once a second). */
+  progress(): LoadProgress;
+  /** True once every order of the scenario has been sent. */
+  sendingDone(): boolean;
+  /** True once `result` resolved. */
+  done(): boolean;
+  /** Waits until `orders` more orders have finished their saga than when called (or the load is done). */
+  waitFinished(orders: number, why: string): Promise<void>;
 }
 
 /** Open-loop load over the scenario's duration, then up to `settleMs` for orders to finish. */
-export function chaosLoad(shop: ChaosShop, settleMs = 60_000): Promise<LoadResult> {
-  return runLoad({ orderUrl: shop.orderUrl, natsUrl: shop.natsUrl, ratePerSec: CHAOS_RATE, durationMs: CHAOS_DURATION_S * 1000, settleMs, skus: SKUS, maxInFlight: 2000 });
+export function chaosLoad(shop: ChaosShop, settleMs = 60_000): ChaosLoad {
+  const total = Math.floor(CHAOS_DURATION_S * CHAOS_RATE);
+  let latest: LoadProgress = { elapsedMs: 0, sent: 0, accepted: 0, finished: 0, inFlightPosts: 0, unfinished: 0 };
+  let done = false;
+  const result = runLoad({
+    orderUrl: shop.orderUrl,
+    natsUrl: shop.natsUrl,
+    ratePerSec: CHAOS_RATE,
+    durationMs: CHAOS_DURATION_S * 1000,
+    settleMs,
+    skus: SKUS,
+    maxInFlight: 2000,
+    onProgress: (p) => (latest = p),
+  }).finally(() => (done = true));
+  return {
+    result,
+    progress: () => latest,
+    sendingDone: () => done || latest.sent >= total,
+    done: () => done,
+    async waitFinished(orders, why) {
+      const from = latest.finished;
+      // Generous: the load's own settle bound; a shop that finishes nothing fails here with the reason.
+      await waitFor(`${orders} more orders finished (${why})`, () => done || latest.finished >= from + orders, { timeoutMs: settleMs + CHAOS_DURATION_S * 1000, intervalMs: 100 });
+    },
+  };
 }
 
 /**
@@ -86,28 +128,22 @@ export function chaosLoad(shop: ChaosShop, settleMs = 60_000): Promise<LoadResul
  * whole saga (POST retried until accepted, then polled until shipped/cancelled).
  */
 export async function probeRecovery(orderUrl: () => string, since: number, timeoutMs = 60_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
   let id: string | undefined;
-  while (Date.now() < deadline) {
-    try {
-      if (id === undefined) {
-        const res = await fetch(`${orderUrl()}/orders`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ items: [{ sku: "k1", quantity: 1 }], customer: { id: "probe" }, payment: { card: "4242424242424242" } }),
-          signal: AbortSignal.timeout(5000),
-        });
-        if (res.status === 202) id = ((await res.json()) as { id: string }).id;
-      } else {
-        const res = await fetch(`${orderUrl()}/orders/${id}`, { signal: AbortSignal.timeout(5000) });
-        if (res.ok && /"status":"(shipped|cancelled)"/.test(await res.text())) return Date.now() - since;
-      }
-    } catch {
-      // the order service may be down or restarting: keep probing
+  // The order service may be down or restarting: errors are retried until the deadline.
+  return waitFor("a probe order placed after the fault to finish its saga", async () => {
+    if (id === undefined) {
+      const res = await fetch(`${orderUrl()}/orders`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ items: [{ sku: "k1", quantity: 1 }], customer: { id: "probe" }, payment: { card: "4242424242424242" } }),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (res.status === 202) id = ((await res.json()) as { id: string }).id;
+      return undefined;
     }
-    await sleep(100);
-  }
-  throw new Error(`no order finished within ${timeoutMs} ms after the fault`);
+    const res = await fetch(`${orderUrl()}/orders/${id}`, { signal: AbortSignal.timeout(5000) });
+    return res.ok && /"status":"(shipped|cancelled)"/.test(await res.text()) ? Date.now() - since : undefined;
+  }, { timeoutMs, intervalMs: 100 });
 }
 
 export interface ScenarioSummary {

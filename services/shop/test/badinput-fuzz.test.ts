@@ -3,11 +3,10 @@
 // 4xx problem+json), never another exception, a 5xx or a dead service.
 // Reproduce a failure with FUZZ_SEED=<seed printed in the message>.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startNats, type NatsCluster } from "@jetmesh/testing";
+import { mutateBytes, mutateHeaders, mutateJson, pick, prng, startNats, type NatsCluster } from "@jetmesh/testing";
 import { decodeMessage, encodeBinary, encodeStructured, InvalidEventError, newEvent } from "@jetmesh/mesh";
 import { ORDER_PLACED } from "@jetmesh/shop";
-import { provision, startShop, type Shop } from "../../services/shop/test/fixtures.ts";
-import { mutateBytes, mutateHeaders, mutateJson, pick, prng } from "../src/chaos/fuzz.ts";
+import { provision, startShop, type Shop } from "./fixtures.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 const FUZZ_MS = Number(process.env.FUZZ_MS ?? 3000);

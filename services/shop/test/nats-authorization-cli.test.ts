@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, nkeyAuthenticator, nkeys, type NatsConnection } from "@nats-io/transport-node";
 import { startNats, type NatsCluster } from "@jetmesh/testing";
-import { parseArgs, passwordVariable, render } from "../src/security/nats-authorization-cli.ts";
+import { parseArgs, passwordVariable, render } from "../src/nats-authorization-cli.ts";
 
-const CLI = fileURLToPath(new URL("../src/security/nats-authorization-cli.ts", import.meta.url));
+const CLI = fileURLToPath(new URL("../src/nats-authorization-cli.ts", import.meta.url));
 
 describe("nats-authorization-cli arguments", () => {
   const shipping = nkeys.createUser().getPublicKey();

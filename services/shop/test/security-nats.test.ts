@@ -1,13 +1,13 @@
 // NATS TLS + authentication + per-service permissions, end to end: a nats-server that
 // requires client certificates from a test CA and a user per service (permissions from
-// testing/src/security/permissions.ts), the four shop services connecting with
+// services/shop/src/nats-permissions.ts), the four shop services connecting with
 // NATS_TLS_* and NATS_USER/NATS_PASSWORD, orders going through, and a service that tries
 // to step outside its permissions being refused.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
+import { makeTestPki, natsTlsConfig, startNats, waitFor, type NatsCluster, type TestPki } from "@jetmesh/testing";
 import { runService, type ServiceDefinition, type ServiceHandle } from "@jetmesh/mesh";
 import {
   ORDERS_BUCKET,
@@ -24,9 +24,8 @@ import {
   verifyShop,
   type ShopService,
 } from "@jetmesh/shop";
-import { DEFINITIONS } from "../../services/shop/test/fixtures.ts";
-import { makeTestPki, natsTlsConfig, type TestPki } from "../src/security/certs.ts";
-import { natsAuthorizationConfig, servicePermissions, type ServiceNatsIdentity } from "../src/security/permissions.ts";
+import { DEFINITIONS } from "./fixtures.ts";
+import { natsAuthorizationConfig, servicePermissions, type ServiceNatsIdentity } from "../src/nats-permissions.ts";
 
 const BUCKET_OF: Record<ShopService, string> = { order: ORDERS_BUCKET, inventory: STOCK_BUCKET, payment: PAYMENTS_BUCKET, shipping: SHIPMENTS_BUCKET };
 

@@ -15,9 +15,8 @@ import { SHOP_STREAM, DEAD_LETTER_STREAM, ALL_BUCKETS } from "@jetmesh/shop";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import { freePort, startKubeApiServer } from "@jetmesh/testing";
-import { prng } from "../src/chaos/fuzz.ts";
-import { account, chaosLoad, ChaosShop, CHAOS_DURATION_S, probeRecovery, provisionChaos, record, sleep } from "./chaos-harness.ts";
+import { freePort, prng, startKubeApiServer } from "@jetmesh/testing";
+import { account, chaosLoad, ChaosShop, CHAOS_DURATION_S, CHAOS_RATE, probeRecovery, provisionChaos, record } from "./chaos-harness.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -28,7 +27,7 @@ const T = CHAOS_DURATION_S * 1000;
 const TIMEOUT = T + 150_000;
 
 describe("chaos", () => {
-  it("(a) SIGKILL of a random service replica every 2 s, restarted", { timeout: TIMEOUT }, async () => {
+  it("(a) SIGKILL of a random service replica, restarted, each time the shop finished a second's worth of orders", { timeout: TIMEOUT }, async () => {
     const nats = await startNats();
     cleanups.push(() => nats.destroy());
     await provisionChaos(nats.url);
@@ -38,9 +37,10 @@ describe("chaos", () => {
     const load = chaosLoad(shop);
     const recovery: number[] = [];
     let faults = 0;
-    const t0 = Date.now();
-    while (Date.now() - t0 < T - 1500) {
-      await sleep(2000);
+    // Faults are paced by work done, not by the clock: a kill lands on a shop that is busy.
+    while (!load.sendingDone()) {
+      await load.waitFinished(CHAOS_RATE, "the shop busy again before the next kill");
+      if (load.done()) break;
       // The order API has one replica (the load's target); mostly kill the subscribers.
       const candidates = shop.procs.filter((p) => p.name !== "order" || rnd() < 0.2);
       const victim = candidates[Math.floor(rnd() * candidates.length)]!;
@@ -49,11 +49,11 @@ describe("chaos", () => {
       recovery.push(Date.now() - killedAt);
       faults++;
     }
-    const result = await load;
+    const result = await load.result;
     const s = await account(nats.url, "sigkill-replicas", result, faults, recovery);
     record(s);
-    // A kill every 2 s plus the replacement start (~0.7 s).
-    expect(faults).toBeGreaterThanOrEqual(Math.floor((T - 1500) / 3000));
+    // How many kills fit in the load's window depends on the machine; the summary records it.
+    expect(faults).toBeGreaterThanOrEqual(1);
     expect(s.violationList).toEqual([]);
     expect(s.lost).toBe(0);
     expect(s.accepted).toBeGreaterThan(0);
@@ -67,13 +67,14 @@ describe("chaos", () => {
     const shop = await ChaosShop.start(nats.url);
     cleanups.push(() => shop.stop());
     const load = chaosLoad(shop);
-    await sleep(T / 3);
+    await load.waitFinished(CHAOS_RATE, "orders flowing before the server is killed");
     await nats.nodes[0]!.kill();
-    await sleep(2000);
+    // Down until every service has noticed, then back.
+    await shop.waitNatsLost();
     await nats.nodes[0]!.start();
     const back = Date.now();
     const recovery = await probeRecovery(() => shop.orderUrl, back);
-    const result = await load;
+    const result = await load.result;
     const s = await account(nats.url, "nats-server-restart", result, 1, [recovery]);
     record(s);
     // Nobody restarted the services: they reconnected and are ready again.
@@ -144,29 +145,36 @@ describe("chaos", () => {
         })(),
       });
     };
-    await sleep(1000);
+    await load.waitFinished(CHAOS_RATE / 4, "orders flowing before the poison event");
     const poisonAck = await pub(POISON, 0);
-    for (let i = 0; i < 50; i++) {
-      await pub(GOOD, i);
-      await sleep(Math.floor(T / 60));
-    }
-    await waitFor("poison dead-lettered", async () => (await jsm.streams.info(DEAD_LETTER_STREAM, { subjects_filter: "jetmesh.dlq.shop.chaos" })).state.messages >= 1, { timeoutMs: 20_000, intervalMs: 200 });
+    // Good events one after another, each once the previous was handled, for as long as the
+    // poison event is being retried: they are not held up behind it.
+    const deadLettered = async () => (await jsm.streams.info(DEAD_LETTER_STREAM, { subjects_filter: "jetmesh.dlq.shop.chaos" })).state.messages >= 1;
+    let published = 0;
+    await waitFor("poison dead-lettered (good events handled meanwhile)", async () => {
+      if (await deadLettered()) return true;
+      const ack = await pub(GOOD, published++);
+      await waitFor(`good event ${ack.seq} handled`, () => good.size === published, { timeoutMs: 10_000, intervalMs: 10 });
+      return false;
+    }, { timeoutMs: 30_000, intervalMs: 0 });
+    expect(published, "good events handled while the poison was retried").toBeGreaterThan(MAX_DELIVER);
     const dead = (await jsm.streams.getMessage(DEAD_LETTER_STREAM, { last_by_subj: "jetmesh.dlq.shop.chaos" }))!;
     expect(dead.header.get("JetMesh-Dlq-Reason")).toBe("max_deliver");
     expect(dead.header.get("JetMesh-Dlq-Delivery-Count")).toBe(String(MAX_DELIVER));
     expect(dead.header.get("JetMesh-Dlq-Stream-Sequence")).toBe(String(poisonAck.seq));
-    // Exactly maxDeliver attempts, none earlier than its backoff delay. nats-server 2.9 runs
-    // a nak'ed message's redelivery on its consumer's check timer, so a delay can overshoot
-    // by up to the previous delay (measured: 502, 1502, 3502 ms for 500, 1000, 2000).
+    // Exactly maxDeliver attempts, none earlier than its backoff delay (a lower bound only: a
+    // loaded machine makes gaps longer, never shorter; how much longer belongs in the summary,
+    // not in an assertion). nats-server 2.9 runs a nak'ed message's redelivery on its
+    // consumer's check timer, so a delay can overshoot by up to the previous delay (measured:
+    // 502, 1502, 3502 ms for 500, 1000, 2000).
     expect(poisonDeliveries.map((d) => d.count)).toEqual([1, 2, 3, 4]);
     const gaps = poisonDeliveries.slice(1).map((d, i) => d.at - poisonDeliveries[i]!.at);
     const expected = [0, 1, 2].map((i) => BACKOFF[Math.min(i, BACKOFF.length - 1)]!);
     gaps.forEach((g, i) => {
       expect(g, `gap ${i + 1}: ${gaps.join(",")}`).toBeGreaterThanOrEqual(expected[i]! - 100);
-      expect(g, `gap ${i + 1}: ${gaps.join(",")}`).toBeLessThan(2 * expected[i]! + 600);
     });
-    await waitFor("good events handled", () => good.size === 50, { timeoutMs: 20_000 });
-    const result = await load;
+    expect(good.size).toBe(published);
+    const result = await load.result;
     const s = await account(nats.url, "poison-event", result, 1, gaps);
     record(s);
     console.log(`CHAOS_POISON ${JSON.stringify({ deliveries: poisonDeliveries.length, gaps_ms: gaps, backoff_ms: BACKOFF })}`);
@@ -180,7 +188,7 @@ describe("chaos", () => {
     cleanups.push(() => kube.stop());
     const nats = await startNats();
     cleanups.push(() => nats.destroy());
-    const ROOT = new URL("../../", import.meta.url);
+    const ROOT = new URL("../../../", import.meta.url);
     const post = async (obj: Record<string, any>) => {
       const [group, version] = String(obj.apiVersion).includes("/") ? String(obj.apiVersion).split("/") : ["", obj.apiVersion];
       const plural = { Namespace: "namespaces", EventStream: "eventstreams", EventSubscription: "eventsubscriptions", CustomResourceDefinition: "customresourcedefinitions" }[obj.kind as string]!;
@@ -240,18 +248,17 @@ describe("chaos", () => {
     cleanups.push(() => shop.stop());
     const load = chaosLoad(shop);
     const recovery: number[] = [];
-    await sleep(T / 4);
+    await load.waitFinished(CHAOS_RATE, "orders flowing before the operator is killed");
     // Give the operator work (a new subscription, a changed one) and kill it in the middle.
     await post({ apiVersion: "jetmesh.io/v1alpha1", kind: "EventSubscription", metadata: { name: "audit", namespace: "shop" }, spec: { stream: "events", types: ["shop.order.placed.v1"], deadLetter: { stream: "dead-letters" } } });
     await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions/payment`, { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ spec: { delivery: { maxAckPending: 900 } } }) });
     let t = Date.now();
-    await operator.kill();
-    await sleep(500);
+    await operator.kill(); // resolves once the process exited
     operator = await startOperatorProcess();
     // Recovery counted from the kill (the restart itself is part of it).
     await waitFor("converged after the operator restart", converged(900), { timeoutMs: 60_000, intervalMs: 100 });
     recovery.push(Date.now() - t);
-    await sleep(T / 4);
+    await load.waitFinished(CHAOS_RATE, "orders flowing before the API server restart");
     // The API server loses its watch history and restarts while a change is pending.
     kube.faults.expireHistory();
     kube.faults.dropWatches({ abrupt: true });
@@ -260,7 +267,7 @@ describe("chaos", () => {
     t = Date.now();
     await waitFor("converged after the API server restart", converged(800), { timeoutMs: 60_000, intervalMs: 100 });
     recovery.push(Date.now() - t);
-    const result = await load;
+    const result = await load.result;
     const s = await account(nats.url, "operator-kill-and-apiserver-restart", result, 2, recovery);
     record(s);
     expect(s.violationList).toEqual([]);
@@ -288,25 +295,32 @@ describe("chaos", () => {
     cleanups.push(() => shop.stop());
     const nodeOf = (serverName: string | undefined) => nats.nodes.find((n) => n.name === serverName);
     const load = chaosLoad(shop);
-    await sleep(T / 4);
+    await load.waitFinished(CHAOS_RATE, "orders flowing before the stream leader is killed");
     const leader = nodeOf((await jsm.streams.info(SHOP_STREAM)).cluster?.leader);
     expect(leader, "stream leader is one of the nodes").toBeDefined();
     const killedAt = Date.now();
     await leader!.kill();
     const r1 = await probeRecovery(() => shop.orderUrl, killedAt);
     await leader!.start();
-    await sleep(T / 4);
+    await load.waitFinished(CHAOS_RATE, "orders flowing again before a node is frozen");
     // Freeze a follower of the events stream (its clients stall, the stream keeps its quorum).
     const newLeader = nodeOf((await jsm.streams.info(SHOP_STREAM)).cluster?.leader);
     const frozen = nats.nodes.find((n) => n !== newLeader && n.running)!;
     const pausedAt = Date.now();
     frozen.pause();
-    // 5 s frozen, then thawed. (Clients connected to a frozen server only notice after
-    // nats.js's ping interval, 2 min by default in the runtime: docs/reliability.md.)
-    await sleep(5000);
+    // Frozen until the stream leader has missed it for 2 s, then thawed. (Clients connected to
+    // a frozen server only notice after nats.js's ping interval, 2 min by default in the
+    // runtime: docs/reliability.md.) Asked through a node that is not frozen.
+    const watcher = await connect({ servers: newLeader!.url });
+    cleanups.push(() => watcher.close());
+    const watcherJsm = await jetstreamManager(watcher);
+    await waitFor(`the stream leader missing ${frozen.name}`, async () => {
+      const peer = (await watcherJsm.streams.info(SHOP_STREAM)).cluster?.replicas?.find((r) => r.name === frozen.name);
+      return peer !== undefined && (!peer.current || peer.active >= 2e9);
+    }, { timeoutMs: 30_000, intervalMs: 200 });
     frozen.resume();
     const r2 = await probeRecovery(() => shop.orderUrl, pausedAt);
-    const result = await load;
+    const result = await load.result;
     const s = await account(nats.url, "cluster-leader-kill-and-sigstop", result, 2, [r1, r2]);
     record(s);
     expect(s.violationList).toEqual([]);
