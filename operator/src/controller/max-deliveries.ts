@@ -13,6 +13,7 @@ import type { EventSubscription } from "../api/types.ts";
 import type { Cache, JetStreamAccess } from "./context.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { Logger } from "pino";
+import { DLQ_HEADERS, deadLetterMsgId } from "@jetmesh/mesh/consumer-contract";
 
 /** JetStream's advisory subject; the last two tokens are stream and consumer. */
 export const MAX_DELIVERIES_ADVISORIES = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>";
@@ -38,26 +39,10 @@ export function parseMaxDeliveriesAdvisory(data: Uint8Array): MaxDeliveriesAdvis
   return { stream, consumer, streamSeq: seq, deliveries: typeof deliveries === "number" ? deliveries : 0 };
 }
 
-/** Header names of a dead letter (docs/contracts.md; the runtime writes the same). */
-export const DLQ_HEADERS = {
-  reason: "JetMesh-Dlq-Reason",
-  error: "JetMesh-Dlq-Error",
-  originalSubject: "JetMesh-Dlq-Original-Subject",
-  stream: "JetMesh-Dlq-Stream",
-  streamSequence: "JetMesh-Dlq-Stream-Sequence",
-  consumer: "JetMesh-Dlq-Consumer",
-  deliveryCount: "JetMesh-Dlq-Delivery-Count",
-  service: "JetMesh-Dlq-Service",
-  time: "JetMesh-Dlq-Time",
-} as const;
-
 /** Who wrote the dead letter (JetMesh-Dlq-Service). */
 export const OPERATOR_SERVICE = "jetmesh-operator";
 
-/** The runtime's dedupe id of a dead letter: one per (stream, consumer, sequence). */
-export function deadLetterMsgId(stream: string, consumer: string, streamSequence: number): string {
-  return `dlq:${stream}:${consumer}:${streamSequence}`;
-}
+export { DLQ_HEADERS, deadLetterMsgId };
 
 /** The event's own headers (JetStream's Nats-* dropped) plus why, where from, how often. */
 export function exhaustedDeadLetterHeaders(original: MsgHdrs | undefined, subject: string, a: MaxDeliveriesAdvisory, now: Date): MsgHdrs {

@@ -12,6 +12,9 @@ export type Command =
 export interface NatsTarget {
   servers: string;
   stream: string;
+  /** NATS_USER / NATS_PASSWORD, or the user:password of the URL (nats.js ignores it there). */
+  user?: string;
+  pass?: string;
 }
 
 export class UsageError extends Error {
@@ -45,7 +48,8 @@ Usage:
       orders in flight to finish). An order unfinished and unchanged for --stuck-after
       (default 300), or through the whole --settle wait, is a violation (stuck).
 
-Environment: KUBECONFIG (default ~/.kube/config), NATS_URL (default ${DEFAULT_NATS_URL}).
+Environment: KUBECONFIG (default ~/.kube/config), NATS_URL (default ${DEFAULT_NATS_URL}),
+NATS_USER and NATS_PASSWORD (or user:password in the URL) for a NATS with authorization.
 Also usable as a kubectl plugin: kubectl jetmesh status -A
 Exit codes: 0 ok, 1 check failed (verify found violations, replay failed), 2 usage error,
 3 cannot reach the NATS or Kubernetes API server.`;
@@ -85,10 +89,16 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     if (o !== "table" && o !== "json") throw new UsageError(`-o must be table or json, got ${o}`);
     return o;
   };
-  const nats = (): NatsTarget => ({
-    servers: str("--nats") ?? (env.NATS_URL || DEFAULT_NATS_URL),
-    stream: str("--stream") ?? DEFAULT_DLQ_STREAM,
-  });
+  const nats = (): NatsTarget => {
+    const servers = str("--nats") ?? (env.NATS_URL || DEFAULT_NATS_URL);
+    const target: NatsTarget = { servers, stream: str("--stream") ?? DEFAULT_DLQ_STREAM };
+    const inUrl = /^[a-z]+:\/\/([^:@/]+):([^@/]*)@/.exec(servers.split(",")[0]!.trim());
+    const user = env.NATS_USER || (inUrl ? decodeURIComponent(inUrl[1]!) : undefined);
+    const pass = env.NATS_PASSWORD ?? (inUrl ? decodeURIComponent(inUrl[2]!) : undefined);
+    if (user !== undefined) target.user = user;
+    if (pass !== undefined) target.pass = pass;
+    return target;
+  };
   const allowOnly = (allowed: string[]) => {
     for (const k of flags.keys()) if (!allowed.includes(k)) throw new UsageError(`option ${k} does not apply to ${positional.slice(0, 2).join(" ")}`);
   };

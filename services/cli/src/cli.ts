@@ -197,7 +197,9 @@ function bodyMessage(body: unknown): string | undefined {
 async function withNats(target: NatsTarget, fn: (nc: NatsConnection) => Promise<number>): Promise<number> {
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: target.servers.split(","), timeout: 3_000, maxReconnectAttempts: 0, name: "jetmesh-cli" });
+    const servers = target.servers.split(",").map((u) => u.trim().replace(/^([a-z]+:\/\/)[^@/]*@/, "$1"));
+    const auth = target.user !== undefined ? { user: target.user, pass: target.pass ?? "" } : {};
+    nc = await connect({ servers, timeout: 3_000, maxReconnectAttempts: 0, name: "jetmesh-cli", ...auth });
   } catch (err) {
     throw new CliError(`cannot connect to NATS at ${target.servers}: ${(err as Error).message}; is it running (make dev) and NATS_URL / --nats right?`, EXIT_UNREACHABLE);
   }

@@ -238,3 +238,27 @@ describe("jetmesh dlq against a real nats-server", () => {
     expect(r.err).toMatch(/Usage:/);
   });
 });
+
+describe("jetmesh against a NATS with authorization (as the chart installs it)", () => {
+  let nats: NatsCluster;
+  beforeAll(async () => {
+    nats = await startNats({ extraConfig: 'authorization { users: [ { user: admin, password: "s3cret-admin-pass" } ] }' });
+    const nc = await connect({ servers: nats.url, user: "admin", pass: "s3cret-admin-pass" });
+    await (await jetstreamManager(nc)).streams.add({ name: "shop_dead-letters", subjects: ["jetmesh.dlq.>"] });
+    await nc.close();
+  });
+  afterAll(async () => nats?.destroy());
+
+  it("connects with NATS_USER/NATS_PASSWORD, or the user:password of the URL, and never prints the password", async () => {
+    const byEnv = await run(["dlq", "list"], { NATS_URL: nats.url, NATS_USER: "admin", NATS_PASSWORD: "s3cret-admin-pass" });
+    expect(byEnv.code, byEnv.err).toBe(0);
+    expect(byEnv.out).toContain("no dead letters in stream shop_dead-letters");
+    const byUrl = await run(["dlq", "list", "--nats", nats.url.replace("nats://", "nats://admin:s3cret-admin-pass@")], {});
+    expect(byUrl.code, byUrl.err).toBe(0);
+    const without = await run(["dlq", "list"], { NATS_URL: nats.url });
+    expect(without.code).toBe(3);
+    const wrong = await run(["dlq", "list", "--nats", nats.url.replace("nats://", "nats://admin:wrong-pass@")], {});
+    expect(wrong.code).toBe(3);
+    expect(wrong.out + wrong.err).not.toContain("wrong-pass");
+  });
+});

@@ -28,6 +28,10 @@ export interface BaseConfig {
   types: string[];
   deadLetterSubject?: string;
   httpPort: number;
+  /** A client must have sent a request's headers within this time (slowloris). */
+  httpHeadersTimeoutMs: number;
+  /** A client must have sent a whole request within this time. */
+  httpRequestTimeoutMs: number;
   /** HTTP_HOST: interface to listen on (default 0.0.0.0). */
   httpHost: string;
   logLevel: string;
@@ -119,6 +123,8 @@ export function parseBaseConfig(env: Env): BaseConfig {
     types,
     httpPort: int("HTTP_PORT", 8080, 0, 65535),
     httpHost: str("HTTP_HOST") ?? "0.0.0.0",
+    httpHeadersTimeoutMs: int("HTTP_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000),
+    httpRequestTimeoutMs: int("HTTP_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
     logLevel,
     maxEventBytes: int("MAX_EVENT_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
     concurrency: int("CONCURRENCY", 16, 1, 10_000),

@@ -4,3 +4,21 @@
 
 /** Consumer metadata key (nats-server ≥ 2.10) holding the retry schedule, e.g. "1s,5s,30s". */
 export const BACKOFF_METADATA_KEY = "jetmesh.io/backoff";
+
+/** Header names of a dead letter (docs/contracts.md), written by the runtime and by the operator. */
+export const DLQ_HEADERS = {
+  reason: "JetMesh-Dlq-Reason",
+  error: "JetMesh-Dlq-Error",
+  originalSubject: "JetMesh-Dlq-Original-Subject",
+  stream: "JetMesh-Dlq-Stream",
+  streamSequence: "JetMesh-Dlq-Stream-Sequence",
+  consumer: "JetMesh-Dlq-Consumer",
+  deliveryCount: "JetMesh-Dlq-Delivery-Count",
+  service: "JetMesh-Dlq-Service",
+  time: "JetMesh-Dlq-Time",
+} as const;
+
+/** Stable per (stream, consumer, sequence): a retried dead-letter publish is deduplicated. */
+export function deadLetterMsgId(stream: string, consumer: string, streamSequence: number): string {
+  return `dlq:${stream}:${consumer}:${streamSequence}`;
+}

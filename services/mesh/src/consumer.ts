@@ -13,7 +13,7 @@ import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import type { Publisher } from "./publisher.ts";
 import { maskCardNumbers } from "./redact.ts";
 import type { SchemaRegistry } from "./schemas.ts";
-import { BACKOFF_METADATA_KEY } from "./consumer-contract.ts";
+import { BACKOFF_METADATA_KEY, DLQ_HEADERS, deadLetterMsgId } from "./consumer-contract.ts";
 
 export interface HandlerContext {
   /** Publishes a (follow-up) event; the input is acked only after these publishes are acked. */
@@ -597,18 +597,7 @@ export function parseBackoffList(text: string | undefined): number[] | undefined
   return out;
 }
 
-/** Header names the runner adds to a dead letter. */
-export const DLQ_HEADERS = {
-  reason: "JetMesh-Dlq-Reason",
-  error: "JetMesh-Dlq-Error",
-  originalSubject: "JetMesh-Dlq-Original-Subject",
-  stream: "JetMesh-Dlq-Stream",
-  streamSequence: "JetMesh-Dlq-Stream-Sequence",
-  consumer: "JetMesh-Dlq-Consumer",
-  deliveryCount: "JetMesh-Dlq-Delivery-Count",
-  service: "JetMesh-Dlq-Service",
-  time: "JetMesh-Dlq-Time",
-} as const;
+export { DLQ_HEADERS, deadLetterMsgId };
 
 export interface DeadLetterInfo {
   reason: DeadLetterReason;
@@ -641,11 +630,6 @@ export function deadLetterHeaders(original: MsgHdrs | undefined, d: DeadLetterIn
   h.set(DLQ_HEADERS.service, d.service);
   h.set(DLQ_HEADERS.time, (d.time ?? new Date()).toISOString());
   return h;
-}
-
-/** Stable per (stream, consumer, sequence): a retried dead-letter publish is deduplicated. */
-export function deadLetterMsgId(stream: string, consumer: string, streamSequence: number): string {
-  return `dlq:${stream}:${consumer}:${streamSequence}`;
 }
 
 /** Header values cannot hold CR/LF; long errors are cut so the message stays small. */

@@ -88,7 +88,10 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
   const isReady = () => connected && !stopping && hooks !== undefined && (runner === undefined || runner.consuming);
 
   // HTTP first: /healthz answers and /readyz says "not ready" while NATS is awaited.
-  const server = createServer((req, res) => {
+  // Node's defaults hold a connection whose headers trickle in for 60 s and a request body for
+  // 5 minutes; a few slow clients would tie up the service. Checked every second.
+  const requestTimeout = Math.max(base.httpRequestTimeoutMs, base.httpHeadersTimeoutMs);
+  const server = createServer({ headersTimeout: base.httpHeadersTimeoutMs, requestTimeout, connectionsCheckingInterval: Math.min(1_000, base.httpHeadersTimeoutMs) }, (req, res) => {
     void serveHttp(req, res).catch((err) => {
       log.error({ err: errorMessage(err), url: req.url }, "HTTP handler failed");
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });

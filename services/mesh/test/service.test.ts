@@ -1,3 +1,4 @@
+import { createConnection } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -135,6 +136,36 @@ describe("service shell with NATS", () => {
     }
     expect(logged).toContain(`"servers":["${withPassword.replace("hunter2secret", "***")}"]`);
     expect(logged).not.toContain("hunter2secret");
+  });
+
+  it("closes a connection whose headers trickle in slower than HTTP_HEADERS_TIMEOUT_MS, with 408", async () => {
+    const svc = await runService(tinyService, env({ HTTP_HEADERS_TIMEOUT_MS: "500", HTTP_REQUEST_TIMEOUT_MS: "1000" }), { logDestination: silent });
+    const socket = createConnection({ host: "127.0.0.1", port: svc.port });
+    let answer = "";
+    let closed = false;
+    socket.on("data", (b: Buffer) => (answer += b.toString()));
+    socket.on("close", () => (closed = true));
+    socket.on("error", () => undefined);
+    try {
+      socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      // One header byte every 100 ms: headers never complete. Bounded: at most 200 bytes.
+      let sent = 0;
+      const drip = setInterval(() => {
+        if (closed || sent++ >= 200) return clearInterval(drip);
+        socket.write("x");
+      }, 100);
+      try {
+        await waitFor("the server to close the slow connection", () => closed, { timeoutMs: 20_000, intervalMs: 50 });
+      } finally {
+        clearInterval(drip);
+      }
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      // A normal request is still served.
+      expect((await fetch(svc.url + "/healthz")).status).toBe(200);
+    } finally {
+      socket.destroy();
+      await svc.stop();
+    }
   });
 
   it("shuts down gracefully on SIGTERM with exit code 0", async () => {
