@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { toolPath, waitFor } from "../src/index.ts";
 import { parseDevConfig } from "../src/dev/config.ts";
+import { devTestEnv } from "./dev-helpers.ts";
 import { orderBody } from "../src/dev/orders.ts";
 import { startDevStack, type DevStack } from "../src/dev/stack.ts";
 
@@ -26,21 +27,7 @@ describe("make dev KUBE=real", () => {
   const log = new PassThrough();
   log.on("data", (b: Buffer) => lines.push(...b.toString().split("\n").filter(Boolean).slice(-500)));
   const config = () =>
-    parseDevConfig(
-      {
-        JETMESH_DEV_DIR: join(dir, "state"),
-        JETMESH_DEV_KUBE: "real",
-        JETMESH_DEV_NATS_PORT: "0",
-        JETMESH_DEV_NATS_MONITOR_PORT: "0",
-        JETMESH_DEV_KUBE_PORT: "0",
-        JETMESH_DEV_ORDER_PORT: "0",
-        JETMESH_DEV_OPERATOR_PORT: "0",
-        JETMESH_DEV_PROMETHEUS: "off",
-        JETMESH_DEV_GRACE_SECONDS: "5",
-        KUBECTL: toolPath("kubectl"),
-      },
-      root,
-    );
+    parseDevConfig(devTestEnv(join(dir, "state"), { JETMESH_DEV_KUBE: "real", JETMESH_DEV_GRACE_SECONDS: "5" }), root);
   const kubectl = (args: string[]) => exec(toolPath("kubectl"), ["--kubeconfig", stack!.endpoints.kubeconfig, ...args]);
 
   beforeAll(async () => {

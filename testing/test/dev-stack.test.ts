@@ -15,6 +15,7 @@ import * as k8s from "@kubernetes/client-node";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { toolPath, waitFor } from "../src/index.ts";
+import { devTestEnv } from "./dev-helpers.ts";
 import { parseDevConfig } from "../src/dev/config.ts";
 import { loadKubeconfig } from "../src/dev/kubeconfig.ts";
 import { orderBody } from "../src/dev/orders.ts";
@@ -53,20 +54,8 @@ describe("make dev", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "jetmesh-dev-"));
     config = parseDevConfig(
-      {
-        JETMESH_DEV_DIR: join(dir, "state"),
-        JETMESH_DEV_NATS_PORT: "0",
-        JETMESH_DEV_NATS_MONITOR_PORT: "0",
-        JETMESH_DEV_KUBE_PORT: "0",
-        JETMESH_DEV_ORDER_PORT: "0",
-        JETMESH_DEV_OPERATOR_PORT: "0",
-        JETMESH_DEV_PROMETHEUS: "off",
-        JETMESH_DEV_GRACE_SECONDS: "5",
-        JETMESH_DEV_LOG_LEVEL: "warn",
-        KUBECTL: toolPath("kubectl"),
-        // A slower processor than the default, so a burst surely outlasts an autoscaler poll.
-        JETMESH_DEV_PAYMENT_LATENCY_MS: "100",
-      },
+      // A slower processor than the default, so a burst surely outlasts an autoscaler poll.
+      devTestEnv(join(dir, "state"), { JETMESH_DEV_GRACE_SECONDS: "5", JETMESH_DEV_PAYMENT_LATENCY_MS: "100" }),
       root,
     );
     stack = await startDevStack(config, log, (m) => lines.push(`==> ${m}`));

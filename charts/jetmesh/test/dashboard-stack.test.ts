@@ -12,6 +12,7 @@ import { waitFor } from "@jetmesh/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDevConfig } from "../../../testing/src/dev/config.ts";
 import { startDevStack, type DevStack } from "../../../testing/src/dev/stack.ts";
+import { devTestEnv } from "../../../testing/test/dev-helpers.ts";
 import { chartDir, listFiles, readText, repoRoot } from "./chart.ts";
 import { TestPrometheus } from "./prometheus.ts";
 
@@ -56,19 +57,7 @@ describe.skipIf(missing.length > 0 || !haveBinaries)("dashboard PromQL on the ru
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), "jetmesh-dash-"));
     const config = parseDevConfig(
-      {
-        JETMESH_DEV_DIR: stateDir,
-        JETMESH_DEV_NATS_PORT: "0",
-        JETMESH_DEV_NATS_MONITOR_PORT: "0",
-        JETMESH_DEV_KUBE_PORT: "0",
-        JETMESH_DEV_ORDER_PORT: "0",
-        JETMESH_DEV_OPERATOR_PORT: "0",
-        JETMESH_DEV_PROMETHEUS: "off",
-        JETMESH_DEV_PROMETHEUS_PORT: "0",
-        JETMESH_DEV_LOG_LEVEL: "warn",
-        JETMESH_DEV_PAYMENT_LATENCY_MS: "20",
-        JETMESH_DEV_GRACE_SECONDS: "3",
-      },
+      devTestEnv(stateDir, { JETMESH_DEV_PROMETHEUS_PORT: "0", JETMESH_DEV_PAYMENT_LATENCY_MS: "20", JETMESH_DEV_GRACE_SECONDS: "3" }),
       repoRoot,
     );
     stack = await startDevStack(config, log, () => {});
