@@ -115,18 +115,26 @@ describe.skipIf(missing.length > 0 || !haveBinaries)("dashboard PromQL on the ru
       },
       { timeoutMs: 40_000, intervalMs: 500 },
     );
-    await new Promise((r) => setTimeout(r, 3_000));
-
+    // Every panel's series appear within a few more scrapes: poll the panels, not the clock.
     const parseErrors: string[] = [];
     const empty: string[] = [];
-    for (const panel of panels) {
-      for (const t of panel.targets ?? []) {
-        const key = `${panel.title} ${t.refId}`;
-        const r = await prom!.query(expand(t.expr));
-        if (r.status !== "success") parseErrors.push(`${key}: ${r.errorType}: ${r.error}`);
-        else if ((r.data?.result.length ?? 0) === 0 && !(key in EMPTY_WHEN_HEALTHY)) empty.push(`${key}: ${t.expr}`);
-      }
-    }
+    await waitFor(
+      "every dashboard panel to return data",
+      async () => {
+        parseErrors.length = 0;
+        empty.length = 0;
+        for (const panel of panels) {
+          for (const t of panel.targets ?? []) {
+            const key = `${panel.title} ${t.refId}`;
+            const r = await prom!.query(expand(t.expr));
+            if (r.status !== "success") parseErrors.push(`${key}: ${r.errorType}: ${r.error}`);
+            else if ((r.data?.result.length ?? 0) === 0 && !(key in EMPTY_WHEN_HEALTHY)) empty.push(`${key}: ${t.expr}`);
+          }
+        }
+        return parseErrors.length === 0 && empty.length === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 1_000 },
+    ).catch(() => undefined); // the assertions below say what is missing
     expect(parseErrors).toEqual([]);
     expect(empty, "panels without data after traffic").toEqual([]);
 

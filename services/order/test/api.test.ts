@@ -105,8 +105,11 @@ describe("order API (real nats-server)", () => {
   it("counts a client that aborts mid-body as a client abort (499), not as a 503", async () => {
     const before503 = await metric(open.orderUrl, "jetmesh_http_requests_total", { service: "order", route: "/orders", code: "503" });
     const c = rawConnection(open.orderUrl);
-    c.socket.write("POST /orders HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"items\":");
-    await new Promise((r) => setTimeout(r, 100)); // let the server start reading the body
+    // Expect: 100-continue makes the server say when it has handed the request to the order
+    // API, so the abort surely lands while the body is being read.
+    c.socket.write("POST /orders HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\nexpect: 100-continue\r\n\r\n");
+    await waitFor("the server to start reading the body (100 Continue)", () => c.received().startsWith("HTTP/1.1 100 Continue"), { timeoutMs: 10_000 });
+    c.socket.write("{\"items\":");
     c.socket.destroy();
     await waitFor("the abort to be counted", async () => (await metric(open.orderUrl, "jetmesh_http_requests_total", { service: "order", route: "/orders", code: "499" })) >= 1, { timeoutMs: 10_000 });
     expect(await metric(open.orderUrl, "jetmesh_http_requests_total", { service: "order", route: "/orders", code: "503" })).toBe(before503);
