@@ -10,7 +10,8 @@
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort, startNats } from "@jetmesh/testing";
-import { percentile, provisionShop, serviceEnv, spawnService } from "@jetmesh/shop";
+import { serviceEnv } from "@jetmesh/shop";
+import { percentile, provisionShop, spawnService } from "@jetmesh/shop-tools";
 
 const env = process.env;
 const fill = Number(env.LIST_ORDERS ?? 3700);

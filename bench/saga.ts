@@ -11,7 +11,7 @@
 // in-process), SAGA_STORAGE (file | memory), SAGA_CONCURRENCY (per service), SAGA_SKUS.
 import { cpus } from "node:os";
 import { connect } from "@nats-io/transport-node";
-import { runLoad, verifyShop, type LoadResult } from "@jetmesh/shop";
+import { runLoad, verifyShop, type LoadResult } from "@jetmesh/shop-tools";
 import { startStack } from "./lib/saga-stack.ts";
 
 const env = process.env;

@@ -23,9 +23,15 @@ HELM_TIMEOUT ?= 10m
 DEMO_ORDERS ?= 200
 ORDER_URL ?= http://127.0.0.1:30080
 NODE_VERSION := $(shell cat .node-version)
-# image name => Dockerfile (the four shop services share services/Dockerfile, chosen by SERVICE)
-JETMESH_IMAGES := operator:operator/Dockerfile order:services/Dockerfile \
-  inventory:services/Dockerfile payment:services/Dockerfile shipping:services/Dockerfile
+# One Dockerfile for every image: name:APP:LIBS (the workspace directory of the program and the
+# workspaces it imports, dependencies first, comma-separated); images.test.ts checks the lists.
+JETMESH_IMAGES := operator:operator:services/mesh \
+  order:services/order:services/mesh,services/shop \
+  inventory:services/inventory:services/mesh,services/shop \
+  payment:services/payment:services/mesh,services/shop \
+  shipping:services/shipping:services/mesh,services/shop
+# Extra Node flags baked into an image (the operator's smaller young generation, docs/operator.md).
+RUNTIME_NODE_OPTIONS_operator := --enable-source-maps --max-semi-space-size=4
 
 # @$(call need-tool,<binary>,<how to install>): fail with a clear message when it is missing.
 need-tool = command -v $(1) >/dev/null 2>&1 || { echo "$(1) not found: $(2)" >&2; exit 1; }
@@ -54,9 +60,12 @@ images:
 	@$(NEED_DOCKER)
 	@$(NEED_KIND)
 	@for entry in $(JETMESH_IMAGES); do \
-	  name="$${entry%%:*}"; file="$${entry#*:}"; image="jetmesh-$$name:$(IMAGE_TAG)"; \
-	  echo "==> docker build $$image ($$file, node $(NODE_VERSION))"; \
-	  docker build -f "$$file" --build-arg NODE_VERSION=$(NODE_VERSION) --build-arg SERVICE=$$name -t "$$image" . ; \
+	  name="$${entry%%:*}"; rest="$${entry#*:}"; app="$${rest%%:*}"; libs="$$(echo "$${rest#*:}" | tr , ' ')"; \
+	  image="jetmesh-$$name:$(IMAGE_TAG)"; \
+	  case "$$name" in operator) opts='$(RUNTIME_NODE_OPTIONS_operator)';; *) opts=--enable-source-maps;; esac; \
+	  echo "==> docker build $$image (APP=$$app LIBS=\"$$libs\", node $(NODE_VERSION))"; \
+	  docker build --build-arg NODE_VERSION=$(NODE_VERSION) --build-arg APP="$$app" --build-arg LIBS="$$libs" \
+	    --build-arg RUNTIME_NODE_OPTIONS="$$opts" -t "$$image" . ; \
 	  echo "==> kind load docker-image $$image into cluster $(KIND_CLUSTER)"; \
 	  kind load docker-image "$$image" --name '$(KIND_CLUSTER)'; \
 	done
@@ -130,40 +139,41 @@ chart-check: install
 	./scripts/sync-chart-crds.sh --check
 	npx vitest run charts/jetmesh/test
 
-# What the Dockerfiles do, on this machine: stage 1 (npm ci, build the workspaces), stage 2
-# (npm ci --omit=dev -w <workspace> + dist/), then the entry point with production
-# dependencies only. A module that dev hoisting hid from production fails here.
+# What the Dockerfile does, on this machine, for each image: stage 1 (npm ci, build LIBS then
+# APP, keep dist/ and schemas/), stage 2 (npm ci --omit=dev -w APP + the compiled workspaces),
+# then the entry point with production dependencies only. A module that dev hoisting hid from
+# production fails here.
 images-check: install
 	@tmp=$$(mktemp -d /tmp/jetmesh-images-XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
 	printf '%s\n' 'apiVersion: v1' 'kind: Config' 'current-context: none' \
 	  'clusters: [{name: none, cluster: {server: "https://127.0.0.1:1"}}]' \
 	  'contexts: [{name: none, context: {cluster: none, user: none}}]' 'users: [{name: none, user: {}}]' > "$$tmp/kubeconfig"; \
 	manifests="package.json package-lock.json tsconfig.base.json $$(node -p 'require("./package.json").workspaces.map(w => w + "/package.json").join(" ")')"; \
-	echo "==> stage build: npm ci + npm run build (all image workspaces) in $$tmp/build"; \
+	echo "==> stage build: npm ci in $$tmp/build"; \
 	mkdir -p "$$tmp/build"; for f in $$manifests; do mkdir -p "$$tmp/build/$$(dirname $$f)"; cp "$$f" "$$tmp/build/$$f"; done; \
-	for d in services/mesh services/shop operator services/order services/inventory services/payment services/shipping; do \
-	  cp -r "$$d/src" "$$d/tsconfig.build.json" "$$tmp/build/$$d/"; done; \
-	cp -r services/shop/schemas "$$tmp/build/services/shop/"; \
-	(cd "$$tmp/build" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null && \
-	  npm run --silent build -w @jetmesh/mesh -w @jetmesh/shop -w @jetmesh/operator -w @jetmesh/order \
-	    -w @jetmesh/inventory -w @jetmesh/payment -w @jetmesh/shipping); \
+	(cd "$$tmp/build" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null); \
 	for entry in $(JETMESH_IMAGES); do \
-	  name="$${entry%%:*}"; file="$${entry#*:}"; app="$$tmp/$$name"; \
-	  if [ "$$name" = operator ]; then dir=operator; else dir="services/$$name"; fi; \
-	  echo "==> stage deps + runtime for jetmesh-$$name: npm ci --omit=dev -w $$dir, then node dist/main.js"; \
+	  name="$${entry%%:*}"; rest="$${entry#*:}"; dir="$${rest%%:*}"; libs="$$(echo "$${rest#*:}" | tr , ' ')"; \
+	  out="$$tmp/out-$$name"; app="$$tmp/$$name"; \
+	  echo "==> jetmesh-$$name: build $$libs $$dir; npm ci --omit=dev -w $$dir; node dist/main.js"; \
+	  for d in $$libs $$dir; do \
+	    rm -rf "$$tmp/build/$$d/src" && cp -r "$$d/src" "$$d/tsconfig.build.json" "$$tmp/build/$$d/"; \
+	    if [ -d "$$d/schemas" ]; then cp -r "$$d/schemas" "$$tmp/build/$$d/"; fi; \
+	    (cd "$$tmp/build" && npm run --silent build -w "$$d") || exit 1; \
+	    mkdir -p "$$out/$$d" && cp -r "$$tmp/build/$$d/dist" "$$out/$$d/"; \
+	    if [ -d "$$d/schemas" ]; then cp -r "$$d/schemas" "$$out/$$d/"; fi; \
+	  done; \
 	  mkdir -p "$$app"; for f in $$manifests; do mkdir -p "$$app/$$(dirname $$f)"; cp "$$f" "$$app/$$f"; done; \
-	  ws="$$(node -p "require('./$$dir/package.json').name")"; \
-	  (cd "$$app" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error -w "$$ws" >/dev/null); \
-	  for d in $$(sed "s/\$${SERVICE}/$$name/g" "$$file" | grep -oE '^COPY --from=build /src/[^ ]+' | sed -E 's#COPY --from=build /src/##'); do \
-	    mkdir -p "$$app/$$(dirname $$d)"; cp -r "$$tmp/build/$$d" "$$app/$$d"; done; \
-	  out="$$(cd "$$app/$$dir" && NODE_ENV=production NATS_URL=nats://127.0.0.1:1 HTTP_PORT=0 HTTP_HOST=127.0.0.1 \
+	  (cd "$$app" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error -w "$$dir" >/dev/null); \
+	  cp -r "$$out/." "$$app/"; \
+	  log="$$(cd "$$app/$$dir" && NODE_ENV=production NATS_URL=nats://127.0.0.1:1 HTTP_PORT=0 HTTP_HOST=127.0.0.1 \
 	    JETMESH_STREAM=shop_events JETMESH_CONSUMER=shop_$$name JETMESH_TYPES=shop.order.placed.v1 \
 	    JETMESH_DEAD_LETTER_SUBJECT=jetmesh.dlq.shop.$$name KUBECONFIG="$$tmp/kubeconfig" LEADER_ELECTION=false \
 	    timeout 5 node dist/main.js 2>&1 || true)"; \
-	  if echo "$$out" | grep -qE 'ERR_MODULE_NOT_FOUND|Cannot find (module|package)'; then \
-	    echo "$$out" | head -20 >&2; echo "jetmesh-$$name: a module is missing from the production image layout" >&2; exit 1; fi; \
-	  echo "$$out" | grep -qE '"msg":"(http listening|operator started)"' || { \
-	    echo "$$out" | head -20 >&2; echo "jetmesh-$$name: did not start" >&2; exit 1; }; \
-	  echo "    started: $$(echo "$$out" | grep -E '"msg":"(http listening|operator started)"' | head -1 | cut -c1-150)"; \
+	  if echo "$$log" | grep -qE 'ERR_MODULE_NOT_FOUND|Cannot find (module|package)'; then \
+	    echo "$$log" | head -20 >&2; echo "jetmesh-$$name: a module is missing from the production image layout" >&2; exit 1; fi; \
+	  echo "$$log" | grep -qE '"msg":"(http listening|operator started)"' || { \
+	    echo "$$log" | head -20 >&2; echo "jetmesh-$$name: did not start" >&2; exit 1; }; \
+	  echo "    started: $$(echo "$$log" | grep -E '"msg":"(http listening|operator started)"' | head -1 | cut -c1-150)"; \
 	done; \
 	echo "==> every image layout starts with production dependencies only"

@@ -1,22 +1,19 @@
-// The Dockerfiles behind the chart's images (no Docker engine here, so statically): Node
-// pinned by .node-version, multi-stage, production dependencies only, non-root, no
-// HEALTHCHECK, every workspace the code imports is built and shipped, every COPY source
-// exists and survives .dockerignore, and `make images` builds each one.
+// The Dockerfile behind the chart's images (no Docker engine here, so statically): one
+// Dockerfile for every image, Node pinned by .node-version, multi-stage, production
+// dependencies only, non-root, no HEALTHCHECK, every workspace the code imports built and
+// shipped (the LIBS of each image in mk/kind.mk), every COPY source exists and survives
+// .dockerignore, and `make images` builds each one.
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readText, repoRoot } from "./chart.ts";
 
-// The four shop services share services/Dockerfile; its SERVICE build argument picks one.
-const images: { name: string; dir: string; dockerfile: string; workspace: string }[] = [
-  { name: "operator", dir: "operator", dockerfile: "operator/Dockerfile", workspace: "@jetmesh/operator" },
-  ...["order", "inventory", "payment", "shipping"].map((s) => ({
-    name: s,
-    dir: `services/${s}`,
-    dockerfile: "services/Dockerfile",
-    workspace: `@jetmesh/${s}`,
-  })),
-];
+const dockerfile = readText(join(repoRoot, "Dockerfile"));
+const kindMk = readText(join(repoRoot, "mk", "kind.mk"));
+/** JETMESH_IMAGES of mk/kind.mk: name:APP:LIBS entries, what `make images` builds. */
+const images: { name: string; dir: string; libs: string[] }[] = [
+  ...(/^JETMESH_IMAGES := ((?:.*\\\n)*.*)$/m.exec(kindMk)?.[1] ?? "").matchAll(/([a-z-]+):([a-z/-]+):([a-z/,-]*)/g),
+].map((m) => ({ name: m[1]!, dir: m[2]!, libs: m[3]!.split(",").filter(Boolean) }));
 const nodeVersion = readText(join(repoRoot, ".node-version")).trim();
 const workspaceDirs: Record<string, string> = Object.fromEntries(
   (JSON.parse(readText(join(repoRoot, "package.json"))) as { workspaces: string[] }).workspaces.map((dir) => [
@@ -31,7 +28,7 @@ function workspaceImports(dir: string, seen = new Set<string>()): Set<string> {
   if (!existsSync(src)) return seen;
   for (const f of readdirSync(src, { recursive: true }) as string[]) {
     if (!f.endsWith(".ts")) continue;
-    for (const m of readText(join(src, f)).matchAll(/from\s+"(@jetmesh\/[a-z]+)"/g)) {
+    for (const m of readText(join(src, f)).matchAll(/from\s+"(@jetmesh\/[a-z-]+)(?:\/[^"]*)?"/g)) {
       const name = m[1] ?? "";
       if (!seen.has(name) && workspaceDirs[name]) {
         seen.add(name);
@@ -80,51 +77,69 @@ describe("Dockerfiles", () => {
     ]);
   });
 
+  it("make images builds the operator and the four shop services", () => {
+    expect(images.map((i) => i.name)).toEqual(["operator", "order", "inventory", "payment", "shipping"]);
+    expect(kindMk).toContain('--build-arg APP="$$app" --build-arg LIBS="$$libs"');
+    expect(existsSync(join(repoRoot, "operator", "Dockerfile")) || existsSync(join(repoRoot, "services", "Dockerfile")), "one Dockerfile, no copies").toBe(false);
+  });
+
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const final = stages.at(-1) ?? "";
+
+  it("pins Node from .node-version on a slim base, multi-stage", () => {
+    expect(dockerfile).toContain(`ARG NODE_VERSION=${nodeVersion}`);
+    expect(stages.length).toBeGreaterThanOrEqual(3);
+    for (const stage of stages) expect(stage).toMatch(/^node:\$\{NODE_VERSION\}-(bookworm-)?slim\b/);
+  });
+
+  it("runs as a numeric non-root user, node dist/main.js, no HEALTHCHECK", () => {
+    expect(dockerfile).not.toMatch(/^HEALTHCHECK/m);
+    expect(final).toMatch(/^USER 10001:10001$/m);
+    expect(final).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
+    expect(final).toContain("WORKDIR /app/${APP}");
+    // Nothing in the runtime stage writes to the filesystem (read-only root).
+    expect(final).not.toMatch(/^RUN /m);
+  });
+
+  it("ships production dependencies only, for the one workspace, and what stage 1 compiled", () => {
+    expect(dockerfile).toContain('npm ci --omit=dev --no-audit --no-fund --ignore-scripts -w "$APP"');
+    expect(final).not.toContain("npm ci");
+    // Stage 1 builds LIBS then APP and keeps each one's dist/ (and schemas/, read at run time).
+    expect(dockerfile).toMatch(/for dir in \$LIBS \$APP; do[\s\S]*npm run build -w "\$dir"[\s\S]*cp -r "\$dir\/dist"[\s\S]*"\$dir\/schemas"/);
+    expect(dockerfile).toContain("COPY --from=build /out/ ./");
+  });
+
+  it("lists every workspace manifest npm ci needs", () => {
+    for (const dir of Object.values(workspaceDirs)) expect(dockerfile, dir).toContain(`COPY ${dir}/package.json ${dir}/`);
+  });
+
+  it("copies only paths that exist in the build context", () => {
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)) {
+      const parts = (m[1] ?? "").trim().split(/\s+/);
+      for (const src of parts.slice(0, -1)) {
+        expect(existsSync(join(repoRoot, src)), `${src} exists`).toBe(true);
+        expect(ignored(src), `${src} is not excluded by .dockerignore`).toBe(false);
+      }
+    }
+  });
+
   for (const image of images) {
-    describe(image.dir, () => {
-      const file = join(repoRoot, image.dockerfile);
-      // What `docker build --build-arg SERVICE=<name>` sees.
-      const text = existsSync(file) ? readText(file).replaceAll("${SERVICE}", image.name) : "";
-      const stages = text.split(/^FROM /m).slice(1);
-      const final = stages.at(-1) ?? "";
-
-      it("pins Node from .node-version on a slim base, multi-stage", () => {
-        expect(text).toContain(`ARG NODE_VERSION=${nodeVersion}`);
-        expect(stages.length).toBeGreaterThanOrEqual(3);
-        for (const stage of stages) expect(stage).toMatch(/^node:\$\{NODE_VERSION\}-(bookworm-)?slim\b/);
-      });
-
-      it("runs as a numeric non-root user, node dist/main.js, no HEALTHCHECK", () => {
-        expect(text).not.toMatch(/^HEALTHCHECK/m);
-        expect(final).toMatch(/^USER 10001:10001$/m);
-        expect(final).toMatch(/^CMD \["node", "dist\/main\.js"\]$/m);
-        expect(final).toContain(`WORKDIR /app/${image.dir}`);
-        // Nothing in the runtime stage writes to the filesystem (read-only root).
-        expect(final).not.toMatch(/^RUN /m);
-      });
-
-      it("ships production dependencies only, for this workspace", () => {
-        expect(text).toContain(`npm ci --omit=dev --no-audit --no-fund --ignore-scripts -w ${image.workspace}`);
-        expect(final).not.toContain("npm ci");
-      });
-
-      it("builds and ships every workspace its code imports", () => {
+    describe(`jetmesh-${image.name} (APP=${image.dir})`, () => {
+      it("LIBS names every workspace its code imports, dependencies first", () => {
         const needed = [...workspaceImports(image.dir)].map((n) => workspaceDirs[n]!);
-        for (const dir of [...needed, image.dir]) {
-          expect(text, `builds ${dir}`).toContain(`COPY ${dir}/ ${dir}/`);
-          expect(text, `ships ${dir}/dist`).toContain(`COPY --from=build /src/${dir}/dist ${dir}/dist`);
+        expect([...image.libs].sort()).toEqual([...needed].sort());
+        for (const [i, lib] of image.libs.entries()) {
+          const deps = [...workspaceImports(lib)].map((n) => workspaceDirs[n]!);
+          for (const dep of deps) expect(image.libs.indexOf(dep), `${dep} before ${lib}`).toBeLessThan(i);
         }
-        if (needed.includes("services/shop")) {
-          expect(text, "ships the event schemas the services read at run time").toContain(
-            "COPY --from=build /src/services/shop/schemas services/shop/schemas",
-          );
+        for (const dir of [...image.libs, image.dir]) {
+          expect(existsSync(join(repoRoot, dir, "src")), `${dir}/src`).toBe(true);
+          expect(ignored(`${dir}/src/index.ts`), `${dir}/src is in the build context`).toBe(false);
         }
-        const built = /RUN npm run build (.*)$/m.exec(text)?.[1] ?? "";
-        for (const name of [...workspaceImports(image.dir), image.workspace]) expect(built).toContain(`-w ${name}`);
       });
 
       it("declares every package its runtime code imports (npm ci --omit=dev installs only those)", () => {
-        const closure = [image.dir, ...[...workspaceImports(image.dir)].map((n) => workspaceDirs[n]!)];
+        const closure = [image.dir, ...image.libs];
         const declared = new Set(
           closure.flatMap((dir) => Object.keys((JSON.parse(readText(join(repoRoot, dir, "package.json"))) as { dependencies?: object }).dependencies ?? {})),
         );
@@ -145,22 +160,10 @@ describe("Dockerfiles", () => {
         }
         expect(undeclared).toEqual([]);
       });
-
-      it("copies only paths that exist in the build context", () => {
-        for (const m of text.matchAll(/^COPY (?!--from)(.+)$/gm)) {
-          const parts = (m[1] ?? "").trim().split(/\s+/);
-          for (const src of parts.slice(0, -1)) {
-            expect(existsSync(join(repoRoot, src)), `${src} exists`).toBe(true);
-            expect(ignored(src), `${src} is not excluded by .dockerignore`).toBe(false);
-          }
-        }
-      });
-
-      it("is built and kind-loaded by make images", () => {
-        const mk = readText(join(repoRoot, "mk", "kind.mk"));
-        expect(mk).toContain(`${image.name}:${image.dockerfile}`);
-        expect(mk).toContain("--build-arg SERVICE=$$name");
-      });
     });
   }
+
+  it("service images carry the shop's runtime, not its tools", () => {
+    for (const image of images) expect(image.libs, image.name).not.toContain("services/shop-tools");
+  });
 });

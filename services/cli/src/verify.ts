@@ -1,6 +1,6 @@
-// `jetmesh verify`: the shop's invariant checker (services/shop/src/verify.ts) against NATS.
+// `jetmesh verify`: the shop's invariant checker (services/shop-tools/src/verify.ts) against NATS.
 import type { NatsConnection } from "@nats-io/transport-node";
-import { formatReport, verifyShop, type VerifyOptions, type VerifyReport } from "@jetmesh/shop";
+import { formatReport, verifyShop, type VerifyOptions, type VerifyReport } from "@jetmesh/shop-tools";
 
 export interface VerifyOutcome {
   ok: boolean;

@@ -3,8 +3,8 @@
 import { connect as tcpConnect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
-import { provision, startShop, type Shop } from "../../shop/test/fixtures.ts";
-import { orderBody, postOrder, request } from "../../shop/test/helpers.ts";
+import { provision, startShop, type Shop } from "../../shop-tools/test/fixtures.ts";
+import { orderBody, postOrder, request } from "../../shop-tools/test/helpers.ts";
 
 const TOKEN = "api-test-token-0123456789";
 

@@ -1,14 +1,13 @@
+// @jetmesh/shop: what the four shop services run — event types and schemas, the saga's wiring
+// (streams, subscriptions, producers), the state records and KV buckets, HTTP helpers. The tools
+// around the shop (load generator, invariant checker, provisioning, process launcher, NATS
+// authorization generator) live in @jetmesh/shop-tools and never ship in a service image.
 export * from "./events.ts";
 export * from "./wiring.ts";
 export * from "./state.ts";
 export { SCHEMAS_DIR, loadSchema, loadSchemas, type JsonSchema } from "./schemas.ts";
 export { ClientAbortError, HttpError, isJsonContentType, readBody, sendJson, sendProblem } from "./http.ts";
 export { KeyedMutex } from "./keyed-mutex.ts";
-export { DEFAULT_BACKOFF_MS, consumerConfig, provisionShop, type ProvisionOptions } from "./testing.ts";
 export type { ShopSetupContext } from "./context.ts";
-export { checkInvariants, type InvariantReport, type ShopSnapshot, type Violation, type ViolationKind } from "./invariants.ts";
-export { formatReport, readBucket, snapshot, verifyShop, type VerifyOptions, type VerifyReport } from "./verify.ts";
-export { defaultOrder, percentile, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from "./load.ts";
 export { KvCache, type CasResult } from "./kvcache.ts";
-export { serviceEntry, spawnService, type ServiceProcess } from "./processes.ts";
 export { bucketSettings, openBucket, type BucketSettings } from "./buckets.ts";

@@ -1,6 +1,6 @@
 // NATS TLS + authentication + per-service permissions, end to end: a nats-server that
 // requires client certificates from a test CA and a user per service (permissions from
-// services/shop/src/nats-permissions.ts), the four shop services connecting with
+// services/shop-tools/src/nats-permissions.ts), the four shop services connecting with
 // NATS_TLS_* and NATS_USER/NATS_PASSWORD, orders going through, and a service that tries
 // to step outside its permissions being refused.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,21 +9,8 @@ import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/t
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { makeTestPki, natsTlsConfig, startNats, waitFor, type NatsCluster, type TestPki } from "@jetmesh/testing";
 import { runService, type ServiceDefinition, type ServiceHandle } from "@jetmesh/mesh";
-import {
-  ORDERS_BUCKET,
-  ORDER_CONFIRMED,
-  PAYMENTS_BUCKET,
-  PRODUCERS,
-  SHIPMENTS_BUCKET,
-  SHOP_SERVICES,
-  SHOP_STREAM,
-  STOCK_BUCKET,
-  provisionShop,
-  serviceEnv,
-  subscriptionOf,
-  verifyShop,
-  type ShopService,
-} from "@jetmesh/shop";
+import { ORDERS_BUCKET, ORDER_CONFIRMED, PAYMENTS_BUCKET, PRODUCERS, SHIPMENTS_BUCKET, SHOP_SERVICES, SHOP_STREAM, STOCK_BUCKET, serviceEnv, subscriptionOf, type ShopService } from "@jetmesh/shop";
+import { provisionShop, verifyShop } from "../src/index.ts";
 import { DEFINITIONS } from "./fixtures.ts";
 import { natsAuthorizationConfig, servicePermissions, type ServiceNatsIdentity } from "../src/nats-permissions.ts";
 

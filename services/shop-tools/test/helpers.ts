@@ -1,7 +1,7 @@
 // Small HTTP and NATS helpers for the shop's scenario tests.
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { waitFor } from "@jetmesh/testing";
-import { SHOP_STREAM, SUBSCRIPTIONS, type OrderRecord, type OrderStatus } from "../src/index.ts";
+import { SHOP_STREAM, SUBSCRIPTIONS, type OrderRecord, type OrderStatus } from "@jetmesh/shop";
 
 export interface Reply {
   status: number;

@@ -2,7 +2,7 @@
 // `node dist/main.js`), for the crash test, the bench and `make demo`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { ShopService } from "./wiring.ts";
+import type { ShopService } from "@jetmesh/shop";
 
 export interface ServiceProcess {
   readonly name: ShopService;

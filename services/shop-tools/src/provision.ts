@@ -3,7 +3,7 @@
 // without the operator. Idempotent: existing streams and consumers are updated in place.
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, SHOP_STREAM, SHOP_SUBJECTS, SUBSCRIPTIONS, type Subscription } from "./wiring.ts";
+import { DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, SHOP_STREAM, SHOP_SUBJECTS, SUBSCRIPTIONS, type Subscription } from "@jetmesh/shop";
 
 export interface ProvisionOptions {
   /** Memory storage is faster for benches; file storage (default) survives a server restart. */

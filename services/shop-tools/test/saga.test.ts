@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { startNats, type NatsCluster } from "@jetmesh/testing";
-import { SHOP_STREAM, SUBSCRIPTIONS, verifyShop } from "../src/index.ts";
+import { SHOP_STREAM, SUBSCRIPTIONS } from "@jetmesh/shop";
+import { verifyShop } from "../src/index.ts";
 import { provision, startShop, type Shop } from "./fixtures.ts";
 import { getOrder, orderBody, postOrder, request, stockOf, waitConsumersIdle, waitOrder } from "./helpers.ts";
 

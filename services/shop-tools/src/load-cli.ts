@@ -1,5 +1,5 @@
 // Drives orders at a fixed rate against a running shop and prints the result as JSON:
-//   node --conditions=source services/shop/src/load-cli.ts --order-url http://127.0.0.1:8080 \
+//   node --conditions=source services/shop-tools/src/load-cli.ts --order-url http://127.0.0.1:8080 \
 //     --nats nats://127.0.0.1:4222 --rate 50 --duration 10 [--skus sku-1,sku-2] [--token T]
 // Progress on stderr. Exit code 2 on bad arguments.
 import { runLoad } from "./load.ts";

@@ -3,22 +3,24 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { PAYMENT_AUTHORIZED, type PaymentAuthorized } from "./events.ts";
 import { checkInvariants, type InvariantReport, type ShopSnapshot } from "./invariants.ts";
 import {
+  PAYMENT_AUTHORIZED,
+  SHOP_STREAM,
+  SUBSCRIPTIONS,
   ORDERS_BUCKET,
   PAYMENTS_BUCKET,
   SHIPMENTS_BUCKET,
   STOCK_BUCKET,
   orderKey,
   type OrderRecord,
+  type PaymentAuthorized,
   type PaymentRecord,
   type ReservationRecord,
   type SeedRecord,
   type ShipmentRecord,
   type StockRecord,
-} from "./state.ts";
-import { SHOP_STREAM, SUBSCRIPTIONS } from "./wiring.ts";
+} from "@jetmesh/shop";
 
 export interface VerifyOptions {
   /** Wait up to this long for in-flight orders to finish before reporting (default 0). */

@@ -7,7 +7,8 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { Kvm } from "@nats-io/kv";
 import { encodeBinary, newEvent } from "@jetmesh/mesh";
 import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
-import { ORDER_PLACED, PAYMENTS_BUCKET, PAYMENT_AUTHORIZED, SHOP_STREAM, paymentKey, verifyShop, type OrderPlaced, type PaymentRecord } from "../src/index.ts";
+import { ORDER_PLACED, PAYMENTS_BUCKET, PAYMENT_AUTHORIZED, SHOP_STREAM, paymentKey, type OrderPlaced, type PaymentRecord } from "@jetmesh/shop";
+import { verifyShop } from "../src/index.ts";
 import { provision, startShop, type Shop } from "./fixtures.ts";
 import { orderBody, postOrder, stockOf, waitConsumersIdle, waitOrder } from "./helpers.ts";
 

@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
-import { INVENTORY_RESERVED, SHOP_STREAM, runLoad, serviceEnv, spawnService, verifyShop, type ServiceProcess } from "../src/index.ts";
+import { INVENTORY_RESERVED, SHOP_STREAM, serviceEnv } from "@jetmesh/shop";
+import { runLoad, spawnService, verifyShop, type ServiceProcess } from "../src/index.ts";
 import { provision, startShop, type Shop } from "./fixtures.ts";
 import { stockOf } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 // The shop's invariants, checked on a snapshot of its state (pure, so every rule has a
 // table test). verify.ts takes the snapshot from NATS.
-import type { OrderRecord, OrderStatus, PaymentRecord, ReservationRecord, SeedRecord, ShipmentRecord, StockRecord } from "./state.ts";
+import type { OrderRecord, OrderStatus, PaymentRecord, ReservationRecord, SeedRecord, ShipmentRecord, StockRecord } from "@jetmesh/shop";
 
 export interface ShopSnapshot {
   orders: OrderRecord[];

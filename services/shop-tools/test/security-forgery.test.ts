@@ -8,20 +8,8 @@ import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/t
 import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
 import { DLQ_HEADERS, runService, type ServiceDefinition, type ServiceHandle } from "@jetmesh/mesh";
-import {
-  DEAD_LETTER_STREAM,
-  INVENTORY_REJECTED,
-  INVENTORY_RESERVED,
-  ORDER_CONFIRMED,
-  PAYMENT_AUTHORIZED,
-  SHIPMENT_DISPATCHED,
-  SHOP_NAMESPACE,
-  SHOP_SERVICES,
-  SHOP_STREAM,
-  provisionShop,
-  serviceEnv,
-  type ShopService,
-} from "@jetmesh/shop";
+import { DEAD_LETTER_STREAM, INVENTORY_REJECTED, INVENTORY_RESERVED, ORDER_CONFIRMED, PAYMENT_AUTHORIZED, SHIPMENT_DISPATCHED, SHOP_NAMESPACE, SHOP_SERVICES, SHOP_STREAM, serviceEnv, type ShopService } from "@jetmesh/shop";
+import { provisionShop } from "../src/index.ts";
 import { DEFINITIONS } from "./fixtures.ts";
 import { shopIdentity } from "../src/nats-authorization-cli.ts";
 import { natsAuthorizationConfig, servicePermissions } from "../src/nats-permissions.ts";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkInvariants, type OrderRecord, type OrderStatus, type ShopSnapshot } from "../src/index.ts";
+import { type OrderRecord, type OrderStatus } from "@jetmesh/shop";
+import { checkInvariants, type ShopSnapshot } from "../src/index.ts";
 
 const T = "2026-01-01T00:00:00.000Z";
 function order(id: string, statuses: OrderStatus[]): OrderRecord {

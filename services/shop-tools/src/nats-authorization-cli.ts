@@ -3,7 +3,7 @@
 // the operator. The chart's per-service Secrets (examples/per-service-nats-users.yaml) hold
 // the matching credentials.
 //
-//   node --conditions=source services/shop/src/nats-authorization-cli.ts --namespace shop \
+//   node --conditions=source services/shop-tools/src/nats-authorization-cli.ts --namespace shop \
 //     [--format conf|json] [--nkey shipping=UABC...] [--no-operator]
 //
 // Passwords are placeholders ($NATS_PASSWORD_<USER>: nats-server reads an unquoted $NAME
@@ -12,7 +12,7 @@
 // one starting with a digit stops the server with "Expected a digit".
 // `--nkey user=<public key>` makes that user an nkey user instead.
 import { fileURLToPath } from "node:url";
-import { ORDERS_BUCKET, PAYMENTS_BUCKET, PRODUCERS, SHIPMENTS_BUCKET, SHOP_SERVICES, STOCK_BUCKET, type ShopService } from "./index.ts";
+import { ORDERS_BUCKET, PAYMENTS_BUCKET, PRODUCERS, SHIPMENTS_BUCKET, SHOP_SERVICES, STOCK_BUCKET, type ShopService } from "@jetmesh/shop";
 import { natsAuthorizationConfig, servicePermissions, type NatsPermissions, type ServiceNatsIdentity } from "./nats-permissions.ts";
 
 const BUCKET_OF: Record<ShopService, string> = { order: ORDERS_BUCKET, inventory: STOCK_BUCKET, payment: PAYMENTS_BUCKET, shipping: SHIPMENTS_BUCKET };

@@ -4,7 +4,7 @@
 // (core subscription on the bucket's subjects: no JetStream consumer, nothing to clean up).
 import { Agent, request as httpRequest } from "node:http";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ORDERS_BUCKET } from "./state.ts";
+import { ORDERS_BUCKET } from "@jetmesh/shop";
 
 export interface LoadOptions {
   /** Base URL of the order service, e.g. http://127.0.0.1:8080. */

@@ -6,7 +6,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { freePort, waitFor } from "@jetmesh/testing";
-import { ORDERS_BUCKET, provisionShop, readBucket, runLoad, serviceEnv, spawnService, verifyShop, type LoadProgress, type LoadResult, type ProvisionOptions, type ServiceProcess, type ShopService } from "@jetmesh/shop";
+import { ORDERS_BUCKET, serviceEnv, type ShopService } from "@jetmesh/shop";
+import { provisionShop, readBucket, runLoad, spawnService, verifyShop, type LoadProgress, type LoadResult, type ProvisionOptions, type ServiceProcess } from "../src/index.ts";
 
 /** Seconds each scenario's load runs: short in `make test`, longer in `npm run test:chaos`. */
 export const CHAOS_DURATION_S = Number(process.env.CHAOS_DURATION_S ?? 8);
