@@ -36,6 +36,9 @@ tools:
 	@echo "==> tools: kube-apiserver, kube-controller-manager, etcd, nats-server, kubectl, helm (tools/ensure.sh; cached in $${JETMESH_TOOLS_CACHE:-~/.cache/jetmesh})"
 	@./tools/ensure.sh all >/dev/null
 
+# V8 coverage of the code the test processes run (services the tests spawn as processes are not
+# counted); the totals print above the closing line. COVERAGE=0 make test skips it.
+COVERAGE ?= 1
 test: typecheck lint tools
 	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus" >&2; exit 1; }
 	@echo "==> tests (vitest)"
@@ -43,8 +46,9 @@ test: typecheck lint tools
 	@rc=0; NATS_SERVER_BIN="$${NATS_SERVER_BIN:-$$(./tools/ensure.sh nats | sed -n 's/^nats=//p')/nats-server}"; \
 	  NATS_SERVER_COMPAT_BIN="$${NATS_SERVER_COMPAT_BIN:-$$(./tools/ensure.sh nats-compat | sed -n 's/^nats-compat=//p')/nats-server}"; \
 	  export NATS_SERVER_BIN NATS_SERVER_COMPAT_BIN; \
-	  npm test -- --reporter=default --reporter=json --outputFile.json=node_modules/.cache/vitest-results.json || rc=$$?; \
-	  node scripts/test-summary.ts node_modules/.cache/vitest-results.json || true; exit $$rc
+	  rm -rf node_modules/.cache/coverage; \
+	  COVERAGE=$(COVERAGE) npm test -- --reporter=default --reporter=json --outputFile.json=node_modules/.cache/vitest-results.json || rc=$$?; \
+	  node scripts/test-summary.ts node_modules/.cache/vitest-results.json node_modules/.cache/coverage/coverage-summary.json || true; exit $$rc
 
 # kind + Helm targets live in their own file.
 -include mk/kind.mk

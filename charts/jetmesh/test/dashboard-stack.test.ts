@@ -91,18 +91,35 @@ describe.skipIf(missing.length > 0 || !haveBinaries)("dashboard PromQL on the ru
 
   it("after some orders, every panel's query parses and returns data", async () => {
     const orderUrl = stack!.endpoints.orderUrl;
-    // 60 orders over ~6 s: mostly in stock, a scarce SKU and a declined card now and then.
+    // 60 orders in three batches: mostly in stock, a scarce SKU and a declined card now and then.
+    // Rate panels need samples spread over several scrapes, so after each batch the test waits
+    // until Prometheus has scraped more finished sagas than before (a condition, not a pace).
+    const finishedSagas = async () => {
+      const r = await prom!.query("sum(jetmesh_saga_duration_seconds_count)");
+      return Number((r.data?.result[0] as { value?: [number, string] } | undefined)?.value?.[1] ?? 0);
+    };
     let accepted = 0;
-    for (let i = 0; i < 60; i++) {
-      const body = {
-        items: [{ sku: i % 15 === 14 ? "sprocket" : ["widget", "gadget", "gizmo"][i % 3], quantity: 1 + (i % 3) }],
-        customer: { id: `customer-${i % 7}` },
-        payment: { card: i % 10 === 9 ? "4000000000000002" : "4111111111111111" },
-      };
-      const res = await fetch(`${orderUrl}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      if (res.status === 202 || res.status === 201) accepted++;
-      await res.arrayBuffer();
-      await new Promise((r) => setTimeout(r, 100));
+    let scraped = 0;
+    for (let batch = 0; batch < 3; batch++) {
+      for (let i = batch * 20; i < (batch + 1) * 20; i++) {
+        const body = {
+          items: [{ sku: i % 15 === 14 ? "sprocket" : ["widget", "gadget", "gizmo"][i % 3], quantity: 1 + (i % 3) }],
+          customer: { id: `customer-${i % 7}` },
+          payment: { card: i % 10 === 9 ? "4000000000000002" : "4111111111111111" },
+        };
+        const res = await fetch(`${orderUrl}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        if (res.status === 202 || res.status === 201) accepted++;
+        await res.arrayBuffer();
+      }
+      const before = scraped;
+      await waitFor(
+        `Prometheus to scrape the sagas of batch ${batch + 1} (more than ${before} finished)`,
+        async () => {
+          scraped = await finishedSagas();
+          return scraped > before;
+        },
+        { timeoutMs: 40_000, intervalMs: 500 },
+      );
     }
     expect(accepted).toBeGreaterThan(50);
     // The sagas finish and Prometheus has scraped the result at least twice.
