@@ -114,7 +114,7 @@ kind-logs:
 	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get all,eventstreams,eventsubscriptions,networkpolicies -o wide
 	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) describe eventstreams,eventsubscriptions
 	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get events --sort-by=.lastTimestamp
-	-@for d in jetmesh-operator order inventory payment shipping; do \
+	-@for d in jetmesh-operator jetmesh-order jetmesh-inventory jetmesh-payment jetmesh-shipping; do \
 	  echo "==> logs of deployment/$$d"; \
 	  kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) logs deployment/$$d --all-containers --tail=200 --prefix || true; \
 	done

@@ -110,7 +110,7 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
     const replicas = await waitFor(
       "payment Deployment scaled above 1",
       async () => {
-        const d = JSON.parse(await k(["-n", NS, "get", "deployment", "payment", "-o", "json"])) as Obj;
+        const d = JSON.parse(await k(["-n", NS, "get", "deployment", `${RELEASE}-payment`, "-o", "json"])) as Obj;
         return d.spec.replicas > 1 ? (d.spec.replicas as number) : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500 },

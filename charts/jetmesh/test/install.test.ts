@@ -57,7 +57,7 @@ for (const version of [4, 3] as const) {
     it("installs every object, accepted by the apiserver's validation", async () => {
       await helmOk(version, ["install", release, offlineChart(), "-n", ns, "--create-namespace", "-f", externalNats, "--set", `natsConnection.url=${NATS_URL}`]);
       const objects = await releaseObjects(version, release, ns);
-      expect(names(objects)).toEqual(expect.arrayContaining(["Deployment/order", "ClusterRole/jm" + version + "-jetmesh-operator", "EventStream/events", "EventSubscription/payment"]));
+      expect(names(objects)).toEqual(expect.arrayContaining([`Deployment/jm${version}-jetmesh-order`, `ClusterRole/jm${version}-jetmesh-operator`, "EventStream/events", "EventSubscription/payment"]));
       expect(await existing(objects)).toEqual(names(objects));
       // The CRDs came from the chart's crds/ folder.
       await kubectl.ok(["get", "crd", "eventstreams.jetmesh.io", "eventsubscriptions.jetmesh.io"]);
@@ -71,7 +71,7 @@ for (const version of [4, 3] as const) {
       ]);
       const operator = JSON.parse(await kubectl.ok(["-n", ns, "get", "deployment", `${release}-jetmesh-operator`, "-o", "json"])) as Obj;
       expect(operator.spec.replicas).toBe(3);
-      expect(await kubectl.ok(["-n", ns, "get", "deployment", "shipping", "--ignore-not-found", "-o", "name"])).toBe("");
+      expect(await kubectl.ok(["-n", ns, "get", "deployment", `${release}-jetmesh-shipping`, "--ignore-not-found", "-o", "name"])).toBe("");
       expect(await helmOk(version, ["history", release, "-n", ns])).toMatch(/2\s+.*deployed\s+jetmesh-0\.1\.0/);
     });
 
@@ -101,5 +101,91 @@ describe("two releases side by side", () => {
     const list = await helmOk(4, ["list", "-A", "-o", "json"]);
     const releases = (JSON.parse(list) as { name: string; namespace: string; status: string }[]).filter((r) => r.name.startsWith("team-"));
     expect(releases.map((r) => `${r.namespace}/${r.name}:${r.status}`).sort()).toEqual(["team-a/team-a:deployed", "team-b/team-b:deployed"]);
+  });
+});
+
+describe("two releases in one namespace", () => {
+  // Everything the chart makes is named <release>-jetmesh-<component>, so a second release (here
+  // without the shop's resources, whose names are the user's: one shop per namespace) installs
+  // beside the first, and each release's selectors and references stay within it.
+  it("install without a name collision, each selecting only its own pods", async () => {
+    const ns = "together";
+    const values = join(cp.dir, "together.yaml");
+    writeFileSync(values, `nats: {enabled: false}\nnatsConnection: {url: "${NATS_URL}"}\n`);
+    await helmOk(4, ["install", "blue", offlineChart(), "-n", ns, "--create-namespace", "-f", values]);
+    await helmOk(4, ["install", "green", offlineChart(), "-n", ns, "-f", values, "--set", "shop.enabled=false"]);
+    const blue = await releaseObjects(4, "blue", ns);
+    const green = await releaseObjects(4, "green", ns);
+    expect(await existing(blue)).toEqual(names(blue));
+    expect(await existing(green)).toEqual(names(green));
+    const own = (objects: Obj[], release: string) => objects.filter((o) => !["EventStream", "EventSubscription"].includes(o.kind) && !o.metadata.name.startsWith(`${release}-`)).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(own(blue, "blue"), "every chart object of blue carries its release prefix").toEqual([]);
+    expect(own(green, "green"), "every chart object of green carries its release prefix").toEqual([]);
+    expect(names(green).filter((n) => names(blue).includes(n))).toEqual([]);
+    expect(names(blue)).toEqual(expect.arrayContaining(["Deployment/blue-jetmesh-order", "Service/blue-jetmesh-order", "NetworkPolicy/blue-jetmesh-order", "PodDisruptionBudget/blue-jetmesh-order"]));
+    // The shop's subscriptions scale blue's Deployments, which exist.
+    const subs = JSON.parse(await kubectl.ok(["-n", ns, "get", "eventsubscriptions", "-o", "json"])) as { items: Obj[] };
+    const targets = subs.items.map((s) => s.spec.subscriber.deployment as string).sort();
+    expect(targets).toEqual(["blue-jetmesh-inventory", "blue-jetmesh-order", "blue-jetmesh-payment", "blue-jetmesh-shipping"]);
+    for (const t of targets) await kubectl.ok(["-n", ns, "get", "deployment", t]);
+    // Each Service selects only its own release's pods (the apiserver's Endpoints controller
+    // would follow these selectors): the selectors differ by app.kubernetes.io/instance.
+    for (const release of ["blue", "green"]) {
+      const svc = JSON.parse(await kubectl.ok(["-n", ns, "get", "service", `${release}-jetmesh-order`, "-o", "json"])) as Obj;
+      const selector = Object.entries(svc.spec.selector as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(",");
+      const rs = await waitFor(`${release}'s order ReplicaSet`, async () => {
+        const list = JSON.parse(await kubectl.ok(["-n", ns, "get", "replicasets", "-l", selector, "-o", "json"])) as { items: Obj[] };
+        return list.items.length > 0 ? list.items : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 500 });
+      expect(rs.map((r) => r.metadata.ownerReferences[0].name)).toEqual([`${release}-jetmesh-order`]);
+    }
+    // Separate leader Leases: one release's operator never stands by for the other's.
+    const lease = (objects: Obj[]) => (objects.find((o) => o.kind === "Deployment" && o.metadata.name.endsWith("-operator"))!.spec.template.spec.containers[0].env as Obj[]).find((e) => e.name === "LEASE_NAME")!.value as string;
+    expect([lease(blue), lease(green)]).toEqual(["blue-jetmesh-operator", "green-jetmesh-operator"]);
+  });
+});
+
+describe("cluster users get JetMesh's resources through the default roles", () => {
+  // The chart's ClusterRoles carry the aggregate-to-view/edit/admin labels; kube-controller-
+  // manager folds their rules into `view`, `edit` and `admin`. Users are impersonated.
+  const ns = "rbac-users";
+  const as = (user: string, args: string[]) => kubectl.run([`--as=${user}`, "-n", ns, ...args]);
+
+  beforeAll(async () => {
+    const values = join(cp.dir, "rbac-users.yaml");
+    writeFileSync(values, `nats: {enabled: false}\nnatsConnection: {url: "${NATS_URL}"}\n`);
+    await helmOk(4, ["install", "rbac", offlineChart(), "-n", ns, "--create-namespace", "-f", values]);
+    await kubectl.ok(["-n", ns, "create", "rolebinding", "alice-view", "--clusterrole=view", "--user=alice"]);
+    await kubectl.ok(["-n", ns, "create", "rolebinding", "bob-edit", "--clusterrole=edit", "--user=bob"]);
+    await kubectl.ok(["-n", ns, "create", "rolebinding", "carol-admin", "--clusterrole=admin", "--user=carol"]);
+    for (const role of ["view", "edit", "admin"]) {
+      await waitFor(`the ${role} role to aggregate jetmesh.io`, async () => (await kubectl.ok(["get", "clusterrole", role, "-o", "json"])).includes('"jetmesh.io"'), { timeoutMs: 60_000, intervalMs: 300 });
+    }
+  }, 120_000);
+
+  it("view: get and list, no changes, no status writes", async () => {
+    expect((await as("alice", ["get", "eventstream", "events", "-o", "name"])).stdout.trim()).toBe("eventstream.jetmesh.io/events");
+    expect((await as("alice", ["get", "eventsubscriptions", "-o", "name"])).stdout.trim().split("\n")).toHaveLength(4);
+    const patch = await as("alice", ["label", "eventstream", "events", "team=a"]);
+    expect(patch.code).not.toBe(0);
+    expect(patch.stderr).toMatch(/forbidden/i);
+    expect((await as("alice", ["delete", "eventsubscription", "payment"])).stderr).toMatch(/forbidden/i);
+  });
+
+  it("edit: creates, changes and deletes them, but cannot write their status", async () => {
+    await as("bob", ["label", "eventstream", "events", "team=b"]).then((r) => expect(r.stderr).toBe(""));
+    const stream = { apiVersion: "jetmesh.io/v1alpha1", kind: "EventStream", metadata: { name: "audit" }, spec: { subjects: [`${ns}.audit.>`] } };
+    const created = await kubectl.run(["--as=bob", "-n", ns, "create", "-f", "-"], JSON.stringify(stream));
+    expect(created.code, created.stderr).toBe(0);
+    const status = await as("bob", ["patch", "eventstream", "audit", "--subresource=status", "--type=merge", "-p", '{"status":{"messages":1}}']);
+    expect(status.stderr).toMatch(/forbidden/i);
+    expect((await as("bob", ["delete", "eventstream", "audit"])).code).toBe(0);
+  });
+
+  it("admin: what edit may, through the edit rules", async () => {
+    expect((await as("carol", ["auth", "can-i", "delete", "eventsubscriptions.jetmesh.io"])).stdout.trim()).toBe("yes");
+    expect((await as("carol", ["auth", "can-i", "patch", "eventsubscriptions.jetmesh.io", "--subresource=status"])).stdout.trim()).toBe("no");
+    // Someone bound to nothing sees nothing.
+    expect((await as("mallory", ["get", "eventstreams"])).stderr).toMatch(/forbidden/i);
   });
 });
