@@ -95,9 +95,10 @@ describe("two releases side by side", () => {
     const a = names(await releaseObjects(4, "team-a", "team-a"));
     const b = names(await releaseObjects(4, "team-b", "team-b"));
     // Cluster-scoped objects carry the release's full name, so they cannot collide.
-    const clusterScoped = (list: string[]) => list.filter((n) => n.startsWith("ClusterRole"));
-    expect(clusterScoped(a)).toEqual(["ClusterRole/team-a-jetmesh-operator", "ClusterRoleBinding/team-a-jetmesh-operator"]);
-    expect(clusterScoped(b)).toEqual(["ClusterRole/team-b-jetmesh-operator", "ClusterRoleBinding/team-b-jetmesh-operator"]);
+    const clusterScoped = (list: string[]) => list.filter((n) => n.startsWith("ClusterRole")).sort();
+    for (const [release, list] of [["team-a", a], ["team-b", b]] as const) {
+      expect(clusterScoped(list)).toEqual([`ClusterRole/${release}-jetmesh-edit`, `ClusterRole/${release}-jetmesh-operator`, `ClusterRole/${release}-jetmesh-view`, `ClusterRoleBinding/${release}-jetmesh-operator`]);
+    }
     const list = await helmOk(4, ["list", "-A", "-o", "json"]);
     const releases = (JSON.parse(list) as { name: string; namespace: string; status: string }[]).filter((r) => r.name.startsWith("team-"));
     expect(releases.map((r) => `${r.namespace}/${r.name}:${r.status}`).sort()).toEqual(["team-a/team-a:deployed", "team-b/team-b:deployed"]);
@@ -187,5 +188,47 @@ describe("cluster users get JetMesh's resources through the default roles", () =
     expect((await as("carol", ["auth", "can-i", "patch", "eventsubscriptions.jetmesh.io", "--subresource=status"])).stdout.trim()).toBe("no");
     // Someone bound to nothing sees nothing.
     expect((await as("mallory", ["get", "eventstreams"])).stderr).toMatch(/forbidden/i);
+  });
+});
+
+describe("the chart's CRDs on kube-apiserver", () => {
+  const ns = "crd-rules";
+  beforeAll(async () => {
+    await kubectl.ok(["create", "namespace", ns]);
+    const stream = { apiVersion: "jetmesh.io/v1alpha1", kind: "EventStream", metadata: { name: "orders", namespace: ns }, spec: { subjects: [`${ns}.orders.>`] } };
+    await kubectl.ok(["apply", "-f", "-"], JSON.stringify(stream));
+  });
+
+  it("answer to short names no popular operator uses", async () => {
+    const crds = JSON.parse(await kubectl.ok(["get", "crd", "eventstreams.jetmesh.io", "eventsubscriptions.jetmesh.io", "-o", "json"])) as { items: Obj[] };
+    expect(crds.items.map((c) => c.spec.names.shortNames)).toEqual([["jmstream"], ["jmsub"]]);
+    expect((await kubectl.ok(["-n", ns, "get", "jmstream", "orders", "-o", "name"])).trim()).toBe("eventstream.jetmesh.io/orders");
+    expect((await kubectl.ok(["-n", ns, "get", "jmsub", "-o", "name"])).trim()).toBe("");
+  });
+
+  it("refuse a change of an immutable field, saying what to do instead", async () => {
+    for (const [field, value] of [["retention", "workqueue"], ["storage", "memory"]] as const) {
+      const r = await kubectl.run(["-n", ns, "patch", "jmstream", "orders", "--type=merge", "-p", JSON.stringify({ spec: { [field]: value } })]);
+      expect(r.code, field).not.toBe(0);
+      expect(r.stderr).toContain(`spec.${field}: Invalid value`);
+      expect(r.stderr).toContain(`${field} is immutable: JetStream cannot change it on an existing stream. Keep the old value, or create a new EventStream with the new ${field}`);
+    }
+    // An updatable field still changes.
+    await kubectl.ok(["-n", ns, "patch", "jmstream", "orders", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}']);
+    expect(await kubectl.ok(["-n", ns, "get", "jmstream", "orders", "-o", "jsonpath={.spec.retention} {.spec.storage} {.spec.maxAge}"])).toBe("limits file 24h");
+  });
+
+  it("take only metav1.Condition conditions in status", async () => {
+    const status = (condition: Obj) => kubectl.run(["-n", ns, "patch", "jmstream", "orders", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [condition] } })]);
+    const full = { type: "Ready", status: "True", reason: "StreamReady", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 };
+    expect((await status(full)).code).toBe(0);
+    for (const missing of ["reason", "message", "lastTransitionTime"] as const) {
+      const { [missing]: _dropped, ...partial } = full;
+      const r = await status(partial);
+      expect(r.code, missing).not.toBe(0);
+      expect(r.stderr).toContain(`status.conditions[0].${missing}: Required value`);
+    }
+    const badReason = await status({ ...full, reason: "not a reason" });
+    expect(badReason.stderr).toMatch(/status.conditions\[0\].reason: Invalid value: "not a reason": conditions\[0\].reason in body should match/);
   });
 });

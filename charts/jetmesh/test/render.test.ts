@@ -9,7 +9,8 @@ import { basename, dirname, join } from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { chartDir, isRecord, listFiles, loadYaml, loadYamlDocuments, mergeValues, readText, repoRoot } from "./chart.ts";
-import { renderChart, type Obj } from "./rendered.ts";
+import { parseManifest, renderChart, type Obj } from "./rendered.ts";
+import { helmTemplate, offlineChart } from "./helm.ts";
 import { K8S_SCHEMAS } from "./k8s-schemas.ts";
 import { parseConfig as operatorConfig } from "../../../operator/src/config.ts";
 import { parseBaseConfig } from "../../../services/mesh/src/config.ts";
@@ -422,5 +423,36 @@ describe("platform options: ServiceAccount, scheduling, image digests, namespace
       expect(binding?.subjects, ns).toEqual([{ kind: "ServiceAccount", name: "jetmesh-operator", namespace: "shop" }]);
     }
     expect(() => renderChart({ operator: { watchNamespaces: ["Not_A_Namespace"] } })).toThrow(/watchNamespaces/);
+  });
+});
+
+describe("the `helm test` hook", () => {
+  const hooks = (values: string[] = []) => parseManifest(helmTemplate(["jetmesh", offlineChart(), "-n", "shop", "--show-only", "templates/tests/selftest.yaml", ...values.flatMap((v) => ["--set", v])]));
+
+  it("is a Pod of the operator image running the selftest, with a ServiceAccount that may only list jetmesh.io resources", () => {
+    const objects = hooks();
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["ServiceAccount/jetmesh-selftest", "Role/jetmesh-selftest", "RoleBinding/jetmesh-selftest", "Pod/jetmesh-selftest"]);
+    for (const o of objects) expect(o.metadata.annotations["helm.sh/hook"], o.kind).toBe("test");
+    expect(objects.find((o) => o.kind === "Role")!.rules).toEqual([{ apiGroups: ["jetmesh.io"], resources: ["eventstreams", "eventsubscriptions"], verbs: ["list"] }]);
+    const pod = objects.find((o) => o.kind === "Pod")!;
+    expect(pod.spec.restartPolicy).toBe("Never");
+    expect(pod.spec.serviceAccountName).toBe("jetmesh-selftest");
+    const c = pod.spec.containers[0];
+    expect(c.image).toBe("jetmesh-operator:0.1.0");
+    // The command runs what the operator image builds from operator/src/selftest-main.ts.
+    expect(c.command).toEqual(["node", "dist/selftest-main.js"]);
+    expect(readText(join(repoRoot, "operator", "src", "selftest-main.ts"))).toContain("runSelfTest");
+    const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({ SELFTEST_NAMESPACE: "shop", SELFTEST_LABEL_SELECTOR: "app.kubernetes.io/instance=jetmesh", SELFTEST_STREAM: "events", SELFTEST_TIMEOUT_SECONDS: "180" });
+    // With the bundled NATS it publishes as the generated admin user.
+    expect(env.NATS_USER).toEqual({ secretKeyRef: { name: "jetmesh-nats-auth-admin", key: "user" } });
+    const plain = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value ?? "secret"]));
+    expect(() => operatorConfig(plain as Record<string, string>)).not.toThrow();
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+
+  it("is left out with tests.enabled=false or without the shop's resources", () => {
+    expect(() => hooks(["tests.enabled=false"])).toThrow(/could not find template/);
+    expect(() => hooks(["shop.enabled=false"])).toThrow(/could not find template/);
   });
 });
