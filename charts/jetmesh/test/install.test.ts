@@ -5,10 +5,11 @@
 // Pods stay Pending: the operator itself is run against this cluster in
 // operator/test/real-cluster.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { stringify } from "yaml";
 import { join } from "node:path";
 import { startControlPlane, waitFor, type ControlPlane } from "@jetmesh/testing";
-import { chartDir } from "./chart.ts";
+import { chartDir, loadYamlDocuments, readText, repoRoot } from "./chart.ts";
 import { helm, offlineChart, type HelmVersion } from "./helm.ts";
 import { parseManifest, type Obj } from "./rendered.ts";
 import { kubectlFor } from "../../../testing/test/kube-helpers.ts";
@@ -218,6 +219,29 @@ describe("the chart's CRDs on kube-apiserver", () => {
     expect(await kubectl.ok(["-n", ns, "get", "jmstream", "orders", "-o", "jsonpath={.spec.retention} {.spec.storage} {.spec.maxAge}"])).toBe("limits file 24h");
   });
 
+  it("upgrade with docs/upgrading.md's command (Helm never upgrades crds/)", async () => {
+    // A newer CRD: the chart's, with one more printer column, standing in for a new version.
+    const crds = loadYamlDocuments(join(chartDir, "crds", "eventstreams.jetmesh.io.yaml")) as Obj[];
+    const newer = structuredClone(crds[0]!);
+    newer.spec.versions[0].additionalPrinterColumns.push({ name: "Upgraded", type: "string", jsonPath: ".spec.storage" });
+    const dir = join(cp.dir, "crds-next");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "eventstreams.jetmesh.io.yaml"), stringify(newer));
+    const doc = readText(join(repoRoot, "docs", "upgrading.md"));
+    const command = /^kubectl apply --server-side --force-conflicts -f charts\/jetmesh\/crds\/$/m.exec(doc)?.[0];
+    expect(command, "the command in docs/upgrading.md").toBeDefined();
+    const args = command!.split(" ").slice(1).map((a) => (a === "charts/jetmesh/crds/" ? dir : a));
+    // Without --force-conflicts the server refuses: Helm's field manager owns the fields.
+    const plain = await kubectl.run(args.filter((a) => a !== "--force-conflicts"));
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/conflict/i);
+    await kubectl.ok(args);
+    await kubectl.ok(["wait", "--for=condition=Established", "crd/eventstreams.jetmesh.io", "--timeout=60s"]);
+    await waitFor("the new printer column served", async () => (await kubectl.ok(["-n", ns, "get", "jmstream", "orders"])).includes("UPGRADED"), { timeoutMs: 30_000, intervalMs: 300 });
+    // Back to the chart's own, the same way.
+    await kubectl.ok(args.map((a) => (a === dir ? join(chartDir, "crds") : a)));
+  });
+
   it("take only metav1.Condition conditions in status", async () => {
     const status = (condition: Obj) => kubectl.run(["-n", ns, "patch", "jmstream", "orders", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [condition] } })]);
     const full = { type: "Ready", status: "True", reason: "StreamReady", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 };
@@ -230,5 +254,39 @@ describe("the chart's CRDs on kube-apiserver", () => {
     }
     const badReason = await status({ ...full, reason: "not a reason" });
     expect(badReason.stderr).toMatch(/status.conditions\[0\].reason: Invalid value: "not a reason": conditions\[0\].reason in body should match/);
+  });
+});
+
+describe("ServiceMonitors and PrometheusRules follow what the cluster serves", () => {
+  // A minimal stand-in for the Prometheus Operator's CRDs: kube-apiserver then serves
+  // monitoring.coreos.com/v1, which is all the chart asks of it.
+  const crd = (plural: string, kind: string) => ({
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${plural}.monitoring.coreos.com` },
+    spec: {
+      group: "monitoring.coreos.com",
+      scope: "Namespaced",
+      names: { plural, kind, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+    },
+  });
+
+  it("without monitoring.coreos.com/v1: none, and NOTES says why; with it: created on upgrade", async () => {
+    const ns = "monitored";
+    const values = join(cp.dir, "monitored.yaml");
+    writeFileSync(values, `nats: {enabled: false}\nnatsConnection: {url: "${NATS_URL}"}\nmonitoring: {serviceMonitors: {enabled: true}, prometheusRules: {enabled: true}}\n`);
+    const first = await helmOk(4, ["install", "mon", offlineChart(), "-n", ns, "--create-namespace", "-f", values]);
+    expect(first).toMatch(/WARNING: monitoring.serviceMonitors\/prometheusRules are enabled, but this cluster does not serve\s+monitoring.coreos.com\/v1/);
+    expect(names(await releaseObjects(4, "mon", ns)).filter((n) => n.startsWith("ServiceMonitor") || n.startsWith("PrometheusRule"))).toEqual([]);
+
+    await kubectl.ok(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: [crd("servicemonitors", "ServiceMonitor"), crd("prometheusrules", "PrometheusRule")] }));
+    await kubectl.ok(["wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com", "--timeout=60s"]);
+    const second = await helmOk(4, ["upgrade", "mon", offlineChart(), "-n", ns, "-f", values]);
+    expect(second).not.toContain("WARNING");
+    expect(second).toContain(`kubectl -n ${ns} get prometheusrule mon-jetmesh -o yaml`);
+    const sms = JSON.parse(await kubectl.ok(["-n", ns, "get", "servicemonitors", "-o", "json"])) as { items: Obj[] };
+    expect(sms.items.map((s) => s.metadata.name).sort()).toEqual(["mon-jetmesh-inventory", "mon-jetmesh-operator", "mon-jetmesh-order", "mon-jetmesh-payment", "mon-jetmesh-shipping"]);
+    await kubectl.ok(["-n", ns, "get", "prometheusrule", "mon-jetmesh"]);
   });
 });

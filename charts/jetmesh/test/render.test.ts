@@ -251,6 +251,9 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
       expect(notes).toContain("kubectl -n shop");
       expect(notes).toContain("wait --for=condition=Ready");
       if (values.services.order.enabled) expect(notes).toContain("/orders");
+      // It speaks of what the cluster has, never of files in this repository.
+      expect(notes).not.toMatch(/docs\/|examples\/|charts\/|k8s-kind-config|\.md\b|\.ya?ml\b/);
+      if (values.shop.enabled && values.tests.enabled) expect(notes).toContain("helm test jetmesh -n shop --logs");
     });
   });
 }
@@ -266,7 +269,7 @@ describe("values.yaml has no dead keys", () => {
   // .Values.services`). nats.* goes to the subchart, shop.* is rendered as the shop's resources.
   it("every value is referenced by some template", () => {
     const templatesDir = join(chartDir, "templates");
-    const text = listFiles(templatesDir, "").map((f) => readText(f)).join("\n");
+    const text = [...listFiles(templatesDir, ""), ...listFiles(join(templatesDir, "tests"), "")].filter((f) => !f.endsWith("/tests")).map((f) => readText(f)).join("\n");
     const referenced = new Set([...text.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)].map((m) => m[1]!.slice(1)));
     const read = (path: string) => [...referenced].some((r) => path === r || path.startsWith(`${r}.`));
     const unused = leafPaths(defaults).filter((p) => !p.startsWith("nats.") && !p.startsWith("shop.") && !read(p));
