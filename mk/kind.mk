@@ -82,6 +82,8 @@ deploy:
 	kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) wait --for=condition=Ready \
 	  eventstreams,eventsubscriptions --all --timeout=180s
 	kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get eventstreams,eventsubscriptions,deployments,pods
+	@echo "==> helm test: Ready resources and one CloudEvent round trip, from inside the cluster"
+	helm test jetmesh --kube-context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) --logs --timeout $(HELM_TIMEOUT)
 
 demo-kind: install
 	@$(NEED_KUBECTL)
