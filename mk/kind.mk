@@ -91,6 +91,8 @@ deploy:
 	kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) wait --for=condition=Ready \
 	  eventstreams,eventsubscriptions --all --timeout=180s
 	kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get eventstreams,eventsubscriptions,deployments,pods
+	@echo "==> helm test: Ready resources and one CloudEvent round trip, from inside the cluster"
+	helm test jetmesh --kube-context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) --logs --timeout $(HELM_TIMEOUT)
 
 demo-kind: install
 	@$(NEED_KUBECTL)
@@ -123,7 +125,7 @@ kind-logs:
 	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get all,eventstreams,eventsubscriptions,networkpolicies -o wide
 	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) describe eventstreams,eventsubscriptions
 	-kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) get events --sort-by=.lastTimestamp
-	-@for d in jetmesh-operator order inventory payment shipping; do \
+	-@for d in jetmesh-operator jetmesh-order jetmesh-inventory jetmesh-payment jetmesh-shipping; do \
 	  echo "==> logs of deployment/$$d"; \
 	  kubectl --context $(KUBE_CONTEXT) -n $(JETMESH_NAMESPACE) logs deployment/$$d --all-containers --tail=200 --prefix || true; \
 	done

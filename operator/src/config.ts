@@ -29,6 +29,8 @@ export interface OperatorConfig {
   natsMonitoringEndpoint: string | undefined;
   /** Which subjects each namespace's EventStreams and EventSubscriptions may use (docs/security.md). */
   subjectPolicy: SubjectPolicy;
+  /** Namespaces whose resources this operator serves; empty: every namespace. */
+  watchNamespaces: string[];
 }
 
 export class ConfigError extends Error {
@@ -101,6 +103,17 @@ function subjectPolicy(env: Env): SubjectPolicy {
   return { confinement, allowed };
 }
 
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** WATCH_NAMESPACES: comma-separated namespace names; empty or unset = every namespace. */
+function watchNamespaces(env: Env): string[] {
+  const list = (env.WATCH_NAMESPACES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const ns of list) {
+    if (!NAMESPACE.test(ns) || ns.length > 63) throw new ConfigError(`WATCH_NAMESPACES: "${ns}" is not a namespace name (lowercase letters, digits and '-', at most 63)`);
+  }
+  return [...new Set(list)];
+}
+
 /** Reads the operator's settings from `env`; throws ConfigError naming the bad variable. */
 export function parseConfig(env: Env = process.env): OperatorConfig {
   const servers = (env.NATS_URL ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
@@ -151,5 +164,6 @@ export function parseConfig(env: Env = process.env): OperatorConfig {
     autoscale: bool(env, "AUTOSCALE", true),
     natsMonitoringEndpoint: optional(env, "NATS_MONITORING_ENDPOINT"),
     subjectPolicy: subjectPolicy(env),
+    watchNamespaces: watchNamespaces(env),
   };
 }

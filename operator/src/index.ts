@@ -13,7 +13,8 @@ import { startHttpServer } from "./health.ts";
 import { NatsConnector } from "./jetstream/connection.ts";
 import { MAX_DELIVERIES_ADVISORIES, MaxDeliveriesDeadLetterer } from "./controller/max-deliveries.ts";
 import { KubeEventRecorder } from "./kube/events.ts";
-import { Informer } from "./kube/informer.ts";
+import { Informer, NamespacedInformers, type ChangeHandler, type KubeObject } from "./kube/informer.ts";
+import type { ResourceRef } from "./kube/rest.ts";
 import { LeaderElector } from "./kube/leader.ts";
 import { kubeObjectWriter } from "./kube/objects.ts";
 import { KubeRest } from "./kube/rest.ts";
@@ -57,8 +58,11 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   });
 
   const informerOpts = { stallTimeoutMs: config.watchStallMs, watchTimeoutSeconds: config.watchTimeoutSeconds };
-  const streams = new Informer<EventStream>(rest, EVENTSTREAMS, (t, o, old) => controller?.onStreamChange(t, o, old), informerOpts, log);
-  const subscriptions = new Informer<EventSubscription>(rest, EVENTSUBSCRIPTIONS, (t, o, old) => controller?.onSubscriptionChange(t, o, old), informerOpts, log);
+  // Every namespace (a ClusterRole), or only those listed (Roles there: namespaced mode).
+  const informer = <T extends KubeObject>(resource: ResourceRef, handler: ChangeHandler<T>) =>
+    config.watchNamespaces.length === 0 ? new Informer<T>(rest, resource, handler, informerOpts, log) : new NamespacedInformers<T>(rest, resource, config.watchNamespaces, handler, informerOpts, log);
+  const streams = informer<EventStream>(EVENTSTREAMS, (t, o, old) => controller?.onStreamChange(t, o, old));
+  const subscriptions = informer<EventSubscription>(EVENTSUBSCRIPTIONS, (t, o, old) => controller?.onSubscriptionChange(t, o, old));
 
   const ctx: ReconcileContext = {
     streams,
@@ -133,7 +137,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
     await Promise.all([streams.stop(), subscriptions.stop(), nats.stop()]);
     throw err;
   }
-  log.info({ httpPort: http.port, identity: config.leaderElection.identity, leaderElection: config.leaderElection.enabled }, "operator started");
+  log.info({ httpPort: http.port, identity: config.leaderElection.identity, leaderElection: config.leaderElection.enabled, watchNamespaces: config.watchNamespaces.length ? config.watchNamespaces : "all" }, "operator started");
 
   return {
     httpPort: http.port,

@@ -40,7 +40,14 @@ describe("operator configuration", () => {
     [{ ALLOWED_SUBJECTS: '{"legacy":"orders.>"}' }, /ALLOWED_SUBJECTS\["legacy"\]: expected a list of subjects/],
     [{ ALLOWED_SUBJECTS: '{"legacy":["orders. x"]}' }, /"orders. x" is not a valid subject/],
     [{ ALLOWED_SUBJECTS: '{"*":["_INBOX.>"]}' }, /ALLOWED_SUBJECTS\["\*"\]: "_INBOX.>" is a reply subject.*cannot be allowed/],
+    [{ WATCH_NAMESPACES: "shop,Team_B" }, /WATCH_NAMESPACES: "Team_B" is not a namespace name/],
   ])("refuses %j", (env, message) => expect(() => parseConfig(env)).toThrow(message));
+
+  it("watches every namespace unless WATCH_NAMESPACES lists some (namespaced mode)", () => {
+    expect(parseConfig({}).watchNamespaces).toEqual([]);
+    expect(parseConfig({ WATCH_NAMESPACES: "" }).watchNamespaces).toEqual([]);
+    expect(parseConfig({ WATCH_NAMESPACES: " shop, payments ,shop" }).watchNamespaces).toEqual(["shop", "payments"]);
+  });
 
   it("names a bad NATS_URL without its password", () => {
     expect(() => parseConfig({ NATS_URL: "http://op:hunter2secret@nats:4222" })).toThrow('NATS_URL: "…@nats:4222" is not a NATS URL');

@@ -98,7 +98,7 @@ async function deadLetters(): Promise<JsMsg[]> {
 describe("a subscriber that dies on the last delivery", () => {
   it("gets the message dead-lettered by the operator, once, with the reason", async () => {
     await env.k(["apply", "-f", "-"], MANIFESTS);
-    await waitReason(env, "esub", "dl", "worker", "Ready", 30_000);
+    await waitReason(env, "jmsub", "dl", "worker", "Ready", 30_000);
     const advisories: Uint8Array[] = [];
     nc.subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.dl_events.dl_worker", { callback: (_e, m) => void advisories.push(m.data) });
 

@@ -45,7 +45,7 @@ describe("operator under faults", () => {
     await env.nats.node(0).stop();
     op = await env.operator();
     await env.k(["apply", "-f", "-"], stream("mem", ["f.mem.>"], "  storage: memory"));
-    const c = await waitReason(env, "es", "f", "mem", "NatsUnavailable");
+    const c = await waitReason(env, "jmstream", "f", "mem", "NatsUnavailable");
     expect(c.status).toBe("False");
     const ready = await fetch(`http://127.0.0.1:${op.httpPort}/readyz`);
     expect(ready.status).toBe(503);
@@ -53,27 +53,27 @@ describe("operator under faults", () => {
     expect(await metrics(op)).toMatch(/^jetmesh_operator_nats_connected 0$/m);
 
     await env.nats.node(0).start();
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "--timeout=20s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmstream/mem", "--timeout=20s"]);
     expect((await fetch(`http://127.0.0.1:${op.httpPort}/readyz`)).status).toBe(200);
     expect(await metrics(op)).toMatch(/^jetmesh_operator_nats_connected 1$/m);
 
     // Later outages too: the next resync reports it, and the return is converged at once.
     await env.nats.node(0).stop();
-    await waitReason(env, "es", "f", "mem", "NatsUnavailable");
+    await waitReason(env, "jmstream", "f", "mem", "NatsUnavailable");
     await env.nats.node(0).start();
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "--timeout=20s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmstream/mem", "--timeout=20s"]);
   });
 
   it("recreates a memory stream lost in a NATS restart, and its consumers", async () => {
     await env.k(["apply", "-f", "-"], sub("memsub", "mem", ["f.mem.a"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/memsub", "--timeout=10s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/memsub", "--timeout=10s"]);
     js = await env.js();
     expect(await js.consumerInfo("f_mem", "f_memsub")).toBeDefined();
     await env.nats.node(0).restart();
     js = await env.js();
     await waitFor("memory stream back", async () => (await js.streamInfo("f_mem")) !== undefined, { timeoutMs: 20_000, intervalMs: 200 });
     await waitFor("its consumer back", async () => (await js.consumerInfo("f_mem", "f_memsub")) !== undefined, { timeoutMs: 20_000, intervalMs: 200 });
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/mem", "esub/memsub", "--timeout=10s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmstream/mem", "jmsub/memsub", "--timeout=10s"]);
   });
 
   it("lets the schema refuse what it can, and reports the rest in status", async () => {
@@ -86,35 +86,35 @@ describe("operator under faults", () => {
 
     // What only the operator can judge: duplicateWindow longer than maxAge.
     await env.k(["apply", "-f", "-"], stream("window", ["f.window.>"], "  maxAge: 30s\n  duplicateWindow: 2m"));
-    const c = await waitReason(env, "es", "f", "window", "InvalidSpec");
+    const c = await waitReason(env, "jmstream", "f", "window", "InvalidSpec");
     expect(c.message).toMatch(/duplicateWindow \(2m\) must not exceed spec.maxAge \(30s\)/);
     // observedGeneration is written only on success: still unset here.
-    expect((await env.getJson("es", "f", "window"))?.status?.observedGeneration).toBeUndefined();
+    expect((await env.getJson("jmstream", "f", "window"))?.status?.observedGeneration).toBeUndefined();
     // Fixing the spec is enough; nothing has to be restarted or re-created.
-    await env.k(["patch", "es", "-n", "f", "window", "--type=merge", "-p", '{"spec":{"duplicateWindow":"10s"}}']);
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/window", "--timeout=10s"]);
-    const fixed = await env.getJson("es", "f", "window");
+    await env.k(["patch", "jmstream", "-n", "f", "window", "--type=merge", "-p", '{"spec":{"duplicateWindow":"10s"}}']);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmstream/window", "--timeout=10s"]);
+    const fixed = await env.getJson("jmstream", "f", "window");
     expect(fixed?.status?.observedGeneration).toBe(fixed?.metadata?.generation);
     expect(fixed?.status?.lastError).toBeUndefined();
     // Types the stream does not capture.
     await env.k(["apply", "-f", "-"], sub("stray", "mem", ["f.other.thing"]));
-    expect((await waitReason(env, "esub", "f", "stray", "TypesNotInStream")).message).toMatch(/other.thing are not captured by EventStream mem/);
+    expect((await waitReason(env, "jmsub", "f", "stray", "TypesNotInStream")).message).toMatch(/other.thing are not captured by EventStream mem/);
   });
 
   it("reports overlapping streams by name before JetStream does", async () => {
     await env.k(["apply", "-f", "-"], stream("overlap", ["f.mem.x"]));
-    const c = await waitReason(env, "es", "f", "overlap", "SubjectsOverlap");
+    const c = await waitReason(env, "jmstream", "f", "overlap", "SubjectsOverlap");
     expect(c.message).toMatch(/"f\.mem\.x" overlaps "f\.mem\.>" of EventStream f\/mem \(stream f_mem\)/);
   });
 
   it("lets only streams that exist block others: one JetStream refused holds no subjects, and says why", async () => {
     // Three replicas on a single server: JetStream refuses the stream.
     await env.k(["apply", "-f", "-"], stream("greedy", ["f.shared.>"], "  replicas: 3"));
-    const refused = await waitReason(env, "es", "f", "greedy", "JetStreamRefused");
+    const refused = await waitReason(env, "jmstream", "f", "greedy", "JetStreamRefused");
     expect(refused.message).toMatch(/^JetStream refused stream f_greedy: .*replicas/i);
     expect(await js.streamInfo("f_greedy")).toBeUndefined();
     await env.k(["apply", "-f", "-"], stream("narrow", ["f.shared.orders"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/narrow", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmstream/narrow", "--timeout=15s"]);
     expect((await js.streamInfo("f_narrow"))?.config.subjects).toEqual(["f.shared.orders"]);
   });
 
@@ -136,17 +136,17 @@ describe("operator under faults", () => {
     const count = (text: string, result: string) => Number(new RegExp(`^jetmesh_operator_reconcile_total\\{kind="EventStream",result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
     // Another namespace's subjects, or every namespace's dead letters: refused in status.
     await env.k(["apply", "-f", "-"], stream("foreign", ["shop.>"]));
-    const foreign = await waitReason(env, "es", "f", "foreign", "SubjectNotAllowed");
+    const foreign = await waitReason(env, "jmstream", "f", "foreign", "SubjectNotAllowed");
     expect(foreign.message).toMatch(/^spec.subjects: "shop.>" is outside namespace f's subjects \(f.>, jetmesh.dlq.f.>\)/);
     await env.k(["apply", "-f", "-"], stream("all-dead-letters", ["jetmesh.dlq.>"]));
-    await waitReason(env, "es", "f", "all-dead-letters", "SubjectNotAllowed");
+    await waitReason(env, "jmstream", "f", "all-dead-letters", "SubjectNotAllowed");
     expect(await js.streamInfo("f_foreign")).toBeUndefined();
     expect(await js.streamInfo("f_all-dead-letters")).toBeUndefined();
     // Its own dead letters are its own.
     await env.k(["apply", "-f", "-"], stream("dead-letters", ["jetmesh.dlq.f.>"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "es/dead-letters", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmstream/dead-letters", "--timeout=15s"]);
     await env.k(["apply", "-f", "-"], sub("foreign", "mem", ["shop.order.placed.v1"]));
-    expect((await waitReason(env, "esub", "f", "foreign", "SubjectNotAllowed")).message).toMatch(/^spec.types: "shop.order.placed.v1" is outside namespace f's subjects/);
+    expect((await waitReason(env, "jmsub", "f", "foreign", "SubjectNotAllowed")).message).toMatch(/^spec.types: "shop.order.placed.v1" is outside namespace f's subjects/);
 
     // Resyncs (every second here) count the refusals as invalid, not as reconcile errors.
     const after = await waitFor("refusals resynced", async () => {
@@ -154,17 +154,17 @@ describe("operator under faults", () => {
       return count(text, "invalid") >= count(before, "invalid") + 6 ? text : undefined;
     }, { timeoutMs: 15_000, intervalMs: 250 });
     expect(count(after, "error")).toBe(count(before, "error"));
-    await env.k(["delete", "es", "-n", "f", "foreign", "all-dead-letters", "--timeout=15s"]);
-    await env.k(["delete", "esub", "-n", "f", "foreign", "--timeout=15s"]);
+    await env.k(["delete", "jmstream", "-n", "f", "foreign", "all-dead-letters", "--timeout=15s"]);
+    await env.k(["delete", "jmsub", "-n", "f", "foreign", "--timeout=15s"]);
   });
 
   it("waits for a missing stream and converges when it is created", async () => {
     await env.k(["apply", "-f", "-"], sub("early", "later", ["f.later.a"]));
-    const c = await waitReason(env, "esub", "f", "early", "StreamNotFound", 15_000, "StreamReady");
+    const c = await waitReason(env, "jmsub", "f", "early", "StreamNotFound", 15_000, "StreamReady");
     expect(c.message).toMatch(/EventStream f\/later does not exist yet/);
-    expect(await env.condition("esub", "f", "early", "Ready")).toMatchObject({ status: "False", reason: "StreamNotFound" });
+    expect(await env.condition("jmsub", "f", "early", "Ready")).toMatchObject({ status: "False", reason: "StreamNotFound" });
     await env.k(["apply", "-f", "-"], stream("later", ["f.later.>"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/early", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/early", "--timeout=15s"]);
     expect(await js.consumerInfo("f_later", "f_early")).toBeDefined();
   });
 
@@ -172,19 +172,19 @@ describe("operator under faults", () => {
     const before = op.watchStats().eventsubscriptions!;
     env.kube.faults.dropWatches();
     await env.k(["apply", "-f", "-"], sub("w1", "later", ["f.later.b"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w1", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/w1", "--timeout=15s"]);
 
     env.kube.faults.expireHistory();
     env.kube.faults.dropWatches();
     await env.k(["apply", "-f", "-"], sub("w2", "later", ["f.later.c"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w2", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/w2", "--timeout=15s"]);
 
     env.kube.faults.stallWatches(true);
     await env.k(["apply", "-f", "-"], sub("w3", "later", ["f.later.d"]));
     // The watchdog gives up on the silent watch and opens a new one, which sees w3.
     await waitFor("watchdog restarted the watch", () => op.watchStats().eventsubscriptions!.stalls > before.stalls, { timeoutMs: 15_000, intervalMs: 100 });
     env.kube.faults.stallWatches(false);
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w3", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/w3", "--timeout=15s"]);
     const after = op.watchStats().eventsubscriptions!;
     expect(after.watches).toBeGreaterThan(before.watches + 2);
     expect(after.lists + after.gone).toBeGreaterThan(before.lists + before.gone);
@@ -198,19 +198,19 @@ describe("operator under faults", () => {
     await waitFor("the operator's re-watch refused", () => op.watchStats().eventsubscriptions!.errors > before.errors, { timeoutMs: 15_000, intervalMs: 50 });
     env.kube.faults.refuseRequests(false);
     await env.k(["apply", "-f", "-"], sub("w4", "later", ["f.later.f"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w4", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/w4", "--timeout=15s"]);
 
     await env.kube.restart();
     await env.k(["apply", "-f", "-"], sub("w5", "later", ["f.later.g"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/w5", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/w5", "--timeout=15s"]);
   });
 
   it("moves a consumer when its subscription names another stream", async () => {
     expect(await js.consumerInfo("f_later", "f_w1")).toBeDefined();
-    await env.k(["patch", "esub", "-n", "f", "w1", "--type=merge", "-p", '{"spec":{"stream":"mem","types":["f.mem.q"]}}']);
+    await env.k(["patch", "jmsub", "-n", "f", "w1", "--type=merge", "-p", '{"spec":{"stream":"mem","types":["f.mem.q"]}}']);
     await waitFor("consumer on the new stream", async () => (await js.consumerInfo("f_mem", "f_w1"))?.config.filter_subject === "f.mem.q", { timeoutMs: 10_000 });
     expect(await js.consumerInfo("f_later", "f_w1")).toBeUndefined();
-    expect((await env.getJson("esub", "f", "w1"))?.status?.streamName).toBe("f_mem");
+    expect((await env.getJson("jmsub", "f", "w1"))?.status?.streamName).toBe("f_mem");
   });
 
   it("exports the contract metrics", async () => {
@@ -251,6 +251,6 @@ describe("operator under faults", () => {
     leader.proc.kill("SIGKILL");
     await waitFor("standby leads", () => standby.isLeader(), { timeoutMs: 20_000, intervalMs: 50 });
     await env.k(["apply", "-f", "-"], sub("after-failover", "later", ["f.later.e"]));
-    await env.k(["wait", "--for=condition=Ready", "-n", "f", "esub/after-failover", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/after-failover", "--timeout=15s"]);
   });
 });

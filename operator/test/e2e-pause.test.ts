@@ -67,34 +67,34 @@ async function pull(max: number): Promise<string[]> {
 describe("pausing a subscription", () => {
   it("pauses and resumes the consumer with jetmesh pause|resume, shown in status and kubectl get", async () => {
     await env.k(["apply", "-f", "-"], MANIFESTS);
-    await waitReason(env, "esub", "ps", "worker", "Ready", 30_000);
+    await waitReason(env, "jmsub", "ps", "worker", "Ready", 30_000);
     const p = jetstream(nc);
 
     expect(await jetmesh("pause", "ps/worker")).toMatch(/ps\/worker: spec.paused=true/);
-    await waitReason(env, "esub", "ps", "worker", "Paused", 30_000);
-    expect((await env.getJson("esub", "ps", "worker"))?.status?.paused).toBe(true);
+    await waitReason(env, "jmsub", "ps", "worker", "Paused", 30_000);
+    expect((await env.getJson("jmsub", "ps", "worker"))?.status?.paused).toBe(true);
     expect((await js.consumerInfo("ps_events", "ps_worker"))?.paused).toBe(true);
-    expect(await env.k(["get", "esub", "-n", "ps", "worker"])).toMatch(/PAUSED[\s\S]*worker\s+True\s+Paused\s+events\s+ps_worker\s+true/);
+    expect(await env.k(["get", "jmsub", "-n", "ps", "worker"])).toMatch(/PAUSED[\s\S]*worker\s+True\s+Paused\s+events\s+ps_worker\s+true/);
     expect(await jetmesh("pause", "worker", "-n", "ps")).toMatch(/already paused/);
 
     for (const s of ["ps.job.v1", "ps.urgent.v1", "ps.job.v1"]) await p.publish(s, "{}");
     expect(await pull(10)).toEqual([]);
     // Kept its position: the waiting events count as lag.
-    await waitFor("lag of the paused subscription", async () => (await env.getJson("esub", "ps", "worker"))?.status?.lag?.pending === 3, { timeoutMs: 15_000 });
+    await waitFor("lag of the paused subscription", async () => (await env.getJson("jmsub", "ps", "worker"))?.status?.lag?.pending === 3, { timeoutMs: 15_000 });
 
     expect(await jetmesh("resume", "ps/worker")).toMatch(/spec.paused=false/);
-    await waitReason(env, "esub", "ps", "worker", "Ready", 30_000);
-    expect((await env.getJson("esub", "ps", "worker"))?.status?.paused).toBe(false);
+    await waitReason(env, "jmsub", "ps", "worker", "Ready", 30_000);
+    expect((await env.getJson("jmsub", "ps", "worker"))?.status?.paused).toBe(false);
     expect(await pull(10)).toEqual(["ps.job.v1", "ps.urgent.v1", "ps.job.v1"]);
   });
 
   it("puts a consumer paused or resumed by hand back as spec.paused says", async () => {
-    await waitReason(env, "esub", "ps", "worker", "Ready", 30_000);
+    await waitReason(env, "jmsub", "ps", "worker", "Ready", 30_000);
     await js.setPaused("ps_events", "ps_worker", true);
     await waitFor("resumed by the operator", async () => (await js.consumerInfo("ps_events", "ps_worker"))?.paused === false, { timeoutMs: 15_000 });
 
     await jetmesh("pause", "ps/worker");
-    await waitReason(env, "esub", "ps", "worker", "Paused", 30_000);
+    await waitReason(env, "jmsub", "ps", "worker", "Paused", 30_000);
     await js.setPaused("ps_events", "ps_worker", false);
     await waitFor("paused again by the operator", async () => (await js.consumerInfo("ps_events", "ps_worker"))?.paused === true, { timeoutMs: 15_000 });
     const events = await env.k(["get", "events", "-n", "ps", "--field-selector", "involvedObject.name=worker", "-o", "jsonpath={.items[*].message}"]);

@@ -40,7 +40,7 @@ afterAll(async () => env?.stop());
 describe("autoscaling through the operator", () => {
   it("scales the subscriber Deployment on lag and reports it in status and metrics", async () => {
     await env.k(["apply", "-f", "-"], manifests);
-    await env.k(["wait", "--for=condition=Ready", "-n", "sc", "esub/worker", "--timeout=15s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "sc", "jmsub/worker", "--timeout=15s"]);
     const nc = await connect({ servers: env.nats.url });
     const js = jetstream(nc);
     await Promise.all(Array.from({ length: 350 }, (_, i) => js.publish("sc.job.v1", `job ${i}`)));
@@ -50,7 +50,7 @@ describe("autoscaling through the operator", () => {
     const status = await waitFor(
       "status shows the scale",
       async () => {
-        const s = (await env.getJson("esub", "sc", "worker"))?.status;
+        const s = (await env.getJson("jmsub", "sc", "worker"))?.status;
         return s?.replicas?.desired === 4 && s.lag?.pending === 350 ? s : undefined;
       },
       { timeoutMs: 15_000, intervalMs: 200 },
@@ -74,7 +74,7 @@ describe("autoscaling through the operator", () => {
   it("renders a KEDA ScaledObject owned by the subscription in mode keda", async () => {
     await env.k(["apply", "-f", "-"], kedaCrd);
     await waitFor("keda CRD served", async () => (await env.kubectl(["get", "scaledobjects", "-n", "sc"])).code === 0, { timeoutMs: 10_000, intervalMs: 200 });
-    await env.k(["patch", "esub", "-n", "sc", "worker", "--type=merge", "-p", '{"spec":{"scaling":{"mode":"keda"}}}']);
+    await env.k(["patch", "jmsub", "-n", "sc", "worker", "--type=merge", "-p", '{"spec":{"scaling":{"mode":"keda"}}}']);
     const so = await waitFor("ScaledObject rendered", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker")) as Record<string, any> | undefined, { timeoutMs: 15_000, intervalMs: 200 });
     expect(so.spec.scaleTargetRef.name).toBe("worker");
     expect(so.metadata.ownerReferences[0]).toMatchObject({ kind: "EventSubscription", name: "worker" });

@@ -50,30 +50,30 @@ for (const [lane, start] of LANES) describe(`the shop's examples (${lane})`, () 
     expect((await js.consumerInfo("shop_events", "shop_shipping"))?.config.filter_subject).toBe("shop.order.confirmed.v1");
     expect((await js.consumerInfo("shop_events", "shop_order"))?.config.filter_subjects).toEqual(["shop.inventory.rejected.v1", "shop.payment.authorized.v1", "shop.payment.declined.v1", "shop.shipment.dispatched.v1"]);
 
-    const sub = await env.getJson("esub", "shop", "payment");
+    const sub = await env.getJson("jmsub", "shop", "payment");
     expect(sub?.status).toMatchObject({ consumerName: "shop_payment", streamName: "shop_events", observedGeneration: 1, lag: { pending: 0, ackPending: 0, redelivered: 0 } });
     const table = await env.k(["get", "jetmesh", "-n", "shop"]);
     expect(table).toMatch(/eventsubscription\.jetmesh\.io\/inventory\s+True\s+Ready\s+events\s+shop_inventory/);
   });
 
   it("updates what JetStream can update and recreates a consumer for what it cannot", async () => {
-    await env.k(["patch", "es", "-n", "shop", "events", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}']);
+    await env.k(["patch", "jmstream", "-n", "shop", "events", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}']);
     await waitFor("maxAge applied", async () => (await js.streamInfo("shop_events"))?.config.max_age === 24 * 3600e9, { timeoutMs: 10_000 });
 
-    await env.k(["patch", "esub", "-n", "shop", "payment", "--type=merge", "-p", '{"spec":{"delivery":{"maxAckPending":7}}}']);
+    await env.k(["patch", "jmsub", "-n", "shop", "payment", "--type=merge", "-p", '{"spec":{"delivery":{"maxAckPending":7}}}']);
     await waitFor("maxAckPending applied", async () => (await js.consumerInfo("shop_events", "shop_payment"))?.config.max_ack_pending === 7, { timeoutMs: 10_000 });
 
     // startFrom cannot change on a consumer: it is recreated, and an Event says why.
-    await env.k(["patch", "esub", "-n", "shop", "payment", "--type=merge", "-p", '{"spec":{"delivery":{"startFrom":"new"}}}']);
+    await env.k(["patch", "jmsub", "-n", "shop", "payment", "--type=merge", "-p", '{"spec":{"delivery":{"startFrom":"new"}}}']);
     await waitFor("recreated with deliver policy new", async () => (await js.consumerInfo("shop_events", "shop_payment"))?.config.deliver_policy === "new", { timeoutMs: 10_000 });
     const events = await env.k(["get", "events", "-n", "shop", "--field-selector", "involvedObject.name=payment", "-o", "json"]);
     expect(events).toMatch(/ConsumerRecreated/);
     expect(events).toMatch(/delivery.startFrom cannot change/);
-    await env.k(["wait", "--for=condition=Ready", "-n", "shop", "esub/payment", "--timeout=10s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "shop", "jmsub/payment", "--timeout=10s"]);
 
     // Retention cannot change on a stream: the apiserver refuses the edit at admission (CEL
     // transition rule), naming the field and what to do.
-    const refused = await env.kubectl(["patch", "es", "-n", "shop", "dead-letters", "--type=merge", "-p", '{"spec":{"retention":"workqueue"}}']);
+    const refused = await env.kubectl(["patch", "jmstream", "-n", "shop", "dead-letters", "--type=merge", "-p", '{"spec":{"retention":"workqueue"}}']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/spec.retention: Invalid value: .*retention is immutable: JetStream cannot change it on an existing stream/);
     expect((await js.streamInfo("shop_dead-letters"))?.config.retention).toBe("limits");
@@ -87,10 +87,10 @@ for (const [lane, start] of LANES) describe(`the shop's examples (${lane})`, () 
     // does not speak — docs/testing.md lists the differences)
     await env.k(["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata: { name: adopt }\n");
     await env.k(["apply", "-f", "-"], STREAM("orders", "adopt.>", "Retain", "adopt"));
-    const c = await waitReason(env, "es", "adopt", "orders", "ImmutableFieldChanged");
+    const c = await waitReason(env, "jmstream", "adopt", "orders", "ImmutableFieldChanged");
     expect(c.message).toMatch(/spec.retention cannot be changed on an existing JetStream stream \(retention is workqueue\)/);
     expect((await js.streamInfo("adopt_orders"))?.config.retention).toBe("workqueue");
-    await env.k(["delete", "es", "-n", "adopt", "orders", "--timeout=15s"]);
+    await env.k(["delete", "jmstream", "-n", "adopt", "orders", "--timeout=15s"]);
   });
 
   it("repairs streams and consumers deleted or edited behind its back", async () => {
@@ -116,15 +116,15 @@ for (const [lane, start] of LANES) describe(`the shop's examples (${lane})`, () 
   });
 
   it("deletes the consumer with its EventSubscription, and the stream only with deletionPolicy Delete", async () => {
-    await env.k(["delete", "esub", "-n", "shop", "shipping", "--timeout=15s"]);
+    await env.k(["delete", "jmsub", "-n", "shop", "shipping", "--timeout=15s"]);
     expect(await js.consumerInfo("shop_events", "shop_shipping")).toBeUndefined();
 
-    await env.k(["delete", "es", "-n", "shop", "dead-letters", "--timeout=15s"]);
+    await env.k(["delete", "jmstream", "-n", "shop", "dead-letters", "--timeout=15s"]);
     expect(await js.streamInfo("shop_dead-letters")).toBeDefined(); // Retain
     await env.k(["apply", "-f", "-"], STREAM("doomed", "doomed.>", "Delete"));
-    await env.k(["wait", "--for=condition=Ready", "-n", "shop", "es/doomed", "--timeout=10s"]);
+    await env.k(["wait", "--for=condition=Ready", "-n", "shop", "jmstream/doomed", "--timeout=10s"]);
     expect(await js.streamInfo("shop_doomed")).toBeDefined();
-    await env.k(["delete", "es", "-n", "shop", "doomed", "--timeout=15s"]);
+    await env.k(["delete", "jmstream", "-n", "shop", "doomed", "--timeout=15s"]);
     expect(await js.streamInfo("shop_doomed")).toBeUndefined();
   });
 });

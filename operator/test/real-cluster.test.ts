@@ -97,6 +97,41 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
     expect((await jsm.consumers.info("shop_events", "shop_payment")).config.durable_name).toBe("shop_payment");
   });
 
+  it("passes the chart's `helm test` (its hook's logic, run with the hook's env and ServiceAccount)", async () => {
+    // No kubelet runs the test Pod here: its ServiceAccount and Role are applied from the
+    // release's hooks, and selftest-main.ts runs as a process with the Pod's env and a token of
+    // that ServiceAccount, as the kubelet would give it.
+    const hooks = parseManifest((await helm(["get", "hooks", RELEASE, "-n", NS], { kubeconfig: cp.kubeconfigPath })).stdout);
+    const pod = hooks.find((o) => o.kind === "Pod")!;
+    expect(pod.metadata.annotations["helm.sh/hook"]).toBe("test");
+    for (const o of hooks.filter((h) => h.kind !== "Pod")) {
+      const { __template: _t, ...plain } = o;
+      await k(["apply", "-f", "-"], JSON.stringify(plain));
+    }
+    // The Pod itself passes the apiserver's validation and admission.
+    const { __template: _p, ...plainPod } = pod;
+    await k(["apply", "--dry-run=server", "-f", "-"], JSON.stringify(plainPod));
+    const container = pod.spec.containers[0];
+    expect(container.command).toEqual(["node", "dist/selftest-main.js"]);
+    const env: Record<string, string> = {};
+    for (const e of container.env as Obj[]) env[e.name] = e.value as string;
+    const kubeconfig = await cp.serviceAccountKubeconfig(NS, pod.spec.serviceAccountName as string, join(cp.dir, "selftest.kubeconfig"));
+    const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const proc = spawn(process.execPath, ["--conditions=source", `${ROOT}operator/src/selftest-main.ts`], { env: { PATH: process.env.PATH, ...env, KUBECONFIG: kubeconfig }, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      proc.stdout?.on("data", (b: Buffer) => (out += b.toString()));
+      proc.stderr?.on("data", (b: Buffer) => (out += b.toString()));
+      proc.on("exit", (code) => resolve({ code, out }));
+    });
+    expect(run.code, run.out).toBe(0);
+    expect(run.out).toMatch(/ready: 2 EventStreams, 4 EventSubscriptions in shop/);
+    expect(run.out).toMatch(/round trip: CloudEvent \S+ \(shop\.jetmesh\.selftest\.v1\) stored in shop_events at sequence \d+ and read back intact/);
+    expect(run.out).toContain("PASS");
+    // The probe left nothing behind for the shop to see.
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info("shop_events", { subjects_filter: "shop.jetmesh.>" })).state.subjects ?? {}).toEqual({});
+  });
+
   it("holds its leader Lease in the release namespace", async () => {
     const lease = JSON.parse(await k(["-n", NS, "get", "lease", chartEnv.LEASE_NAME!, "-o", "json"])) as Obj;
     expect(lease.spec.holderIdentity).toBe(POD_NAME);
@@ -110,7 +145,7 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
     const replicas = await waitFor(
       "payment Deployment scaled above 1",
       async () => {
-        const d = JSON.parse(await k(["-n", NS, "get", "deployment", "payment", "-o", "json"])) as Obj;
+        const d = JSON.parse(await k(["-n", NS, "get", "deployment", `${RELEASE}-payment`, "-o", "json"])) as Obj;
         return d.spec.replicas > 1 ? (d.spec.replicas as number) : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500 },

@@ -17,6 +17,13 @@
 {{- end -}}
 {{- end -}}
 
+{{/* Name of one component's objects (Deployment, Service, PDB, NetworkPolicy, ServiceMonitor):
+     the release fullname, then the component, so two releases in one namespace, or another
+     team's `order`, never collide. Call with (dict "ctx" $ "component" "order"). */}}
+{{- define "jetmesh.componentName" -}}
+{{- printf "%s-%s" (include "jetmesh.fullname" .ctx) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/* Common labels; workloads add "jetmesh.selectorLabels" (name, instance) beside them. */}}
 {{- define "jetmesh.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
@@ -31,10 +38,47 @@ app.kubernetes.io/name: {{ .component }}
 app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- end -}}
 
-{{/* Image reference; call with (dict "ctx" $ "image" .Values.operator.image). */}}
+{{/* Image reference; call with (dict "ctx" $ "image" .Values.operator.image). A digest
+     (sha256:...) pins the image and wins over any tag. */}}
 {{- define "jetmesh.image" -}}
+{{- if .image.digest -}}
+{{- printf "%s%s@%s" .ctx.Values.image.registry .image.repository .image.digest -}}
+{{- else -}}
 {{- $tag := .image.tag | default .ctx.Values.image.tag | default .ctx.Chart.AppVersion -}}
 {{- printf "%s%s:%s" .ctx.Values.image.registry .image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The operator's ServiceAccount: the chart's (<fullname>-operator unless named), or an
+     existing one (serviceAccount.create false: `name`, else the namespace's `default`). */}}
+{{- define "jetmesh.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (printf "%s-operator" (include "jetmesh.fullname" .)) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod scheduling fields a component shares: priorityClassName and topologySpreadConstraints,
+     each constraint without a labelSelector spreading the component's own pods. Call with
+     (dict "ctx" $ "component" <name> "priorityClassName" <string> "constraints" <list>). */}}
+{{- define "jetmesh.podScheduling" -}}
+{{- with .priorityClassName }}
+priorityClassName: {{ . | quote }}
+{{- end }}
+{{- if .constraints }}
+{{- $selector := include "jetmesh.selectorLabels" (dict "ctx" .ctx "component" .component) | fromYaml }}
+{{- $list := list }}
+{{- range .constraints }}
+{{- $c := deepCopy . }}
+{{- if not $c.labelSelector }}
+{{- $_ := set $c "labelSelector" (dict "matchLabels" $selector) }}
+{{- end }}
+{{- $list = append $list $c }}
+{{- end }}
+topologySpreadConstraints:
+  {{- toYaml $list | nindent 2 }}
+{{- end }}
 {{- end -}}
 
 {{- define "jetmesh.natsUrl" -}}

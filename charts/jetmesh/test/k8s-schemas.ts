@@ -104,6 +104,13 @@ const podSpec = strict(
     containers: arrayOf(container, { minItems: 1 }),
     volumes: arrayOf(volume),
     nodeSelector: strMap,
+    priorityClassName: str,
+    topologySpreadConstraints: arrayOf(
+      strict(
+        { maxSkew: int, topologyKey: str, whenUnsatisfiable: { enum: ["DoNotSchedule", "ScheduleAnyway"] }, labelSelector, matchLabelKeys: arrayOf(str), minDomains: int, nodeAffinityPolicy: str, nodeTaintsPolicy: str },
+        ["maxSkew", "topologyKey", "whenUnsatisfiable"],
+      ),
+    ),
     tolerations: arrayOf({ type: "object" }),
     affinity: strict({
       podAntiAffinity: strict({
@@ -206,7 +213,7 @@ export const K8S_SCHEMAS: Record<string, Schema> = {
         {
           selector: labelSelector,
           namespaceSelector: strict({ matchNames: arrayOf(str), any: bool }),
-          endpoints: arrayOf(strict({ port: str, path: str, interval: { type: "string", pattern: "^[0-9]+(ms|s|m|h)$" }, scrapeTimeout: str, honorLabels: bool, scheme: str })),
+          endpoints: arrayOf(strict({ port: str, path: str, interval: { type: "string", pattern: "^[0-9]+(ms|s|m|h)$" }, scrapeTimeout: str, honorLabels: bool, scheme: str, relabelings: arrayOf(strict({ sourceLabels: arrayOf(str), targetLabel: str, regex: str, replacement: str, action: str, separator: str })) })),
         },
         ["selector", "endpoints"],
       ),

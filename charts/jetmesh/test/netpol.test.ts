@@ -65,7 +65,9 @@ const dns = { ip: "10.96.0.10", port: 53, protocol: "UDP" as const };
 const apiServer = { ip: "172.18.0.2" };
 const postgres = { labels: { app: "postgres" }, ip: "10.244.2.9", port: 5432 };
 
-function podLabels(objects: Obj[], name: string): Record<string, string> {
+/** Pod labels of a component's Deployment (release `jetmesh`: named jetmesh-<component>). */
+function podLabels(objects: Obj[], component: string): Record<string, string> {
+  const name = component === "jetmesh-operator" ? component : `jetmesh-${component}`;
   const d = objects.find((o) => o.kind === "Deployment" && o.metadata.name === name);
   if (!d) throw new Error(`no Deployment ${name}`);
   return d.spec.template.metadata.labels as Record<string, string>;

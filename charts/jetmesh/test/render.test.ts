@@ -9,7 +9,8 @@ import { basename, dirname, join } from "node:path";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { chartDir, isRecord, listFiles, loadYaml, loadYamlDocuments, mergeValues, readText, repoRoot } from "./chart.ts";
-import { renderChart, type Obj } from "./rendered.ts";
+import { parseManifest, renderChart, type Obj } from "./rendered.ts";
+import { helmTemplate, offlineChart } from "./helm.ts";
 import { K8S_SCHEMAS } from "./k8s-schemas.ts";
 import { parseConfig as operatorConfig } from "../../../operator/src/config.ts";
 import { parseBaseConfig } from "../../../services/mesh/src/config.ts";
@@ -119,7 +120,7 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
 
     it("the shop services get the contract env, derived from their EventSubscription", () => {
       for (const [svc, cfg] of Object.entries(values.services as Obj)) {
-        const d = deployments.find((x) => x.metadata.name === svc);
+        const d = deployments.find((x) => x.metadata.name === `jetmesh-${svc}`);
         if (!cfg.enabled) {
           expect(d).toBeUndefined();
           continue;
@@ -145,14 +146,14 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
       const env = Object.fromEntries((op!.spec.template.spec.containers[0].env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom]));
       expect(op!.spec.replicas).toBe(values.operator.replicas);
       expect(env.LEADER_ELECTION).toBe("true");
-      expect(env.LEASE_NAME).toBe("jetmesh-operator");
+      expect(env.LEASE_NAME).toBe(values.operator.leaderElection.leaseName || "jetmesh-operator");
       expect(env.POD_NAME).toEqual({ fieldRef: { fieldPath: "metadata.name" } });
       expect(op!.spec.template.spec.serviceAccountName).toBe("jetmesh-operator");
       if (values.nats.enabled && !values.natsConnection.url) expect(env.NATS_MONITORING_ENDPOINT).toBe("jetmesh-nats-headless.shop.svc:8222");
       const sa = byKind("ServiceAccount").find((s) => s.metadata.name === "jetmesh-operator");
       expect(sa).toBeDefined();
       const rbac = loadYaml(join(chartDir, "files", "operator-rbac.yaml")) as Obj;
-      const role = byKind("ClusterRole")[0]!;
+      const role = byKind("ClusterRole").find((r) => r.metadata.name === "jetmesh-operator")!;
       expect(role.rules).toEqual([...rbac.resourceRules, ...(values.operator.rbac.renderedScalers ? rbac.renderedScalerRules : [])]);
       const leaseRole = byKind("Role").find((r) => r.metadata.name.endsWith("leader-election"))!;
       expect(leaseRole.rules).toEqual(rbac.leaderElectionRules);
@@ -195,6 +196,13 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
         const validate = crdValidators.get(cr.kind)!;
         expect(validate(plain) ? "" : JSON.stringify(validate.errors), `${cr.kind} ${cr.metadata.name}`).toBe("");
       }
+      // Each subscriber is the chart's own Deployment of that service (<fullname>-<service>).
+      for (const sub of byKind("EventSubscription")) {
+        const target = sub.spec.subscriber?.deployment as string | undefined;
+        if (!target || !values.services[target.replace(/^jetmesh-/, "")]?.enabled) continue;
+        expect(target, `EventSubscription ${sub.metadata.name}`).toBe(`jetmesh-${sub.metadata.name}`);
+        expect(deployments.map((d) => d.metadata.name), `EventSubscription ${sub.metadata.name} scales a rendered Deployment`).toContain(target);
+      }
     });
 
     it("monitoring objects carry the rules file and the dashboards", () => {
@@ -230,7 +238,7 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
               env[e.name] = file;
             } else env[e.name] = String(e.value);
           }
-          const parse = parsers[d.metadata.name];
+          const parse = parsers[d.metadata.labels["app.kubernetes.io/name"]];
           expect(parse, `a config parser for ${d.metadata.name}`).toBeDefined();
           expect(() => parse!(env), d.metadata.name).not.toThrow();
         }
@@ -243,6 +251,9 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
       expect(notes).toContain("kubectl -n shop");
       expect(notes).toContain("wait --for=condition=Ready");
       if (values.services.order.enabled) expect(notes).toContain("/orders");
+      // It speaks of what the cluster has, never of files in this repository.
+      expect(notes).not.toMatch(/docs\/|examples\/|charts\/|k8s-kind-config|\.md\b|\.ya?ml\b/);
+      if (values.shop.enabled && values.tests.enabled) expect(notes).toContain("helm test jetmesh -n shop --logs");
     });
   });
 }
@@ -258,7 +269,7 @@ describe("values.yaml has no dead keys", () => {
   // .Values.services`). nats.* goes to the subchart, shop.* is rendered as the shop's resources.
   it("every value is referenced by some template", () => {
     const templatesDir = join(chartDir, "templates");
-    const text = listFiles(templatesDir, "").map((f) => readText(f)).join("\n");
+    const text = [...listFiles(templatesDir, ""), ...listFiles(join(templatesDir, "tests"), "")].filter((f) => !f.endsWith("/tests")).map((f) => readText(f)).join("\n");
     const referenced = new Set([...text.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)].map((m) => m[1]!.slice(1)));
     const read = (path: string) => [...referenced].some((r) => path === r || path.startsWith(`${r}.`));
     const unused = leafPaths(defaults).filter((p) => !p.startsWith("nats.") && !p.startsWith("shop.") && !read(p));
@@ -284,7 +295,7 @@ describe("values the chart refuses while rendering", () => {
   }
   it("per-service NATS users: each pod reads only its own Secret, the operator its own", () => {
     const { objects } = renderChart(loadYaml(join(chartDir, "examples", "per-service-nats-users.yaml")));
-    const pod = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!.spec.template.spec;
+    const pod = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.labels["app.kubernetes.io/name"] === name)!.spec.template.spec;
     const env = (name: string) => Object.fromEntries((pod(name).containers[0].env as Obj[]).map((e) => [e.name, e]));
     // Every Secret a pod references, through env or volumes.
     const secretsOf = (name: string) => new Set([
@@ -311,7 +322,7 @@ describe("values the chart refuses while rendering", () => {
       natsConnection: { auth: { type: "creds", secretName: "shared" } },
       services: { payment: { natsAuth: { type: "userPassword", secretName: "pay" } } },
     });
-    const pod = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!.spec.template.spec;
+    const pod = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.labels["app.kubernetes.io/name"] === name)!.spec.template.spec;
     const envNames = (name: string) => (pod(name).containers[0].env as Obj[]).map((e) => e.name);
     for (const c of ["jetmesh-operator", "order", "inventory", "shipping"]) {
       expect(pod(c).volumes, c).toContainEqual({ name: "nats-auth", secret: { secretName: "shared", defaultMode: 256 } });
@@ -324,13 +335,127 @@ describe("values the chart refuses while rendering", () => {
 
   it("external NATS with credentials and TLS from Secrets mounts and references them", () => {
     const { objects } = renderChart(loadYaml(join(chartDir, "examples", "external-nats.yaml")));
-    const order = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "order")!;
+    const order = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "jetmesh-order")!;
     const c = order.spec.template.spec.containers[0];
     const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e]));
     expect(env.NATS_USER.valueFrom).toEqual({ secretKeyRef: { name: "jetmesh-nats-auth", key: "user" } });
     expect(env.NATS_TLS_CA_FILE.value).toBe("/etc/jetmesh/nats-tls/ca.crt");
     expect(order.spec.template.spec.volumes).toContainEqual({ name: "nats-tls", secret: { secretName: "jetmesh-nats-tls", defaultMode: 256 } });
-    const np = objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "order")!;
+    const np = objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "jetmesh-order")!;
     expect(JSON.stringify(np.spec.egress)).toContain("10.244.0.0/16");
+  });
+});
+
+describe("ServiceMonitors and PrometheusRules need the cluster's monitoring.coreos.com/v1", () => {
+  const asked = { monitoring: { serviceMonitors: { enabled: true }, prometheusRules: { enabled: true } } };
+  const kinds = (objects: Obj[]) => [...new Set(objects.map((o) => o.kind))];
+
+  it("render when the values ask and the cluster serves the API", () => {
+    const { objects } = renderChart(asked, { apiVersions: ["monitoring.coreos.com/v1"] });
+    expect(kinds(objects)).toEqual(expect.arrayContaining(["ServiceMonitor", "PrometheusRule"]));
+  });
+
+  it("are left out, with a NOTES warning, when the cluster lacks the API", () => {
+    const { objects, notes } = renderChart(asked, { apiVersions: [] });
+    expect(kinds(objects)).not.toContain("ServiceMonitor");
+    expect(kinds(objects)).not.toContain("PrometheusRule");
+    expect(notes).toMatch(/WARNING: .*enabled, but this cluster does not serve\s+monitoring.coreos.com\/v1/);
+    // The dashboards are plain ConfigMaps for Grafana's sidecar: they need no CRD.
+    expect(objects.some((o) => o.kind === "ConfigMap" && o.metadata.name === "jetmesh-dashboard-jetmesh")).toBe(true);
+  });
+
+  it("are left out without a warning when the values do not ask", () => {
+    const { objects, notes } = renderChart({}, { apiVersions: ["monitoring.coreos.com/v1"] });
+    expect(notes).toContain("Alerts and scraping are off");
+    expect(kinds(objects)).not.toContain("ServiceMonitor");
+    expect(notes).not.toContain("WARNING");
+  });
+});
+
+describe("platform options: ServiceAccount, scheduling, image digests, namespaced mode", () => {
+  const operatorPod = (objects: Obj[]) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === "jetmesh-operator")!.spec.template.spec;
+  const digest = `sha256:${"ab".repeat(32)}`;
+
+  it("serviceAccount: annotations on the chart's own, or an existing one bound instead", () => {
+    const own = renderChart({ serviceAccount: { annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/jm" } } }).objects;
+    expect(own.find((o) => o.kind === "ServiceAccount")!.metadata.annotations).toEqual({ "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/jm" });
+    const existing = renderChart({ serviceAccount: { create: false, name: "platform-operator" } }).objects;
+    expect(existing.filter((o) => o.kind === "ServiceAccount")).toEqual([]);
+    expect(operatorPod(existing).serviceAccountName).toBe("platform-operator");
+    for (const b of existing.filter((o) => o.kind.endsWith("RoleBinding"))) expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "platform-operator", namespace: "shop" }]);
+  });
+
+  it("priorityClassName and topologySpreadConstraints, spreading each component's own pods", () => {
+    const spread = { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" };
+    const { objects } = renderChart({
+      operator: { priorityClassName: "platform-critical", topologySpreadConstraints: [spread] },
+      serviceDefaults: { priorityClassName: "shop", topologySpreadConstraints: [spread, { ...spread, topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { tier: "x" } } }] },
+    });
+    const op = operatorPod(objects);
+    expect(op.priorityClassName).toBe("platform-critical");
+    expect(op.topologySpreadConstraints).toEqual([{ ...spread, labelSelector: { matchLabels: { "app.kubernetes.io/name": "jetmesh-operator", "app.kubernetes.io/instance": "jetmesh" } } }]);
+    const payment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "jetmesh-payment")!.spec.template.spec;
+    expect(payment.priorityClassName).toBe("shop");
+    expect(payment.topologySpreadConstraints[0].labelSelector).toEqual({ matchLabels: { "app.kubernetes.io/name": "payment", "app.kubernetes.io/instance": "jetmesh" } });
+    expect(payment.topologySpreadConstraints[1].labelSelector).toEqual({ matchLabels: { tier: "x" } });
+    // Unset: the fields are absent, not empty.
+    expect(operatorPod(renderChart({}).objects).priorityClassName).toBeUndefined();
+  });
+
+  it("an image digest wins over the tag", () => {
+    const { objects } = renderChart({ image: { registry: "ghcr.io/acme/", tag: "1.2.3" }, operator: { image: { digest } }, services: { order: { image: { digest } } } });
+    const image = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!.spec.template.spec.containers[0].image;
+    expect(image("jetmesh-operator")).toBe(`ghcr.io/acme/jetmesh-operator@${digest}`);
+    expect(image("jetmesh-order")).toBe(`ghcr.io/acme/jetmesh-order@${digest}`);
+    expect(image("jetmesh-payment")).toBe("ghcr.io/acme/jetmesh-payment:1.2.3");
+    expect(() => renderChart({ operator: { image: { digest: "latest" } } })).toThrow(/at '\/operator\/image\/digest': 'latest' does not match pattern/);
+  });
+
+  it("namespaced mode: a Role and RoleBinding per watched namespace, nothing cluster-wide for the operator", () => {
+    const { objects } = renderChart({ operator: { watchNamespaces: ["shop", "payments"] } });
+    const env = Object.fromEntries((operatorPod(objects).containers[0].env as Obj[]).map((e) => [e.name, e.value]));
+    expect(env.WATCH_NAMESPACES).toBe("shop,payments");
+    expect(operatorConfig(env as Record<string, string>).watchNamespaces).toEqual(["shop", "payments"]);
+    expect(objects.filter((o) => o.kind.startsWith("ClusterRole") && o.metadata.name.startsWith("jetmesh-operator"))).toEqual([]);
+    const rbac = loadYaml(join(chartDir, "files", "operator-rbac.yaml")) as Obj;
+    for (const ns of ["shop", "payments"]) {
+      const role = objects.find((o) => o.kind === "Role" && o.metadata.name === "jetmesh-operator" && o.metadata.namespace === ns);
+      expect(role?.rules, ns).toEqual(rbac.resourceRules);
+      const binding = objects.find((o) => o.kind === "RoleBinding" && o.metadata.name === "jetmesh-operator" && o.metadata.namespace === ns);
+      expect(binding?.roleRef, ns).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "jetmesh-operator" });
+      expect(binding?.subjects, ns).toEqual([{ kind: "ServiceAccount", name: "jetmesh-operator", namespace: "shop" }]);
+    }
+    expect(() => renderChart({ operator: { watchNamespaces: ["Not_A_Namespace"] } })).toThrow(/watchNamespaces/);
+  });
+});
+
+describe("the `helm test` hook", () => {
+  const hooks = (values: string[] = []) => parseManifest(helmTemplate(["jetmesh", offlineChart(), "-n", "shop", "--show-only", "templates/tests/selftest.yaml", ...values.flatMap((v) => ["--set", v])]));
+
+  it("is a Pod of the operator image running the selftest, with a ServiceAccount that may only list jetmesh.io resources", () => {
+    const objects = hooks();
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["ServiceAccount/jetmesh-selftest", "Role/jetmesh-selftest", "RoleBinding/jetmesh-selftest", "Pod/jetmesh-selftest"]);
+    for (const o of objects) expect(o.metadata.annotations["helm.sh/hook"], o.kind).toBe("test");
+    expect(objects.find((o) => o.kind === "Role")!.rules).toEqual([{ apiGroups: ["jetmesh.io"], resources: ["eventstreams", "eventsubscriptions"], verbs: ["list"] }]);
+    const pod = objects.find((o) => o.kind === "Pod")!;
+    expect(pod.spec.restartPolicy).toBe("Never");
+    expect(pod.spec.serviceAccountName).toBe("jetmesh-selftest");
+    const c = pod.spec.containers[0];
+    expect(c.image).toBe("jetmesh-operator:0.1.0");
+    // The command runs what the operator image builds from operator/src/selftest-main.ts.
+    expect(c.command).toEqual(["node", "dist/selftest-main.js"]);
+    expect(readText(join(repoRoot, "operator", "src", "selftest-main.ts"))).toContain("runSelfTest");
+    const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({ SELFTEST_NAMESPACE: "shop", SELFTEST_LABEL_SELECTOR: "app.kubernetes.io/instance=jetmesh", SELFTEST_STREAM: "events", SELFTEST_TIMEOUT_SECONDS: "180" });
+    // With the bundled NATS it publishes as the generated admin user.
+    expect(env.NATS_USER).toEqual({ secretKeyRef: { name: "jetmesh-nats-auth-admin", key: "user" } });
+    const plain = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value ?? "secret"]));
+    expect(() => operatorConfig(plain as Record<string, string>)).not.toThrow();
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+
+  it("is left out with tests.enabled=false or without the shop's resources", () => {
+    expect(() => hooks(["tests.enabled=false"])).toThrow(/could not find template/);
+    expect(() => hooks(["shop.enabled=false"])).toThrow(/could not find template/);
   });
 });

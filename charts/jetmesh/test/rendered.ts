@@ -32,30 +32,33 @@ export function parseManifest(manifest: string): Obj[] {
   return objects;
 }
 
-/**
- * Renders the chart with real helm, release `jetmesh` in namespace `shop`. A value the chart
- * refuses (`required`, `fail`, a schema violation) throws helm's own message.
- */
-export function renderChart(overlay: unknown = {}): { objects: Obj[]; notes: string } {
-  const key = JSON.stringify(overlay);
-  const known = cache.get(key);
-  if (known) return known;
-  const valuesFile = join(scratch, `values-${cache.size}.yaml`);
-  writeFileSync(valuesFile, stringify(overlay ?? {}));
-  let out: string;
+function helmOut(args: string[]): string {
   try {
-    out = execFileSync(helmBinary(4), ["install", "jetmesh", offlineChart(), "-n", "shop", "--dry-run=client", "-o", "json", "-f", valuesFile], {
-      encoding: "utf8",
-      env: helmEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-      maxBuffer: 64 << 20,
-    });
+    return execFileSync(helmBinary(4), args, { encoding: "utf8", env: helmEnv, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`helm refused the values: ${e.stderr || e.message}`);
   }
-  const release = JSON.parse(out) as { manifest: string; info: { notes?: string } };
-  const rendered = { objects: parseManifest(release.manifest), notes: release.info.notes ?? "" };
+}
+
+/**
+ * Renders the chart with real helm, release `jetmesh` in namespace `shop`. A value the chart
+ * refuses (`required`, `fail`, a schema violation) throws helm's own message. The objects come
+ * from `helm template` for a cluster that serves `apiVersions` (by default the Prometheus
+ * Operator's monitoring.coreos.com/v1, as with kube-prometheus-stack), without the `helm test`
+ * hooks; the NOTES from `helm install --dry-run=client`, which knows no API beyond the built-in
+ * ones (so its NOTES are those of a cluster without monitoring.coreos.com/v1).
+ */
+export function renderChart(overlay: unknown = {}, opts: { apiVersions?: string[] } = {}): { objects: Obj[]; notes: string } {
+  const apiVersions = opts.apiVersions ?? ["monitoring.coreos.com/v1"];
+  const key = JSON.stringify([overlay, apiVersions]);
+  const known = cache.get(key);
+  if (known) return known;
+  const valuesFile = join(scratch, `values-${cache.size}.yaml`);
+  writeFileSync(valuesFile, stringify(overlay ?? {}));
+  const manifest = helmOut(["template", "jetmesh", offlineChart(), "-n", "shop", "--skip-tests", "-f", valuesFile, ...apiVersions.flatMap((v) => ["--api-versions", v])]);
+  const release = JSON.parse(helmOut(["install", "jetmesh", offlineChart(), "-n", "shop", "--dry-run=client", "-o", "json", "-f", valuesFile])) as { info: { notes?: string } };
+  const rendered = { objects: parseManifest(manifest), notes: release.info.notes ?? "" };
   cache.set(key, rendered);
   return rendered;
 }

@@ -117,6 +117,10 @@ describe("chart templates", () => {
     }
     expect(all.filter((g) => g.includes("secrets"))).toEqual([]);
     const rbacTemplates = templates.filter((t) => /kind: (Cluster)?Role\n/.test(t.text));
-    expect(rbacTemplates.map((t) => t.name)).toEqual(["operator-rbac.yaml"]);
+    // The operator's roles in one template; beside it only the cluster users' aggregated
+    // roles, which grant nothing outside jetmesh.io.
+    expect(rbacTemplates.map((t) => t.name)).toEqual(["aggregate-roles.yaml", "operator-rbac.yaml"]);
+    const aggregated = rbacTemplates.find((t) => t.name === "aggregate-roles.yaml")!.text;
+    expect([...aggregated.matchAll(/apiGroups: \[(.*)\]/g)].map((m) => m[1])).toEqual(['"jetmesh.io"', '"jetmesh.io"']);
   });
 });

@@ -18,6 +18,8 @@ export interface InformerOptions {
   stallTimeoutMs: number;
   /** Ask the server to end each watch after this long, so connections are renewed. */
   watchTimeoutSeconds: number;
+  /** List and watch only this namespace (a Role there suffices); undefined: every namespace. */
+  namespace?: string;
 }
 
 /**
@@ -126,7 +128,7 @@ export class Informer<T extends KubeObject> {
 
   private async relist(): Promise<void> {
     this.stats.lists++;
-    const res = await this.rest.list<T>(this.resource);
+    const res = await this.rest.list<T>(this.resource, this.opts.namespace);
     const seen = new Set<string>();
     for (const item of res.items) {
       const obj = slim(item);
@@ -202,7 +204,7 @@ export class Informer<T extends KubeObject> {
       };
       watch
         .watch(
-          resourcePath(this.resource),
+          resourcePath(this.resource, this.opts.namespace),
           { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.opts.watchTimeoutSeconds },
           (phase, obj) => onEvent(phase, obj as T & { code?: number }),
           (err) => finish(err ?? undefined),
@@ -212,5 +214,47 @@ export class Informer<T extends KubeObject> {
           if (settled || this.stopped) ctl.abort();
         }, finish);
     });
+  }
+}
+
+/**
+ * One cache over several namespaces, like client-go's MultiNamespacedCache in
+ * controller-runtime: an Informer per namespace, read as one. The operator's namespaced mode
+ * (WATCH_NAMESPACES) uses it, so it needs only Roles in those namespaces and never sees others.
+ */
+export class NamespacedInformers<T extends KubeObject> {
+  private readonly informers: Informer<T>[];
+  readonly synced: Promise<void>;
+
+  constructor(rest: KubeRest, resource: ResourceRef, namespaces: string[], handler: ChangeHandler<T>, opts: InformerOptions, log: Logger) {
+    this.informers = namespaces.map((namespace) => new Informer<T>(rest, resource, handler, { ...opts, namespace }, log.child({ namespace })));
+    this.synced = Promise.all(this.informers.map((i) => i.synced)).then(() => undefined);
+  }
+
+  start(): void {
+    for (const i of this.informers) i.start();
+  }
+
+  get(key: string): T | undefined {
+    for (const i of this.informers) {
+      const o = i.get(key);
+      if (o) return o;
+    }
+    return undefined;
+  }
+
+  list(): T[] {
+    return this.informers.flatMap((i) => i.list());
+  }
+
+  /** Counters summed over the namespaces. */
+  get stats(): Informer<T>["stats"] {
+    const sum = { lists: 0, watches: 0, stalls: 0, gone: 0, errors: 0 };
+    for (const i of this.informers) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += i.stats[k];
+    return sum;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop()));
   }
 }
