@@ -52,6 +52,8 @@ export default defineConfig({
       include: ["services/*/src/**/*.ts", "operator/src/**/*.ts", "testing/src/**/*.ts"],
       exclude: ["**/*.d.ts", "**/test/**"],
       reporter: ["text-summary", "json-summary"],
+      // Totals also when a test failed (the summary line reports both).
+      reportOnFailure: true,
       reportsDirectory: process.env.COVERAGE_DIR ?? "node_modules/.cache/coverage",
     },
   },

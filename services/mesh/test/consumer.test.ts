@@ -78,7 +78,9 @@ describe("ConsumerRunner", () => {
   it("handles events, dedupes follow-ups, gets only its types and dead-letters every kind of bad input", async () => {
     // As the operator creates a multi-type subscription's consumer: the server filters.
     const types = ["c1.order.placed.v1", "c1.order.terminal.v1", "c1.order.unknown.v1"];
-    await setup("c1", { max_deliver: 3, backoffMs: [100, 200], filterSubjects: types });
+    // Nothing here is retried, so the ack wait (backoff[0]) is long: a loaded machine must not
+    // turn a slow ack into a redelivery (consumer_seq is asserted exactly below).
+    await setup("c1", { max_deliver: 3, backoffMs: [20_000, 40_000], filterSubjects: types });
     const registry = new Registry();
     const publisher = new Publisher(js, { registry, service: "svc" });
     const schemas = new SchemaRegistry().add("c1.order.placed.v1", {
@@ -114,7 +116,7 @@ describe("ConsumerRunner", () => {
     });
     await runner.start();
     expect(runner.consuming).toBe(true);
-    expect(runner.deliveryPolicy).toEqual({ maxDeliver: 3, ackWaitMs: 100, backoffMs: [100, 200], backoffFrom: "jetstream" });
+    expect(runner.deliveryPolicy).toEqual({ maxDeliver: 3, ackWaitMs: 20_000, backoffMs: [20_000, 40_000], backoffFrom: "jetstream" });
 
     const good = newEvent({ type: "c1.order.placed.v1", source: "/test", data: { orderId: "o-1", qty: 2 } });
     const enc = encodeBinary(good);
