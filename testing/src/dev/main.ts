@@ -32,7 +32,7 @@ export function summary(e: DevEndpoints): string {
     `  export KUBECONFIG=${e.kubeconfig}`,
     "  kubectl get jetmesh -A",
     "  kubectl get deploy -n shop -w",
-    `  NATS_URL=${e.natsUrl} services/cli/bin/jetmesh.js status`,
+    `  NATS_URL=${e.natsUrl} services/cli/bin/jetmesh.js status -n shop`,
     "  make demo",
     "",
   ].join("\n");
