@@ -84,8 +84,9 @@ const allExpressions = [
 ];
 
 describe("alert rules (promtool)", () => {
-  it("promtool is installed (Debian: apt-get install prometheus)", () => {
-    expect(which("promtool"), "promtool not found on PATH: apt-get install prometheus").not.toBeNull();
+  it("promtool is installed (Debian: apt-get install prometheus; macOS: brew install prometheus)", () => {
+    const hint = execFileSync(join(repoRoot, "scripts", "install-hint.sh"), ["promtool"], { encoding: "utf8" }).trim();
+    expect(which("promtool"), hint).not.toBeNull();
   });
 
   it("promtool check rules accepts files/prometheus-rules.yaml", () => {
