@@ -119,15 +119,24 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
       }
       return withNats(cmd.nats, async (nc) => {
         const found: (DeadLetterSummary & { stream: string; subscription: string })[] = [];
+        let missing = 0;
         for (const s of scope.streams) {
-          const items = await streamCall(cmd.nats, s.stream, () => listDeadLetters(nc, s.stream, cmd.limit - found.length, s.subjects));
-          found.push(...items.map((d) => ({ stream: s.stream, subscription: subscriptionOf(d.subject), ...d })));
+          try {
+            const items = await streamCall(cmd.nats, s.stream, () => listDeadLetters(nc, s.stream, cmd.limit - found.length, s.subjects));
+            found.push(...items.map((d) => ({ stream: s.stream, subscription: subscriptionOf(d.subject), ...d })));
+          } catch (err) {
+            // One namespace's missing stream does not hide the others' dead letters (-A).
+            if (!(err instanceof CliError) || scope.streams.length === 1) throw err;
+            io.err(`jetmesh: ${redactUrls(err.message)}`);
+            missing++;
+          }
           if (found.length >= cmd.limit) break;
         }
+        if (missing === scope.streams.length) return EXIT_FAILED;
         const items = cmd.showSensitive ? found : found.map((d) => ({ ...d, error: maskCardNumbers(d.error) }));
         if (cmd.output === "table" && !items.length) {
           io.out(`no dead letters in stream ${scope.streams.map((s) => s.stream).join(", ")}${scope.subscription ? ` from ${scope.subscription}` : ""}`);
-          return EXIT_OK;
+          return missing ? EXIT_FAILED : EXIT_OK;
         }
         io.out(
           render(cmd.output, items, () =>
@@ -137,7 +146,7 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
             ),
           ),
         );
-        return EXIT_OK;
+        return missing ? EXIT_FAILED : EXIT_OK;
       });
     }
     case "dlq-show": {

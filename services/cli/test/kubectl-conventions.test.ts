@@ -164,6 +164,11 @@ describe("jetmesh: kubectl conventions and dead letters found from the subscript
     const several = await run(["dlq", "show", "1", "-n", "team-b"], env);
     expect(several.code).toBe(2);
     expect(several.err).toMatch(/several dead-letter streams: team-b_failures \(team-b\/billing\); team-b_other-failures \(team-b\/reports\); pick one with --subscription NAME or --stream NAME/);
+    // Listing them all: the stream that does not exist (yet) is named, the other one still listed.
+    const partly = await run(["dlq", "list", "-n", "team-b", "-o", "json"], env);
+    expect(partly.code).toBe(1);
+    expect(partly.err).toMatch(/^jetmesh: stream team-b_other-failures does not exist on nats:\/\/127\.0\.0\.1:\d+/);
+    expect((JSON.parse(partly.out) as { ceId: string }[]).map((d) => d.ceId)).toEqual(["billing-4"]);
     const context = await run(["status", "--context", "nope"], env);
     expect(context.code).toBe(2);
     expect(context.err).toMatch(/has no context nope \(it has: shop, team-b\)/);
