@@ -130,7 +130,7 @@ describe("WorkQueue metrics (client-go's workqueue meanings)", () => {
       adds: await value("workqueue_adds_total"),
       depth: await value("workqueue_depth"),
       retries: await value("workqueue_retries_total"),
-      taken: (await metrics.registry.getSingleMetric("workqueue_queue_duration_seconds")!.get()).values.find((v) => v.metricName === "workqueue_queue_duration_seconds_count" && v.labels.name === "eventstream")?.value,
+      taken: (await metrics.registry.getSingleMetric("workqueue_queue_duration_seconds")!.get()).values.find((v) => "metricName" in v && v.metricName === "workqueue_queue_duration_seconds_count" && v.labels.name === "eventstream")?.value,
     });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
