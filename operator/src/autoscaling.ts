@@ -163,7 +163,7 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
 
   const manager = new AutoscalerManager({
     lagSource,
-    scaleTarget: new DeploymentScaleTarget(w.rest.kubeConfig),
+    scaleTarget: new DeploymentScaleTarget(w.rest),
     reporter: combineReporters(kube, metricsReporter(createAutoscaleMetrics(w.metrics.objects))),
     onError: (t, err) => w.log.warn({ object: `${t.namespace}/${t.subscription}`, err: (err as Error).message }, "autoscaler"),
   });

@@ -14,11 +14,14 @@ export interface ResourceRef {
 export class KubeError extends Error {
   readonly status: number;
   readonly reason: string;
-  constructor(status: number, reason: string, message: string) {
+  /** The API server's own message (a Status's `message`), without the request. */
+  readonly serverMessage: string;
+  constructor(status: number, reason: string, message: string, serverMessage = message) {
     super(message);
     this.name = "KubeError";
     this.status = status;
     this.reason = reason;
+    this.serverMessage = serverMessage;
   }
 }
 
@@ -44,6 +47,8 @@ const PATCH_CONTENT: Record<PatchType, string> = {
 /** One finished request, for metrics (client-go's rest_client_requests_total and latency). */
 export interface RequestObservation {
   method: string;
+  /** Path and query (for tests and logs; metrics leave it out, as client-go's do). */
+  path: string;
   /** host:port of the API server. */
   host: string;
   /** HTTP status, undefined when no response came (refused, reset, timed out). */
@@ -103,7 +108,7 @@ export class KubeRest {
     try {
       return await this.send<T>(method, path, body, contentType, (s) => (status = s));
     } finally {
-      this.onRequest?.({ method, host: this.server.host, status, seconds: (performance.now() - started) / 1000 });
+      this.onRequest?.({ method, path, host: this.server.host, status, seconds: (performance.now() - started) / 1000 });
     }
   }
 
@@ -141,7 +146,8 @@ export class KubeRest {
             answered(status);
             if (status >= 200 && status < 300) return resolve(json as T);
             const st = (json ?? {}) as { reason?: string; message?: string };
-            reject(new KubeError(status, st.reason ?? String(status), `${method} ${path}: ${status} ${st.message ?? text.slice(0, 200)}`));
+            const detail = st.message ?? text.slice(0, 200);
+            reject(new KubeError(status, st.reason ?? String(status), `${method} ${path}: ${status} ${detail}`, detail));
           });
         },
       );
