@@ -40,7 +40,7 @@ tools:
 # counted); the totals print above the closing line. COVERAGE=0 make test skips it.
 COVERAGE ?= 1
 test: typecheck lint tools
-	@command -v promtool >/dev/null || { echo "promtool not found: apt-get install prometheus" >&2; exit 1; }
+	@command -v promtool >/dev/null || { ./scripts/install-hint.sh promtool >&2; exit 1; }
 	@echo "==> tests (vitest)"
 	@mkdir -p node_modules/.cache
 	@rc=0; NATS_SERVER_BIN="$${NATS_SERVER_BIN:-$$(./tools/ensure.sh nats | sed -n 's/^nats=//p')/nats-server}"; \

@@ -12,7 +12,7 @@ KUBE ?= test
 dev: install
 	@case "$(KUBE)" in test|real) ;; *) echo "make dev KUBE=$(KUBE): KUBE must be test (the embedded API test server, default) or real (kube-apiserver + etcd)" >&2; exit 2;; esac
 	@if [ "$(KUBE)" = real ]; then ./tools/ensure.sh k8s etcd >/dev/null; fi
-	@command -v $${PROMETHEUS_BIN:-prometheus} >/dev/null || echo "==> prometheus not found: running without metrics storage (optional: sudo apt-get install prometheus)"
+	@command -v $${PROMETHEUS_BIN:-prometheus} >/dev/null || echo "==> running without metrics storage (optional): $$(./scripts/install-hint.sh prometheus)"
 	@NATS_SERVER_BIN="$${NATS_SERVER_BIN:-$$(./tools/ensure.sh nats | sed -n 's/^nats=//p')/nats-server}" \
 	  KUBECTL="$${KUBECTL:-$$(./tools/ensure.sh kubectl | sed -n 's/^kubectl=//p')/kubectl}" \
 	  JETMESH_DEV_KUBE=$(KUBE) node --conditions=source $(DEV_MAIN)

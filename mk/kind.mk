@@ -137,7 +137,7 @@ down:
 
 chart-check: install
 	@echo "==> chart static checks: schema, templates, CRD copies, kind config, promtool, PromQL"
-	@$(call need-tool,promtool,apt-get install prometheus)
+	@command -v promtool >/dev/null || { ./scripts/install-hint.sh promtool >&2; exit 1; }
 	./scripts/sync-chart-crds.sh --check
 	npx vitest run charts/jetmesh/test
 

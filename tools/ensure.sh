@@ -23,7 +23,13 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 log() { echo "tools: $*" >&2; }
 need_go() {
-  command -v go >/dev/null || { log "go not found: install Go >= 1.25 (apt-get install golang-go is too old; see docs/testing.md)"; exit 1; }
+  command -v go >/dev/null || { log "go not found: install Go >= 1.25 (apt-get install golang-go is too old; macOS: brew install go; https://go.dev/dl/; see docs/testing.md)"; exit 1; }
+}
+# nats-server can also come from elsewhere (NATS_SERVER_BIN): say how when Go is missing.
+need_go_for_nats() {
+  command -v go >/dev/null && return 0
+  log "$("$here/../scripts/install-hint.sh" nats-server)"
+  need_go
 }
 
 # install_dir <name> <version> <builder function>: run the builder into a temp dir once.
@@ -69,7 +75,7 @@ build_etcd() {
 
 build_nats_compat() {
   local out=$1 version=$2
-  need_go
+  need_go_for_nats
   mkdir -p "$out"
   log "building nats-server $version (oldest supported) from Go modules"
   GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/nats-io/nats-server/v2@$version"
@@ -77,7 +83,7 @@ build_nats_compat() {
 
 build_nats() {
   local out=$1 version=$2
-  need_go
+  need_go_for_nats
   mkdir -p "$out"
   log "building nats-server $version and nats CLI $NATSCLI_VERSION from Go modules"
   GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/nats-io/nats-server/v2@$version"

@@ -163,8 +163,8 @@ export function attachAutoscaler(w: AutoscalerWiring): AutoscalerHandle {
 
   const manager = new AutoscalerManager({
     lagSource,
-    scaleTarget: new DeploymentScaleTarget(w.rest.kubeConfig),
-    reporter: combineReporters(kube, metricsReporter(createAutoscaleMetrics(w.metrics.registry))),
+    scaleTarget: new DeploymentScaleTarget(w.rest),
+    reporter: combineReporters(kube, metricsReporter(createAutoscaleMetrics(w.metrics.objects))),
     onError: (t, err) => w.log.warn({ object: `${t.namespace}/${t.subscription}`, err: (err as Error).message }, "autoscaler"),
   });
 

@@ -3,20 +3,25 @@
 // rollout is not blocked by leader election).
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Registry } from "prom-client";
 
 export interface HealthSource {
   ready(): { ok: boolean; details: Record<string, unknown> };
 }
 
-export async function startHttpServer(host: string, port: number, registry: Registry, health: HealthSource): Promise<{ server: http.Server; port: number }> {
+/** The /metrics text and its content type (the operator's depends on whether it leads). */
+export interface MetricsSource {
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
+export async function startHttpServer(host: string, port: number, metrics: MetricsSource, health: HealthSource): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") {
-      registry
-        .metrics()
+      metrics
+        .text()
         .then((text) => {
-          res.writeHead(200, { "content-type": registry.contentType });
+          res.writeHead(200, { "content-type": metrics.contentType });
           res.end(text);
         })
         .catch((err: Error) => {

@@ -46,8 +46,8 @@ export interface StartOptions {
 
 export async function startOperator(config: OperatorConfig, opts: StartOptions = {}): Promise<OperatorHandle> {
   const log = opts.logger ?? createLogger(config.logLevel);
-  const metrics = new OperatorMetrics(opts.processMetrics ?? false);
-  const rest = KubeRest.fromFile(config.kubeconfigPath);
+  const metrics = new OperatorMetrics({ processMetrics: opts.processMetrics ?? false, leaseName: config.leaderElection.name });
+  const rest = KubeRest.fromFile(config.kubeconfigPath, { onRequest: (r) => metrics.restRequest(r) });
   const events = new KubeEventRecorder(rest, log);
 
   let controller: Controller | undefined;
@@ -103,7 +103,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   const c = controller;
   const onStart = () => {
     leading = true;
-    metrics.isLeader.set(1);
+    metrics.setLeading(true);
     // Reconcile only once the caches hold the cluster's state.
     void Promise.all([streams.synced, subscriptions.synced]).then(() => {
       if (leading) c.start();
@@ -111,7 +111,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   };
   const onStop = () => {
     leading = false;
-    metrics.isLeader.set(0);
+    metrics.setLeading(false);
     c.pause();
     void autoscaler?.stopAll();
   };
@@ -127,7 +127,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
 
   let http: { server: Server; port: number };
   try {
-    http = await startHttpServer(config.httpHost, config.httpPort, metrics.registry, {
+    http = await startHttpServer(config.httpHost, config.httpPort, metrics, {
       ready: () => ({
         ok: synced && nats.connected,
         details: { cachesSynced: synced, natsConnected: nats.connected, natsError: nats.connected ? undefined : nats.lastError, leader: leading },

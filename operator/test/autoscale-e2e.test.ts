@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
+import { KubeRest, type RequestObservation } from "../src/kube/rest.ts";
 import { startNats, startKubeApiServer, waitFor, type NatsCluster, type KubeApiServer } from "@jetmesh/testing";
 import {
   combineReporters,
@@ -87,6 +88,8 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
     const statuses: AutoscaleStatus[] = [];
     const events: ScaleEvent[] = [];
     const registry = new Registry();
+    // Every API call of the scale target goes through KubeRest (and so into rest_client_requests_total).
+    const requests: RequestObservation[] = [];
     const target: ScalingTarget = {
       namespace: NS,
       subscription: "worker",
@@ -97,7 +100,7 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
     };
     const autoscaler = new SubscriptionAutoscaler(target, {
       lagSource: new JetStreamLagSource(jsm),
-      scaleTarget: new DeploymentScaleTarget(kc),
+      scaleTarget: new DeploymentScaleTarget(new KubeRest(kc, { onRequest: (r) => void requests.push(r) })),
       reporter: combineReporters({ status: (_t, s) => void statuses.push(s), event: (_t, e) => void events.push(e) }, metricsReporter(createAutoscaleMetrics(registry))),
       statusRefreshMs: 0,
     });
@@ -118,6 +121,14 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       ]);
       expect(statuses.at(-1)).toMatchObject({ condition: { type: "Scaling", status: "True" }, replicas: { current: 8, desired: 8 }, lag: { pending: 500 } });
       expect((await registry.getSingleMetric("jetmesh_subscription_lag_messages")!.get()).values[0]?.value).toBe(500);
+      // Two scale writes (1 → 5 → 8) through KubeRest, each answered 200, after reads of the scale and the Deployment.
+      const path = `/apis/apps/v1/namespaces/${NS}/deployments/worker`;
+      expect(requests.filter((r) => r.method === "PATCH").map((r) => [r.path, r.status])).toEqual([
+        [`${path}/scale?fieldManager=jetmesh-autoscaler`, 200],
+        [`${path}/scale?fieldManager=jetmesh-autoscaler`, 200],
+      ]);
+      expect(requests.some((r) => r.method === "GET" && r.path === `${path}/scale` && r.status === 200)).toBe(true);
+      expect(requests.some((r) => r.method === "GET" && r.path === path && r.status === 200)).toBe(true);
 
       // The "replicas" consume and ack everything.
       const c = await js.consumers.get(STREAM, CONSUMER);
@@ -167,7 +178,7 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       },
       {
         lagSource: new JetStreamLagSource(jsm),
-        scaleTarget: new DeploymentScaleTarget(kc),
+        scaleTarget: new DeploymentScaleTarget(new KubeRest(kc)),
         reporter: { status: () => undefined, event: (_t, e) => void events.push(e), observe: () => void polls++ },
       },
     );

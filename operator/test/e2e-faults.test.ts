@@ -26,9 +26,24 @@ spec:
   types: ${JSON.stringify(types)}
 ${extra}`;
 
-async function metrics(op: OperatorHandle): Promise<string> {
+async function metrics(op: { httpPort: number }): Promise<string> {
   return (await fetch(`http://127.0.0.1:${op.httpPort}/metrics`)).text();
 }
+
+/** Sum of the samples of `name` whose labels include `labels` (Prometheus text format). */
+function value(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** The names of the per-object series (streams, subscriptions, autoscaler) in a scrape. */
+const perObjectSeries = (text: string) => [...new Set([...text.matchAll(/^(jetmesh_(?:stream|subscription|autoscaler)_\w+)[{ ]/gm)].map((m) => m[1]))];
 
 beforeAll(async () => {
   env = await startEnv();
@@ -118,7 +133,7 @@ describe("operator under faults", () => {
     expect((await js.streamInfo("f_narrow"))?.config.subjects).toEqual(["f.shared.orders"]);
   });
 
-  it("refuses reserved subjects in the schema and other namespaces' subjects in status, counted as invalid rather than errors", async () => {
+  it("refuses reserved subjects in the schema and other namespaces' subjects in status, counted as terminal errors rather than failures", async () => {
     for (const subject of ["_INBOX.>", "$JS.>", "$JS.ACK.>", "$KV.>", "$SYS.>", "$O.>", ">", "*.>"]) {
       const r = await env.kubectl(["apply", "-f", "-"], stream("capture", [subject]));
       expect(r.code, subject).not.toBe(0);
@@ -133,7 +148,9 @@ describe("operator under faults", () => {
     expect(half.stderr).toMatch(/maxBytes/);
 
     const before = await metrics(op);
-    const count = (text: string, result: string) => Number(new RegExp(`^jetmesh_operator_reconcile_total\\{kind="EventStream",result="${result}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    const es = { controller: "eventstream" };
+    const terminal = (text: string) => value(text, "controller_runtime_terminal_reconcile_errors_total", es);
+    const failures = (text: string) => value(text, "controller_runtime_reconcile_errors_total", es) - terminal(text);
     // Another namespace's subjects, or every namespace's dead letters: refused in status.
     await env.k(["apply", "-f", "-"], stream("foreign", ["shop.>"]));
     const foreign = await waitReason(env, "jmstream", "f", "foreign", "SubjectNotAllowed");
@@ -151,9 +168,10 @@ describe("operator under faults", () => {
     // Resyncs (every second here) count the refusals as invalid, not as reconcile errors.
     const after = await waitFor("refusals resynced", async () => {
       const text = await metrics(op);
-      return count(text, "invalid") >= count(before, "invalid") + 6 ? text : undefined;
+      return terminal(text) >= terminal(before) + 6 ? text : undefined;
     }, { timeoutMs: 15_000, intervalMs: 250 });
-    expect(count(after, "error")).toBe(count(before, "error"));
+    // controller-runtime counts a terminal error as an error too; the alert looks at the rest.
+    expect(failures(after)).toBe(failures(before));
     await env.k(["delete", "jmstream", "-n", "f", "foreign", "all-dead-letters", "--timeout=15s"]);
     await env.k(["delete", "jmsub", "-n", "f", "foreign", "--timeout=15s"]);
   });
@@ -213,13 +231,41 @@ describe("operator under faults", () => {
     expect((await env.getJson("jmsub", "f", "w1"))?.status?.streamName).toBe("f_mem");
   });
 
-  it("exports the contract metrics", async () => {
+  it("exports controller-runtime's and client-go's metrics with their meanings, and JetMesh's own", async () => {
     const text = await metrics(op);
+    for (const controller of ["eventstream", "eventsubscription"]) {
+      const c = { controller };
+      const q = { name: controller, controller };
+      const results = Object.fromEntries(["success", "error", "requeue", "requeue_after"].map((result) => [result, value(text, "controller_runtime_reconcile_total", { controller, result })]));
+      const reconciles = Object.values(results).reduce((a, b) => a + b, 0);
+      expect(results.success, controller).toBeGreaterThan(0);
+      // The earlier tests refused specs of both kinds (terminal) and hit a missing stream (requeue_after).
+      expect(value(text, "controller_runtime_terminal_reconcile_errors_total", c), controller).toBeGreaterThan(0);
+      expect(value(text, "controller_runtime_reconcile_errors_total", c)).toBe(results.error);
+      expect(value(text, "controller_runtime_reconcile_time_seconds_count", c)).toBe(reconciles);
+      expect(value(text, "controller_runtime_reconcile_time_seconds_bucket", { controller, le: "+Inf" })).toBe(reconciles);
+      expect(value(text, "controller_runtime_max_concurrent_reconciles", c)).toBeGreaterThan(0);
+      // client-go's workqueue: every key a worker took waited in the queue first; what was
+      // added and not yet taken is the depth; every delayed re-add (backoff or requeue after)
+      // is a retry — terminal errors are not retried.
+      const taken = value(text, "workqueue_queue_duration_seconds_count", q);
+      expect(taken).toBe(reconciles + value(text, "controller_runtime_active_workers", c));
+      expect(value(text, "workqueue_work_duration_seconds_count", q)).toBe(reconciles);
+      expect(value(text, "workqueue_depth", q)).toBe(value(text, "workqueue_adds_total", q) - taken);
+      expect(value(text, "workqueue_retries_total", q)).toBe(results.error! - value(text, "controller_runtime_terminal_reconcile_errors_total", c) + results.requeue! + results.requeue_after!);
+    }
+    expect(value(text, "controller_runtime_reconcile_total", { controller: "eventsubscription", result: "requeue_after" })).toBeGreaterThan(0);
+    expect(value(text, "leader_election_master_status", { name: "jetmesh-operator" })).toBe(1);
+    // client-go's rest client: by status code, method and API server host:port.
+    const host = new URL(env.kube.url).host;
+    expect(value(text, "rest_client_requests_total", { code: "200", method: "GET", host })).toBeGreaterThan(0);
+    expect(value(text, "rest_client_requests_total", { code: "201", method: "POST", host })).toBeGreaterThan(0);
+    expect(value(text, "rest_client_requests_total", { code: "404", method: "GET", host })).toBeGreaterThan(0);
+    expect(value(text, "rest_client_request_duration_seconds_count", { host })).toBe(value(text, "rest_client_requests_total", { host }));
+    // No jetmesh_* duplicate of what controller-runtime's names say.
+    expect(text).not.toMatch(/^jetmesh_operator_(reconcile|queue|is_leader)/m);
     for (const name of [
-      'jetmesh_operator_reconcile_total{kind="EventSubscription",result="success"}',
-      'jetmesh_operator_reconcile_duration_seconds_bucket{le="0.1",kind="EventStream"}',
-      'jetmesh_operator_queue_depth{kind="EventStream"}',
-      "jetmesh_operator_is_leader 1",
+      "jetmesh_operator_nats_connected 1",
       'jetmesh_subscription_ready{namespace="f",subscription="early"} 1',
       'jetmesh_subscription_ready{namespace="f",subscription="stray"} 0',
       'jetmesh_subscription_pending_messages{namespace="f",subscription="early"} 0',
@@ -232,7 +278,11 @@ describe("operator under faults", () => {
   it("fails over to a standby operator when the leader process is killed", async () => {
     await op.stop(); // a clean stop hands the lease back at once
     const leader = await env.operatorProcess();
-    await waitFor("process leads", async () => /^jetmesh_operator_is_leader 1$/m.test(await (await fetch(`http://127.0.0.1:${leader.httpPort}/metrics`)).text()), { timeoutMs: 10_000, intervalMs: 100 });
+    const leaderText = await waitFor("process leads and has reconciled", async () => {
+      const text = await metrics(leader);
+      return value(text, "leader_election_master_status", { name: "jetmesh-operator" }) === 1 && text.includes('jetmesh_subscription_ready{namespace="f",subscription="early"} 1') ? text : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 100 });
+    expect(perObjectSeries(leaderText)).toEqual(expect.arrayContaining(["jetmesh_stream_messages", "jetmesh_subscription_ready", "jetmesh_subscription_pending_messages"]));
     const lease = async () => ((await (await fetch(`${env.kube.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/jetmesh-operator`)).json()) as { spec?: { holderIdentity?: string; renewTime?: string } }).spec;
     const standby = await env.operator();
     // The standby polls the lease on the leader's cadence (retry period 0.25 s): two renewals
@@ -246,11 +296,20 @@ describe("operator under faults", () => {
     }, { timeoutMs: 15_000, intervalMs: 100 });
     expect(standby.isLeader()).toBe(false);
     expect((await lease())?.holderIdentity).not.toBe(standby.identity);
+    // Only the leader exports per-object series: the standby's scrape has none of them (its
+    // caches hold every object), so rules need not ask which replica leads.
+    const standbyText = await metrics(standby);
+    expect(value(standbyText, "leader_election_master_status", { name: "jetmesh-operator" })).toBe(0);
+    expect(perObjectSeries(standbyText)).toEqual([]);
+    expect(standbyText).toContain("jetmesh_operator_nats_connected 1");
     // SIGKILL: the lease is not released, the standby must see it expire (2 s in these tests;
     // the 20 s bound only leaves room for a loaded machine).
     leader.proc.kill("SIGKILL");
     await waitFor("standby leads", () => standby.isLeader(), { timeoutMs: 20_000, intervalMs: 50 });
     await env.k(["apply", "-f", "-"], sub("after-failover", "later", ["f.later.e"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/after-failover", "--timeout=15s"]);
+    // The new leader exports them now, from its own reconciles.
+    await waitFor("the new leader exports the subscription", async () => (await metrics(standby)).includes('jetmesh_subscription_ready{namespace="f",subscription="after-failover"} 1'), { timeoutMs: 10_000, intervalMs: 100 });
+    expect(value(await metrics(standby), "leader_election_master_status", { name: "jetmesh-operator" })).toBe(1);
   });
 });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { waitFor } from "@jetmesh/testing";
 import { backoffDelay, WorkQueue, type Outcome } from "../src/controller/workqueue.ts";
+import { OperatorMetrics } from "../src/metrics.ts";
 
 // Delays are the queue's own timers: the tests that measure them run on vitest's fake clock.
 afterEach(() => void vi.useRealTimers());
@@ -117,6 +118,48 @@ describe("WorkQueue", () => {
     // The later re-add of x was dropped: x does not run again at 500 ms.
     await vi.advanceTimersByTimeAsync(1000);
     expect(runs.sort()).toEqual(["x", "y"]);
+    await q.stop();
+  });
+});
+
+describe("WorkQueue metrics (client-go's workqueue meanings)", () => {
+  it("counts an add once per dirty key, depth until a worker takes it, and every delayed re-add as a retry", async () => {
+    const metrics = new OperatorMetrics();
+    const value = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.name === "eventstream" && !("le" in v.labels))?.value;
+    const counts = async () => ({
+      adds: await value("workqueue_adds_total"),
+      depth: await value("workqueue_depth"),
+      retries: await value("workqueue_retries_total"),
+      taken: (await metrics.registry.getSingleMetric("workqueue_queue_duration_seconds")!.get()).values.find((v) => "metricName" in v && v.metricName === "workqueue_queue_duration_seconds_count" && v.labels.name === "eventstream")?.value,
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let failOnce = true;
+    const q = new WorkQueue({
+      concurrency: 1,
+      baseDelayMs: 1,
+      maxDelayMs: 1,
+      metrics: metrics.queue("eventstream"),
+      process: async (key): Promise<Outcome> => {
+        if (key === "a") await gate;
+        if (key === "b" && failOnce) return (failOnce = false), { kind: "error" };
+        return { kind: "ok" };
+      },
+    });
+    q.add("a");
+    q.add("a"); // already waiting: not an add
+    q.add("b");
+    expect(await counts()).toEqual({ adds: 2, depth: 2, retries: 0, taken: 0 });
+    q.resume();
+    await waitFor("a taken", async () => (await counts()).taken === 1);
+    q.add("a"); // changed while a worker has it: dirty, an add, waiting again
+    q.add("a");
+    expect(await counts()).toEqual({ adds: 3, depth: 2, retries: 0, taken: 1 });
+    release();
+    // b fails once (a retry after backoff), then everything is done.
+    await waitFor("all processed", async () => (await counts()).taken === 4);
+    await q.idle();
+    expect(await counts()).toEqual({ adds: 4, depth: 0, retries: 1, taken: 4 });
     await q.stop();
   });
 });

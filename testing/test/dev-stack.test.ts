@@ -255,13 +255,13 @@ describe("make dev", () => {
     const dlqSeq = await waitFor(
       "the bad event dead-lettered",
       async () => {
-        const r = await cli(["dlq", "list", "-o", "json"], env);
+        const r = await cli(["dlq", "list", "-n", "shop", "-o", "json"], env);
         const hit = (JSON.parse(r.out || "[]") as { seq: number; ceId: string; reason: string }[]).find((d) => d.ceId === "dev-acceptance-bad-1");
         return hit?.seq;
       },
       { timeoutMs: 60_000, intervalMs: 300 },
     );
-    const replay = await cli(["dlq", "replay", String(dlqSeq)], env);
+    const replay = await cli(["dlq", "replay", String(dlqSeq), "-n", "shop"], env);
     expect(replay.err).toBe("");
     expect(replay.out).toMatch(/ce-id dev-acceptance-bad-1 → stream seq \d+, dead letter deleted/);
     // Delivered again (not dropped as a duplicate), so the subscriber dead-letters it again:
@@ -269,7 +269,7 @@ describe("make dev", () => {
     await waitFor(
       "the replayed event delivered and dead-lettered again",
       async () => {
-        const r = await cli(["dlq", "list", "-o", "json"], env);
+        const r = await cli(["dlq", "list", "-n", "shop", "-o", "json"], env);
         const hits = (JSON.parse(r.out || "[]") as { seq: number; ceId: string }[]).filter((d) => d.ceId === "dev-acceptance-bad-1");
         return hits.length === 1 && hits[0]!.seq > dlqSeq;
       },
@@ -277,7 +277,7 @@ describe("make dev", () => {
     );
 
     // The shop's invariants hold over everything above, and status reads the live resources.
-    const verify = await cli(["verify", "--settle", "30"], env);
+    const verify = await cli(["shop", "verify", "--settle", "30"], env);
     expect(verify.out).toMatch(/OK: no invariant violated/);
     expect(verify.code).toBe(0);
     const status = await cli(["status", "-n", "shop"], env);

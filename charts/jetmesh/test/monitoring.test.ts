@@ -6,9 +6,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chartDir, listFiles, loadYaml, readText, repoRoot, which } from "./chart.ts";
 import { TestPrometheus } from "./prometheus.ts";
+import { renderChart } from "./rendered.ts";
 
 const filesDir = join(chartDir, "files");
 const rulesFile = join(filesDir, "prometheus-rules.yaml");
+/** The runbook links' base in the rules file (the chart can move it: runbookBaseUrl). */
+const RUNBOOKS = "https://github.com/jetmesh/jetmesh/blob/main/docs/monitoring.md";
 
 interface Target {
   refId: string;
@@ -43,10 +46,22 @@ function expandVariables(expr: string): string {
     .replace(/\$\{?(namespace|subscription)\}?/g, ".*");
 }
 
+/** Prefixes of the contract's metric names: JetMesh's own, controller-runtime's and client-go's. */
+const METRIC = /\b((?:jetmesh|controller_runtime|workqueue|leader_election|rest_client)_[a-z0-9_]+)/g;
+
 /** Metric names an expression reads (histogram series mapped to the histogram's name). */
 function metricNames(expr: string): string[] {
-  const names = [...expr.matchAll(/\b(jetmesh_[a-z0-9_]+)/g)].map((m) => (m[1] ?? "").replace(/_(bucket|sum|count)$/, ""));
+  const names = [...expr.matchAll(METRIC)].map((m) => (m[1] ?? "").replace(/_(bucket|sum|count)$/, ""));
   return [...new Set(names)];
+}
+
+/** GitHub's anchor for a Markdown heading. */
+function anchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9 _-]/g, "")
+    .replace(/ /g, "-");
 }
 
 function promtool(args: string[]): { ok: boolean; output: string } {
@@ -58,7 +73,9 @@ function promtool(args: string[]): { ok: boolean; output: string } {
   }
 }
 
-const rules = loadYaml(rulesFile) as { groups: { name: string; rules: { alert?: string; record?: string; expr: string }[] }[] };
+const rules = loadYaml(rulesFile) as {
+  groups: { name: string; rules: { alert?: string; record?: string; expr: string; annotations?: Record<string, string> }[] }[];
+};
 const allExpressions = [
   ...rules.groups.flatMap((g) => g.rules.map((r) => ({ where: `rule ${r.alert ?? r.record}`, expr: r.expr }))),
   ...dashboards.flatMap(({ file, dashboard }) =>
@@ -67,8 +84,9 @@ const allExpressions = [
 ];
 
 describe("alert rules (promtool)", () => {
-  it("promtool is installed (Debian: apt-get install prometheus)", () => {
-    expect(which("promtool"), "promtool not found on PATH: apt-get install prometheus").not.toBeNull();
+  it("promtool is installed (Debian: apt-get install prometheus; macOS: brew install prometheus)", () => {
+    const hint = execFileSync(join(repoRoot, "scripts", "install-hint.sh"), ["promtool"], { encoding: "utf8" }).trim();
+    expect(which("promtool"), hint).not.toBeNull();
   });
 
   it("promtool check rules accepts files/prometheus-rules.yaml", () => {
@@ -99,9 +117,47 @@ describe("alert rules (promtool)", () => {
     for (const alert of alerts) expect(tests, `${alert} has a unit test`).toContain(`alertname: ${alert}`);
   });
 
-  it("the PrometheusRule template embeds this file verbatim under spec", () => {
+  it("the PrometheusRule template embeds this file under spec, only moving the runbook links", () => {
     expect(readText(rulesFile)).toMatch(/^groups:/m);
-    expect(readText(join(chartDir, "templates", "prometheusrule.yaml"))).toContain('.Files.Get "files/prometheus-rules.yaml" | nindent 2');
+    const template = readText(join(chartDir, "templates", "prometheusrule.yaml"));
+    expect(template).toContain('.Files.Get "files/prometheus-rules.yaml" | replace $defaultRunbooks (.Values.monitoring.prometheusRules.runbookBaseUrl | default $defaultRunbooks) | nindent 2');
+    expect(template).toContain(`$defaultRunbooks := "${RUNBOOKS}"`);
+  });
+
+  it("every alert has a runbook_url to its own section of docs/monitoring.md, which says what to do", () => {
+    const doc = readText(join(repoRoot, "docs", "monitoring.md"));
+    const lines = doc.split("\n");
+    const sections = new Map<string, string>();
+    lines.forEach((line, i) => {
+      const h = /^(#{2,4}) (.+)$/.exec(line);
+      if (!h) return;
+      const end = lines.findIndex((l, j) => j > i && /^#{1,4} /.test(l));
+      sections.set(anchor(h[2]!), lines.slice(i + 1, end < 0 ? undefined : end).join("\n"));
+    });
+    const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => r.alert);
+    expect(alerts.length).toBeGreaterThan(5);
+    const problems: string[] = [];
+    for (const r of alerts) {
+      const url = r.annotations?.runbook_url ?? "";
+      const [base, fragment] = url.split("#");
+      if (base !== RUNBOOKS || !fragment) problems.push(`${r.alert}: runbook_url ${url || "(none)"} is not ${RUNBOOKS}#<section>`);
+      else if (!sections.has(fragment)) problems.push(`${r.alert}: docs/monitoring.md has no section #${fragment}`);
+      else if (fragment !== anchor(r.alert!)) problems.push(`${r.alert}: #${fragment} is another alert's section`);
+      else if (!/\*\*What to do:?\*\*/.test(sections.get(fragment)!)) problems.push(`${r.alert}: section #${fragment} does not say what to do`);
+    }
+    expect(problems).toEqual([]);
+    // The check is real: a heading that is not there is found missing.
+    expect(sections.has(anchor("JetMeshNoSuchAlert"))).toBe(false);
+  });
+
+  it("monitoring.prometheusRules.runbookBaseUrl points every runbook link at the published docs (helm)", () => {
+    const base = "https://docs.example.com/jetmesh/monitoring";
+    const { objects } = renderChart({ monitoring: { prometheusRules: { enabled: true, runbookBaseUrl: base } } });
+    const rule = objects.find((o) => o.kind === "PrometheusRule");
+    expect(rule, "the PrometheusRule is rendered").toBeDefined();
+    const urls = (rule!.spec as typeof rules).groups.flatMap((g) => g.rules).flatMap((r) => (r.alert ? [r.annotations?.runbook_url] : []));
+    expect(urls.length).toBeGreaterThan(5);
+    for (const url of urls) expect(url).toMatch(new RegExp(`^${base.replaceAll(".", "\\.")}#jetmesh[a-z]+$`));
   });
 });
 
@@ -138,8 +194,11 @@ describe("Grafana dashboards", () => {
       "jetmesh_subscription_replicas_current",
       "jetmesh_dead_letters_total",
       "jetmesh_saga_duration_seconds_bucket",
-      "jetmesh_operator_is_leader",
-      "jetmesh_operator_reconcile_total",
+      "leader_election_master_status",
+      "controller_runtime_reconcile_total",
+      "controller_runtime_reconcile_time_seconds_bucket",
+      "workqueue_depth",
+      "rest_client_requests_total",
     ]) {
       expect(exprs).toContain(metric);
     }
@@ -150,7 +209,7 @@ describe("metric names", () => {
   it("every metric the rules and dashboards read is a contract metric (docs/contracts.md)", () => {
     const contracts = readText(join(repoRoot, "docs", "contracts.md"));
     const section = contracts.slice(contracts.indexOf("## Metrics"));
-    const contractMetrics = new Set([...section.matchAll(/`(jetmesh_[a-z0-9_]+)(\{|`)/g)].map((m) => m[1]));
+    const contractMetrics = new Set([...section.matchAll(/`((?:jetmesh|controller_runtime|workqueue|leader_election|rest_client)_[a-z0-9_]+)(\{|`)/g)].map((m) => m[1]));
     expect(contractMetrics.size).toBeGreaterThan(20);
     const unknown = allExpressions.flatMap(({ where, expr }) => metricNames(expr).filter((n) => !contractMetrics.has(n)).map((n) => `${where}: ${n}`));
     expect(unknown).toEqual([]);

@@ -6,9 +6,7 @@ export function jetStreamName(namespace: string, name: string): string {
   return `${namespace}_${name}`;
 }
 
-export function deadLetterSubject(namespace: string, subscription: string): string {
-  return `jetmesh.dlq.${namespace}.${subscription}`;
-}
+export { deadLetterSubject } from "@jetmesh/mesh/consumer-contract";
 
 /** Returns a problem message when the Kubernetes name cannot become a JetStream name. */
 export function validateName(name: string): string | undefined {

@@ -1,13 +1,15 @@
 // Wires watches to work queues to reconcilers, one queue per kind: which changes trigger a
 // reconcile (spec changes, deletions; not our own status writes), which objects depend on
 // which (a subscription on its stream), the periodic resync that repairs drift on the NATS
-// side, and the one place where reconcile outcomes are logged and counted.
+// side, and the one place where reconcile outcomes are logged and counted (with
+// controller-runtime's metric names and result labels: success, requeue, requeue_after, error;
+// a TerminalError is an error that is also counted as terminal and not retried).
 import type { Logger } from "pino";
 import { objectKey, splitKey } from "../api/names.ts";
 import type { EventStream, EventSubscription } from "../api/types.ts";
 import type { ChangeType } from "../kube/informer.ts";
 import { isConflict } from "../kube/rest.ts";
-import type { Kind, OperatorMetrics } from "../metrics.ts";
+import type { ControllerName, OperatorMetrics, ReconcileResultLabel } from "../metrics.ts";
 import type { Cache } from "./context.ts";
 import { isRefusedStream } from "./eventstream.ts";
 import { TerminalError, type ReconcileResult } from "./result.ts";
@@ -41,7 +43,6 @@ export class Controller {
   private streams: Cache<EventStream> | undefined;
   private subscriptions: Cache<EventSubscription> | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private depthTimer: NodeJS.Timeout | undefined;
   private running = false;
 
   constructor(opts: ControllerOptions, streamReconciler: Reconciler, subscriptionReconciler: Reconciler) {
@@ -55,37 +56,45 @@ export class Controller {
     this.subscriptions = subscriptions;
   }
 
-  private queue(kind: Kind, r: Reconciler, after?: (key: string, outcome: Outcome) => void): WorkQueue {
+  private queue(kind: "EventStream" | "EventSubscription", r: Reconciler, after?: (key: string, outcome: Outcome) => void): WorkQueue {
     const { metrics, log } = this.opts;
+    const controller: ControllerName = kind === "EventStream" ? "eventstream" : "eventsubscription";
+    metrics.maxConcurrentReconciles.set({ controller }, this.opts.workers);
     return new WorkQueue({
       concurrency: this.opts.workers,
       baseDelayMs: 100,
       maxDelayMs: 60_000,
+      metrics: metrics.queue(controller),
       process: async (key) => {
-        const end = metrics.reconcileDuration.startTimer({ kind });
+        const started = performance.now();
+        metrics.activeWorkers.inc({ controller });
         let outcome: Outcome;
+        let result: ReconcileResultLabel;
+        let terminal = false;
         try {
           const res = await r.reconcile(key);
-          outcome = res.requeueAfterMs !== undefined ? { kind: "requeue", afterMs: res.requeueAfterMs } : { kind: "ok" };
-          metrics.reconcileTotal.inc({ kind, result: outcome.kind === "ok" ? "success" : "requeue" });
-          log.debug({ kind, object: key, requeueAfterMs: res.requeueAfterMs }, "reconciled");
+          const after = res.requeueAfterMs;
+          outcome = after !== undefined ? { kind: "requeue", afterMs: after } : { kind: "ok" };
+          result = after === undefined ? "success" : after > 0 ? "requeue_after" : "requeue";
+          log.debug({ kind, object: key, requeueAfterMs: after }, "reconciled");
         } catch (err) {
-          const terminal = err instanceof TerminalError;
+          terminal = err instanceof TerminalError;
           // A refused spec (a user's typo, recorded in status, looked at again every resync) is
-          // not an operator failure: counted apart, so the reconcile-errors alert stays quiet.
-          metrics.reconcileTotal.inc({ kind, result: terminal ? "invalid" : "error" });
+          // not an operator failure: counted as terminal too, so the reconcile-errors alert,
+          // which leaves terminal errors out, stays quiet.
+          result = "error";
           outcome = terminal ? { kind: "terminal" } : { kind: "error" };
           if (isConflict(err)) {
             // Expected now and then: our cached copy was older than the object (e.g. the watch
             // had not yet delivered our own last write). Retried shortly with fresh data.
             log.debug({ kind, object: key }, "conflict writing the object, retrying");
-            return outcome;
+          } else {
+            // Logged once, here, with the object key; the reconciler already put it in status.
+            log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
           }
-          // Logged once, here, with the object key; the reconciler already put it in status.
-          log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
-        } finally {
-          end();
         }
+        metrics.activeWorkers.dec({ controller });
+        metrics.reconciled(controller, result, terminal, (performance.now() - started) / 1000);
         after?.(key, outcome);
         return outcome;
       },
@@ -147,13 +156,6 @@ export class Controller {
     this.subscriptionQueue.resume();
     this.enqueueAll();
     this.resyncTimer = setInterval(() => this.enqueueAll(), this.opts.resyncMs);
-    this.depthTimer = setInterval(() => this.updateDepth(), 1000);
-    this.depthTimer.unref();
-  }
-
-  private updateDepth(): void {
-    this.opts.metrics.queueDepth.set({ kind: "EventStream" }, this.streamQueue.depth);
-    this.opts.metrics.queueDepth.set({ kind: "EventSubscription" }, this.subscriptionQueue.depth);
   }
 
   /** Stops processing (leadership lost); queued keys stay and are picked up on the next start. */
@@ -162,7 +164,6 @@ export class Controller {
     this.streamQueue.pause();
     this.subscriptionQueue.pause();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
-    if (this.depthTimer) clearInterval(this.depthTimer);
   }
 
   async stop(): Promise<void> {

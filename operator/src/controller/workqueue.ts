@@ -2,6 +2,10 @@
 // workers at once (a change that arrives while it is processed re-queues it once afterwards),
 // retried with per-key exponential backoff on failure, and processed by a bounded number of
 // concurrent workers. Delayed re-adds keep only the earliest timer per key.
+// Metrics follow client-go's workqueue: a key counts as added when it becomes dirty (queued, or
+// changed while a worker has it), depth is what was added and not yet taken by a worker, and
+// every delayed re-add (backoff or requeue-after) counts as a retry.
+import type { QueueMetrics } from "../metrics.ts";
 
 export type Outcome = { kind: "ok" } | { kind: "requeue"; afterMs: number } | { kind: "error" } | { kind: "terminal" };
 
@@ -10,6 +14,7 @@ export interface WorkQueueOptions {
   baseDelayMs: number;
   maxDelayMs: number;
   process: (key: string) => Promise<Outcome>;
+  metrics?: QueueMetrics;
 }
 
 /** Pure: the delay before retry number `failures` (1-based). */
@@ -25,6 +30,8 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** When each dirty key (queued, or changed while active) was added. */
+  private readonly addedAt = new Map<string, number>();
   private running = 0;
   private stopped = false;
   private paused = true;
@@ -59,11 +66,17 @@ export class WorkQueue {
       clearTimeout(t.timer);
       this.timers.delete(key);
     }
+    if (this.queued.has(key) || this.dirty.has(key)) return;
+    this.addedAt.set(key, performance.now());
+    this.opts.metrics?.added();
     if (this.active.has(key)) {
       this.dirty.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
+    this.enqueue(key);
+  }
+
+  private enqueue(key: string): void {
     this.queued.add(key);
     this.queue.push(key);
     this.pump();
@@ -71,6 +84,7 @@ export class WorkQueue {
 
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
+    this.opts.metrics?.retried();
     if (ms <= 0) return this.add(key);
     const at = Date.now() + ms;
     const existing = this.timers.get(key);
@@ -96,9 +110,12 @@ export class WorkQueue {
     while (!this.paused && !this.stopped && this.running < this.opts.concurrency && this.queue.length > 0) {
       const key = this.queue.shift() as string;
       this.queued.delete(key);
+      const now = performance.now();
+      this.opts.metrics?.taken((now - (this.addedAt.get(key) ?? now)) / 1000);
+      this.addedAt.delete(key);
       this.active.add(key);
       this.running++;
-      void this.work(key);
+      void this.work(key, now);
     }
     if (this.running === 0 && this.queue.length === 0) {
       const w = this.idleWaiters;
@@ -107,13 +124,14 @@ export class WorkQueue {
     }
   }
 
-  private async work(key: string): Promise<void> {
+  private async work(key: string, startedAt: number): Promise<void> {
     let outcome: Outcome;
     try {
       outcome = await this.opts.process(key);
     } catch {
       outcome = { kind: "error" };
     }
+    this.opts.metrics?.done((performance.now() - startedAt) / 1000);
     this.active.delete(key);
     this.running--;
     if (outcome.kind === "error") {
@@ -124,7 +142,8 @@ export class WorkQueue {
       this.failures.delete(key);
       if (outcome.kind === "requeue") this.addAfter(key, outcome.afterMs);
     }
-    if (this.dirty.delete(key)) this.add(key);
+    // Changed while it was processed: queued now, counted as added when the change came.
+    if (this.dirty.delete(key) && !this.queued.has(key)) this.enqueue(key);
     this.pump();
   }
 
@@ -140,6 +159,7 @@ export class WorkQueue {
     this.timers.clear();
     this.queue.length = 0;
     this.queued.clear();
+    this.addedAt.clear();
     while (this.running > 0) await new Promise((r) => setTimeout(r, 10));
   }
 }

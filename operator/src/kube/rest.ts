@@ -14,11 +14,14 @@ export interface ResourceRef {
 export class KubeError extends Error {
   readonly status: number;
   readonly reason: string;
-  constructor(status: number, reason: string, message: string) {
+  /** The API server's own message (a Status's `message`), without the request. */
+  readonly serverMessage: string;
+  constructor(status: number, reason: string, message: string, serverMessage = message) {
     super(message);
     this.name = "KubeError";
     this.status = status;
     this.reason = reason;
+    this.serverMessage = serverMessage;
   }
 }
 
@@ -41,6 +44,23 @@ const PATCH_CONTENT: Record<PatchType, string> = {
   strategic: "application/strategic-merge-patch+json",
 };
 
+/** One finished request, for metrics (client-go's rest_client_requests_total and latency). */
+export interface RequestObservation {
+  method: string;
+  /** Path and query (for tests and logs; metrics leave it out, as client-go's do). */
+  path: string;
+  /** host:port of the API server. */
+  host: string;
+  /** HTTP status, undefined when no response came (refused, reset, timed out). */
+  status: number | undefined;
+  seconds: number;
+}
+
+export interface KubeRestOptions {
+  timeoutMs?: number;
+  onRequest?: (r: RequestObservation) => void;
+}
+
 export class KubeRest {
   readonly kubeConfig: KubeConfig;
   private readonly server: URL;
@@ -49,20 +69,22 @@ export class KubeRest {
   private headers: Record<string, string> = {};
   private authAt = 0;
   private readonly timeoutMs: number;
+  private readonly onRequest: ((r: RequestObservation) => void) | undefined;
 
-  constructor(kubeConfig: KubeConfig, timeoutMs = 15_000) {
+  constructor(kubeConfig: KubeConfig, opts: KubeRestOptions = {}) {
     this.kubeConfig = kubeConfig;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);
-    this.timeoutMs = timeoutMs;
+    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.onRequest = opts.onRequest;
   }
 
-  static fromFile(path: string | undefined): KubeRest {
+  static fromFile(path: string | undefined, opts: KubeRestOptions = {}): KubeRest {
     const kc = new KubeConfig();
     if (path) kc.loadFromFile(path);
     else kc.loadFromDefault();
-    return new KubeRest(kc);
+    return new KubeRest(kc, opts);
   }
 
   /** Credentials can rotate (projected service account tokens): refresh them every minute. */
@@ -81,6 +103,16 @@ export class KubeRest {
   }
 
   async request<T = unknown>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+    const started = performance.now();
+    let status: number | undefined;
+    try {
+      return await this.send<T>(method, path, body, contentType, (s) => (status = s));
+    } finally {
+      this.onRequest?.({ method, path, host: this.server.host, status, seconds: (performance.now() - started) / 1000 });
+    }
+  }
+
+  private async send<T>(method: string, path: string, body: unknown, contentType: string, answered: (status: number) => void): Promise<T> {
     await this.auth();
     const url = new URL(path, this.server);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -111,9 +143,11 @@ export class KubeRest {
               json = undefined;
             }
             const status = res.statusCode ?? 0;
+            answered(status);
             if (status >= 200 && status < 300) return resolve(json as T);
             const st = (json ?? {}) as { reason?: string; message?: string };
-            reject(new KubeError(status, st.reason ?? String(status), `${method} ${path}: ${status} ${st.message ?? text.slice(0, 200)}`));
+            const detail = st.message ?? text.slice(0, 200);
+            reject(new KubeError(status, st.reason ?? String(status), `${method} ${path}: ${status} ${detail}`, detail));
           });
         },
       );

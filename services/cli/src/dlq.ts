@@ -107,15 +107,28 @@ export function replayMessage(stream: string, seq: number, h: HeaderList, now: D
 
 /**
  * The dead letters, oldest first, at most `limit`: read with an ordered consumer (one pass,
- * no per-sequence requests, skipping the gaps replayed entries leave behind).
+ * no per-sequence requests, skipping the gaps replayed entries leave behind). With `subjects`,
+ * only those on them (one subscription's, when several share a dead-letter stream).
  */
-export async function listDeadLetters(nc: NatsConnection, stream: string, limit: number): Promise<DeadLetterSummary[]> {
+export async function listDeadLetters(nc: NatsConnection, stream: string, limit: number, subjects?: string[]): Promise<DeadLetterSummary[]> {
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(stream);
   const out: DeadLetterSummary[] = [];
-  if (info.state.messages === 0) return out;
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const want = Math.min(limit, info.state.messages);
+  let count: number;
+  if (subjects) {
+    if (!subjects.length) return out;
+    // Per-subject counts (nats-server answers a subjects filter with them), so the read below
+    // knows when it has them all instead of waiting for an empty fetch.
+    count = 0;
+    for (const filter of subjects) {
+      const info = await jsm.streams.info(stream, { subjects_filter: filter });
+      for (const n of Object.values(info.state.subjects ?? {})) count += n;
+    }
+  } else {
+    count = (await jsm.streams.info(stream)).state.messages;
+  }
+  if (count === 0) return out;
+  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All, ...(subjects ? { filter_subjects: subjects } : {}) });
+  const want = Math.min(limit, count);
   while (out.length < want) {
     const batch = await consumer.fetch({ max_messages: Math.min(want - out.length, 256), expires: 2_000 });
     let got = 0;
@@ -149,10 +162,12 @@ export interface ReplayResult {
   deleted: boolean;
 }
 
-export async function replayDeadLetter(nc: NatsConnection, stream: string, seq: number, keep: boolean): Promise<ReplayResult> {
+/** With `subjects`, a dead letter on another subject (another subscription's) is refused. */
+export async function replayDeadLetter(nc: NatsConnection, stream: string, seq: number, keep: boolean, subjects?: string[]): Promise<ReplayResult> {
   const jsm = await jetstreamManager(nc);
   const m = await getMessage(jsm, stream, seq);
   if (!m) throw new Error(`no dead letter with sequence ${seq} in stream ${stream}`);
+  if (subjects && !subjects.includes(m.subject)) throw new Error(`dead letter ${seq} of stream ${stream} is on ${m.subject}, not of the subscription asked for (${subjects.join(", ")})`);
   const h = headerList(m.header);
   const r = replayMessage(stream, seq, h, new Date(), m.data);
   const hdrs = natsHeaders();
@@ -163,9 +178,9 @@ export async function replayDeadLetter(nc: NatsConnection, stream: string, seq: 
   return { seq, subject: r.subject, ceId: summarize(seq, "", "", h, m.data).ceId, msgId: r.msgId, publishedSeq: ack.seq, duplicate: ack.duplicate, deleted };
 }
 
-/** Every dead letter's sequence (for replay --all), oldest first. */
-export async function allSequences(nc: NatsConnection, stream: string): Promise<number[]> {
-  return (await listDeadLetters(nc, stream, Number.MAX_SAFE_INTEGER)).map((d) => d.seq);
+/** Every dead letter's sequence (for replay --all), oldest first; with `subjects`, only those on them. */
+export async function allSequences(nc: NatsConnection, stream: string, subjects?: string[]): Promise<number[]> {
+  return (await listDeadLetters(nc, stream, Number.MAX_SAFE_INTEGER, subjects)).map((d) => d.seq);
 }
 
 /** Text for `dlq show`: headers, then the event data (pretty JSON when it parses). */

@@ -13,10 +13,9 @@ export async function setPaused(kc: k8s.KubeConfig, namespace: string, name: str
   return { changed: true };
 }
 
-/** "ns/name", or name in the -n namespace, else the kubeconfig context's namespace, else default. */
-export function subscriptionRef(arg: string, namespaceFlag: string | undefined, kc: k8s.KubeConfig): { namespace: string; name: string } {
+/** "ns/name", or name in `namespace` (-n, else the kubeconfig context's, else default). */
+export function subscriptionRef(arg: string, namespace: string): { namespace: string; name: string } {
   const slash = arg.indexOf("/");
   if (slash > 0) return { namespace: arg.slice(0, slash), name: arg.slice(slash + 1) };
-  const contextNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
-  return { namespace: namespaceFlag ?? contextNs ?? "default", name: arg };
+  return { namespace, name: arg };
 }

@@ -22,3 +22,11 @@ export const DLQ_HEADERS = {
 export function deadLetterMsgId(stream: string, consumer: string, streamSequence: number): string {
   return `dlq:${stream}:${consumer}:${streamSequence}`;
 }
+
+/**
+ * Where the dead letters of EventSubscription <namespace>/<subscription> are published (the
+ * operator sets it as the subscriber's JETMESH_DEAD_LETTER_SUBJECT; `jetmesh dlq` reads it).
+ */
+export function deadLetterSubject(namespace: string, subscription: string): string {
+  return `jetmesh.dlq.${namespace}.${subscription}`;
+}

@@ -4,6 +4,6 @@
 // per-service NATS authorization generator.
 export { DEFAULT_BACKOFF_MS, consumerConfig, provisionShop, type ProvisionOptions } from "./provision.ts";
 export { checkInvariants, type InvariantReport, type ShopSnapshot, type Violation, type ViolationKind } from "./invariants.ts";
-export { formatReport, readBucket, snapshot, verifyShop, type VerifyOptions, type VerifyReport } from "./verify.ts";
+export { formatReport, readBucket, snapshot, verifyShop, type SettleProgress, type VerifyOptions, type VerifyReport } from "./verify.ts";
 export { defaultOrder, percentile, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from "./load.ts";
 export { serviceEntry, spawnService, type ServiceProcess } from "./processes.ts";

@@ -33,6 +33,17 @@ export interface VerifyOptions {
    * order unchanged for all of `settleMs` is stuck too.
    */
   stuckAfterMs?: number;
+  /** Called after each look while waiting to settle (not on the final one). */
+  onProgress?: (p: SettleProgress) => void;
+}
+
+export interface SettleProgress {
+  waitedMs: number;
+  settleMs: number;
+  /** Orders not yet in a terminal state. */
+  inFlight: number;
+  /** Events the shop's consumers have not yet delivered or settled. */
+  backlog: number;
 }
 
 export const DEFAULT_STUCK_AFTER_MS = 5 * 60_000;
@@ -49,7 +60,8 @@ export interface VerifyReport extends InvariantReport {
 export async function verifyShop(nc: NatsConnection, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  const deadline = Date.now() + (opts.settleMs ?? 0);
+  const started = Date.now();
+  const deadline = started + (opts.settleMs ?? 0);
   for (;;) {
     // Idle consumers first: a shipped order whose dispatch inventory has not processed yet
     // still holds stock for a moment, and that is not a violation.
@@ -64,6 +76,7 @@ export async function verifyShop(nc: NatsConnection, opts: VerifyOptions = {}): 
     if (settled || expired) {
       return { ...report, checkedAt: new Date().toISOString(), settled, consumerBacklog: backlog, authorizationEvents: snap.authorizations.length };
     }
+    opts.onProgress?.({ waitedMs: now - started, settleMs, inFlight: report.inFlight.length, backlog });
     await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
   }
 }

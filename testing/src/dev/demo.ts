@@ -218,7 +218,7 @@ async function main(): Promise<number> {
   process.stdout.write(`==> sent ${sent} orders: ${ok} accepted, ${failed} failed${errors.size ? ` (${[...errors].map(([k, v]) => `${k}: ${v}`).join(", ")})` : ""}\n`);
   process.stdout.write(`==> most replicas per service: ${Object.entries(maxReplicas).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
   process.stdout.write("==> invariant check (every order terminal exactly once, stock conserved, no double charge):\n");
-  const verdict = await runShopVerify(rootDir, ep.natsUrl, 60);
+  const verdict = await runShopVerify(rootDir, ep.natsUrl, 60, (line) => process.stdout.write(`    ${line}\n`));
   process.stdout.write(verdict.text + "\n");
   await nc.close();
   return verdict.ok && failed === 0 ? 0 : 1;

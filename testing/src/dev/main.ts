@@ -22,7 +22,7 @@ export function summary(e: DevEndpoints): string {
     `  API server     ${e.kubeUrl}`,
     `  kubeconfig     ${rel(e.kubeconfig)}`,
     `  operator       ${e.operatorUrl}/metrics`,
-    `  Prometheus     ${e.prometheusUrl ?? "(not running: sudo apt-get install prometheus)"}`,
+    `  Prometheus     ${e.prometheusUrl ?? "(not running: prometheus not found, see above how to get it)"}`,
     `  processes      ${rel(e.processesFile)}`,
     // Convenience over security, which is only safe because everything listens on loopback.
     "  security       open, loopback only: the order API has no token (customer emails are masked)",
@@ -32,7 +32,7 @@ export function summary(e: DevEndpoints): string {
     `  export KUBECONFIG=${e.kubeconfig}`,
     "  kubectl get jetmesh -A",
     "  kubectl get deploy -n shop -w",
-    `  NATS_URL=${e.natsUrl} services/cli/bin/jetmesh.js status`,
+    `  NATS_URL=${e.natsUrl} services/cli/bin/jetmesh.js status -n shop`,
     "  make demo",
     "",
   ].join("\n");

@@ -1,5 +1,6 @@
 // The pid file of a running dev stack (.dev/pids.json): lets a second `make dev` refuse to
 // start next to a live one, and clean up processes a hard-killed stack left behind.
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { pidAlive } from "./proc.ts";
 
@@ -31,9 +32,17 @@ export function readPidFile(file: string): PidFile | undefined {
   }
 }
 
-function cmdline(pid: number): string {
+/**
+ * A process's command line: from /proc on Linux, from `ps` where there is no /proc (macOS).
+ * "" when the process is gone.
+ */
+export function commandLine(pid: number, via: "proc" | "ps" = existsSync("/proc/self/cmdline") ? "proc" : "ps"): string {
+  if (via === "ps") {
+    const r = spawnSync("ps", ["-o", "command=", "-p", String(pid)], { encoding: "utf8" });
+    return r.status === 0 ? r.stdout.trim() : "";
+  }
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
   } catch {
     return "";
   }
@@ -41,7 +50,7 @@ function cmdline(pid: number): string {
 
 /** True when `pid` is alive and its command line contains `match`. */
 export function isOurs(pid: number, match: string): boolean {
-  return pidAlive(pid) && cmdline(pid).includes(match);
+  return pidAlive(pid) && commandLine(pid).includes(match);
 }
 
 /**

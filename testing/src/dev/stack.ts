@@ -200,7 +200,9 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
         children.push({ name: "prometheus", match: join(paths.prometheus, "prometheus.yml"), pid: () => p.pid });
         savePids();
       } else {
-        progress("prometheus not found: running without it (sudo apt-get install prometheus)");
+        // How to get it on this OS (macOS: brew, Debian: apt, or a release binary).
+        const hint = spawnSync(join(config.rootDir, "scripts", "install-hint.sh"), ["prometheus"], { encoding: "utf8" }).stdout?.trim();
+        progress(`running without Prometheus: ${hint || "prometheus not found"}`);
       }
     }
 
