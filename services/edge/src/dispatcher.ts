@@ -1,0 +1,138 @@
+// The dispatcher: push delivery of a subscription to an HTTP subscriber. It is a subscriber
+// like any TypeScript service — the runtime's ConsumerRunner pulls from the durable consumer
+// and settles every message by the runtime's contract (docs/runtime.md) — whose one handler
+// POSTs the event in HTTP binary mode and turns the answer into that contract's terms:
+//
+//   2xx                      → ack (after a CloudEvent in the answer, the reply, is stored)
+//   429, 5xx, timeout, reset → TransientError: nak with the subscription's backoff schedule,
+//                              dead letter `max_deliver` once the deliveries are used up
+//   other 4xx (and 3xx)      → TerminalError: dead letter at once, the status and the
+//                              beginning of the answer's body in JetMesh-Dlq-Error
+//
+// Concurrency: JetStream hands out at most the subscription's maxAckPending unacknowledged
+// messages across every dispatcher replica; CONCURRENCY bounds one replica's requests.
+import {
+  ConfigError,
+  deriveIds,
+  errorMessage,
+  InvalidEventError,
+  TerminalError,
+  TransientError,
+  traceparentWithSpan,
+  type CloudEvent,
+  type Env,
+  type HandlerContext,
+  type ServiceDefinition,
+} from "@jetmesh/mesh";
+import { checkPublishableType, eventFromHttp, httpBinaryFromEvent, subjectMatches } from "./http-binding.ts";
+
+export interface DispatcherConfig {
+  /** DISPATCH_URL: where events are POSTed (http or https). */
+  url: URL;
+  /** DISPATCH_TIMEOUT_MS: one request's time limit (default 10 s; keep it below the ack wait). */
+  timeoutMs: number;
+  /** DISPATCH_REPLY_TYPES: types a reply may have (NATS patterns); none = replies refused. */
+  replyTypes: string[];
+  /** Largest reply body read (MAX_EVENT_BYTES). */
+  maxReplyBytes: number;
+}
+
+/** How much of an error answer's body goes into the dead letter's reason. */
+export const BODY_EXCERPT_CHARS = 200;
+
+export function dispatcherConfig(env: Env): DispatcherConfig {
+  const problems: string[] = [];
+  let url: URL | undefined;
+  try {
+    url = new URL(env.DISPATCH_URL ?? "");
+    if (url.protocol !== "http:" && url.protocol !== "https:") problems.push(`DISPATCH_URL must be an http or https URL, got ${url.protocol}`);
+  } catch {
+    problems.push(`DISPATCH_URL must be the subscriber's URL (http://host:port/path), got ${JSON.stringify(env.DISPATCH_URL ?? "")}`);
+  }
+  const timeoutRaw = env.DISPATCH_TIMEOUT_MS ?? "10000";
+  const timeoutMs = Number(timeoutRaw);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 3_600_000) problems.push(`DISPATCH_TIMEOUT_MS must be an integer from 1 to 3600000, got ${JSON.stringify(timeoutRaw)}`);
+  const replyTypes = (env.DISPATCH_REPLY_TYPES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const maxReplyBytes = Number(env.MAX_EVENT_BYTES ?? 1024 * 1024);
+  if (problems.length || !url) throw new ConfigError(problems);
+  return { url, timeoutMs, replyTypes, maxReplyBytes: Number.isInteger(maxReplyBytes) && maxReplyBytes > 0 ? maxReplyBytes : 1024 * 1024 };
+}
+
+export const dispatcher: ServiceDefinition<DispatcherConfig> = {
+  name: "jetmesh-dispatcher",
+  config: dispatcherConfig,
+  setup(ctx) {
+    const cfg = ctx.config;
+    ctx.log.info({ url: cfg.url.origin + cfg.url.pathname, timeoutMs: cfg.timeoutMs, replyTypes: cfg.replyTypes }, "dispatching to HTTP subscriber");
+    return Promise.resolve({ defaultHandler: (event: CloudEvent, h: HandlerContext) => deliver(cfg, event, h) });
+  },
+};
+
+/** POSTs one event and settles it by the answer (module comment). */
+export async function deliver(cfg: DispatcherConfig, event: CloudEvent, h: HandlerContext): Promise<void> {
+  const { headers, body } = httpBinaryFromEvent(event);
+  let res: Response;
+  try {
+    res = await fetch(cfg.url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(cfg.timeoutMs) });
+  } catch (err) {
+    const why = err instanceof Error && err.name === "TimeoutError" ? `no answer within ${cfg.timeoutMs} ms` : `request failed: ${causeOf(err)}`;
+    throw new TransientError(`${cfg.url.host}: ${why}`);
+  }
+  const status = res.status;
+  if (status >= 200 && status < 300) {
+    const reply = await readReply(cfg, res, event);
+    if (reply) await h.publish(reply);
+    return;
+  }
+  const excerpt = await bodyExcerpt(res);
+  const what = `HTTP ${status} from ${cfg.url.host}${excerpt ? `: ${excerpt}` : ""}`;
+  if (status === 429 || status >= 500) throw new TransientError(what);
+  throw new TerminalError(what);
+}
+
+/**
+ * A CloudEvent in a 2xx answer (binary or structured mode), made deterministic: its id is
+ * derived from the delivered event's id and the reply's type (as followUpEvent does), so a
+ * redelivery that gets the same answer publishes the same id and JetStream stores it once.
+ */
+async function readReply(cfg: DispatcherConfig, res: Response, cause: CloudEvent): Promise<CloudEvent | undefined> {
+  const isEvent = res.headers.has("ce-id") || (res.headers.get("content-type") ?? "").toLowerCase().startsWith("application/cloudevents");
+  if (!isEvent) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  const body = new Uint8Array(await res.arrayBuffer());
+  const headers: Record<string, string[]> = {};
+  res.headers.forEach((v, k) => {
+    headers[k] = [v];
+  });
+  let reply: CloudEvent;
+  try {
+    reply = eventFromHttp({ headers, body }, { maxBytes: cfg.maxReplyBytes }).event;
+    checkPublishableType(reply.type);
+  } catch (err) {
+    if (err instanceof InvalidEventError) throw new TerminalError(`the subscriber answered with an invalid CloudEvent: ${err.message}`);
+    throw err;
+  }
+  if (!cfg.replyTypes.some((p) => subjectMatches(p, reply.type))) {
+    throw new TerminalError(`the subscriber replied with type ${reply.type}, which this subscription may not publish (replyTypes: ${cfg.replyTypes.join(", ") || "none"})`);
+  }
+  const { id, spanId } = deriveIds(cause.id, reply.type);
+  const out: CloudEvent = { ...reply, id, traceparent: traceparentWithSpan(cause.traceparent, spanId, id) };
+  if (reply.time === undefined && typeof cause.time === "string") out.time = cause.time;
+  return out;
+}
+
+async function bodyExcerpt(res: Response): Promise<string> {
+  try {
+    const text = (await res.text()).replace(/\s+/g, " ").trim();
+    return text.length > BODY_EXCERPT_CHARS ? text.slice(0, BODY_EXCERPT_CHARS) + "…" : text;
+  } catch {
+    return "";
+  }
+}
+
+function causeOf(err: unknown): string {
+  const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
+  return cause?.code ?? cause?.message ?? errorMessage(err);
+}
