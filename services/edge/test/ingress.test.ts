@@ -77,7 +77,7 @@ function sdkRequests(e: CloudEvent): { binary: { headers: Record<string, string>
 describe("conformance", () => {
   it("binary and structured requests arrive on NATS byte for byte as the runtime publishes the event", async () => {
     const received: Msg[] = [];
-    const sub = nc.subscribe("t.order.v1", { callback: (_err, m) => received.push(m) });
+    const sub = nc.subscribe("t.order.v1", { callback: (_err, m) => void received.push(m) });
     await nc.flush();
     const event = sample();
     const publisher = new Publisher(jetstream(nc));
