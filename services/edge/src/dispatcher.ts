@@ -16,6 +16,7 @@ import {
   deriveIds,
   errorMessage,
   InvalidEventError,
+  SchemaRegistry,
   TerminalError,
   TransientError,
   traceparentWithSpan,
@@ -35,6 +36,8 @@ export interface DispatcherConfig {
   replyTypes: string[];
   /** Largest reply body read (MAX_EVENT_BYTES). */
   maxReplyBytes: number;
+  /** DISPATCH_SCHEMAS_DIR: comma-separated directories of `<type>.json` schemas for replies. */
+  schemasDirs: string[];
 }
 
 /** How much of an error answer's body goes into the dead letter's reason. */
@@ -55,7 +58,8 @@ export function dispatcherConfig(env: Env): DispatcherConfig {
   const replyTypes = (env.DISPATCH_REPLY_TYPES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const maxReplyBytes = Number(env.MAX_EVENT_BYTES ?? 1024 * 1024);
   if (problems.length || !url) throw new ConfigError(problems);
-  return { url, timeoutMs, replyTypes, maxReplyBytes: Number.isInteger(maxReplyBytes) && maxReplyBytes > 0 ? maxReplyBytes : 1024 * 1024 };
+  const schemasDirs = (env.DISPATCH_SCHEMAS_DIR ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return { url, timeoutMs, replyTypes, maxReplyBytes: Number.isInteger(maxReplyBytes) && maxReplyBytes > 0 ? maxReplyBytes : 1024 * 1024, schemasDirs };
 }
 
 export const dispatcher: ServiceDefinition<DispatcherConfig> = {
@@ -63,13 +67,21 @@ export const dispatcher: ServiceDefinition<DispatcherConfig> = {
   config: dispatcherConfig,
   setup(ctx) {
     const cfg = ctx.config;
+    const schemas = new SchemaRegistry();
+    for (const dir of cfg.schemasDirs) {
+      try {
+        schemas.loadDir(dir);
+      } catch (err) {
+        throw new ConfigError(`DISPATCH_SCHEMAS_DIR ${dir}: ${errorMessage(err)}`);
+      }
+    }
     ctx.log.info({ url: cfg.url.origin + cfg.url.pathname, timeoutMs: cfg.timeoutMs, replyTypes: cfg.replyTypes }, "dispatching to HTTP subscriber");
-    return Promise.resolve({ defaultHandler: (event: CloudEvent, h: HandlerContext) => deliver(cfg, event, h) });
+    return Promise.resolve({ defaultHandler: (event: CloudEvent, h: HandlerContext) => deliver(cfg, schemas, event, h) });
   },
 };
 
 /** POSTs one event and settles it by the answer (module comment). */
-export async function deliver(cfg: DispatcherConfig, event: CloudEvent, h: HandlerContext): Promise<void> {
+export async function deliver(cfg: DispatcherConfig, schemas: SchemaRegistry, event: CloudEvent, h: HandlerContext): Promise<void> {
   const { headers, body } = httpBinaryFromEvent(event);
   let res: Response;
   try {
@@ -80,7 +92,7 @@ export async function deliver(cfg: DispatcherConfig, event: CloudEvent, h: Handl
   }
   const status = res.status;
   if (status >= 200 && status < 300) {
-    const reply = await readReply(cfg, res, event);
+    const reply = await readReply(cfg, schemas, res, event);
     if (reply) await h.publish(reply);
     return;
   }
@@ -95,7 +107,7 @@ export async function deliver(cfg: DispatcherConfig, event: CloudEvent, h: Handl
  * derived from the delivered event's id and the reply's type (as followUpEvent does), so a
  * redelivery that gets the same answer publishes the same id and JetStream stores it once.
  */
-async function readReply(cfg: DispatcherConfig, res: Response, cause: CloudEvent): Promise<CloudEvent | undefined> {
+async function readReply(cfg: DispatcherConfig, schemas: SchemaRegistry, res: Response, cause: CloudEvent): Promise<CloudEvent | undefined> {
   const isEvent = res.headers.has("ce-id") || (res.headers.get("content-type") ?? "").toLowerCase().startsWith("application/cloudevents");
   if (!isEvent) {
     await res.body?.cancel();
@@ -110,6 +122,7 @@ async function readReply(cfg: DispatcherConfig, res: Response, cause: CloudEvent
   try {
     reply = eventFromHttp({ headers, body }, { maxBytes: cfg.maxReplyBytes }).event;
     checkPublishableType(reply.type);
+    schemas.validateEvent(reply);
   } catch (err) {
     if (err instanceof InvalidEventError) throw new TerminalError(`the subscriber answered with an invalid CloudEvent: ${err.message}`);
     throw err;
