@@ -25,7 +25,8 @@ ORDER_URL ?= http://127.0.0.1:30080
 NODE_VERSION := $(shell cat .node-version)
 # image name => Dockerfile (the four shop services share services/Dockerfile, chosen by SERVICE)
 JETMESH_IMAGES := operator:operator/Dockerfile order:services/Dockerfile \
-  inventory:services/Dockerfile payment:services/Dockerfile shipping:services/Dockerfile
+  inventory:services/Dockerfile payment:services/Dockerfile shipping:services/Dockerfile \
+  edge:services/Dockerfile notifications:services/notifications/Dockerfile
 
 # @$(call need-tool,<binary>,<how to install>): fail with a clear message when it is missing.
 need-tool = command -v $(1) >/dev/null 2>&1 || { echo "$(1) not found: $(2)" >&2; exit 1; }

@@ -75,14 +75,14 @@ describe("shopDeployments", () => {
     };
     expect(workload("notifications")).toMatchObject({ script: "services/notifications/notifications.py" });
     expect(workload("notifications").env.JETMESH_CONSUMER).toBeUndefined();
-    expect(workload("notifications-dispatcher")).toMatchObject({ script: "services/edge/src/dispatcher-main.ts" });
+    expect(workload("notifications-dispatcher")).toMatchObject({ script: "services/edge/src/main.ts", args: ["dispatcher"] });
     expect(workload("notifications-dispatcher").env).toMatchObject({
       JETMESH_STREAM: "shop_events",
       JETMESH_CONSUMER: "shop_notifications",
       JETMESH_TYPES: "shop.shipment.dispatched.v1",
       JETMESH_DEAD_LETTER_SUBJECT: "jetmesh.dlq.shop.notifications",
       DISPATCH_URL: "http://127.0.0.1:7777/events",
-      DISPATCH_TIMEOUT_MS: "10000",
+      DISPATCH_TIMEOUT: "10s",
       DISPATCH_REPLY_TYPES: "shop.notification.sent.v1",
       CONCURRENCY: "64",
     });

@@ -10,7 +10,7 @@ import { readText, repoRoot } from "./chart.ts";
 // The four shop services share services/Dockerfile; its SERVICE build argument picks one.
 const images: { name: string; dir: string; dockerfile: string; workspace: string }[] = [
   { name: "operator", dir: "operator", dockerfile: "operator/Dockerfile", workspace: "@jetmesh/operator" },
-  ...["order", "inventory", "payment", "shipping"].map((s) => ({
+  ...["order", "inventory", "payment", "shipping", "edge"].map((s) => ({
     name: s,
     dir: `services/${s}`,
     dockerfile: "services/Dockerfile",

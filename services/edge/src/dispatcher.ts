@@ -16,6 +16,7 @@ import {
   deriveIds,
   errorMessage,
   InvalidEventError,
+  parseBackoffList,
   SchemaRegistry,
   TerminalError,
   TransientError,
@@ -30,7 +31,7 @@ import { checkPublishableType, eventFromHttp, httpBinaryFromEvent, subjectMatche
 export interface DispatcherConfig {
   /** DISPATCH_URL: where events are POSTed (http or https). */
   url: URL;
-  /** DISPATCH_TIMEOUT_MS: one request's time limit (default 10 s; keep it below the ack wait). */
+  /** DISPATCH_TIMEOUT: one request's time limit, Go-style duration (default 10s; keep it below the ack wait). */
   timeoutMs: number;
   /** DISPATCH_REPLY_TYPES: types a reply may have (NATS patterns); none = replies refused. */
   replyTypes: string[];
@@ -52,9 +53,10 @@ export function dispatcherConfig(env: Env): DispatcherConfig {
   } catch {
     problems.push(`DISPATCH_URL must be the subscriber's URL (http://host:port/path), got ${JSON.stringify(env.DISPATCH_URL ?? "")}`);
   }
-  const timeoutRaw = env.DISPATCH_TIMEOUT_MS ?? "10000";
-  const timeoutMs = Number(timeoutRaw);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 3_600_000) problems.push(`DISPATCH_TIMEOUT_MS must be an integer from 1 to 3600000, got ${JSON.stringify(timeoutRaw)}`);
+  const timeoutRaw = env.DISPATCH_TIMEOUT ?? "10s";
+  const parsed = timeoutRaw.includes(",") ? undefined : parseBackoffList(timeoutRaw)?.[0];
+  const timeoutMs = parsed ?? 10_000;
+  if (parsed === undefined || parsed < 1 || parsed > 3_600_000) problems.push(`DISPATCH_TIMEOUT must be a duration from 1ms to 1h (e.g. 10s, 500ms), got ${JSON.stringify(timeoutRaw)}`);
   const replyTypes = (env.DISPATCH_REPLY_TYPES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const maxReplyBytes = Number(env.MAX_EVENT_BYTES ?? 1024 * 1024);
   if (problems.length || !url) throw new ConfigError(problems);
@@ -87,7 +89,7 @@ export async function deliver(cfg: DispatcherConfig, schemas: SchemaRegistry, ev
   try {
     res = await fetch(cfg.url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.timeout(cfg.timeoutMs) });
   } catch (err) {
-    const why = err instanceof Error && err.name === "TimeoutError" ? `no answer within ${cfg.timeoutMs} ms` : `request failed: ${causeOf(err)}`;
+    const why = err instanceof Error && err.name === "TimeoutError" ? `no answer within ${cfg.timeoutMs} ms (DISPATCH_TIMEOUT)` : `request failed: ${causeOf(err)}`;
     throw new TransientError(`${cfg.url.host}: ${why}`);
   }
   const status = res.status;

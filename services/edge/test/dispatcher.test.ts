@@ -109,7 +109,7 @@ async function dispatch(c: Case, sub: Subscriber): Promise<ServiceHandle<Dispatc
     JETMESH_CONSUMER: c.name,
     JETMESH_DEAD_LETTER_SUBJECT: `dlq.${c.name}`,
     DISPATCH_URL: sub.url,
-    DISPATCH_TIMEOUT_MS: "1000",
+    DISPATCH_TIMEOUT: "1s",
     ...c.env,
   });
   running.push(svc);
@@ -220,12 +220,12 @@ describe("push delivery", () => {
     expect(sub.maxInFlight).toBe(3);
   });
 
-  it("no answer within DISPATCH_TIMEOUT_MS: retried like a 5xx", async () => {
+  it("no answer within DISPATCH_TIMEOUT: retried like a 5xx", async () => {
     const sub = await new Subscriber((r, res) => {
       if (r.n > 1) res.writeHead(200).end();
       // the first request is left hanging
     }).start();
-    await dispatch({ name: "timeout", env: { DISPATCH_TIMEOUT_MS: "300" } }, sub);
+    await dispatch({ name: "timeout", env: { DISPATCH_TIMEOUT: "300ms" } }, sub);
     await publisher.publish(event("timeout"));
     await waitFor("second delivery", () => sub.requests.length === 2);
     await settled("timeout");

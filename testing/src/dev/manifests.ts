@@ -58,15 +58,8 @@ export interface DeploymentOptions {
 
 /** The dispatcher Deployment of an HTTP-push subscription is `<subscription>-dispatcher`. */
 export const DISPATCHER_SUFFIX = "-dispatcher";
-export const DISPATCHER_SCRIPT = "services/edge/src/dispatcher-main.ts";
-export const INGRESS_SCRIPT = "services/edge/src/ingress-main.ts";
-
-/** Go-style duration (as the CRD allows) to ms. */
-function durationMs(text: string): number {
-  let ms = 0;
-  for (const m of text.matchAll(/([0-9.]+)(ns|us|ms|s|m|h)/g)) ms += Number(m[1]) * { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms"];
-  return Math.round(ms);
-}
+export const DISPATCHER_SCRIPT = "services/edge/src/main.ts dispatcher";
+export const INGRESS_SCRIPT = "services/edge/src/main.ts ingress";
 
 /** One Deployment per subscriber of the EventSubscriptions among `manifests`. */
 export function shopDeployments(manifests: Manifest[], opts: DeploymentOptions): Manifest[] {
@@ -96,7 +89,7 @@ export function shopDeployments(manifests: Manifest[], opts: DeploymentOptions):
     out.push(
       devDeployment(ns, `${sub}${DISPATCHER_SUFFIX}`, DISPATCHER_SCRIPT, contract, {
         DISPATCH_URL: url,
-        DISPATCH_TIMEOUT_MS: String(durationMs(http.timeout ?? "10s")),
+        DISPATCH_TIMEOUT: http.timeout ?? "10s",
         DISPATCH_REPLY_TYPES: (http.replyTypes ?? []).join(","),
         DISPATCH_SCHEMAS_DIR: opts.schemasDirs?.join(",") ?? "",
         // JetStream bounds unacknowledged events at maxAckPending; one replica at most as many.
@@ -117,7 +110,7 @@ export function httpServices(manifests: Manifest[]): string[] {
   return [...out];
 }
 
-/** A Deployment the dev runner runs: `script` (node, or python3 for .py) with `env`. */
+/** A Deployment the dev runner runs: `script` (node, or python3 for .py; arguments after it) with `env`. */
 export function devDeployment(namespace: string, name: string, script: string, contract: Record<string, string>, extra: Record<string, string>, logLevel: string): Manifest {
   const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "jetmesh", "app.kubernetes.io/component": "service" };
   const env: Record<string, string> = {
