@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# Every JetMesh Node image — the operator and the four shop services — from this one Dockerfile,
-# built from the repository root. APP is the workspace directory of the program, LIBS the
+# Every JetMesh Node image — the operator, the four shop services and the edge (jetmesh-ingress,
+# dispatchers) — from this one Dockerfile, built from the repository root. APP is the workspace directory of the program, LIBS the
 # workspace directories it imports, dependencies first (`make images` passes both, from
 # JETMESH_IMAGES in mk/kind.mk; charts/jetmesh/test/images.test.ts checks each list is complete):
 #   docker build --build-arg APP=services/order --build-arg LIBS="services/mesh services/shop" -t jetmesh-order:dev .
@@ -23,6 +23,7 @@ COPY services/order/package.json services/order/
 COPY services/inventory/package.json services/inventory/
 COPY services/payment/package.json services/payment/
 COPY services/shipping/package.json services/shipping/
+COPY services/edge/package.json services/edge/
 COPY services/cli/package.json services/cli/
 COPY operator/package.json operator/
 COPY bench/package.json bench/

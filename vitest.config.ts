@@ -28,6 +28,7 @@ export default defineConfig({
       exact("@jetmesh/mesh/consumer-contract", "./services/mesh/src/consumer-contract.ts"),
       exact("@jetmesh/shop", "./services/shop/src/index.ts"),
       exact("@jetmesh/shop-tools", "./services/shop-tools/src/index.ts"),
+      exact("@jetmesh/edge", "./services/edge/src/index.ts"),
       exact("@jetmesh/cli", "./services/cli/src/index.ts"),
       exact("@jetmesh/operator", "./operator/src/index.ts"),
     ],

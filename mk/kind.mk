@@ -23,13 +23,17 @@ HELM_TIMEOUT ?= 10m
 DEMO_ORDERS ?= 200
 ORDER_URL ?= http://127.0.0.1:30080
 NODE_VERSION := $(shell cat .node-version)
-# One Dockerfile for every image: name:APP:LIBS (the workspace directory of the program and the
-# workspaces it imports, dependencies first, comma-separated); images.test.ts checks the lists.
+# One Dockerfile for every Node image: name:APP:LIBS (the workspace directory of the program and
+# the workspaces it imports, dependencies first, comma-separated); images.test.ts checks the lists.
+# The edge image runs as jetmesh-ingress or as a dispatcher (its first argument).
 JETMESH_IMAGES := operator:operator:services/mesh \
   order:services/order:services/mesh,services/shop \
   inventory:services/inventory:services/mesh,services/shop \
   payment:services/payment:services/mesh,services/shop \
-  shipping:services/shipping:services/mesh,services/shop
+  shipping:services/shipping:services/mesh,services/shop \
+  edge:services/edge:services/mesh
+# Images that are not Node programs, each with its own Dockerfile: name:Dockerfile.
+JETMESH_OTHER_IMAGES := notifications:services/notifications/Dockerfile
 # Extra Node flags baked into an image (the operator's smaller young generation, docs/operator.md).
 RUNTIME_NODE_OPTIONS_operator := --enable-source-maps --max-semi-space-size=4
 
@@ -66,6 +70,13 @@ images:
 	  echo "==> docker build $$image (APP=$$app LIBS=\"$$libs\", node $(NODE_VERSION))"; \
 	  docker build --build-arg NODE_VERSION=$(NODE_VERSION) --build-arg APP="$$app" --build-arg LIBS="$$libs" \
 	    --build-arg RUNTIME_NODE_OPTIONS="$$opts" -t "$$image" . ; \
+	  echo "==> kind load docker-image $$image into cluster $(KIND_CLUSTER)"; \
+	  kind load docker-image "$$image" --name '$(KIND_CLUSTER)'; \
+	done
+	@for entry in $(JETMESH_OTHER_IMAGES); do \
+	  name="$${entry%%:*}"; file="$${entry#*:}"; image="jetmesh-$$name:$(IMAGE_TAG)"; \
+	  echo "==> docker build $$image ($$file)"; \
+	  docker build -f "$$file" -t "$$image" . ; \
 	  echo "==> kind load docker-image $$image into cluster $(KIND_CLUSTER)"; \
 	  kind load docker-image "$$image" --name '$(KIND_CLUSTER)'; \
 	done
@@ -170,7 +181,7 @@ images-check: install
 	  cp -r "$$out/." "$$app/"; \
 	  log="$$(cd "$$app/$$dir" && NODE_ENV=production NATS_URL=nats://127.0.0.1:1 HTTP_PORT=0 HTTP_HOST=127.0.0.1 \
 	    JETMESH_STREAM=shop_events JETMESH_CONSUMER=shop_$$name JETMESH_TYPES=shop.order.placed.v1 \
-	    JETMESH_DEAD_LETTER_SUBJECT=jetmesh.dlq.shop.$$name KUBECONFIG="$$tmp/kubeconfig" LEADER_ELECTION=false \
+	    JETMESH_DEAD_LETTER_SUBJECT=jetmesh.dlq.shop.$$name KUBECONFIG="$$tmp/kubeconfig" LEADER_ELECTION=false JETMESH_EDGE_ROLE=ingress \
 	    timeout 5 node dist/main.js 2>&1 || true)"; \
 	  if echo "$$log" | grep -qE 'ERR_MODULE_NOT_FOUND|Cannot find (module|package)'; then \
 	    echo "$$log" | head -20 >&2; echo "jetmesh-$$name: a module is missing from the production image layout" >&2; exit 1; fi; \

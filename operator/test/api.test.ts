@@ -158,10 +158,29 @@ describe("EventSubscription spec", () => {
     [{ stream: "", types: ["a b"] }, /spec.stream.*; spec.types: "a b"/],
     [{ stream: "s", types: ["_INBOX.x"] }, /spec.types: "_INBOX.x" is a reply subject/],
     [{ stream: "s", delivery: { backoff: ["99999999999h"] } }, /spec.delivery.backoff\[0\]: duration "99999999999h" is too long/],
+    [{ stream: "s", subscriber: { deployment: "n", http: {} } }, /set either service \(with port and path\) or url/],
+    [{ stream: "s", subscriber: { deployment: "n", http: { service: "n", url: "http://x/" } } }, /set either service/],
+    [{ stream: "s", subscriber: { deployment: "n", http: { url: "http://x/", port: 80 } } }, /port and path go with service/],
+    [{ stream: "s", subscriber: { deployment: "n", http: { url: "ftp://x/" } } }, /must be http or https, got ftp:/],
+    [{ stream: "s", subscriber: { deployment: "n", http: { url: "http://u:p@x/" } } }, /must not carry credentials/],
+    [{ stream: "s", subscriber: { deployment: "n", http: { service: "Not_A_Name" } } }, /is not a Service name/],
+    [{ stream: "s", subscriber: { deployment: "n", http: { service: "n", port: 70000 } } }, /port: must be 1..65535/],
+    [{ stream: "s", subscriber: { deployment: "n", http: { service: "n", path: "events" } } }, /path: must start with \//],
+    [{ stream: "s", delivery: { ackWait: "5s" }, subscriber: { deployment: "n", http: { service: "n", timeout: "10s" } } }, /timeout \(10s\) must be shorter than spec.delivery.ackWait \(5s\)/],
+    [{ stream: "s", subscriber: { deployment: "n", http: { service: "n", replyTypes: ["$JS.API.>"] } } }, /replyTypes: "\$JS.API.>" is a system subject/],
   ])("refuses %j", (spec, message) => {
     const r = resolveSubscriptionSpec(spec as never);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems.join("; ")).toMatch(message);
+  });
+});
+
+describe("EventSubscription HTTP target", () => {
+  it("resolves a Service target with defaults, and a URL target", () => {
+    const svc = resolveSubscriptionSpec({ stream: "s", subscriber: { deployment: "notifications", http: { service: "notifications", replyTypes: ["shop.notification.sent.v1"] } } });
+    expect(svc.ok && svc.value.http).toEqual({ target: { kind: "service", service: "notifications", port: 80, path: "/" }, timeoutMs: 10_000, replyTypes: ["shop.notification.sent.v1"] });
+    const url = resolveSubscriptionSpec({ stream: "s", subscriber: { deployment: "n", http: { url: "https://hooks.example.com/in?x=1", timeout: "2s" } } });
+    expect(url.ok && url.value.http).toEqual({ target: { kind: "url", url: "https://hooks.example.com/in?x=1" }, timeoutMs: 2000, replyTypes: [] });
   });
 });
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { parseDevConfig, ConfigError } from "../src/dev/config.ts";
 import { readManifests, shopDeployments } from "../src/dev/manifests.ts";
 import { replicaTargets } from "../src/dev/prometheus.ts";
-import { workloadFromDeployment } from "../src/dev/workload.ts";
+import { workloadFromDeployment, type DeploymentLike } from "../src/dev/workload.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -47,7 +47,7 @@ describe("parseDevConfig", () => {
 describe("shopDeployments", () => {
   it("derives one runnable Deployment per subscription of examples/ with the contract env", () => {
     const deps = shopDeployments(readManifests(`${root}/examples`), { natsUrl: "nats://127.0.0.1:4222", logLevel: "warn" });
-    expect(deps.map((d) => d.metadata.name).sort()).toEqual(["inventory", "order", "payment", "shipping"]);
+    expect(deps.map((d) => d.metadata.name).sort()).toEqual(["inventory", "notifications", "notifications-dispatcher", "order", "payment", "shipping"]);
     const inv = deps.find((d) => d.metadata.name === "inventory");
     const w = workloadFromDeployment(inv as never);
     if (!w.ok) throw new Error(w.reason);
@@ -60,6 +60,32 @@ describe("shopDeployments", () => {
       JETMESH_DEAD_LETTER_SUBJECT: "jetmesh.dlq.shop.inventory",
     });
     expect(inv?.metadata.labels?.["app.kubernetes.io/part-of"]).toBe("jetmesh");
+  });
+
+  it("runs an HTTP subscriber (python) and a dispatcher that pushes to its Service", () => {
+    const deps = shopDeployments(readManifests(`${root}/examples`), {
+      natsUrl: "nats://127.0.0.1:4222",
+      logLevel: "warn",
+      serviceUrl: (ns, service) => `http://127.0.0.1:7${ns === "shop" && service === "notifications" ? "777" : "000"}`,
+    });
+    const workload = (name: string) => {
+      const w = workloadFromDeployment(deps.find((d) => d.metadata.name === name) as DeploymentLike);
+      if (!w.ok) throw new Error(w.reason);
+      return w.workload;
+    };
+    expect(workload("notifications")).toMatchObject({ script: "services/notifications/notifications.py" });
+    expect(workload("notifications").env.JETMESH_CONSUMER).toBeUndefined();
+    expect(workload("notifications-dispatcher")).toMatchObject({ script: "services/edge/src/main.ts", args: ["dispatcher"] });
+    expect(workload("notifications-dispatcher").env).toMatchObject({
+      JETMESH_STREAM: "shop_events",
+      JETMESH_CONSUMER: "shop_notifications",
+      JETMESH_TYPES: "shop.shipment.dispatched.v1",
+      JETMESH_DEAD_LETTER_SUBJECT: "jetmesh.dlq.shop.notifications",
+      DISPATCH_URL: "http://127.0.0.1:7777/events",
+      DISPATCH_TIMEOUT: "10s",
+      DISPATCH_REPLY_TYPES: "shop.notification.sent.v1",
+      CONCURRENCY: "64",
+    });
   });
 });
 

@@ -9,6 +9,7 @@ export function devTestEnv(stateDir: string, extra: Record<string, string> = {})
     JETMESH_DEV_NATS_MONITOR_PORT: "0",
     JETMESH_DEV_KUBE_PORT: "0",
     JETMESH_DEV_ORDER_PORT: "0",
+    JETMESH_DEV_INGRESS_PORT: "0",
     JETMESH_DEV_OPERATOR_PORT: "0",
     JETMESH_DEV_PROMETHEUS: "off",
     JETMESH_DEV_LOG_LEVEL: "warn",

@@ -4,7 +4,7 @@
 // replayed, and nothing left running after stop.
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -205,6 +205,24 @@ describe("make dev", () => {
       },
       { timeoutMs: 90_000, intervalMs: 250 },
     );
+
+    // The Python notifications service, pushed to by its dispatcher, notifies shipped orders.
+    await waitFor(
+      "notifications of the first orders",
+      async () => {
+        const i = await jsm.streams.info("shop_events", { subjects_filter: "shop.notification.sent.v1" });
+        return (i.state.subjects?.["shop.notification.sent.v1"] ?? 0) >= first.length;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    // The HTTP ingress takes an event with the dev producer's token.
+    const token = (JSON.parse(readFileSync(ep.ingressTokensFile, "utf8")) as { producers: { token: string }[] }).producers[0]!.token;
+    const ingressAnswer = await fetch(`${ep.ingressUrl}/events`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/cloudevents+json" },
+      body: JSON.stringify({ specversion: "1.0", id: "dev-ingress-1", source: "/dev-test", type: "shop.dev.ping.v1", data: { ok: true } }),
+    });
+    expect(ingressAnswer.status).toBe(202);
 
     // A killed service process is started again by the runner.
     const victim = alive("shipping")[0];

@@ -159,5 +159,9 @@ describe("kubectl against the test server", () => {
     // A CEL rule of the real CRD refuses an inconsistent change with the rule's message.
     const bad = await kubectl.run(["patch", "eventsubscription", "inventory", "-n", "shop", "--type", "merge", "-p", '{"spec":{"scaling":{"minReplicas":9,"maxReplicas":3}}}']);
     expect(bad.stderr).toContain('The EventSubscription "inventory" is invalid: spec.scaling: Invalid value: "object": minReplicas must not exceed maxReplicas');
+    // The HTTP push target (docs/http.md): a Service or a URL, not both.
+    expect(await kubectl.ok(["get", "eventsubscription", "notifications", "-n", "shop", "-o", "jsonpath={.spec.subscriber.http.service}"])).toBe("notifications");
+    const both = await kubectl.run(["patch", "eventsubscription", "notifications", "-n", "shop", "--type", "merge", "-p", '{"spec":{"subscriber":{"http":{"url":"http://x/"}}}}']);
+    expect(both.stderr).toContain("set either service (with port and path) or url");
   });
 });

@@ -77,8 +77,8 @@ describe("Dockerfiles", () => {
     ]);
   });
 
-  it("make images builds the operator and the four shop services", () => {
-    expect(images.map((i) => i.name)).toEqual(["operator", "order", "inventory", "payment", "shipping"]);
+  it("make images builds the operator, the four shop services and the edge", () => {
+    expect(images.map((i) => i.name)).toEqual(["operator", "order", "inventory", "payment", "shipping", "edge"]);
     expect(kindMk).toContain('--build-arg APP="$$app" --build-arg LIBS="$$libs"');
     expect(existsSync(join(repoRoot, "operator", "Dockerfile")) || existsSync(join(repoRoot, "services", "Dockerfile")), "one Dockerfile, no copies").toBe(false);
   });
@@ -162,6 +162,23 @@ describe("Dockerfiles", () => {
       });
     });
   }
+
+  // Images that are not Node programs (the Python notifications service) have their own Dockerfile.
+  const others = [...(/^JETMESH_OTHER_IMAGES := (.*)$/m.exec(kindMk)?.[1] ?? "").matchAll(/([a-z-]+):(\S+)/g)].map((m) => ({ name: m[1]!, file: m[2]! }));
+  it("the other images: notifications, non-root, no HEALTHCHECK, copying only what exists", () => {
+    expect(others.map((o) => o.name)).toEqual(["notifications"]);
+    for (const o of others) {
+      const text = readText(join(repoRoot, o.file));
+      expect(text, o.file).toMatch(/^USER 10001:10001$/m);
+      expect(text, o.file).not.toMatch(/^HEALTHCHECK/m);
+      for (const m of text.matchAll(/^COPY (?!--from)(.+)$/gm)) {
+        for (const src of (m[1] ?? "").trim().split(/\s+/).slice(0, -1)) {
+          expect(existsSync(join(repoRoot, src)), `${src} exists`).toBe(true);
+          expect(ignored(src), `${src} is not excluded by .dockerignore`).toBe(false);
+        }
+      }
+    }
+  });
 
   it("service images carry the shop's runtime, not its tools", () => {
     for (const image of images) expect(image.libs, image.name).not.toContain("services/shop-tools");

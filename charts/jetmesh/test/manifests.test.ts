@@ -209,7 +209,10 @@ describe("shop resources", () => {
   });
 
   it("the chart's shop streams and subscriptions equal examples/ and validate against the CRDs", () => {
-    const values = loadYaml(join(chartDir, "values.yaml")) as { shop: { streams: Record<string, unknown>; subscriptions: Record<string, unknown> } };
+    const values = loadYaml(join(chartDir, "values.yaml")) as {
+      shop: { streams: Record<string, unknown>; subscriptions: Record<string, unknown> };
+      notifications: { subscription: unknown };
+    };
     const fromExamples = (kind: string) =>
       Object.fromEntries(
         examples
@@ -218,9 +221,11 @@ describe("shop resources", () => {
           .map((d) => [d.metadata.name, d.spec]),
       );
     expect(values.shop.streams).toEqual(fromExamples("EventStream"));
-    expect(values.shop.subscriptions).toEqual(fromExamples("EventSubscription"));
-    // As templates/shop.yaml renders them (release namespace "shop").
-    for (const [kind, specs] of [["EventStream", values.shop.streams], ["EventSubscription", values.shop.subscriptions]] as const) {
+    // The notifications subscription (HTTP push, docs/http.md) is rendered by templates/edge.yaml.
+    const subscriptions = { ...values.shop.subscriptions, notifications: values.notifications.subscription };
+    expect(subscriptions).toEqual(fromExamples("EventSubscription"));
+    // As templates/shop.yaml and edge.yaml render them (release namespace "shop").
+    for (const [kind, specs] of [["EventStream", values.shop.streams], ["EventSubscription", subscriptions]] as const) {
       for (const [name, spec] of Object.entries(specs)) {
         const cr = { apiVersion: "jetmesh.io/v1alpha1", kind, metadata: { name, namespace: "shop" }, spec };
         expect(check(validators.get(`jetmesh.io/v1alpha1/${kind}`)!, cr), `${kind} ${name}`).toBe("");

@@ -2,7 +2,7 @@
 // file, the same output from both, hardened pods, least-privilege RBAC, and the env contract
 // of docs/contracts.md.
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { chartDir, listFiles, loadYaml, readText, repoRoot } from "./chart.ts";
@@ -56,12 +56,13 @@ describe("chart templates", () => {
 
   it("every template that makes a workload sets the hardened pod and container securityContext", () => {
     const workloads = templates.filter((t) => /^kind:\s*(Deployment|StatefulSet|DaemonSet|Job|CronJob)\s*$/m.test(t.text));
-    expect(workloads.map((t) => t.name).sort()).toEqual(["operator-deployment.yaml", "services.yaml"]);
+    expect(workloads.map((t) => t.name).sort()).toEqual(["edge.yaml", "operator-deployment.yaml", "services.yaml"]);
     for (const { name, text } of workloads) {
+      const deployments = (text.match(/^kind:\s*Deployment\s*$/gm) ?? []).length;
       const podContexts = text.match(/^ {6}securityContext:\n\s+\{\{- toYaml \$?\.Values\.podSecurityContext /gm) ?? [];
       const containerContexts = text.match(/^ {10}securityContext:\n\s+\{\{- toYaml \$?\.Values\.containerSecurityContext /gm) ?? [];
       const containers = text.match(/^ {8}- name: /gm) ?? [];
-      expect(podContexts.length, `${name}: pod securityContext`).toBe(1);
+      expect(podContexts.length, `${name}: pod securityContext`).toBe(deployments);
       expect(containerContexts.length, `${name}: one container securityContext per container`).toBe(containers.length);
       expect(text, `${name}: probes`).toContain('include "jetmesh.probes"');
       expect(text, `${name}: resources`).toMatch(/resources:\n\s+\{\{- toYaml/);
@@ -122,5 +123,42 @@ describe("chart templates", () => {
     expect(rbacTemplates.map((t) => t.name)).toEqual(["aggregate-roles.yaml", "operator-rbac.yaml"]);
     const aggregated = rbacTemplates.find((t) => t.name === "aggregate-roles.yaml")!.text;
     expect([...aggregated.matchAll(/apiGroups: \[(.*)\]/g)].map((m) => m[1])).toEqual(['"jetmesh.io"', '"jetmesh.io"']);
+  });
+});
+
+describe("the HTTP edge (docs/http.md)", () => {
+  const render = (values: string): Obj[] => {
+    const file = join(offlineChart(), "..", `edge-values-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(file, values);
+    return parseManifest(helmTemplate(["jetmesh", offlineChart(), "-n", "shop", "-f", file]));
+  };
+  const env = (o: Obj | undefined) => Object.fromEntries(((o?.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+
+  it("is off by default", () => {
+    const names = render("{}\n").filter((o) => o.kind === "Deployment").map((o) => o.metadata.name as string);
+    expect(names.filter((n) => n === "jetmesh-ingress" || n === "notifications" || n.endsWith("-dispatcher"))).toEqual([]);
+  });
+
+  it("renders the ingress, a dispatcher per HTTP subscription and the notifications service with its subscription", () => {
+    const objs = render("edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\n");
+    const deploy = (name: string) => objs.find((o) => o.kind === "Deployment" && o.metadata.name === name);
+    expect(deploy("jetmesh-ingress")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "ingress"]);
+    expect(env(deploy("jetmesh-ingress"))).toMatchObject({ INGRESS_TOKENS_FILE: "/etc/jetmesh/ingress/tokens.json", INGRESS_SCHEMAS_DIR: "/app/services/shop/schemas" });
+    expect(deploy("notifications-dispatcher")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "dispatcher"]);
+    expect(env(deploy("notifications-dispatcher"))).toMatchObject({
+      JETMESH_STREAM: "shop_events",
+      JETMESH_CONSUMER: "shop_notifications",
+      JETMESH_DEAD_LETTER_SUBJECT: "jetmesh.dlq.shop.notifications",
+      DISPATCH_URL: "http://notifications.shop.svc:8080/events",
+      DISPATCH_TIMEOUT: "10s",
+      DISPATCH_REPLY_TYPES: "shop.notification.sent.v1",
+      CONCURRENCY: "64",
+    });
+    expect(deploy("notifications")?.spec.template.spec.containers[0].image).toMatch(/jetmesh-notifications:/);
+    expect(objs.find((o) => o.kind === "EventSubscription" && o.metadata.name === "notifications")?.spec.subscriber.http.service).toBe("notifications");
+  });
+
+  it("refuses an enabled ingress without its tokens Secret, naming the value", () => {
+    expect(() => render("edge:\n  ingress: {enabled: true}\n")).toThrow(/edge.ingress.tokensSecret/);
   });
 });

@@ -1,7 +1,7 @@
 // Specs resolved into the values the reconcilers use: defaults filled in (the same defaults the
 // CRD declares, so an API server that does not apply defaults behaves the same), durations and
 // sizes parsed, and the rules a schema cannot express checked. Pure functions.
-import type { EventStreamSpec, EventSubscriptionSpec, Retention, Storage, Discard, DeletionPolicy } from "./types.ts";
+import type { EventStreamSpec, EventSubscriptionSpec, HttpTargetSpec, Retention, Storage, Discard, DeletionPolicy } from "./types.ts";
 import { reservedSubjectProblem } from "./tenancy.ts";
 import { parseDurationNs, parseSizeBytes } from "./units.ts";
 
@@ -31,9 +31,20 @@ export interface ResolvedSubscription {
   maxAckPending: number;
   deadLetterStream?: string;
   deployment?: string;
+  /** subscriber.http: events are pushed to this target by a dispatcher (docs/http.md). */
+  http?: ResolvedHttpTarget;
   /** spec.paused: the consumer delivers nothing until resumed; the autoscaler holds replicas. */
   paused: boolean;
 }
+
+export interface ResolvedHttpTarget {
+  /** A Service of the subscription's namespace (port, path), or an absolute URL. */
+  target: { kind: "service"; service: string; port: number; path: string } | { kind: "url"; url: string };
+  timeoutMs: number;
+  replyTypes: string[];
+}
+
+export const HTTP_TARGET_DEFAULTS = { port: 80, path: "/", timeout: "10s" } as const;
 
 export type Resolved<T> = { ok: true; value: T } | { ok: false; problems: string[] };
 
@@ -140,5 +151,51 @@ export function resolveSubscriptionSpec(spec: EventSubscriptionSpec): Resolved<R
   };
   if (spec?.deadLetter?.stream) value.deadLetterStream = spec.deadLetter.stream;
   if (spec?.subscriber?.deployment) value.deployment = spec.subscriber.deployment;
+  if (spec?.subscriber?.http) value.http = resolveHttpTarget(problems, spec.subscriber.http, ackWaitNs, d.ackWait ?? DELIVERY_DEFAULTS.ackWait);
   return problems.length ? { ok: false, problems } : { ok: true, value };
+}
+
+const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const TYPE_PATTERN = /^((\*|[^\s.*>]+)\.)*(\*|>|[^\s.*>]+)$/;
+
+/** subscriber.http: either a Service (port, path) or a URL; a timeout shorter than the ack wait. */
+function resolveHttpTarget(problems: string[], h: HttpTargetSpec, ackWaitNs: number, ackWaitText: string): ResolvedHttpTarget {
+  let target: ResolvedHttpTarget["target"] = { kind: "url", url: "" };
+  if ((h.service === undefined) === (h.url === undefined)) {
+    problems.push("spec.subscriber.http: set either service (with port and path) or url");
+  } else if (h.url !== undefined) {
+    if (h.port !== undefined || h.path !== undefined) problems.push("spec.subscriber.http: port and path go with service; a url carries its own");
+    let u: URL | undefined;
+    try {
+      u = new URL(h.url);
+    } catch {
+      problems.push(`spec.subscriber.http.url: "${h.url}" is not an absolute URL`);
+    }
+    if (u && u.protocol !== "http:" && u.protocol !== "https:") problems.push(`spec.subscriber.http.url: must be http or https, got ${u.protocol}`);
+    if (u && (u.username || u.password)) problems.push("spec.subscriber.http.url: must not carry credentials");
+    target = { kind: "url", url: h.url };
+  } else {
+    const service = h.service ?? "";
+    if (!DNS_1035.test(service) || service.length > 63) problems.push(`spec.subscriber.http.service: "${service}" is not a Service name (DNS-1035 label)`);
+    const port = h.port ?? HTTP_TARGET_DEFAULTS.port;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(`spec.subscriber.http.port: must be 1..65535, got ${port}`);
+    const path = h.path ?? HTTP_TARGET_DEFAULTS.path;
+    if (!/^\/[^\s]*$/.test(path)) problems.push(`spec.subscriber.http.path: must start with / and contain no spaces, got "${path}"`);
+    target = { kind: "service", service, port, path };
+  }
+  const timeoutText = h.timeout ?? HTTP_TARGET_DEFAULTS.timeout;
+  const timeoutNs = field(problems, "subscriber.http.timeout", () => parseDurationNs(timeoutText), 10e9);
+  if (timeoutNs <= 0) problems.push("spec.subscriber.http.timeout: must be greater than 0");
+  else if (timeoutNs >= ackWaitNs) {
+    problems.push(`spec.subscriber.http.timeout (${timeoutText}) must be shorter than spec.delivery.ackWait (${ackWaitText}): past the ack wait JetStream redelivers while the request still runs`);
+  }
+  const replyTypes = h.replyTypes ?? [];
+  for (const t of replyTypes) {
+    if (typeof t !== "string" || !TYPE_PATTERN.test(t)) problems.push(`spec.subscriber.http.replyTypes: "${t}" is not a valid CloudEvents type/subject pattern`);
+    else {
+      const reserved = reservedSubjectProblem(t);
+      if (reserved) problems.push(`spec.subscriber.http.replyTypes: ${reserved}`);
+    }
+  }
+  return { target, timeoutMs: Math.round(timeoutNs / 1e6), replyTypes };
 }

@@ -85,13 +85,31 @@ export interface ScalingSpec {
   mode?: "native" | "keda" | "hpa";
 }
 
+/** Push delivery over HTTP (docs/http.md): a Service in the namespace, or a URL. */
+export interface HttpTargetSpec {
+  service?: string;
+  port?: number;
+  path?: string;
+  url?: string;
+  /** One request's time limit (Go-style duration); must be shorter than delivery.ackWait. */
+  timeout?: string;
+  /** Types a reply (a CloudEvent in the answer) may have; none = replies are refused. */
+  replyTypes?: string[];
+}
+
+export interface SubscriberSpec {
+  /** The Deployment that consumes (the scale target). */
+  deployment: string;
+  http?: HttpTargetSpec;
+}
+
 export interface EventSubscriptionSpec {
   stream: string;
   types?: string[];
   filter?: Record<string, string>;
   delivery?: DeliverySpec;
   deadLetter?: { stream: string };
-  subscriber?: { deployment: string };
+  subscriber?: SubscriberSpec;
   scaling?: ScalingSpec;
   /** Pause delivery (JetStream consumer pause) until set back to false. */
   paused?: boolean;

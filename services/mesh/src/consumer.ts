@@ -36,6 +36,11 @@ export interface ConsumerRunnerOptions {
   stream: string;
   consumer: string;
   handlers: Handlers;
+  /**
+   * Handles every type without its own entry in `handlers` (the HTTP dispatcher forwards
+   * whatever its consumer delivers). Without it such events are dead-lettered as unknown_type.
+   */
+  defaultHandler?: Handler;
   publisher: Publisher;
   /** Where dead letters go (e.g. jetmesh.dlq.shop.inventory). */
   deadLetterSubject: string;
@@ -315,7 +320,8 @@ export class ConsumerRunner {
       return this.deadLetter(m, "invalid_event", `ce-type ${event.type} does not match the subject ${m.subject} it was published on (subject = type)`);
     }
     ctx.setEvent(event);
-    const handler = this.opts.handlers[event.type];
+    // Own keys only: a type such as "constructor" must not find Object.prototype's.
+    const handler = Object.hasOwn(this.opts.handlers, event.type) ? this.opts.handlers[event.type] : this.opts.defaultHandler;
     if (!handler) return this.deadLetter(m, "unknown_type", `no handler for event type ${event.type}`);
     if (this.opts.schemas) {
       try {

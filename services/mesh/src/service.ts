@@ -8,7 +8,7 @@ import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions,
 import { pino, type DestinationStream, type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { parseBaseConfig, type BaseConfig, type Env } from "./config.ts";
-import { ConsumerRunner, type Handlers } from "./consumer.ts";
+import { ConsumerRunner, type Handler, type Handlers } from "./consumer.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import { Publisher } from "./publisher.ts";
@@ -38,6 +38,8 @@ export interface ServiceContext<C> {
 export interface ServiceHooks {
   /** Event handlers by CE type; requires JETMESH_STREAM/JETMESH_CONSUMER. */
   handlers?: Handlers;
+  /** Handles every type without an entry in `handlers` (also requires a consumer). */
+  defaultHandler?: Handler;
   /** The service's own HTTP routes; return true when the request was handled. */
   http?(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
   /** Called on shutdown after consuming stopped, before the NATS connection drains. */
@@ -203,18 +205,19 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
     await cleanupAfterFailure();
     throw err;
   }
-  const handlers = setupHooks.handlers && Object.keys(setupHooks.handlers).length > 0 ? setupHooks.handlers : undefined;
+  const handlers = setupHooks.handlers && Object.keys(setupHooks.handlers).length > 0 ? setupHooks.handlers : setupHooks.defaultHandler ? {} : undefined;
   if (handlers) {
     if (!base.stream || !base.consumer || !base.deadLetterSubject) {
       await setupHooks.close?.();
       await cleanupAfterFailure();
-      throw new ConfigError(`JETMESH_STREAM, JETMESH_CONSUMER and JETMESH_DEAD_LETTER_SUBJECT are required: service ${def.name} handles ${Object.keys(handlers).join(", ")}`);
+      throw new ConfigError(`JETMESH_STREAM, JETMESH_CONSUMER and JETMESH_DEAD_LETTER_SUBJECT are required: service ${def.name} handles ${Object.keys(handlers).join(", ") || "every type of its consumer"}`);
     }
     runner = new ConsumerRunner({
       js,
       stream: base.stream,
       consumer: base.consumer,
       handlers,
+      ...(setupHooks.defaultHandler ? { defaultHandler: setupHooks.defaultHandler } : {}),
       publisher,
       deadLetterSubject: base.deadLetterSubject,
       ...(schemas ? { schemas } : {}),

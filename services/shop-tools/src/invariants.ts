@@ -15,6 +15,11 @@ export interface ShopSnapshot {
    * event id, so charges are counted by authorization id, not by event.
    */
   authorizations: { orderId: string; eventId: string; authorizationId: string }[];
+  /**
+   * Every shop.notification.sent.v1 event in the stream (the Python notifications service's
+   * replies, docs/http.md). Undefined when notifications are not deployed: not checked.
+   */
+  notifications?: { orderId: string; eventId: string }[];
 }
 
 export interface CheckOptions {
@@ -33,7 +38,8 @@ export type ViolationKind =
   | "double_charge" // an order authorized more than once, or charged and cancelled
   | "reservation_left" // a finished (or unknown) order still holds stock
   | "stuck" // an order unfinished for longer than the settle time
-  | "inconsistent"; // services disagree about an order's outcome
+  | "inconsistent" // services disagree about an order's outcome
+  | "notification"; // a shipped order not notified exactly once, or a notification without a shipment
 
 export interface Violation {
   kind: ViolationKind;
@@ -62,6 +68,8 @@ export function checkInvariants(s: ShopSnapshot, opts: CheckOptions = {}): Invar
   const reservations = new Map(s.reservations.map((r) => [r.orderId, r]));
   const payments = new Map(s.payments.map((p) => [p.orderId, p]));
   const shipments = new Map(s.shipments.map((x) => [x.orderId, x]));
+  const notified = new Map<string, string[]>();
+  for (const n of s.notifications ?? []) notified.set(n.orderId, [...(notified.get(n.orderId) ?? []), n.eventId]);
 
   for (const o of s.orders) {
     byStatus[o.status] = (byStatus[o.status] ?? 0) + 1;
@@ -86,6 +94,16 @@ export function checkInvariants(s: ShopSnapshot, opts: CheckOptions = {}): Invar
       if (pay?.outcome !== "authorized") v("inconsistent", o.id, "shipped without an authorized payment");
       if (!shipments.has(o.id)) v("inconsistent", o.id, "shipped without a shipment record");
       if (res && res.status !== "shipped") v("reservation_left", o.id, `shipped but its reservation is ${res.status}`);
+      if (s.notifications) {
+        const ids = notified.get(o.id) ?? [];
+        if (ids.length > 1) v("notification", o.id, `notified ${ids.length} times (events ${ids.join(", ")})`);
+        if (ids.length === 0) {
+          // Not finished from the customer's side until notified: in flight, stuck after a while.
+          inFlight.push(o.id);
+          const idleMs = (opts.now ?? Date.now()) - Date.parse(o.updatedAt);
+          if (opts.stuckAfterMs !== undefined && idleMs >= opts.stuckAfterMs) v("notification", o.id, `shipped ${Math.round(idleMs / 1000)} s ago but never notified`);
+        }
+      }
     } else {
       if (pay?.outcome === "authorized") v("double_charge", o.id, "cancelled but its payment is authorized, not voided (charged without goods)");
       if (shipments.has(o.id)) v("inconsistent", o.id, "cancelled but a shipment was dispatched");
@@ -106,6 +124,10 @@ export function checkInvariants(s: ShopSnapshot, opts: CheckOptions = {}): Invar
   }
   for (const p of s.payments) {
     if (p.outcome === "authorized" && !orders.has(p.orderId) && !charges.has(p.orderId)) v("inconsistent", p.orderId, "payment authorized for an unknown order and not voided");
+  }
+
+  for (const [orderId] of notified) {
+    if (orders.get(orderId)?.status !== "shipped") v("notification", orderId, `notified, but the order is ${orders.get(orderId)?.status ?? "unknown"}, not shipped`);
   }
 
   const stockBySku = new Map(s.stock.map((x) => [x.sku, x]));

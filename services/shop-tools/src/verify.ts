@@ -90,6 +90,7 @@ export async function snapshot(js: JetStreamClient, jsm: JetStreamManager): Prom
   // Read the stream first: an authorization published after this read has its order record
   // written before it, so it cannot make a consistent state look inconsistent.
   const authorizations = await readAuthorizations(js, jsm);
+  const notifications = await readNotifications(js, jsm);
   const [o, st, p, sh] = await Promise.all([readBucket(js, orders), readBucket(js, stock), readBucket(js, payments), readBucket(js, shipments)]);
   const pick = <T>(m: Map<string, unknown>, prefix: string) => [...m].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v as T);
   // The buckets are read side by side: an order placed after the orders bucket was read can
@@ -109,14 +110,15 @@ export async function snapshot(js: JetStreamClient, jsm: JetStreamManager): Prom
     payments: pick<PaymentRecord>(p, "payment."),
     shipments: pick<ShipmentRecord>(sh, "shipment."),
     authorizations,
+    ...(notifications ? { notifications } : {}),
   };
 }
 
 async function consumerBacklog(jsm: JetStreamManager): Promise<number> {
   let n = 0;
-  for (const sub of SUBSCRIPTIONS) {
+  for (const consumer of [...SUBSCRIPTIONS.map((s) => s.consumer), NOTIFICATIONS_CONSUMER]) {
     try {
-      const ci = await jsm.consumers.info(SHOP_STREAM, sub.consumer);
+      const ci = await jsm.consumers.info(SHOP_STREAM, consumer);
       n += ci.num_pending + ci.num_ack_pending;
     } catch {
       // no such consumer (yet): nothing pending on it
@@ -207,6 +209,39 @@ async function readAuthorizations(js: JetStreamClient, jsm: JetStreamManager): P
     return out.length >= count;
   });
   if (timedOut) throw new Error("reading the payment authorizations from the stream timed out");
+  return out;
+}
+
+/** The notifications service's subscription and reply (examples/30-notifications.yaml, docs/http.md). */
+const NOTIFICATIONS_CONSUMER = "shop_notifications";
+const NOTIFICATION_SENT = "shop.notification.sent.v1";
+
+/** Every notification in the stream; undefined when notifications are not deployed (no consumer, no events). */
+async function readNotifications(js: JetStreamClient, jsm: JetStreamManager): Promise<ShopSnapshot["notifications"]> {
+  let count = 0;
+  try {
+    const info = await jsm.streams.info(SHOP_STREAM, { subjects_filter: NOTIFICATION_SENT });
+    count = info.state.subjects?.[NOTIFICATION_SENT] ?? 0;
+  } catch (err) {
+    if (err instanceof Error && /not found/i.test(err.message)) return undefined;
+    throw err;
+  }
+  if (count === 0) {
+    const deployed = await jsm.consumers.info(SHOP_STREAM, NOTIFICATIONS_CONSUMER).then(() => true, () => false);
+    return deployed ? [] : undefined;
+  }
+  const out: NonNullable<ShopSnapshot["notifications"]> = [];
+  const c = await js.consumers.get(SHOP_STREAM, { filter_subjects: NOTIFICATION_SENT, inactive_threshold: CONSUMER_INACTIVE_MS });
+  const timedOut = await readAll(c, 120_000, (m) => {
+    const eventId = m.headers?.get("ce-id") || `seq-${m.seq}`;
+    try {
+      out.push({ orderId: (m.json() as { orderId: string }).orderId, eventId });
+    } catch {
+      out.push({ orderId: `(unreadable event at seq ${m.seq})`, eventId });
+    }
+    return out.length >= count;
+  });
+  if (timedOut) throw new Error("reading the notifications from the stream timed out");
   return out;
 }
 

@@ -110,3 +110,32 @@ describe("checkInvariants", () => {
     expect(r.inFlight).toEqual(["o3"]);
   });
 });
+
+describe("checkInvariants: notifications (every shipped order notified exactly once)", () => {
+  const withNotifications = (n: ShopSnapshot["notifications"]): ShopSnapshot => ({ ...consistent(), notifications: n });
+
+  it("is not checked when notifications are not deployed, and passes with one per shipped order", () => {
+    expect(checkInvariants(consistent()).violations).toEqual([]);
+    const r = checkInvariants(withNotifications([{ orderId: "o1", eventId: "n1" }]));
+    expect(r.violations).toEqual([]);
+    expect(r.inFlight).toEqual(["o3"]);
+  });
+
+  it("a shipped order not yet notified is in flight, and a violation once stuck", () => {
+    const now = Date.parse(T) + 60_000;
+    expect(checkInvariants(withNotifications([]), { now, stuckAfterMs: 120_000 }).inFlight).toEqual(["o1", "o3"]);
+    const stuck = checkInvariants(withNotifications([]), { now, stuckAfterMs: 30_000 }).violations.filter((v) => v.kind === "notification");
+    expect(stuck).toEqual([{ kind: "notification", subject: "o1", message: "shipped 60 s ago but never notified" }]);
+  });
+
+  it.each<{ name: string; notifications: { orderId: string; eventId: string }[]; subject: string; message: RegExp }>([
+    { name: "notified twice", notifications: [{ orderId: "o1", eventId: "n1" }, { orderId: "o1", eventId: "n2" }], subject: "o1", message: /notified 2 times \(events n1, n2\)/ },
+    { name: "a cancelled order notified", notifications: [{ orderId: "o1", eventId: "n1" }, { orderId: "o2", eventId: "n2" }], subject: "o2", message: /the order is cancelled, not shipped/ },
+    { name: "an unknown order notified", notifications: [{ orderId: "o1", eventId: "n1" }, { orderId: "ghost", eventId: "n2" }], subject: "ghost", message: /the order is unknown/ },
+  ])("finds $name", ({ notifications, subject, message }) => {
+    const found = checkInvariants(withNotifications(notifications)).violations;
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ kind: "notification", subject });
+    expect(found[0]!.message).toMatch(message);
+  });
+});

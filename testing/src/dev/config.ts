@@ -11,6 +11,8 @@ export interface DevConfig {
   /** test: the embedded API test server (default); real: kube-apiserver + etcd from the tools cache. */
   kube: "test" | "real";
   orderPort: number;
+  /** The CloudEvents HTTP ingress (JETMESH_DEV_INGRESS_PORT, default 8090). */
+  ingressPort: number;
   operatorPort: number;
   prometheusPort: number;
   /** auto: run Prometheus when the binary is on PATH; off: never. */
@@ -72,6 +74,7 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
     kubePort: port("JETMESH_DEV_KUBE_PORT", 6443),
     kube: kubeLane(env.JETMESH_DEV_KUBE),
     orderPort: port("JETMESH_DEV_ORDER_PORT", 8080),
+    ingressPort: port("JETMESH_DEV_INGRESS_PORT", 8090),
     operatorPort: port("JETMESH_DEV_OPERATOR_PORT", 8081),
     prometheusPort: port("JETMESH_DEV_PROMETHEUS_PORT", 9090),
     prometheus,

@@ -18,6 +18,7 @@ export function summary(e: DevEndpoints): string {
     "",
     "JetMesh dev stack is running (Ctrl-C stops everything):",
     `  order API      ${e.orderUrl}   (curl -X POST ${e.orderUrl}/orders ...; GET ${e.orderUrl}/orders/<id>)`,
+    `  HTTP ingress   ${e.ingressUrl}/events   (CloudEvents over HTTP, bearer token in ${rel(e.ingressTokensFile)}; docs/http.md)`,
     `  NATS           ${e.natsUrl}   (monitoring ${e.natsMonitorUrl})`,
     `  API server     ${e.kubeUrl}`,
     `  kubeconfig     ${rel(e.kubeconfig)}`,

@@ -309,10 +309,12 @@ export class ProcessRunner {
       JETMESH_REPLICA: name,
       HOSTNAME: name,
     };
+    // A .py script runs with python3 (services in other languages, e.g. notifications).
+    const python = w.script.endsWith(".py");
     const child = new ManagedChild({
       name,
-      command: this.opts.nodePath,
-      args: ["--conditions=source", resolve(this.opts.rootDir, w.script), ...w.args],
+      command: python ? (process.env.PYTHON ?? "python3") : this.opts.nodePath,
+      args: python ? [resolve(this.opts.rootDir, w.script), ...w.args] : ["--conditions=source", resolve(this.opts.rootDir, w.script), ...w.args],
       env,
       cwd: this.opts.rootDir,
       log: this.opts.log,

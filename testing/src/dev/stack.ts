@@ -16,7 +16,8 @@ import { startControlPlane } from "../controlplane/index.ts";
 import { clientApply, kubectlApply, kubectlAvailable, retryUntilKnown } from "./apply.ts";
 import { devPaths, type DevConfig } from "./config.ts";
 import { loadKubeconfig } from "./kubeconfig.ts";
-import { readManifests, shopDeployments } from "./manifests.ts";
+import { devDeployment, httpServices, INGRESS_SCRIPT, readManifests, shopDeployments } from "./manifests.ts";
+import { ensureIngressTokens, INGRESS_DEPLOYMENT } from "./ingress.ts";
 import { DEV_INVENTORY_SEED } from "./orders.ts";
 import { DevNats } from "./nats.ts";
 import { isOurs, readPidFile, reapLeftovers, writePidFile, type PidEntry } from "./pids.ts";
@@ -33,6 +34,9 @@ export interface DevEndpoints {
   kubeUrl: string;
   kubeconfig: string;
   orderUrl: string;
+  /** The CloudEvents HTTP ingress (docs/http.md) and the file with its dev bearer token. */
+  ingressUrl: string;
+  ingressTokensFile: string;
   operatorUrl: string;
   prometheusUrl: string | undefined;
   processesFile: string;
@@ -67,6 +71,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     [config.natsMonitorPort, "JETMESH_DEV_NATS_MONITOR_PORT"],
     [config.kubePort, "JETMESH_DEV_KUBE_PORT"],
     [config.orderPort, "JETMESH_DEV_ORDER_PORT"],
+    [config.ingressPort, "JETMESH_DEV_INGRESS_PORT"],
     [config.operatorPort, "JETMESH_DEV_OPERATOR_PORT"],
     [config.prometheusPort, "JETMESH_DEV_PROMETHEUS_PORT"],
   ];
@@ -82,6 +87,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     natsMonitor: await port(config.natsMonitorPort),
     kube: await port(config.kubePort),
     order: await port(config.orderPort),
+    ingress: await port(config.ingressPort),
     operator: await port(config.operatorPort),
     prometheus: await port(config.prometheusPort),
   };
@@ -138,7 +144,12 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
       await retryUntilKnown("applying examples/", () => clientApply(kc, readManifests(examples)));
     }
 
-    const deployments = shopDeployments(readManifests(examples), {
+    // No cluster DNS: an HTTP subscriber's Service is a round-robin proxy over its replicas.
+    const exampleManifests = readManifests(examples);
+    const schemasDirs = [join(config.rootDir, "services/shop/schemas"), join(config.rootDir, "services/notifications/schemas")];
+    const servicePorts = new Map<string, number>();
+    for (const key of httpServices(exampleManifests)) servicePorts.set(key, await freePort());
+    const deployments = shopDeployments(exampleManifests, {
       natsUrl: nats.url,
       logLevel: config.logLevel,
       extraEnv: {
@@ -147,7 +158,16 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
         // bottleneck, so `make demo` builds a backlog the operator scales away.
         payment: { PAYMENT_LATENCY_MS: String(config.paymentLatencyMs), CONCURRENCY: String(config.paymentConcurrency) },
       },
+      serviceUrl: (namespace, service) => `http://127.0.0.1:${servicePorts.get(`${namespace}/${service}`)}`,
+      schemasDirs,
     });
+    const tokens = ensureIngressTokens(config.stateDir);
+    deployments.push(
+      devDeployment("shop", INGRESS_DEPLOYMENT, INGRESS_SCRIPT, { NATS_URL: nats.url }, {
+        INGRESS_TOKENS_FILE: tokens.file,
+        INGRESS_SCHEMAS_DIR: schemasDirs.join(","),
+      }, config.logLevel),
+    );
     mkdirSync(paths.manifests, { recursive: true });
     writeFileSync(
       join(paths.manifests, "deployments.yaml"),
@@ -188,6 +208,17 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     });
     const orderProxy = proxy;
     stops.push(() => orderProxy.close());
+    const readyPorts = (namespace: string, name: string) => {
+      const w = snapshot.workloads.find((x) => x.namespace === namespace && x.name === name);
+      return w ? w.replicas.filter((r) => r.ready).map((r) => r.port) : [];
+    };
+    const ingressProxy = await startProxy(ports.ingress, () => readyPorts("shop", INGRESS_DEPLOYMENT));
+    stops.push(() => ingressProxy.close());
+    for (const [key, p] of servicePorts) {
+      const [namespace, service] = key.split("/") as [string, string];
+      const sp = await startProxy(p, () => readyPorts(namespace, service));
+      stops.push(() => sp.close());
+    }
 
     if (config.prometheus === "auto") {
       if (binaryOnPath(config.prometheusBin)) {
@@ -213,6 +244,8 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
       kubeUrl: kube.url,
       kubeconfig: paths.kubeconfig,
       orderUrl: proxy.url,
+      ingressUrl: ingressProxy.url,
+      ingressTokensFile: tokens.file,
       operatorUrl: `http://127.0.0.1:${ports.operator}`,
       prometheusUrl: prometheus?.url,
       processesFile: paths.processes,
