@@ -64,7 +64,10 @@ export type ScalingConditionReason =
   | "LagUnavailable" // False: reading the consumer failed (NATS down, timeout)
   | "ScaleFailed" // False: reading or writing the scale subresource failed
   | "Forbidden" // False: the operator's RBAC does not allow reading or writing the scale subresource
-  | "InvalidSpec"; // False: spec.scaling was refused (set by the reconciler from ScalingSpecError)
+  | "InvalidSpec" // False: spec.scaling was refused (set by the reconciler from ScalingSpecError)
+  | "KedaNotConfigured" // False: mode keda, but the operator has no NATS_MONITORING_ENDPOINT for the trigger (set by the reconciler)
+  | "RenderFailed" // False: the ScaledObject / HPA could not be written (set by the reconciler; retried with backoff)
+  | "CircuitOpen"; // True: the runtime's circuit is open; JetMesh does not scale out (lag is not a capacity problem)
 
 export interface ScalingCondition {
   type: "Scaling";

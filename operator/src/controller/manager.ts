@@ -10,7 +10,7 @@ import { isConflict } from "../kube/rest.ts";
 import type { Kind, OperatorMetrics } from "../metrics.ts";
 import type { Cache } from "./context.ts";
 import { isRefusedStream } from "./eventstream.ts";
-import { TerminalError, type ReconcileResult } from "./result.ts";
+import { RetryAfterError, TerminalError, type ReconcileResult } from "./result.ts";
 import { WorkQueue, type Outcome } from "./workqueue.ts";
 
 export interface Reconciler {
@@ -70,6 +70,13 @@ export class Controller {
           metrics.reconcileTotal.inc({ kind, result: outcome.kind === "ok" ? "success" : "requeue" });
           log.debug({ kind, object: key, requeueAfterMs: res.requeueAfterMs }, "reconciled");
         } catch (err) {
+          if (err instanceof RetryAfterError) {
+            // A known temporary state, already in status: look again after its delay.
+            outcome = { kind: "requeue", afterMs: err.afterMs };
+            metrics.reconcileTotal.inc({ kind, result: "requeue" });
+            log.debug({ kind, object: key, reason: err.reason, requeueAfterMs: err.afterMs }, "waiting (see status)");
+            return outcome;
+          }
           const terminal = err instanceof TerminalError;
           // A refused spec (a user's typo, recorded in status, looked at again every resync) is
           // not an operator failure: counted apart, so the reconcile-errors alert stays quiet.
@@ -77,12 +84,12 @@ export class Controller {
           outcome = terminal ? { kind: "terminal" } : { kind: "error" };
           if (isConflict(err)) {
             // Expected now and then: our cached copy was older than the object (e.g. the watch
-            // had not yet delivered our own last write). Retried shortly with fresh data.
+            // had not yet delivered our own last write). Back to the queue, retried with fresh data.
             log.debug({ kind, object: key }, "conflict writing the object, retrying");
             return outcome;
           }
           // Logged once, here, with the object key; the reconciler already put it in status.
-          log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
+          log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? err.reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
         } finally {
           end();
         }

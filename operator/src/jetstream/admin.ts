@@ -74,7 +74,9 @@ export class NatsUnavailable extends Error {
   }
 }
 
-const STREAM_NOT_FOUND = 10059;
+export const STREAM_NOT_FOUND = 10059;
+/** JSStreamSubjectOverlapErr: the subjects overlap with an existing stream's. */
+export const SUBJECTS_OVERLAP = 10065;
 const NO_MESSAGE_FOUND = 10037;
 const CONSUMER_NOT_FOUND = 10014;
 
