@@ -53,6 +53,8 @@ export class EventSubscriptionReconciler {
 
     if (obj.metadata.deletionTimestamp) return this.finalize(obj, stream, consumer);
 
+    let result: ReconcileResult;
+    let failedScaling: unknown;
     try {
       const badName = validateName(obj.metadata.name);
       if (badName) throw new TerminalError("InvalidName", badName);
@@ -114,13 +116,15 @@ export class EventSubscriptionReconciler {
       this.noteScaling(obj, scaling.condition);
       await this.writeStatus(obj, status);
       ctx.metrics.setSubscription(ns, obj.metadata.name, !deadLetterProblem, lag);
-      // Recorded in the Scaling condition; retried with backoff like any failed write.
-      if (scalingError) throw scalingError;
+      failedScaling = scalingError;
       // A missing dead-letter stream may appear without this object changing: look again.
-      return deadLetterProblem ? { requeueAfterMs: STREAM_WAIT_MS } : done;
+      result = deadLetterProblem ? { requeueAfterMs: STREAM_WAIT_MS } : done;
     } catch (err) {
       return this.failed(obj, stream, consumer, err);
     }
+    // Recorded in the Scaling condition, not the consumer's failure; retried with backoff.
+    if (failedScaling !== undefined) throw failedScaling;
+    return result;
   }
 
   /** Makes the consumer match the spec; returns its state. */
