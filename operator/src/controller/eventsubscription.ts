@@ -13,6 +13,7 @@ import { subjectCovers, subjectsOverlap } from "../api/subjects.ts";
 import { confinementProblem } from "../api/tenancy.ts";
 import type { Condition, EventSubscription, EventSubscriptionStatus } from "../api/types.ts";
 import { JetStreamRefused, NatsUnavailable, STREAM_NOT_FOUND, type ConsumerState, type JetStreamAdmin } from "../jetstream/admin.ts";
+import type { CircuitReport } from "@jetmesh/mesh/consumer-contract";
 import { desiredConsumerConfig, diffConsumerConfig } from "../jetstream/consumer-config.ts";
 import { EVENTSUBSCRIPTIONS, type ReconcileContext } from "./context.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "./finalizer.ts";
@@ -100,6 +101,9 @@ export class EventSubscriptionReconciler {
           ? { type: "Ready", status: "True", reason: "Paused", message: `consumer ${consumer} on ${stream} is paused (spec.paused): nothing is delivered until it is resumed` }
           : { type: "Ready", status: "True", reason: "Ready", message: `consuming from ${stream} as ${consumer}` };
       conditions = setCondition(conditions, ready, now, gen);
+      const circuit = spec.circuitBreaker ? circuitCondition(await admin.circuitReports(consumer)) : null;
+      this.noteCircuit(obj, circuit);
+      conditions = circuit ? setCondition(conditions, circuit, now, gen) : conditions.filter((c) => c.type !== "CircuitOpen");
       const { scaling, scalingError } = await this.scale(obj);
       conditions = withScaling(conditions, scaling.condition, now, gen);
       const status: EventSubscriptionStatus = {
@@ -284,6 +288,14 @@ export class EventSubscriptionReconciler {
     }
   }
 
+  /** Events when a subscriber's circuit opens and closes. */
+  private noteCircuit(obj: EventSubscription, next: Cond | null): void {
+    const was = obj.status?.conditions?.find((c) => c.type === "CircuitOpen")?.status === "True";
+    const is = next?.status === "True";
+    if (is && !was) this.ctx.events.warning(obj, "CircuitOpen", next.message);
+    else if (was && !is) this.ctx.events.normal(obj, "CircuitClosed", "every subscriber process consumes again");
+  }
+
   /** A Warning Event when scaling stops for a reason the loop does not report itself. */
   private noteScaling(obj: EventSubscription, next: ScalingStatus["condition"]): void {
     if (!next || next.status === "True") return;
@@ -330,5 +342,21 @@ function scalingFields(current: EventSubscriptionStatus | undefined, s: ScalingS
     replicas: s?.replicas ?? current?.replicas,
     lastScaleTime: s?.lastScaleTime ?? current?.lastScaleTime,
     lastScaleReason: s?.lastScaleReason ?? current?.lastScaleReason,
+  };
+}
+
+/**
+ * CircuitOpen from what the subscriber processes report (KV bucket jetmesh-circuits): True as
+ * long as one of them holds its circuit open or half-open.
+ */
+function circuitCondition(open: CircuitReport[]): Cond {
+  const first = open[0];
+  if (!first) return { type: "CircuitOpen", status: "False", reason: "Closed", message: "no subscriber process reports an open circuit" };
+  const who = open.length === 1 ? `${first.service} reports` : `${open.length} ${first.service} processes report`;
+  return {
+    type: "CircuitOpen",
+    status: "True",
+    reason: first.state === "half_open" ? "Probing" : "DownstreamFailing",
+    message: `${who} the circuit ${first.state === "half_open" ? "half-open (probing with one message)" : "open"} since ${first.since}: ${first.reason}; messages are held in the stream, not dead-lettered`,
   };
 }
