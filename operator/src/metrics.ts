@@ -22,7 +22,7 @@ export class OperatorMetrics {
   constructor(defaultMetrics = false) {
     const registers = [this.registry];
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
-    this.reconcileTotal = new Counter({ name: "jetmesh_operator_reconcile_total", help: "Reconciles by kind and result (success, requeue, error; invalid = a spec refused in status, not retried until it changes).", labelNames: ["kind", "result"], registers });
+    this.reconcileTotal = new Counter({ name: "jetmesh_operator_reconcile_total", help: "Reconciles by kind and result (success, requeue, error; invalid = a spec refused in status, not retried until it changes; conflict = a write on a stale copy, retried).", labelNames: ["kind", "result"], registers });
     this.reconcileDuration = new Histogram({
       name: "jetmesh_operator_reconcile_duration_seconds",
       help: "Time one reconcile took.",

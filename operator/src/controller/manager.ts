@@ -77,17 +77,19 @@ export class Controller {
             log.debug({ kind, object: key, reason: err.reason, requeueAfterMs: err.afterMs }, "waiting (see status)");
             return outcome;
           }
+          if (isConflict(err)) {
+            // Expected now and then: our cached copy was older than the object (e.g. the watch
+            // had not yet delivered our own last write). Back to the queue, retried with fresh
+            // data; counted apart, it is no failure of the operator's.
+            metrics.reconcileTotal.inc({ kind, result: "conflict" });
+            log.debug({ kind, object: key }, "conflict writing the object, retrying");
+            return { kind: "error" };
+          }
           const terminal = err instanceof TerminalError;
           // A refused spec (a user's typo, recorded in status, looked at again every resync) is
           // not an operator failure: counted apart, so the reconcile-errors alert stays quiet.
           metrics.reconcileTotal.inc({ kind, result: terminal ? "invalid" : "error" });
           outcome = terminal ? { kind: "terminal" } : { kind: "error" };
-          if (isConflict(err)) {
-            // Expected now and then: our cached copy was older than the object (e.g. the watch
-            // had not yet delivered our own last write). Back to the queue, retried with fresh data.
-            log.debug({ kind, object: key }, "conflict writing the object, retrying");
-            return outcome;
-          }
           // Logged once, here, with the object key; the reconciler already put it in status.
           log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? err.reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
         } finally {
