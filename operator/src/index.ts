@@ -20,8 +20,10 @@ import { kubeObjectWriter } from "./kube/objects.ts";
 import { KubeRest } from "./kube/rest.ts";
 import { createLogger } from "./log.ts";
 import { OperatorMetrics } from "./metrics.ts";
-import { attachAutoscaler, type AutoscalerHandle } from "./autoscaling.ts";
-import { splitKey } from "./api/names.ts";
+import { AutoscalerLoops } from "./controller/autoscalers.ts";
+import { ScalerObjects } from "./controller/scaler-objects.ts";
+import type { ScalingAccess } from "./controller/scaling.ts";
+import { DeploymentScaleTarget, JetStreamLagSource } from "./autoscale/index.ts";
 
 export { parseConfig, ConfigError, type OperatorConfig } from "./config.ts";
 export type { EventStream, EventSubscription } from "./api/types.ts";
@@ -75,27 +77,29 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
     log,
     now: () => new Date(),
   };
+  // Scaling is a step of the EventSubscription reconcile: the native loops report back by
+  // requeueing a subscription's key; rendered KEDA/HPA objects are watched the same way.
+  const requeue = (key: string) => controller?.subscriptionQueue.add(key);
+  const autoscalers = config.autoscale
+    ? new AutoscalerLoops({
+        lagSource: new JetStreamLagSource(() => nats.admin(), () => nats.lastError),
+        scaleTarget: new DeploymentScaleTarget(rest),
+        // Per-subscription series: the leader's alone (a standby exports none).
+        registry: metrics.objects,
+        events,
+        subscriptions,
+        requeue,
+        log,
+      })
+    : undefined;
+  const scalerObjects = config.autoscale ? new ScalerObjects(rest, informerOpts, log, requeue) : undefined;
+  const scaling: ScalingAccess | undefined =
+    autoscalers && scalerObjects ? { loops: autoscalers, objects: scalerObjects, natsMonitoringEndpoint: config.natsMonitoringEndpoint } : undefined;
+
   const streamReconciler = new EventStreamReconciler(ctx);
-  const subscriptionReconciler = new EventSubscriptionReconciler(ctx);
+  const subscriptionReconciler = new EventSubscriptionReconciler(ctx, scaling);
   controller = new Controller({ workers: config.workers, resyncMs: config.resyncMs, metrics, log }, streamReconciler, subscriptionReconciler);
   controller.setCaches(streams, subscriptions);
-
-  const autoscaler: AutoscalerHandle | undefined =
-    config.autoscale ? attachAutoscaler({
-          rest,
-          nats,
-          metrics,
-          events,
-          subscriptions,
-          log,
-          natsMonitoringEndpoint: config.natsMonitoringEndpoint,
-          onConsumerMissing: (key) => {
-            const { namespace, name } = splitKey(key);
-            metrics.setSubscription(namespace, name, false);
-            controller?.subscriptionQueue.add(key);
-          },
-        }) : undefined;
-  if (autoscaler) subscriptionReconciler.observer = autoscaler.observer;
 
   let leading = false;
   const deadLetterer = new MaxDeliveriesDeadLetterer({ subscriptions, nats, events, log, leading: () => leading });
@@ -113,7 +117,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
     leading = false;
     metrics.setLeading(false);
     c.pause();
-    void autoscaler?.stopAll();
+    void autoscalers?.stopAll();
   };
   const elector = config.leaderElection.enabled ? new LeaderElector(rest, config.leaderElection, log, onStart, onStop) : undefined;
 
@@ -150,7 +154,8 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
       await elector?.stop();
       onStop();
       await c.stop();
-      await autoscaler?.stopAll();
+      await autoscalers?.stopAll();
+      await scalerObjects?.stop();
       await Promise.all([streams.stop(), subscriptions.stop()]);
       await nats.stop();
       await new Promise<void>((r) => http.server.close(() => r()));

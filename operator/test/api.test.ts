@@ -131,8 +131,13 @@ describe("EventSubscription spec", () => {
       maxDeliver: 5,
       backoffNs: [],
       maxAckPending: 1000,
+      circuitBreaker: { failureThreshold: 10, windowNs: 30e9, coolDownNs: 10e9 },
       paused: false,
     });
+    const off = resolveSubscriptionSpec({ stream: "events", delivery: { circuitBreaker: { enabled: false } } });
+    expect(off.ok && off.value.circuitBreaker).toBeUndefined();
+    const bad = resolveSubscriptionSpec({ stream: "events", delivery: { circuitBreaker: { failureThreshold: 0, coolDown: "soon" } } });
+    expect(!bad.ok && bad.problems.join("; ")).toMatch(/circuitBreaker.failureThreshold: must be an integer ≥ 1, got 0.*circuitBreaker.coolDown/);
   });
 
   it("parses startFrom times and backoff", () => {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { natsJetStreamAdmin } from "../src/jetstream/admin.ts";
 import { AppsV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { KubeRest, type RequestObservation } from "../src/kube/rest.ts";
@@ -66,7 +67,7 @@ afterAll(async () => {
 
 describe("autoscaling end to end (nats-server + API test server)", () => {
   it("reads lag from the real consumer, and reports a missing consumer as missing", async () => {
-    const lag = new JetStreamLagSource(jsm);
+    const lag = new JetStreamLagSource(() => natsJetStreamAdmin(jsm));
     expect(await lag.read(STREAM, "no_such_consumer")).toBeNull();
     expect(await lag.read("no_such_stream", CONSUMER)).toBeNull();
     const js = jetstream(nc);
@@ -99,7 +100,7 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       policy: parseScalingPolicy({ minReplicas: 1, maxReplicas: 8, targetLagPerReplica: 50, maxDrainSeconds: 10, scaleDownStabilization: "2s", pollInterval: "200ms" }),
     };
     const autoscaler = new SubscriptionAutoscaler(target, {
-      lagSource: new JetStreamLagSource(jsm),
+      lagSource: new JetStreamLagSource(() => natsJetStreamAdmin(jsm)),
       scaleTarget: new DeploymentScaleTarget(new KubeRest(kc, { onRequest: (r) => void requests.push(r) })),
       reporter: combineReporters({ status: (_t, s) => void statuses.push(s), event: (_t, e) => void events.push(e) }, metricsReporter(createAutoscaleMetrics(registry))),
       statusRefreshMs: 0,
@@ -177,7 +178,7 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
         policy: parseScalingPolicy({ minReplicas: 0, maxReplicas: 3, scaleDownStabilization: "1s", pollInterval: "200ms" }),
       },
       {
-        lagSource: new JetStreamLagSource(jsm),
+        lagSource: new JetStreamLagSource(() => natsJetStreamAdmin(jsm)),
         scaleTarget: new DeploymentScaleTarget(new KubeRest(kc)),
         reporter: { status: () => undefined, event: (_t, e) => void events.push(e), observe: () => void polls++ },
       },

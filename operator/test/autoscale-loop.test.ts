@@ -66,6 +66,26 @@ function target(scaling: Record<string, unknown> = {}): ScalingTarget {
 }
 
 describe("SubscriptionAutoscaler", () => {
+  it("does not scale out while a subscriber's circuit is open, says why once, and resumes when it closes", async () => {
+    const w = new FakeWorld();
+    const a = new SubscriptionAutoscaler(target(), { ...w.deps(), statusRefreshMs: 0 });
+    const circuitOpen = "payment reports its circuit open since 2026-01-01T00:00:00Z: processor down";
+    w.lag = { pending: 800, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0, circuitOpen };
+    await a.tick();
+    await a.tick();
+    expect(w.writes).toEqual([]);
+    expect(w.condition).toMatchObject({ status: "False", reason: "CircuitOpen" });
+    expect(w.condition?.message).toMatch(/not scaling out Deployment inventory beyond 2 replicas \(it would run 6: .*processor down.*scaling resumes when the circuit closes/);
+    expect(w.statuses.at(-1)?.replicas).toEqual({ current: 2, desired: 2 });
+    expect(w.events.filter((e) => e.reason === "CircuitOpen")).toEqual([{ type: "Warning", reason: "CircuitOpen", message: expect.stringMatching(/not scaling out/) }]);
+    // Closed again: the same lag scales out at the next poll.
+    w.lag = { ...w.lag, circuitOpen: undefined };
+    await a.tick();
+    expect(w.writes).toEqual([6]);
+    expect(w.events.at(-1)).toMatchObject({ reason: "ScaledUp" });
+    expect(w.condition).toMatchObject({ status: "True", reason: "Scaling" });
+  });
+
   it("scales up on a burst, reports status, an Event and metrics, and scales down after stabilization", async () => {
     const w = new FakeWorld();
     // statusRefreshMs 0: every poll re-sends status (default: on change or every 10 s).

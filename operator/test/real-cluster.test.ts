@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { freePort, startControlPlane, startNats, waitFor, type ControlPlane, type NatsCluster } from "@jetmesh/testing";
@@ -195,6 +197,45 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
       { timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(operator.proc.exitCode).toBeNull();
+  });
+
+  it("mode hpa: without the chart's renderedScalers rule says RenderFailed; with it renders an owned HPA and puts it back when deleted", async () => {
+    const hpaOf = async () => {
+      const r = await kubectl.run(["-n", NS, "get", "hpa", "jetmesh-shipping", "-o", "json"]);
+      return r.code === 0 ? (JSON.parse(r.stdout) as Obj) : undefined;
+    };
+    await k(["-n", NS, "patch", "jmsub", "shipping", "--type=merge", "-p", '{"spec":{"scaling":{"mode":"hpa"}}}']);
+    const refused = await waitFor("Scaling=False RenderFailed on shipping", async () => {
+      const c = await condition("eventsubscription", "shipping", "Scaling");
+      return c?.reason === "RenderFailed" ? c : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(refused.message).toMatch(/jetmesh-shipping.*403/);
+    // The consumer is unaffected by the scaler it could not write.
+    const ready = await condition("eventsubscription", "shipping", "Ready");
+    expect(ready?.status, JSON.stringify(ready)).toBe("True");
+
+    // Grant what the chart grants with operator.rbac.renderedScalers (files/operator-rbac.yaml).
+    const rbac = parseYaml(readFileSync(join(ROOT, "charts/jetmesh/files/operator-rbac.yaml"), "utf8")) as { renderedScalerRules: Obj[] };
+    const role = JSON.parse(await k(["get", "clusterrole", SA, "-o", "json"])) as Obj;
+    await k(["replace", "-f", "-"], JSON.stringify({ ...role, rules: [...(role.rules as Obj[]), ...rbac.renderedScalerRules] }));
+    const hpa = await waitFor("HPA rendered", hpaOf, { timeoutMs: 60_000, intervalMs: 500 });
+    const sub = JSON.parse(await k(["-n", NS, "get", "jmsub", "shipping", "-o", "json"])) as Obj;
+    expect(hpa.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "EventSubscription", name: "shipping", uid: sub.metadata.uid, controller: true })]);
+    expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: "Deployment", name: "jetmesh-shipping" });
+    await waitFor("Scaling=True DelegatedToHpa", async () => (await condition("eventsubscription", "shipping", "Scaling"))?.reason === "DelegatedToHpa", { timeoutMs: 30_000, intervalMs: 500 });
+
+    // Deleted out of band: the watch brings it back (the resync would, within 2 s here).
+    await k(["-n", NS, "delete", "hpa", "jetmesh-shipping"]);
+    await waitFor("HPA recreated", async () => {
+      const again = await hpaOf();
+      return again && again.metadata.uid !== hpa.metadata.uid;
+    }, { timeoutMs: 30_000, intervalMs: 300 });
+    // Edited out of band: put back as rendered (kube-apiserver fills in defaults, which do not count as drift).
+    await k(["-n", NS, "patch", "hpa", "jetmesh-shipping", "--type=merge", "-p", '{"spec":{"maxReplicas":40}}']);
+    await waitFor("HPA drift repaired", async () => (await hpaOf())?.spec.maxReplicas === hpa.spec.maxReplicas, { timeoutMs: 30_000, intervalMs: 300 });
+
+    await k(["-n", NS, "patch", "jmsub", "shipping", "--type=merge", "-p", '{"spec":{"scaling":{"mode":"native"}}}']);
+    await waitFor("HPA deleted with mode native", async () => (await hpaOf()) === undefined, { timeoutMs: 30_000, intervalMs: 300 });
   });
 
   it("rides out a kube-apiserver restart and keeps converging", async () => {

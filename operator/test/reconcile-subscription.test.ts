@@ -28,6 +28,7 @@ function fakeJetStream() {
     addStream: async () => Promise.reject(new Error("unused")),
     updateStream: async () => Promise.reject(new Error("unused")),
     deleteStream: async () => undefined,
+    circuitReports: async () => [],
     consumerInfo: async (stream, name) => {
       const c = consumers.get(`${stream}/${name}`);
       return c ? state(c) : undefined;

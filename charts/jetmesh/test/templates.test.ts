@@ -108,8 +108,8 @@ describe("chart templates", () => {
     const operatorSource = readOperatorSource();
     // The optional rules for scaling.mode keda/hpa touch only those two kinds.
     expect(grants(rbac.renderedScalerRules).map((g) => g.split(":")[0]).sort()).toEqual([
-      ...Array(4).fill("autoscaling/horizontalpodautoscalers"),
-      ...Array(4).fill("keda.sh/scaledobjects"),
+      ...Array(6).fill("autoscaling/horizontalpodautoscalers"),
+      ...Array(6).fill("keda.sh/scaledobjects"),
     ]);
     for (const rule of [...(rbac.resourceRules ?? []), ...(rbac.leaderElectionRules ?? []), ...(rbac.renderedScalerRules ?? [])]) {
       for (const res of rule.resources) {

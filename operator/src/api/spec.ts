@@ -29,6 +29,8 @@ export interface ResolvedSubscription {
   maxDeliver: number;
   backoffNs: number[];
   maxAckPending: number;
+  /** spec.delivery.circuitBreaker; undefined when disabled. */
+  circuitBreaker?: { failureThreshold: number; windowNs: number; coolDownNs: number };
   deadLetterStream?: string;
   deployment?: string;
   /** subscriber.http: events are pushed to this target by a dispatcher (docs/http.md). */
@@ -58,6 +60,8 @@ export const STREAM_DEFAULTS = {
 } as const;
 
 export const DELIVERY_DEFAULTS = { startFrom: "new", ackWait: "30s", maxDeliver: 5, maxAckPending: 1000 } as const;
+/** spec.delivery.circuitBreaker defaults (also in the CRD): on for every subscription. */
+export const CIRCUIT_BREAKER_DEFAULTS = { enabled: true, failureThreshold: 10, window: "30s", coolDown: "10s" } as const;
 
 function field<T>(problems: string[], name: string, parse: () => T, fallback: T): T {
   try {
@@ -136,6 +140,12 @@ export function resolveSubscriptionSpec(spec: EventSubscriptionSpec): Resolved<R
   if (backoffNs.some((b) => b <= 0)) problems.push("spec.delivery.backoff: every delay must be greater than 0");
   const ackWaitNs = field(problems, "delivery.ackWait", () => parseDurationNs(d.ackWait ?? DELIVERY_DEFAULTS.ackWait), 30e9);
   if (ackWaitNs < 1e6) problems.push("spec.delivery.ackWait: must be at least 1ms");
+  const cb = d.circuitBreaker ?? {};
+  const failureThreshold = cb.failureThreshold ?? CIRCUIT_BREAKER_DEFAULTS.failureThreshold;
+  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) problems.push(`spec.delivery.circuitBreaker.failureThreshold: must be an integer ≥ 1, got ${failureThreshold}`);
+  const windowNs = field(problems, "delivery.circuitBreaker.window", () => parseDurationNs(cb.window ?? CIRCUIT_BREAKER_DEFAULTS.window), 30e9);
+  const coolDownNs = field(problems, "delivery.circuitBreaker.coolDown", () => parseDurationNs(cb.coolDown ?? CIRCUIT_BREAKER_DEFAULTS.coolDown), 10e9);
+  if (windowNs < 1e9 || coolDownNs < 1e8) problems.push("spec.delivery.circuitBreaker: window must be at least 1s and coolDown at least 100ms");
   const s = spec?.scaling;
   if (s && (s.minReplicas ?? 1) > (s.maxReplicas ?? 10)) problems.push("spec.scaling: minReplicas must not exceed maxReplicas");
   if (s?.scaleDownStabilization) field(problems, "scaling.scaleDownStabilization", () => parseDurationNs(s.scaleDownStabilization as string), 0);
@@ -149,6 +159,7 @@ export function resolveSubscriptionSpec(spec: EventSubscriptionSpec): Resolved<R
     maxAckPending: d.maxAckPending ?? DELIVERY_DEFAULTS.maxAckPending,
     paused: spec?.paused === true,
   };
+  if (cb.enabled ?? CIRCUIT_BREAKER_DEFAULTS.enabled) value.circuitBreaker = { failureThreshold, windowNs, coolDownNs };
   if (spec?.deadLetter?.stream) value.deadLetterStream = spec.deadLetter.stream;
   if (spec?.subscriber?.deployment) value.deployment = spec.subscriber.deployment;
   if (spec?.subscriber?.http) value.http = resolveHttpTarget(problems, spec.subscriber.http, ackWaitNs, d.ackWait ?? DELIVERY_DEFAULTS.ackWait);

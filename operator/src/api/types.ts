@@ -73,6 +73,17 @@ export interface DeliverySpec {
   maxDeliver?: number;
   backoff?: string[];
   maxAckPending?: number;
+  circuitBreaker?: CircuitBreakerSpec;
+}
+
+/** The runtime stops fetching while the handler's downstream fails (docs/runtime.md). */
+export interface CircuitBreakerSpec {
+  enabled?: boolean;
+  /** Consecutive transient failures within `window` that open the circuit. */
+  failureThreshold?: number;
+  window?: string;
+  /** Wait before one message probes whether the downstream is back. */
+  coolDown?: string;
 }
 
 export interface ScalingSpec {

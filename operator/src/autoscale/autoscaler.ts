@@ -217,6 +217,18 @@ export class SubscriptionAutoscaler {
       return;
     }
 
+    if (lag.circuitOpen && d.desiredReplicas > current) {
+      // More replicas would only call the failing downstream more often.
+      await this.#setCondition(
+        false,
+        "CircuitOpen",
+        `not scaling out Deployment ${t.deployment} beyond ${current} replicas (it would run ${d.desiredReplicas}: ${d.reason}): ${lag.circuitOpen}; the lag is not a capacity problem, scaling resumes when the circuit closes`,
+        lag,
+        current,
+        current,
+      );
+      return;
+    }
     if (d.desiredReplicas !== current) {
       try {
         await this.#deps.scaleTarget.set(t.namespace, t.deployment, d.desiredReplicas);

@@ -1,13 +1,12 @@
 // The autoscaler: pure decisions (decide.ts, rates.ts, policy.ts), one polling loop per
 // subscription (autoscaler.ts) and a manager keyed by subscription (manager.ts), behind small
-// interfaces for lag, scale writes and reporting (types.ts). The operator wires it in
-// operator/src/autoscaling.ts (attachAutoscaler): after each reconcile of an
-// EventSubscription, scalingTargetFor(spec) decides whether it is scaled (a bad
-// `spec.scaling` → Scaling=False InvalidSpec), the manager upserts or removes its loop, and in
-// keda/hpa mode a ScaledObject or HPA is rendered instead of scaling (the loop then only
-// reports lag and exports jetmesh_subscription_lag_messages). Lag comes from the operator's
-// NATS connection, writes go to the Deployment's scale subresource, and reports land in the
-// EventSubscription's status, its Events and /metrics.
+// interfaces for lag, scale writes and reporting (types.ts), the rendered KEDA/HPA objects
+// (render.ts). The operator uses it from the EventSubscription reconcile
+// (controller/scaling.ts): scalingTargetFor(spec, status) decides whether and how a
+// subscription is scaled (a bad `spec.scaling` → Scaling=False InvalidSpec), the loop of
+// controller/autoscalers.ts runs (in keda/hpa mode only to report lag and export
+// jetmesh_subscription_lag_messages), and what the loop reports comes back to the reconciler,
+// which writes the status.
 import { parseScalingPolicy } from "./policy.ts";
 import type { ScalingTarget } from "./types.ts";
 
@@ -20,8 +19,7 @@ export { parseScalingPolicy, parseDurationSeconds, ScalingSpecError, SCALING_DEF
 export { JetStreamLagSource } from "./jetstream-lag.ts";
 export { DeploymentScaleTarget } from "./deployment-scale.ts";
 export { createAutoscaleMetrics, metricsReporter, combineReporters, type AutoscaleMetrics } from "./metrics.ts";
-export { renderScaledObject, renderHorizontalPodAutoscaler, renderedName, LAG_METRIC, type KedaOptions, type HpaOptions, type OwnerRef } from "./render.ts";
-export { SCALED_OBJECT_SCHEMA, HPA_V2_SCHEMA } from "./schemas.ts";
+export { renderScaledObject, renderHorizontalPodAutoscaler, renderedName, LAG_METRIC, SUBSCRIPTION_LABEL, type KedaOptions, type HpaOptions, type OwnerRef, type RenderedMetadata } from "./render.ts";
 export type * from "./types.ts";
 
 /**

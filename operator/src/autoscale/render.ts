@@ -1,7 +1,11 @@
 // For clusters that standardise on KEDA or on the HPA: instead of scaling natively, the
 // subscription's `scaling` block is rendered into a KEDA ScaledObject (mode keda) or an
 // autoscaling/v2 HorizontalPodAutoscaler on an External metric (mode hpa). Pure functions;
-// the reconciler applies the result as an object owned by the EventSubscription.
+// the EventSubscription reconcile creates or updates the result as an object owned by the
+// subscription (controller/scaler-objects.ts). The types are KEDA's and Kubernetes' own, as
+// published by kubernetes-models (generated from KEDA's CRD and the Kubernetes OpenAPI).
+import type { IScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
+import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import type { ScalingTarget } from "./types.ts";
 
 /** Prometheus series the hpa mode's External metric reads (see docs/contracts.md). */
@@ -32,13 +36,23 @@ export function renderedName(subscription: string): string {
   return `jetmesh-${subscription}`;
 }
 
-function metadata(t: ScalingTarget, owner: OwnerRef | undefined) {
+export interface RenderedMetadata {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  ownerReferences?: (OwnerRef & { controller: boolean; blockOwnerDeletion: boolean })[];
+}
+
+/** Label naming the EventSubscription a rendered object belongs to (the watch maps it back). */
+export const SUBSCRIPTION_LABEL = "jetmesh.io/subscription";
+
+function metadata(t: ScalingTarget, owner: OwnerRef | undefined): RenderedMetadata {
   return {
     name: renderedName(t.subscription),
     namespace: t.namespace,
     labels: {
       "app.kubernetes.io/managed-by": "jetmesh-operator",
-      "jetmesh.io/subscription": t.subscription,
+      [SUBSCRIPTION_LABEL]: t.subscription,
     },
     ...(owner ? { ownerReferences: [{ ...owner, controller: true, blockOwnerDeletion: true }] } : {}),
   };
@@ -49,7 +63,7 @@ function metadata(t: ScalingTarget, owner: OwnerRef | undefined) {
  * alone (lagThreshold = targetLagPerReplica); maxDrainSeconds has no KEDA equivalent.
  * scaleDownStabilization becomes both the HPA's scale-down window and KEDA's cooldown to zero.
  */
-export function renderScaledObject(t: ScalingTarget, opts: KedaOptions) {
+export function renderScaledObject(t: ScalingTarget, opts: KedaOptions): IScaledObject & { metadata: RenderedMetadata } {
   const p = t.policy;
   return {
     apiVersion: "keda.sh/v1alpha1",
@@ -90,7 +104,7 @@ export function renderScaledObject(t: ScalingTarget, opts: KedaOptions) {
  * targetLagPerReplica — the same rule as KEDA's. The HPA cannot go below one replica
  * (without the HPAScaleToZero feature gate), so minReplicas 0 renders as 1.
  */
-export function renderHorizontalPodAutoscaler(t: ScalingTarget, opts: HpaOptions = {}) {
+export function renderHorizontalPodAutoscaler(t: ScalingTarget, opts: HpaOptions = {}): IHorizontalPodAutoscaler & { metadata: RenderedMetadata } {
   const p = t.policy;
   return {
     apiVersion: "autoscaling/v2",

@@ -31,6 +31,11 @@ export interface ConsumerLag {
   deliveredConsumerSeq: number;
   /** The consumer is paused (spec.paused): its lag grows by design, so nothing is scaled. */
   paused?: boolean;
+  /**
+   * Set when a subscriber process reports its circuit open (why): the handler's downstream is
+   * failing, so the lag is not a capacity problem and JetMesh does not scale out.
+   */
+  circuitOpen?: string;
 }
 
 export interface LagSource {
@@ -64,7 +69,10 @@ export type ScalingConditionReason =
   | "LagUnavailable" // False: reading the consumer failed (NATS down, timeout)
   | "ScaleFailed" // False: reading or writing the scale subresource failed
   | "Forbidden" // False: the operator's RBAC does not allow reading or writing the scale subresource
-  | "InvalidSpec"; // False: spec.scaling was refused (set by the reconciler from ScalingSpecError)
+  | "InvalidSpec" // False: spec.scaling was refused (set by the reconciler from ScalingSpecError)
+  | "KedaNotConfigured" // False: mode keda, but the operator has no NATS_MONITORING_ENDPOINT for the trigger (set by the reconciler)
+  | "RenderFailed" // False: the ScaledObject / HPA could not be written (set by the reconciler; retried with backoff)
+  | "CircuitOpen"; // False: a subscriber's circuit is open; no scale-out (lag is not a capacity problem), scale-in as usual
 
 export interface ScalingCondition {
   type: "Scaling";

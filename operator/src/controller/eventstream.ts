@@ -13,12 +13,11 @@ import { JetStreamRefused, NatsUnavailable, type StreamState } from "../jetstrea
 import { desiredStreamConfig, diffStreamConfig } from "../jetstream/stream-config.ts";
 import { EVENTSTREAMS, type ReconcileContext } from "./context.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "./finalizer.ts";
-import { done, TerminalError, type ReconcileResult } from "./result.ts";
+import { asReconcileProblem, done, ReconcileProblem, TerminalError, type ReconcileResult } from "./result.ts";
 import { statusPatch } from "./status.ts";
 import { isConflict } from "../kube/rest.ts";
 
 const OWNED = ["observedGeneration", "conditions", "streamName", "messages", "bytes", "lastSequence", "consumers", "lastError"] as const;
-export const NATS_RETRY_MS = 5_000;
 
 /** Does `a` win a subject conflict with `b`? The older object keeps its subjects. */
 function olderThan(a: EventStream, b: EventStream): boolean {
@@ -70,6 +69,7 @@ export class EventStreamReconciler {
 
     if (obj.metadata.deletionTimestamp) return this.finalize(obj, jsName);
 
+    let observed: EventStreamStatus | undefined;
     try {
       const badName = validateName(obj.metadata.name);
       if (badName) throw new TerminalError("InvalidName", badName);
@@ -140,12 +140,8 @@ export class EventStreamReconciler {
         const message =
           `${fields} cannot be changed on an existing JetStream stream (${immutable.map((f) => `${f} is ${String(state.config[f])}`).join(", ")}). ` +
           `Revert ${fields}, or move the data: create a new EventStream with the new settings, or delete this one with deletionPolicy: Delete (its messages are lost) and apply it again`;
-        status.observedGeneration = obj.status?.observedGeneration;
-        status.lastError = message;
-        status.conditions = setCondition(obj.status?.conditions, { type: "Ready", status: "False", reason: "ImmutableFieldChanged", message }, ctx.now().toISOString(), obj.metadata.generation);
-        if (obj.status?.conditions?.find((c) => c.type === "Ready")?.reason !== "ImmutableFieldChanged") ctx.events.warning(obj, "ImmutableFieldChanged", message);
-        await this.writeStatus(obj, status);
-        // Counted and logged as refused; not retried until the spec changes or the next resync.
+        // The stream's numbers are still true; the refusal is recorded with them.
+        observed = status;
         throw new TerminalError("ImmutableFieldChanged", message);
       }
       status.observedGeneration = obj.metadata.generation;
@@ -158,43 +154,34 @@ export class EventStreamReconciler {
       await this.writeStatus(obj, status);
       return done;
     } catch (err) {
-      return this.failed(obj, jsName, err);
+      return this.failed(obj, jsName, err, observed);
     }
   }
 
-  /** Records a failure in status; rethrows what should be retried with backoff. */
-  private async failed(obj: EventStream, jsName: string, err: unknown): Promise<ReconcileResult> {
+  /**
+   * Records a failure in status (with what was `observed` of the stream before it) and hands
+   * it to the queue in the one vocabulary (result.ts): terminal, retry-after, or backoff.
+   */
+  private async failed(obj: EventStream, jsName: string, err: unknown, observed: EventStreamStatus = {}): Promise<ReconcileResult> {
     const { ctx } = this;
-    if (err instanceof TerminalError && err.reason === "ImmutableFieldChanged") throw err;
     // A stale copy of the object is not a problem to report: retry with fresh data.
     if (isConflict(err)) throw err;
-    let reason = "ReconcileError";
-    let message = (err as Error).message;
-    let terminal = false;
-    if (err instanceof TerminalError) {
-      reason = err.reason;
-      terminal = true;
-    } else if (err instanceof NatsUnavailable) {
-      reason = "NatsUnavailable";
-      message = `NATS is not reachable (${message}); the stream is created or checked as soon as it is`;
-    } else if (err instanceof JetStreamRefused) {
-      reason = /overlap/i.test(message) ? "SubjectsOverlap" : "JetStreamRefused";
-      message = `JetStream refused stream ${jsName}: ${message}`;
-      terminal = true;
-    }
+    const problem = asReconcileProblem(err, `stream ${jsName}`);
+    const reason = problem instanceof ReconcileProblem ? problem.reason : "ReconcileError";
+    const message = (problem as Error).message;
     const prevReason = obj.status?.conditions?.find((c) => c.type === "Ready")?.reason;
     if (prevReason !== reason) ctx.events.warning(obj, reason, message);
     const status: EventStreamStatus = {
       ...pick(obj.status),
+      ...observed,
+      observedGeneration: obj.status?.observedGeneration,
       lastError: message,
       conditions: setCondition(obj.status?.conditions, { type: "Ready", status: "False", reason, message }, ctx.now().toISOString(), obj.metadata.generation),
     };
     // If even the status cannot be written (conflict, API server away), retry the whole
     // reconcile with backoff rather than leave a refusal invisible until the next resync.
     await this.writeStatus(obj, status);
-    if (terminal) throw new TerminalError(reason, message);
-    if (err instanceof NatsUnavailable) return { requeueAfterMs: NATS_RETRY_MS };
-    throw err;
+    throw problem;
   }
 
   private async finalize(obj: EventStream, jsName: string): Promise<ReconcileResult> {
@@ -204,8 +191,7 @@ export class EventStreamReconciler {
       const admin = ctx.nats.admin();
       if (!admin) {
         // Deleting without NATS would leave an orphan stream: wait (and say so).
-        await this.failed(obj, jsName, new NatsUnavailable(ctx.nats.lastError)).catch(() => undefined);
-        return { requeueAfterMs: NATS_RETRY_MS };
+        return this.failed(obj, jsName, new NatsUnavailable(ctx.nats.lastError));
       }
       await admin.deleteStream(jsName);
       ctx.events.normal(obj, "StreamDeleted", `deleted JetStream stream ${jsName} (deletionPolicy: Delete)`);

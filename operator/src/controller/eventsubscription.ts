@@ -3,54 +3,39 @@
 // field JetStream cannot change was edited (a consumer holds no messages, only a position; an
 // Event says so), waits with StreamReady=False while its stream does not exist, repairs a
 // consumer deleted or edited behind its back, pauses and resumes it as spec.paused says, reports
-// lag, and deletes the consumer when the resource goes.
+// lag, scales its subscriber (controller/scaling.ts: the native loop, or a rendered KEDA
+// ScaledObject / HPA), and deletes the consumer when the resource goes. It is the one writer of
+// the EventSubscription's status: the autoscaler loops report to it by requeueing the key.
 import { setCondition } from "../api/conditions.ts";
 import { deadLetterSubject, jetStreamName, objectKey, splitKey, validateName } from "../api/names.ts";
 import { resolveSubscriptionSpec, type ResolvedSubscription } from "../api/spec.ts";
 import { subjectCovers, subjectsOverlap } from "../api/subjects.ts";
 import { confinementProblem } from "../api/tenancy.ts";
 import type { Condition, EventSubscription, EventSubscriptionStatus } from "../api/types.ts";
-import { JetStreamRefused, NatsUnavailable, type ConsumerState, type JetStreamAdmin } from "../jetstream/admin.ts";
+import { JetStreamRefused, NatsUnavailable, STREAM_NOT_FOUND, type ConsumerState, type JetStreamAdmin } from "../jetstream/admin.ts";
+import type { CircuitReport } from "@jetmesh/mesh/consumer-contract";
 import { desiredConsumerConfig, diffConsumerConfig } from "../jetstream/consumer-config.ts";
 import { EVENTSUBSCRIPTIONS, type ReconcileContext } from "./context.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "./finalizer.ts";
-import { done, TerminalError, type ReconcileResult } from "./result.ts";
+import { asReconcileProblem, done, ReconcileProblem, RetryAfterError, TerminalError, type ReconcileResult } from "./result.ts";
+import { renderedName } from "../autoscale/render.ts";
+import { reconcileScaling, type ScalingAccess, type ScalingStatus } from "./scaling.ts";
 import { statusPatch } from "./status.ts";
 import { isConflict } from "../kube/rest.ts";
-import { NATS_RETRY_MS } from "./eventstream.ts";
 
-const OWNED = ["observedGeneration", "conditions", "streamName", "consumerName", "lag", "paused", "lastError"] as const;
+const OWNED = ["observedGeneration", "conditions", "streamName", "consumerName", "lag", "paused", "replicas", "lastScaleTime", "lastScaleReason", "lastError"] as const;
 const STREAM_WAIT_MS = 10_000;
-
-/** Hook for the autoscaler: told about every reconciled subscription, and about deletions. */
-export interface SubscriptionObserver {
-  reconciled(sub: EventSubscription, spec: ResolvedSubscription, consumer: { stream: string; name: string }): void;
-  removed(key: string): void;
-}
 
 type Cond = Pick<Condition, "type" | "status" | "reason" | "message">;
 
-/** A failure that also says which sub-condition is at fault. */
-class SubscriptionProblem extends Error {
-  readonly reason: string;
-  readonly conditionType: "StreamReady" | "ConsumerReady" | "Ready";
-  readonly terminal: boolean;
-  readonly retryAfterMs: number | undefined;
-  constructor(conditionType: "StreamReady" | "ConsumerReady" | "Ready", reason: string, message: string, opts: { terminal?: boolean; retryAfterMs?: number } = {}) {
-    super(message);
-    this.reason = reason;
-    this.conditionType = conditionType;
-    this.terminal = opts.terminal ?? false;
-    this.retryAfterMs = opts.retryAfterMs;
-  }
-}
-
 export class EventSubscriptionReconciler {
   private readonly ctx: ReconcileContext;
-  observer: SubscriptionObserver | undefined;
+  /** Undefined when the operator does not scale (AUTOSCALE=false) or is not the leader's. */
+  private readonly scaling: ScalingAccess | undefined;
 
-  constructor(ctx: ReconcileContext) {
+  constructor(ctx: ReconcileContext, scaling?: ScalingAccess) {
     this.ctx = ctx;
+    this.scaling = scaling;
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -59,7 +44,7 @@ export class EventSubscriptionReconciler {
     if (!cached) {
       const { namespace, name } = splitKey(key);
       ctx.metrics.forgetSubscription(namespace, name);
-      this.observer?.removed(key);
+      this.scaling?.loops.run(key, undefined);
       return done;
     }
     let obj = cached;
@@ -69,34 +54,34 @@ export class EventSubscriptionReconciler {
 
     if (obj.metadata.deletionTimestamp) return this.finalize(obj, stream, consumer);
 
+    let result: ReconcileResult;
+    let failedScaling: unknown;
     try {
       const badName = validateName(obj.metadata.name);
-      if (badName) throw new SubscriptionProblem("Ready", "InvalidName", badName, { terminal: true });
+      if (badName) throw new TerminalError("InvalidName", badName);
       const resolved = resolveSubscriptionSpec(obj.spec);
-      if (!resolved.ok) throw new SubscriptionProblem("Ready", "InvalidSpec", resolved.problems.join("; "), { terminal: true });
+      if (!resolved.ok) throw new TerminalError("InvalidSpec", resolved.problems.join("; "));
       const spec = resolved.value;
       const notAllowed = confinementProblem(ctx.subjectPolicy, ns, "spec.types", spec.types);
-      if (notAllowed) throw new SubscriptionProblem("Ready", "SubjectNotAllowed", notAllowed, { terminal: true });
+      if (notAllowed) throw new TerminalError("SubjectNotAllowed", notAllowed);
 
       obj = await ensureFinalizer(ctx.writer, EVENTSUBSCRIPTIONS, obj);
 
       const streamObj = ctx.streams.get(objectKey(ns, spec.stream));
       if (!streamObj || streamObj.metadata.deletionTimestamp) {
-        throw new SubscriptionProblem(
-          "StreamReady",
+        throw new RetryAfterError(
           "StreamNotFound",
           `EventStream ${ns}/${spec.stream} does not exist${streamObj ? " any more (being deleted)" : " yet"}; the consumer is created as soon as it does`,
-          { retryAfterMs: STREAM_WAIT_MS },
+          STREAM_WAIT_MS,
+          { condition: "StreamReady" },
         );
       }
       const streamSubjects = streamObj.spec?.subjects ?? [];
       const outside = spec.types.filter((t) => !streamSubjects.some((s) => subjectsOverlap(s, t)));
       if (outside.length > 0) {
-        throw new SubscriptionProblem(
-          "Ready",
+        throw new TerminalError(
           "TypesNotInStream",
           `types ${outside.join(", ")} are not captured by EventStream ${spec.stream} (subjects ${streamSubjects.join(", ")}): fix spec.types or the stream's subjects`,
-          { terminal: true },
         );
       }
 
@@ -116,7 +101,13 @@ export class EventSubscriptionReconciler {
           ? { type: "Ready", status: "True", reason: "Paused", message: `consumer ${consumer} on ${stream} is paused (spec.paused): nothing is delivered until it is resumed` }
           : { type: "Ready", status: "True", reason: "Ready", message: `consuming from ${stream} as ${consumer}` };
       conditions = setCondition(conditions, ready, now, gen);
+      const circuit = spec.circuitBreaker ? circuitCondition(await admin.circuitReports(consumer)) : null;
+      this.noteCircuit(obj, circuit);
+      conditions = circuit ? setCondition(conditions, circuit, now, gen) : conditions.filter((c) => c.type !== "CircuitOpen");
+      const { scaling, scalingError } = await this.scale(obj);
+      conditions = withScaling(conditions, scaling.condition, now, gen);
       const status: EventSubscriptionStatus = {
+        ...scalingFields(obj.status, scaling),
         streamName: stream,
         consumerName: consumer,
         lag,
@@ -126,14 +117,18 @@ export class EventSubscriptionReconciler {
       };
       if (deadLetterProblem) status.lastError = deadLetterProblem.message;
       this.noteTransition(obj, ready);
+      this.noteScaling(obj, scaling.condition);
       await this.writeStatus(obj, status);
       ctx.metrics.setSubscription(ns, obj.metadata.name, !deadLetterProblem, lag);
-      this.observer?.reconciled(obj, spec, { stream, name: consumer });
+      failedScaling = scalingError;
       // A missing dead-letter stream may appear without this object changing: look again.
-      return deadLetterProblem ? { requeueAfterMs: STREAM_WAIT_MS } : done;
+      result = deadLetterProblem ? { requeueAfterMs: STREAM_WAIT_MS } : done;
     } catch (err) {
       return this.failed(obj, stream, consumer, err);
     }
+    // Recorded in the Scaling condition, not the consumer's failure; retried with backoff.
+    if (failedScaling !== undefined) throw failedScaling;
+    return result;
   }
 
   /** Makes the consumer match the spec; returns its state. */
@@ -151,8 +146,8 @@ export class EventSubscriptionReconciler {
       try {
         return await admin.addConsumer(stream, desired);
       } catch (err) {
-        if (err instanceof JetStreamRefused && (err.code === 10059 || /stream not found/i.test(err.message))) {
-          throw new SubscriptionProblem("StreamReady", "StreamNotReady", `stream ${stream} does not exist in JetStream yet (its EventStream is not Ready)`, { retryAfterMs: 2_000 });
+        if (err instanceof JetStreamRefused && err.code === STREAM_NOT_FOUND) {
+          throw new RetryAfterError("StreamNotReady", `stream ${stream} does not exist in JetStream yet (its EventStream is not Ready)`, 2_000, { condition: "StreamReady" });
         }
         throw err;
       }
@@ -241,46 +236,72 @@ export class EventSubscriptionReconciler {
     } else this.ctx.events.warning(obj, ready.reason, ready.message);
   }
 
+  /**
+   * Records a failure in status and hands it to the queue in the one vocabulary (result.ts):
+   * terminal, retry-after, or a plain error retried with backoff.
+   */
   private async failed(obj: EventSubscription, stream: string, consumer: string, err: unknown): Promise<ReconcileResult> {
     const { ctx } = this;
     // A stale copy of the object is not a problem to report: retry with fresh data.
     if (isConflict(err)) throw err;
-    let problem: SubscriptionProblem;
-    if (err instanceof SubscriptionProblem) problem = err;
-    else if (err instanceof NatsUnavailable) {
-      problem = new SubscriptionProblem("ConsumerReady", "NatsUnavailable", `NATS is not reachable (${err.message}); the consumer is created or checked as soon as it is`, { retryAfterMs: NATS_RETRY_MS });
-    } else if (err instanceof JetStreamRefused) {
-      problem = new SubscriptionProblem("ConsumerReady", "JetStreamRefused", `JetStream refused consumer ${consumer} on ${stream}: ${err.message}`, { terminal: true });
-    } else {
-      problem = new SubscriptionProblem("Ready", "ReconcileError", (err as Error).message);
-    }
+    const problem = asReconcileProblem(err, `consumer ${consumer} on ${stream}`, { condition: "ConsumerReady" });
+    const reason = problem instanceof ReconcileProblem ? problem.reason : "ReconcileError";
+    const condition = problem instanceof ReconcileProblem ? problem.condition : undefined;
+    const message = (problem as Error).message;
     const now = ctx.now().toISOString();
     const gen = obj.metadata.generation;
     let conditions = obj.status?.conditions;
-    if (problem.conditionType !== "Ready") conditions = setCondition(conditions, { type: problem.conditionType, status: "False", reason: problem.reason, message: problem.message }, now, gen);
-    if (problem.conditionType === "StreamReady") {
+    if (condition) conditions = setCondition(conditions, { type: condition, status: "False", reason, message }, now, gen);
+    if (condition === "StreamReady") {
       conditions = setCondition(conditions, { type: "ConsumerReady", status: "False", reason: "WaitingForStream", message: "the consumer needs its stream first" }, now, gen);
     }
-    const ready: Cond = { type: "Ready", status: "False", reason: problem.reason, message: problem.message };
+    const ready: Cond = { type: "Ready", status: "False", reason, message };
     conditions = setCondition(conditions, ready, now, gen);
     this.noteTransition(obj, ready);
     // streamName/consumerName say where the consumer lives: unchanged until it really moved.
     const status: EventSubscriptionStatus = {
+      ...scalingFields(obj.status, undefined),
       observedGeneration: obj.status?.observedGeneration,
       streamName: obj.status?.streamName,
       consumerName: obj.status?.consumerName,
       lag: obj.status?.lag,
       paused: obj.status?.paused,
-      lastError: problem.message,
+      lastError: message,
       conditions,
     };
     // If even the status cannot be written (conflict, API server away), retry the whole
     // reconcile with backoff rather than leave a refusal invisible until the next resync.
     await this.writeStatus(obj, status);
     ctx.metrics.setSubscription(obj.metadata.namespace, obj.metadata.name, false);
-    if (problem.terminal) throw new TerminalError(problem.reason, problem.message);
-    if (problem.retryAfterMs !== undefined) return { requeueAfterMs: problem.retryAfterMs };
-    throw err;
+    throw problem;
+  }
+
+  /** The scaling step; its failure (e.g. KEDA not installed, RBAC) is reported, not fatal to the consumer. */
+  private async scale(obj: EventSubscription): Promise<{ scaling: ScalingStatus; scalingError?: unknown }> {
+    if (!this.scaling) return { scaling: { condition: undefined } };
+    try {
+      return { scaling: await reconcileScaling(this.scaling, this.ctx.events, obj) };
+    } catch (err) {
+      if (isConflict(err)) throw err;
+      const message = `could not write the ${obj.spec.scaling?.mode} scaler ${renderedName(obj.metadata.name)}: ${(err as Error).message}`;
+      return { scaling: { condition: { type: "Scaling", status: "False", reason: "RenderFailed", message } }, scalingError: err };
+    }
+  }
+
+  /** Events when a subscriber's circuit opens and closes. */
+  private noteCircuit(obj: EventSubscription, next: Cond | null): void {
+    const was = obj.status?.conditions?.find((c) => c.type === "CircuitOpen")?.status === "True";
+    const is = next?.status === "True";
+    if (is && !was) this.ctx.events.warning(obj, "CircuitOpen", next.message);
+    else if (was && !is) this.ctx.events.normal(obj, "CircuitClosed", "every subscriber process consumes again");
+  }
+
+  /** A Warning Event when scaling stops for a reason the loop does not report itself. */
+  private noteScaling(obj: EventSubscription, next: ScalingStatus["condition"]): void {
+    if (!next || next.status === "True") return;
+    if (next.reason !== "InvalidSpec" && next.reason !== "KedaNotConfigured" && next.reason !== "RenderFailed") return;
+    const prev = obj.status?.conditions?.find((c) => c.type === "Scaling");
+    if (prev?.reason !== next.reason) this.ctx.events.warning(obj, next.reason, next.message);
   }
 
   private async finalize(obj: EventSubscription, stream: string, consumer: string): Promise<ReconcileResult> {
@@ -289,8 +310,7 @@ export class EventSubscriptionReconciler {
     const admin = ctx.nats.admin();
     if (!admin) {
       // Removing the finalizer now would leave the consumer behind in JetStream.
-      await this.failed(obj, stream, consumer, new NatsUnavailable(ctx.nats.lastError)).catch(() => undefined);
-      return { requeueAfterMs: NATS_RETRY_MS };
+      return this.failed(obj, stream, consumer, new NatsUnavailable(ctx.nats.lastError));
     }
     await admin.deleteConsumer(stream, consumer);
     const previous = obj.status?.streamName;
@@ -298,7 +318,7 @@ export class EventSubscriptionReconciler {
     ctx.events.normal(obj, "ConsumerDeleted", `deleted consumer ${consumer}`);
     await removeFinalizer(ctx.writer, EVENTSUBSCRIPTIONS, obj);
     ctx.metrics.forgetSubscription(obj.metadata.namespace, obj.metadata.name);
-    this.observer?.removed(objectKey(obj.metadata.namespace, obj.metadata.name));
+    this.scaling?.loops.run(objectKey(obj.metadata.namespace, obj.metadata.name), undefined);
     return done;
   }
 
@@ -306,4 +326,37 @@ export class EventSubscriptionReconciler {
     const patch = statusPatch(obj.status as Record<string, unknown> | undefined, next as Record<string, unknown>, OWNED);
     if (patch) await this.ctx.writer.patchStatus(EVENTSUBSCRIPTIONS, obj, patch);
   }
+}
+
+/** The Scaling condition as the scaling step says: set, removed (null), or left (undefined). */
+function withScaling(conditions: Condition[], next: ScalingStatus["condition"], now: string, gen: number | undefined): Condition[] {
+  if (next === undefined) return conditions;
+  if (next === null) return conditions.filter((c) => c.type !== "Scaling");
+  return setCondition(conditions, next, now, gen);
+}
+
+/** replicas / lastScaleTime / lastScaleReason: the scaling step's when it has them, else as they were. */
+function scalingFields(current: EventSubscriptionStatus | undefined, s: ScalingStatus | undefined): EventSubscriptionStatus {
+  if (s?.condition === null) return {};
+  return {
+    replicas: s?.replicas ?? current?.replicas,
+    lastScaleTime: s?.lastScaleTime ?? current?.lastScaleTime,
+    lastScaleReason: s?.lastScaleReason ?? current?.lastScaleReason,
+  };
+}
+
+/**
+ * CircuitOpen from what the subscriber processes report (KV bucket jetmesh-circuits): True as
+ * long as one of them holds its circuit open or half-open.
+ */
+function circuitCondition(open: CircuitReport[]): Cond {
+  const first = open[0];
+  if (!first) return { type: "CircuitOpen", status: "False", reason: "Closed", message: "no subscriber process reports an open circuit" };
+  const who = open.length === 1 ? `${first.service} reports` : `${open.length} ${first.service} processes report`;
+  return {
+    type: "CircuitOpen",
+    status: "True",
+    reason: first.state === "half_open" ? "Probing" : "DownstreamFailing",
+    message: `${who} the circuit ${first.state === "half_open" ? "half-open (probing with one message)" : "open"} since ${first.since}: ${first.reason}; messages are held in the stream, not dead-lettered`,
+  };
 }

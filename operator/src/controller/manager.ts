@@ -12,7 +12,7 @@ import { isConflict } from "../kube/rest.ts";
 import type { ControllerName, OperatorMetrics, ReconcileResultLabel } from "../metrics.ts";
 import type { Cache } from "./context.ts";
 import { isRefusedStream } from "./eventstream.ts";
-import { TerminalError, type ReconcileResult } from "./result.ts";
+import { RetryAfterError, TerminalError, type ReconcileResult } from "./result.ts";
 import { WorkQueue, type Outcome } from "./workqueue.ts";
 
 export interface Reconciler {
@@ -78,17 +78,26 @@ export class Controller {
           result = after === undefined ? "success" : after > 0 ? "requeue_after" : "requeue";
           log.debug({ kind, object: key, requeueAfterMs: after }, "reconciled");
         } catch (err) {
-          terminal = err instanceof TerminalError;
-          // A refused spec (a user's typo, recorded in status, looked at again every resync) is
-          // not an operator failure: counted as terminal too, so the reconcile-errors alert,
-          // which leaves terminal errors out, stays quiet.
-          result = "error";
-          outcome = terminal ? { kind: "terminal" } : { kind: "error" };
-          if (isConflict(err)) {
+          if (err instanceof RetryAfterError) {
+            // A known temporary state, already in status: look again after its delay.
+            outcome = { kind: "requeue", afterMs: err.afterMs };
+            result = err.afterMs > 0 ? "requeue_after" : "requeue";
+            log.debug({ kind, object: key, reason: err.reason, requeueAfterMs: err.afterMs }, "waiting (see status)");
+          } else if (isConflict(err)) {
             // Expected now and then: our cached copy was older than the object (e.g. the watch
-            // had not yet delivered our own last write). Retried shortly with fresh data.
+            // had not yet delivered our own last write). Back to the queue (rate limited) to be
+            // retried with fresh data; counted as a requeue, as a controller-runtime reconciler
+            // returning Requeue on a conflict is: no failure of the operator's.
+            outcome = { kind: "error" };
+            result = "requeue";
             log.debug({ kind, object: key }, "conflict writing the object, retrying");
           } else {
+            terminal = err instanceof TerminalError;
+            // A refused spec (a user's typo, recorded in status, looked at again every resync) is
+            // not an operator failure: counted as terminal too, so the reconcile-errors alert,
+            // which leaves terminal errors out, stays quiet.
+            result = "error";
+            outcome = terminal ? { kind: "terminal" } : { kind: "error" };
             // Logged once, here, with the object key; the reconciler already put it in status.
             log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
           }

@@ -10,6 +10,7 @@ import {
   type StreamInfo,
 } from "@nats-io/jetstream";
 import { PAUSED_UNTIL, type DesiredConsumerConfig } from "./consumer-config.ts";
+import { CIRCUIT_BUCKET, type CircuitReport } from "@jetmesh/mesh/consumer-contract";
 import type { DesiredStreamConfig } from "./stream-config.ts";
 import type { MsgHdrs } from "@nats-io/transport-node";
 
@@ -46,6 +47,11 @@ export interface JetStreamAdmin {
   setPaused(stream: string, name: string, paused: boolean): Promise<ConsumerState>;
   /** A stored message by stream sequence; undefined when it is gone (removed, aged out). */
   getMessage(stream: string, seq: number): Promise<StoredEvent | undefined>;
+  /**
+   * The circuit reports the subscriber processes of `consumer` keep in the KV bucket
+   * jetmesh-circuits (one per process whose circuit is not closed); [] when none or no bucket.
+   */
+  circuitReports(consumer: string): Promise<CircuitReport[]>;
   /** JetStream publish with a dedupe id (Nats-Msg-Id); duplicate when the stream had it already. */
   publish(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<{ duplicate: boolean }>;
 }
@@ -74,7 +80,9 @@ export class NatsUnavailable extends Error {
   }
 }
 
-const STREAM_NOT_FOUND = 10059;
+export const STREAM_NOT_FOUND = 10059;
+/** JSStreamSubjectOverlapErr: the subjects overlap with an existing stream's. */
+export const SUBJECTS_OVERLAP = 10065;
 const NO_MESSAGE_FOUND = 10037;
 const CONSUMER_NOT_FOUND = 10014;
 
@@ -183,6 +191,37 @@ export function natsJetStreamAdmin(jsm: JetStreamManager): JetStreamAdmin {
         if (isNotFound(err, NO_MESSAGE_FOUND) || isNotFound(err, STREAM_NOT_FOUND)) return undefined;
         throw classify(err);
       }
+    },
+    async circuitReports(consumer) {
+      // Which processes have an entry (STREAM.INFO with a subjects filter), then each entry
+      // (STREAM.MSG.GET last_by_subj): requests the operator may make anyway, no consumer
+      // needed. History 1 keeps the latest entry per process; the TTL drops stale ones.
+      const stream = `KV_${CIRCUIT_BUCKET}`;
+      let subjects: Record<string, number>;
+      try {
+        subjects = (await jsm.streams.info(stream, { subjects_filter: `$KV.${CIRCUIT_BUCKET}.${consumer}.*` })).state.subjects ?? {};
+      } catch (err) {
+        if (isNotFound(err, STREAM_NOT_FOUND)) return [];
+        throw classify(err);
+      }
+      const out: CircuitReport[] = [];
+      for (const subject of Object.keys(subjects).slice(0, 64)) {
+        let m;
+        try {
+          m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+        } catch (err) {
+          if (isNotFound(err, NO_MESSAGE_FOUND) || isNotFound(err, STREAM_NOT_FOUND)) continue;
+          throw classify(err);
+        }
+        // A delete or purge marker: that process's circuit closed.
+        if (!m || m.header?.get("KV-Operation")) continue;
+        try {
+          out.push(m.json<CircuitReport>());
+        } catch {
+          // not a report: ignored
+        }
+      }
+      return out;
     },
     async publish(subject, data, headers, msgID) {
       try {

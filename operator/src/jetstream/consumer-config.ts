@@ -11,7 +11,7 @@
 // (JetStreamAdmin.setPaused); a consumer created paused starts paused (pause_until).
 import type { ResolvedSubscription } from "../api/spec.ts";
 import type { ConfigDiff } from "./stream-config.ts";
-import { BACKOFF_METADATA_KEY } from "@jetmesh/mesh/consumer-contract";
+import { BACKOFF_METADATA_KEY, CIRCUIT_BREAKER_METADATA_KEY } from "@jetmesh/mesh/consumer-contract";
 
 export interface DesiredConsumerConfig {
   durable_name: string;
@@ -56,6 +56,11 @@ export function backoffText(backoffNs: readonly number[]): string {
   return backoffNs.map(formatDurationNs).join(",");
 }
 
+/** "failureThreshold=10,window=30s,coolDown=10s", as the runtime parses it (parseCircuitBreaker). */
+export function circuitBreakerText(c: { failureThreshold: number; windowNs: number; coolDownNs: number }): string {
+  return `failureThreshold=${c.failureThreshold},window=${formatDurationNs(c.windowNs)},coolDown=${formatDurationNs(c.coolDownNs)}`;
+}
+
 export function consumerDescription(owner: string): string {
   return `JetMesh ${owner}`;
 }
@@ -74,8 +79,11 @@ export function desiredConsumerConfig(name: string, s: ResolvedSubscription, own
     max_deliver: s.maxDeliver,
     max_ack_pending: s.maxAckPending,
     description: consumerDescription(owner),
-    // Only our key: the server adds its own (_nats.*), which the diff ignores.
-    metadata: s.backoffNs.length > 0 ? { [BACKOFF_METADATA_KEY]: backoffText(s.backoffNs) } : {},
+    // Only our keys: the server adds its own (_nats.*), which the diff ignores.
+    metadata: {
+      ...(s.backoffNs.length > 0 ? { [BACKOFF_METADATA_KEY]: backoffText(s.backoffNs) } : {}),
+      ...(s.circuitBreaker ? { [CIRCUIT_BREAKER_METADATA_KEY]: circuitBreakerText(s.circuitBreaker) } : {}),
+    },
   };
   if (s.startFrom.kind === "time") cfg.opt_start_time = s.startFrom.time;
   if (s.types.length === 1) cfg.filter_subject = s.types[0] as string;
@@ -113,6 +121,7 @@ export function diffConsumerConfig(desired: DesiredConsumerConfig, actual: Recor
   const metaDiffers = (desired.metadata[BACKOFF_METADATA_KEY] ?? "") !== (actualMeta[BACKOFF_METADATA_KEY] ?? "");
   const descA = typeof actual.description === "string" ? actual.description : "";
   if (nativeBackoff || metaDiffers) diff.updatable.push("delivery.backoff");
+  if ((desired.metadata[CIRCUIT_BREAKER_METADATA_KEY] ?? "") !== (actualMeta[CIRCUIT_BREAKER_METADATA_KEY] ?? "")) diff.updatable.push("delivery.circuitBreaker");
   // Also clears the "; backoff=..." item operators before the metadata-only schedule wrote.
   if (descA !== desired.description) diff.updatable.push("description");
   if (actual.ack_wait !== desired.ack_wait) diff.updatable.push("delivery.ackWait");

@@ -30,3 +30,28 @@ export function deadLetterMsgId(stream: string, consumer: string, streamSequence
 export function deadLetterSubject(namespace: string, subscription: string): string {
   return `jetmesh.dlq.${namespace}.${subscription}`;
 }
+
+/**
+ * Consumer metadata key holding the subscription's circuit breaker (spec.delivery.circuitBreaker),
+ * e.g. "failureThreshold=10,window=10s,coolDown=5s" (Go-style durations). Absent: no breaker.
+ */
+export const CIRCUIT_BREAKER_METADATA_KEY = "jetmesh.io/circuit-breaker";
+
+/**
+ * The KV bucket where each runtime process reports a circuit that is not closed, under
+ * `<consumer>.<instance>` (JSON CircuitReport); the operator reads it for the CircuitOpen
+ * condition and to hold back scale-out. Entries expire (CIRCUIT_REPORT_TTL_MS) unless refreshed,
+ * so a process that died with an open circuit does not hold it open.
+ */
+export const CIRCUIT_BUCKET = "jetmesh-circuits";
+export const CIRCUIT_REPORT_TTL_MS = 60_000;
+/** How often an open or half-open circuit's report is rewritten (well within the TTL). */
+export const CIRCUIT_REPORT_REFRESH_MS = 10_000;
+
+export interface CircuitReport {
+  state: "open" | "half_open";
+  reason: string;
+  /** RFC 3339: when the circuit opened. */
+  since: string;
+  service: string;
+}

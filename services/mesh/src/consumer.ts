@@ -13,7 +13,9 @@ import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import type { Publisher } from "./publisher.ts";
 import { maskCardNumbers } from "./redact.ts";
 import type { SchemaRegistry } from "./schemas.ts";
-import { BACKOFF_METADATA_KEY, DLQ_HEADERS, deadLetterMsgId } from "./consumer-contract.ts";
+import { BACKOFF_METADATA_KEY, CIRCUIT_BREAKER_METADATA_KEY, DLQ_HEADERS, deadLetterMsgId } from "./consumer-contract.ts";
+import { CircuitBreaker, type CircuitSettings, type CircuitState } from "./circuit-breaker.ts";
+import { CircuitReporter } from "./circuit-report.ts";
 
 export interface HandlerContext {
   /** Publishes a (follow-up) event; the input is acked only after these publishes are acked. */
@@ -74,6 +76,8 @@ export interface DeliveryPolicy {
    * delivery (backoff[n-1] instead of ack_wait).
    */
   backoffFrom: "metadata" | "jetstream" | "none";
+  /** The subscription's circuit breaker (metadata "jetmesh.io/circuit-breaker"); absent: none. */
+  circuitBreaker?: CircuitSettings;
 }
 
 export { BACKOFF_METADATA_KEY };
@@ -106,6 +110,8 @@ export class ConsumerRunner {
   /** Handlers running, checked by one periodic sweep instead of a timer per message. */
   private readonly watched = new Set<Delivery>();
   private sweeper: NodeJS.Timeout | undefined;
+  private breaker: CircuitBreaker | undefined;
+  private readonly circuitReporter: CircuitReporter;
 
   constructor(opts: ConsumerRunnerOptions) {
     this.opts = opts;
@@ -117,6 +123,12 @@ export class ConsumerRunner {
     this.log = (opts.log ?? pino({ level: "silent" })).child({ stream: opts.stream, consumer: opts.consumer });
     this.metrics = opts.registry ? meshMetrics(opts.registry) : undefined;
     this.service = opts.service ?? "unknown";
+    this.circuitReporter = new CircuitReporter(opts.js, opts.consumer, this.log);
+  }
+
+  /** The circuit breaker's state ("closed" when the subscription has none). */
+  get circuitState(): CircuitState {
+    return this.breaker?.state ?? "closed";
   }
 
   /** True while pulling messages from a consumer that exists and a connection that is up. */
@@ -168,6 +180,7 @@ export class ConsumerRunner {
     await Promise.race([this.opts.publisher.flush(), sleep(Math.max(0, deadline - Date.now()))]);
     await Promise.race([this.loop, sleep(Math.max(0, deadline - Date.now()))]);
     clearInterval(this.sweeper);
+    await this.circuitReporter.stop();
     // Abandoned handlers: their results no longer matter (the server redelivers).
     for (const d of this.watched) d.settle("timeout");
   }
@@ -198,6 +211,12 @@ export class ConsumerRunner {
         continue;
       }
       attempt = 0;
+      this.adoptCircuitSettings();
+      if (this.breaker && this.breaker.state !== "closed") {
+        // Open: nothing is fetched until the cool-down has passed; then one message probes.
+        await this.holdOpenCircuit(consumer);
+        continue;
+      }
       this.log.info({ policy: this.policy }, "consuming");
       const batch = this.opts.pullBatch ?? Math.max(64, this.concurrency * 4);
       // Short pull expiry (heartbeat every 2.5 s): when the consumer's leader moves to another
@@ -214,6 +233,12 @@ export class ConsumerRunner {
           m.nak();
           continue;
         }
+        if (this.breaker && this.breaker.state !== "closed") {
+          // Pulled before the circuit opened: handed back for after the cool-down (one
+          // delivery each, once per opening), not handled against a failing downstream.
+          m.nak(Math.max(1000, this.breaker.coolDownLeftMs()));
+          continue;
+        }
         this.consumingNow = true;
         if (this.active >= this.concurrency) await new Promise<void>((r) => this.slotWaiters.push(r));
         else this.active++;
@@ -221,11 +246,84 @@ export class ConsumerRunner {
         void this.handle(m);
       }
       this.consumingNow = false;
-      if (!this.stopping) {
+      if (!this.stopping && this.breaker?.state === "closed") {
         this.log.warn("message iterator ended; re-attaching to the consumer");
         await this.interruptibleSleep(500);
       }
     }
+  }
+
+  /** Reads the circuit settings the consumer carries; keeps the state when they did not change. */
+  private adoptCircuitSettings(): void {
+    const s = this.policy?.circuitBreaker;
+    if (!s) {
+      if (this.breaker && this.breaker.state !== "closed") this.circuitChanged("closed");
+      this.breaker = undefined;
+      return;
+    }
+    const b = this.breaker?.settings;
+    if (b && b.failureThreshold === s.failureThreshold && b.windowMs === s.windowMs && b.coolDownMs === s.coolDownMs) return;
+    this.breaker = new CircuitBreaker(s);
+  }
+
+  /**
+   * The circuit is open: wait out the cool-down (nothing is fetched, so nothing held counts a
+   * delivery), then probe with one message. Its outcome closes the circuit or opens it again.
+   */
+  private async holdOpenCircuit(consumer: Consumer): Promise<void> {
+    const breaker = this.breaker!;
+    // Held on purpose: the runner is healthy, its downstream is not.
+    this.consumingNow = true;
+    for (const w of this.startedWaiters.splice(0)) w.resolve();
+    const wait = breaker.coolDownLeftMs();
+    if (wait > 0) {
+      await this.interruptibleSleep(wait);
+      return;
+    }
+    if (!breaker.probe()) return;
+    this.circuitChanged("half_open");
+    let m: JsMsg | null;
+    try {
+      m = await consumer.next({ expires: 5000 });
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "circuit probe: fetch failed");
+      breaker.failure(`probe fetch failed: ${errorMessage(err)}`);
+      this.circuitChanged("open");
+      return;
+    }
+    if (!m) {
+      // Nothing to probe with: nothing can fail either.
+      breaker.success();
+      this.circuitChanged("closed");
+      return;
+    }
+    if (this.active >= this.concurrency) await new Promise<void>((r) => this.slotWaiters.push(r));
+    else this.active++;
+    await this.handle(m, true);
+  }
+
+  /** A handler's transient failure or timeout. */
+  private circuitFailure(reason: string): void {
+    if (this.breaker?.failure(reason)) {
+      this.circuitChanged("open");
+      // Stop pulling: the consume loop ends and holdOpenCircuit takes over.
+      void this.messages?.close().catch(() => undefined);
+    }
+  }
+
+  private circuitSuccess(): void {
+    if (this.breaker?.success()) this.circuitChanged("closed");
+  }
+
+  private circuitChanged(state: CircuitState): void {
+    const value = state === "closed" ? 0 : state === "half_open" ? 1 : 2;
+    this.metrics?.circuitState.labels(this.service, this.consumerName).set(value);
+    if (state === "open") {
+      this.metrics?.circuitOpened.labels(this.service, this.consumerName).inc();
+      this.log.warn({ reason: this.breaker?.reason, coolDownMs: this.breaker?.settings.coolDownMs }, "circuit open: not fetching until the cool-down has passed");
+    } else if (state === "closed") this.log.info("circuit closed: consuming again");
+    const b = this.breaker;
+    this.circuitReporter.report(state === "closed" || !b ? undefined : { state, reason: b.reason, since: new Date(b.openedAt).toISOString(), service: this.service });
   }
 
   private async watchStatus(messages: ConsumerMessages): Promise<void> {
@@ -288,9 +386,10 @@ export class ConsumerRunner {
     return l;
   }
 
-  private async handle(m: JsMsg): Promise<void> {
+  private async handle(m: JsMsg, probe = false): Promise<void> {
     const started = performance.now();
     const d = new Delivery(m, this.opts.publisher, this.log);
+    d.probe = probe;
     let outcome: Outcome;
     try {
       outcome = await this.process(m, d);
@@ -361,11 +460,13 @@ export class ConsumerRunner {
 
     if (result === "ok") {
       await this.ack(m);
+      this.circuitSuccess();
       return "acked";
     }
     const deliveryCount = ctx.deliveryCount;
     if (result === "timeout") {
       const why = `handler did not finish within the ack wait of ${deadlineMs} ms`;
+      this.circuitFailure(why);
       if (this.exhausted(deliveryCount)) return this.deadLetter(m, "max_deliver", why, deliveryCount);
       // Leave it: the server redelivers once the ack wait expires.
       ctx.log.warn({ deliveryCount }, `${why}; the server will redeliver it`);
@@ -374,10 +475,14 @@ export class ConsumerRunner {
     const err = result.err;
     if (err instanceof TerminalError) return this.deadLetter(m, "terminal", err.message, deliveryCount);
     if (err instanceof InvalidEventError) return this.deadLetter(m, err.reason, err.message, deliveryCount);
+    this.circuitFailure(errorMessage(err));
     if (this.exhausted(deliveryCount)) {
       return this.deadLetter(m, "max_deliver", `failed ${deliveryCount} deliveries; last error: ${errorMessage(err)}`, deliveryCount);
     }
-    const delay = err instanceof TransientError && err.delayMs !== undefined ? err.delayMs : this.retryDelay(deliveryCount);
+    let delay = err instanceof TransientError && err.delayMs !== undefined ? err.delayMs : this.retryDelay(deliveryCount);
+    // A failed probe's message waits out more than the next cool-down, so the next probe is
+    // another message and no one message spends its deliveries on probes.
+    if (ctx.probe && this.breaker) delay = Math.max(delay, 3 * this.breaker.settings.coolDownMs);
     ctx.log.warn({ err: errorMessage(err), deliveryCount, retryInMs: delay }, "handler failed; retrying");
     m.nak(delay);
     return "retried";
@@ -489,6 +594,8 @@ export class ConsumerRunner {
 /** One message being handled; also the handler's context. */
 class Delivery implements HandlerContext {
   readonly publishes: Promise<PubAck>[] = [];
+  /** The one message fetched while the circuit is half-open. */
+  probe = false;
   readonly subject: string;
   /** performance.now() at which the handler's time is up. */
   deadline = Infinity;
@@ -575,10 +682,23 @@ export function deliveryPolicyOf(info: ConsumerInfo): DeliveryPolicy {
     maxDeliver: c.max_deliver === undefined || c.max_deliver <= 0 ? -1 : c.max_deliver,
     ackWaitMs: c.ack_wait ? Math.round(c.ack_wait / 1e6) : 30_000,
   };
+  const circuit = parseCircuitBreaker(c.metadata?.[CIRCUIT_BREAKER_METADATA_KEY]);
+  const withCircuit = circuit ? { ...base, circuitBreaker: circuit } : base;
   const fromMeta = parseBackoffList(c.metadata?.[BACKOFF_METADATA_KEY]);
-  if (fromMeta) return { ...base, backoffMs: fromMeta, backoffFrom: "metadata" };
-  if (c.backoff && c.backoff.length > 0) return { ...base, backoffMs: c.backoff.map((ns) => Math.round(ns / 1e6)), backoffFrom: "jetstream" };
-  return { ...base, backoffMs: [], backoffFrom: "none" };
+  if (fromMeta) return { ...withCircuit, backoffMs: fromMeta, backoffFrom: "metadata" };
+  if (c.backoff && c.backoff.length > 0) return { ...withCircuit, backoffMs: c.backoff.map((ns) => Math.round(ns / 1e6)), backoffFrom: "jetstream" };
+  return { ...withCircuit, backoffMs: [], backoffFrom: "none" };
+}
+
+/** "failureThreshold=10,window=10s,coolDown=5s" to settings; undefined if absent or malformed (no breaker). */
+export function parseCircuitBreaker(text: string | undefined): CircuitSettings | undefined {
+  if (!text) return undefined;
+  const fields = new Map(text.split(",").map((kv) => kv.split("=").map((x) => x.trim()) as [string, string | undefined]));
+  const threshold = Number(fields.get("failureThreshold"));
+  const window = parseBackoffList(fields.get("window"));
+  const coolDown = parseBackoffList(fields.get("coolDown"));
+  if (!Number.isInteger(threshold) || threshold < 1 || window?.length !== 1 || coolDown?.length !== 1) return undefined;
+  return { failureThreshold: threshold, windowMs: window[0]!, coolDownMs: coolDown[0]! };
 }
 
 const DURATION = /^([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)/;

@@ -8,6 +8,8 @@ export * from "./publisher.ts";
 export * from "./schemas.ts";
 export * from "./kv.ts";
 export * from "./consumer.ts";
+export * from "./circuit-breaker.ts";
+export { CIRCUIT_BUCKET, CIRCUIT_BREAKER_METADATA_KEY, type CircuitReport } from "./consumer-contract.ts";
 export * from "./config.ts";
 export * from "./service.ts";
 export * from "./redact.ts";

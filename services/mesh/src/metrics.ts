@@ -11,6 +11,8 @@ export interface MeshMetrics {
   natsConnected: Gauge<"service">;
   httpRequests: Counter<"service" | "route" | "code">;
   httpRejected: Counter<"service" | "reason">;
+  circuitState: Gauge<"service" | "consumer">;
+  circuitOpened: Counter<"service" | "consumer">;
 }
 
 const cache = new WeakMap<Registry, MeshMetrics>();
@@ -31,6 +33,18 @@ export function meshMetrics(registry: Registry): MeshMetrics {
       help: "Time from receiving an event to settling it (ack, nak or dead-letter).",
       labelNames: ["service", "type"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    circuitState: new Gauge({
+      name: "jetmesh_circuit_state",
+      help: "The subscription's circuit breaker: 0 closed, 1 half-open (probing with one message), 2 open (not fetching).",
+      labelNames: ["service", "consumer"],
+      registers,
+    }),
+    circuitOpened: new Counter({
+      name: "jetmesh_circuit_opened_total",
+      help: "Times the circuit opened (from closed, or again after a failed probe).",
+      labelNames: ["service", "consumer"],
       registers,
     }),
     inFlight: new Gauge({ name: "jetmesh_events_in_flight", help: "Events being handled right now.", labelNames: ["service"], registers }),

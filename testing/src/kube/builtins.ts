@@ -32,6 +32,8 @@ export const BUILTIN_TYPES: ResourceType[] = [
     status: true,
     scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".spec.selector" },
   }),
+  // Stored as sent: what the operator renders for EventSubscriptions in scaling mode hpa.
+  rt({ group: "autoscaling", version: "v2", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers", namespaced: true, shortNames: ["hpa"], categories: ["all"], status: true, strategicMerge: false }),
   rt({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true, createOnUpdate: true }),
   // Stored as sent (no authorization here, no policy enforcement): what `helm install` of the
   // chart creates besides Deployments and Services.
