@@ -14,7 +14,8 @@
 #
 # Prints one line per tool set on stdout: `<name>=<bin dir>`. Progress goes to stderr. A build
 # lands in a temporary folder first and is moved into place whole, so an interrupted build
-# never leaves a half-filled cache entry.
+# never leaves a half-filled cache entry. With JETMESH_TOOLS_NO_BUILD=1 nothing is built: a
+# tool set that is not in the cache is left out of the output.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
@@ -31,6 +32,7 @@ need_go() {
 install_dir() {
   local name=$1 version=$2 builder=$3 dest="$cache/$1/$2"
   if [ ! -f "$dest/.complete" ]; then
+    [ "${JETMESH_TOOLS_NO_BUILD:-}" != 1 ] || return 0
     local tmp start
     mkdir -p "$cache/$name"
     tmp="$(mktemp -d "$cache/$name/.build-XXXXXX")"
