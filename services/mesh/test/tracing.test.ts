@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { startJaeger, startNats, toolPathIfBuilt, waitFor, type Jaeger, type JaegerSpan, type NatsCluster } from "@jetmesh/testing";
-import { ConsumerRunner, newEvent, parseTracingConfig, Publisher, startTracing, traceIdOf, type Tracing } from "@jetmesh/mesh";
+import { Kvm } from "@nats-io/kv";
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import { ConsumerRunner, newEvent, parseTracingConfig, Publisher, startTracing, traceIdOf, traceKv, updateKv, type Tracing } from "@jetmesh/mesh";
 
 function parsed(env: Record<string, string | undefined>) {
   const problems: string[] = [];
@@ -150,5 +152,34 @@ describe.skipIf(!jaegerBin)("a dead-lettered event's trace (real Jaeger; needs t
     expect(dead.references).toEqual([expect.objectContaining({ refType: "CHILD_OF", spanID: attempts[2]!.spanID })]);
     expect(tag(dead, "jetmesh.dead_letter.reason")).toBe("max_deliver");
     expect(tag(dead, "messaging.destination.name")).toBe("dlq.tr");
+  });
+});
+
+describe("KV spans (traceKv)", () => {
+  it("a span per read and write, a failed compare-and-set as an error; watches and listings pass through", async () => {
+    const nats = await startNats();
+    const nc = await connect({ servers: nats.url });
+    try {
+      const exporter = new InMemorySpanExporter();
+      const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+      const raw = await new Kvm(nc).create("traced", { history: 1 });
+      const kv = traceKv(raw, "traced", provider.getTracer("test"));
+      await updateKv<{ n: number }>(kv, "k", (c) => ({ n: (c?.n ?? 0) + 1 }));
+      await raw.put("k", JSON.stringify({ n: 5 }));
+      await expect(kv.update("k", "{}", 1)).rejects.toThrow();
+      const keys: string[] = [];
+      for await (const k of await kv.keys()) keys.push(k);
+      expect(keys).toEqual(["k"]);
+      expect(traceKv(raw, "traced", undefined)).toBe(raw);
+      const spans = exporter.getFinishedSpans().map((x) => ({ name: x.name, key: x.attributes["db.nats.kv.key"], error: x.status.code === 2 }));
+      expect(spans).toEqual([
+        { name: "get traced", key: "k", error: false },
+        { name: "create traced", key: "k", error: false },
+        { name: "update traced", key: "k", error: true },
+      ]);
+    } finally {
+      await nc.close();
+      await nats.destroy();
+    }
   });
 });
