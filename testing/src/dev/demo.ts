@@ -224,7 +224,7 @@ async function main(): Promise<number> {
   process.stdout.write("==> invariant check (every order terminal exactly once, stock conserved, no double charge):\n");
   const verdict = await runShopVerify(rootDir, ep.natsUrl, 60);
   process.stdout.write(verdict.text + "\n");
-  if (ep.jaegerUrl && traced.orderId) process.stdout.write(`==> one order's trace (${traced.orderId}, through all four services): ${ep.jaegerUrl}/trace/${traced.traceId}\n`);
+  if (ep.jaegerUrl && traced.orderId) process.stdout.write(`==> one order's trace (${traced.orderId}, through all four services): ${ep.jaegerUrl}/trace/${traced.traceId} (JSON: ${ep.jaegerUrl}/api/traces/${traced.traceId})\n`);
   else if (!ep.jaegerUrl) process.stdout.write("==> traces: Jaeger is not running (tools/ensure.sh jaeger builds it; the next make dev starts it)\n");
   await nc.close();
   return verdict.ok && failed === 0 ? 0 : 1;
