@@ -31,9 +31,9 @@ lint: install
 	npm run --silent deps
 
 # The pinned tools (tools/versions.env), built or fetched once into ~/.cache/jetmesh and
-# reused: kube-apiserver, kube-controller-manager, etcd, nats-server, nats, kubectl, helm 3/4.
+# reused: kube-apiserver, kube-controller-manager, etcd, nats-server, nats, kubectl, helm 3/4, jaeger.
 tools:
-	@echo "==> tools: kube-apiserver, kube-controller-manager, etcd, nats-server, kubectl, helm (tools/ensure.sh; cached in $${JETMESH_TOOLS_CACHE:-~/.cache/jetmesh})"
+	@echo "==> tools: kube-apiserver, kube-controller-manager, etcd, nats-server, kubectl, helm, jaeger (tools/ensure.sh; cached in $${JETMESH_TOOLS_CACHE:-~/.cache/jetmesh})"
 	@./tools/ensure.sh all >/dev/null
 
 # V8 coverage of the code the test processes run (services the tests spawn as processes are not

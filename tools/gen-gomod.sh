@@ -5,8 +5,11 @@
 # go.mod at that exact version becomes `replace <module> => <module> <version>`, the
 # version being the one that project release publishes for it (v0.35.4 for k8s.io/kubernetes
 # v1.35.4's staging modules; the same version for etcd's sibling modules). The list is read
-# from the version's own go.mod, never copied by hand.
-#   gen-gomod.sh <dir> <module> <version> <staging-version> <tool package>...
+# from the version's own go.mod, never copied by hand. Replaces that already name a module
+# version (jaeger's `github.com/Shopify/sarama => github.com/Shopify/sarama v1.33.0`) are also
+# ignored in a dependency, so they are copied as they are; that is why `go install
+# module/cmd@version` refuses such a project.
+#   gen-gomod.sh <dir> <module> <version> <staging-version|-> <tool package>...
 set -euo pipefail
 dir=$1 mod=$2 ver=$3 staging=$4; shift 4
 modfile="$(cd "$dir" && GOFLAGS=-mod=mod go mod download -json "$mod@$ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
@@ -24,7 +27,13 @@ goline="$(grep -E '^go [0-9]' "$modfile" | head -1)"
   echo
   # `a => ./relative/path` lines, inside or outside a replace ( ... ) block
   # (etcd's `=> ./FORBIDDEN_DEPENDENCY` lines are guards against importing a module, not modules)
-  grep -E '^\s*(replace\s+)?[^ ]+\s+=>\s+\.{1,2}/' "$modfile" | grep -v FORBIDDEN_DEPENDENCY |
+  { grep -E '^\s*(replace\s+)?[^ ]+\s+=>\s+\.{1,2}/' "$modfile" || true; } | { grep -v FORBIDDEN_DEPENDENCY || true; } |
     sed -E 's/^\s*(replace\s+)?//' | awk '{print $1}' | sort -u |
-    while read -r m; do echo "replace $m => $m $staging"; done
+    while read -r m; do
+      [ "$staging" != - ] || { echo "gen-gomod: $mod@$ver replaces $m with a path: give a staging version" >&2; exit 1; }
+      echo "replace $m => $m $staging"
+    done
+  # `a => b vX` lines: module-to-version replaces
+  { grep -E '^\s*(replace\s+)?[^ ]+(\s+v[^ ]+)?\s+=>\s+[^ ./][^ ]*\s+v[^ ]+\s*$' "$modfile" || true; } |
+    sed -E 's/^\s*(replace\s+)?/replace /' | sort -u
 } > "$dir/go.mod"

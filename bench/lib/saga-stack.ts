@@ -56,6 +56,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     LOG_LEVEL: "warn",
     SHOP_KV_STORAGE: opts.storage,
     INVENTORY_SEED: opts.skus.map((s) => `${s}=${opts.stockPerSku}`).join(","),
+    // Tracing as the caller's env says (OTEL_EXPORTER_OTLP_ENDPOINT...; off without it).
+    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith("OTEL_") && e[1] !== undefined)),
     ...opts.env,
   };
   for (const name of SHOP_SERVICES) {

@@ -5,6 +5,7 @@ import type { NatsSettings } from "./jetstream/connection.ts";
 import type { LeaderOptions } from "./kube/leader.ts";
 import { parse as parseYaml } from "yaml";
 import { reservedSubjectProblem, type SubjectPolicy } from "./api/tenancy.ts";
+import { parseTracingConfig, type TracingConfig } from "@jetmesh/mesh/tracing";
 
 export interface OperatorConfig {
   /** Path of a kubeconfig; undefined = in-cluster service account (or ~/.kube/config). */
@@ -31,6 +32,8 @@ export interface OperatorConfig {
   subjectPolicy: SubjectPolicy;
   /** Namespaces whose resources this operator serves; empty: every namespace. */
   watchNamespaces: string[];
+  /** The standard OTEL_* variables: a span per reconcile when an OTLP endpoint is set. */
+  tracing: TracingConfig;
 }
 
 export class ConfigError extends Error {
@@ -141,6 +144,9 @@ export function parseConfig(env: Env = process.env): OperatorConfig {
   const retryPeriodMs = seconds(env, "LEASE_RETRY_PERIOD_SECONDS", Math.min(2, leaseDurationMs / 5 / 1000), 0.05);
   if (renewDeadlineMs >= leaseDurationMs) throw new ConfigError("LEASE_RENEW_DEADLINE_SECONDS must be shorter than LEASE_DURATION_SECONDS");
   if (retryPeriodMs >= renewDeadlineMs) throw new ConfigError("LEASE_RETRY_PERIOD_SECONDS must be shorter than LEASE_RENEW_DEADLINE_SECONDS");
+  const tracingProblems: string[] = [];
+  const tracing = parseTracingConfig(env, tracingProblems);
+  if (tracingProblems.length > 0) throw new ConfigError(tracingProblems.join("; "));
 
   return {
     kubeconfigPath: optional(env, "KUBECONFIG"),
@@ -165,5 +171,6 @@ export function parseConfig(env: Env = process.env): OperatorConfig {
     natsMonitoringEndpoint: optional(env, "NATS_MONITORING_ENDPOINT"),
     subjectPolicy: subjectPolicy(env),
     watchNamespaces: watchNamespaces(env),
+    tracing,
   };
 }

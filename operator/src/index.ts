@@ -24,6 +24,7 @@ import { AutoscalerLoops } from "./controller/autoscalers.ts";
 import { ScalerObjects } from "./controller/scaler-objects.ts";
 import type { ScalingAccess } from "./controller/scaling.ts";
 import { DeploymentScaleTarget, JetStreamLagSource } from "./autoscale/index.ts";
+import { startTracing } from "@jetmesh/mesh/tracing";
 
 export { parseConfig, ConfigError, type OperatorConfig } from "./config.ts";
 export type { EventStream, EventSubscription } from "./api/types.ts";
@@ -98,7 +99,8 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
 
   const streamReconciler = new EventStreamReconciler(ctx);
   const subscriptionReconciler = new EventSubscriptionReconciler(ctx, scaling);
-  controller = new Controller({ workers: config.workers, resyncMs: config.resyncMs, metrics, log }, streamReconciler, subscriptionReconciler);
+  const tracing = startTracing(config.tracing, "jetmesh-operator");
+  controller = new Controller({ workers: config.workers, resyncMs: config.resyncMs, metrics, log, tracer: tracing?.tracer }, streamReconciler, subscriptionReconciler);
   controller.setCaches(streams, subscriptions);
 
   let leading = false;
@@ -161,6 +163,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
       await new Promise<void>((r) => http.server.close(() => r()));
       http.server.closeAllConnections();
       rest.close();
+      await tracing?.shutdown().catch((err: Error) => log.warn({ err: err.message }, "spans not exported"));
     },
   };
 }

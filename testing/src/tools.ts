@@ -1,5 +1,5 @@
 // Where the pinned tools live: kube-apiserver, kube-controller-manager, etcd, nats-server, the
-// nats CLI, kubectl and helm 3/4. tools/ensure.sh builds or fetches them into a cache outside
+// nats CLI, kubectl and helm 3/4, jaeger. tools/ensure.sh builds or fetches them into a cache outside
 // the clone (~/.cache/jetmesh) and prints their folders; `make test` runs it once up front, so
 // here it answers from the cache at once. Run directly (a single `vitest run` file), a cold
 // cache is built on first use, its progress lines going to stderr.
@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export type Tool = "kube-apiserver" | "kube-controller-manager" | "etcd" | "nats-server" | "nats" | "kubectl" | "helm" | "helm3";
+export type Tool = "kube-apiserver" | "kube-controller-manager" | "etcd" | "nats-server" | "nats" | "kubectl" | "helm" | "helm3" | "jaeger";
 
 const ENSURE = fileURLToPath(new URL("../../tools/ensure.sh", import.meta.url));
 
@@ -23,6 +23,7 @@ const TOOLS: Record<Tool, { set: string; file: string; env: string }> = {
   kubectl: { set: "kubectl", file: "kubectl", env: "KUBECTL" },
   helm: { set: "kubectl", file: "helm", env: "HELM" },
   helm3: { set: "helm3", file: "helm", env: "HELM3" },
+  jaeger: { set: "jaeger", file: "jaeger", env: "JAEGER_BIN" },
 };
 
 const dirs = new Map<string, string>();
@@ -39,6 +40,19 @@ function setDir(set: string): string {
   const dir = dirs.get(set);
   if (!dir) throw new Error(`tools/ensure.sh ${set} printed no folder for ${set}:\n${out}`);
   return dir;
+}
+
+/**
+ * The path of a pinned tool if it is at hand (its env override, or built in the cache), else
+ * undefined: for what uses a tool only when present (`make dev`'s Jaeger), never building it.
+ */
+export function toolPathIfBuilt(tool: Tool): string | undefined {
+  const t = TOOLS[tool];
+  const override = process.env[t.env];
+  if (override) return existsSync(override) ? override : undefined;
+  const out = execFileSync("bash", [ENSURE, t.set], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, JETMESH_TOOLS_NO_BUILD: "1" } });
+  const dir = out.split("\n").find((l) => l.startsWith(`${t.set}=`))?.slice(t.set.length + 1);
+  return dir && existsSync(join(dir, t.file)) ? join(dir, t.file) : undefined;
 }
 
 /** The path of a pinned tool: its env override, else the tools cache (built on first use). */

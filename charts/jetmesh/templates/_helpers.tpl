@@ -324,3 +324,26 @@ publish:
 subscribe:
   allow: ["_INBOX.>"]
 {{- end -}}
+
+{{/* OpenTelemetry env (docs/monitoring.md#traces), nothing without tracing.otlpEndpoint.
+     Call with (dict "ctx" $ "component" <name>): the component is the span's service.name. */}}
+{{- define "jetmesh.tracingEnv" -}}
+{{- with .ctx.Values.tracing }}
+{{- if .otlpEndpoint }}
+{{- $attrs := list (printf "k8s.namespace.name=%s" $.ctx.Release.Namespace) (printf "service.namespace=%s" $.ctx.Release.Namespace) }}
+{{- range $k, $v := .resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%s" $k $v) }}
+{{- end }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .otlpEndpoint | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ $.component | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .samplerRatio | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -293,6 +293,29 @@ describe("values the chart refuses while rendering", () => {
       expect(() => renderChart(overlay)).toThrow(message);
     });
   }
+  it("tracing: every component gets the OTEL_* env naming itself, and its NetworkPolicy lets spans out", () => {
+    const { objects } = renderChart(loadYaml(join(chartDir, "examples", "tracing.yaml")));
+    const deployments = objects.filter((o) => o.kind === "Deployment");
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(["jetmesh-inventory", "jetmesh-operator", "jetmesh-order", "jetmesh-payment", "jetmesh-shipping"]);
+    for (const d of deployments) {
+      // Traces name the component (order, payment, ...), not the release's object.
+      const service = d.metadata.name === "jetmesh-operator" ? "jetmesh-operator" : d.metadata.name.replace(/^jetmesh-/, "");
+      const env = Object.fromEntries((d.spec.template.spec.containers[0].env as Obj[]).map((e) => [e.name, e.value]));
+      expect(env, d.metadata.name).toMatchObject({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel-collector.observability:4318",
+        OTEL_SERVICE_NAME: service,
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "0.1",
+        OTEL_RESOURCE_ATTRIBUTES: "k8s.namespace.name=shop,service.namespace=shop,deployment.environment.name=production",
+      });
+    }
+    for (const np of objects.filter((o) => o.kind === "NetworkPolicy")) {
+      expect((np.spec.egress as Obj[]).some((e) => e.ports?.some((p: Obj) => p.port === 4318)), np.metadata.name).toBe(true);
+    }
+    // Off by default: no OTEL_* variable anywhere.
+    expect(JSON.stringify(renderChart({}).objects)).not.toContain("OTEL_");
+  });
+
   it("per-service NATS users: each pod reads only its own Secret, the operator its own", () => {
     const { objects } = renderChart(loadYaml(join(chartDir, "examples", "per-service-nats-users.yaml")));
     const pod = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.labels["app.kubernetes.io/name"] === name)!.spec.template.spec;

@@ -155,6 +155,11 @@ describe("the HTTP edge (docs/http.md)", () => {
       CONCURRENCY: "64",
     });
     expect(deploy("notifications")?.spec.template.spec.containers[0].image).toMatch(/jetmesh-notifications:/);
+    // With tracing on, the ingress and the dispatchers (Node, the runtime's spans) export too.
+    const traced = render("edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\ntracing: {otlpEndpoint: \"http://collector:4318\"}\n");
+    const tdeploy = (name: string) => traced.find((o) => o.kind === "Deployment" && o.metadata.name === name);
+    expect(env(tdeploy("jetmesh-ingress"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "jetmesh-ingress" });
+    expect(env(tdeploy("notifications-dispatcher"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "notifications-dispatcher" });
     expect(objs.find((o) => o.kind === "EventSubscription" && o.metadata.name === "notifications")?.spec.subscriber.http.service).toBe("notifications");
   });
 

@@ -5,6 +5,7 @@
 // controller-runtime's metric names and result labels: success, requeue, requeue_after, error;
 // a TerminalError is an error that is also counted as terminal and not retried).
 import type { Logger } from "pino";
+import { SpanStatusCode, type Tracer } from "@jetmesh/mesh/tracing";
 import { objectKey, splitKey } from "../api/names.ts";
 import type { EventStream, EventSubscription } from "../api/types.ts";
 import type { ChangeType } from "../kube/informer.ts";
@@ -34,6 +35,8 @@ export interface ControllerOptions {
   resyncMs: number;
   metrics: OperatorMetrics;
   log: Logger;
+  /** A span per reconcile (`reconcile EventSubscription`) when tracing is on. */
+  tracer?: Tracer | undefined;
 }
 
 export class Controller {
@@ -57,56 +60,57 @@ export class Controller {
   }
 
   private queue(kind: "EventStream" | "EventSubscription", r: Reconciler, after?: (key: string, outcome: Outcome) => void): WorkQueue {
-    const { metrics, log } = this.opts;
+    const { metrics, log, tracer } = this.opts;
     const controller: ControllerName = kind === "EventStream" ? "eventstream" : "eventsubscription";
     metrics.maxConcurrentReconciles.set({ controller }, this.opts.workers);
+    const process = async (key: string): Promise<Outcome> => {
+      const started = performance.now();
+      metrics.activeWorkers.inc({ controller });
+      let outcome: Outcome;
+      let result: ReconcileResultLabel;
+      let terminal = false;
+      try {
+        const res = await r.reconcile(key);
+        const after = res.requeueAfterMs;
+        outcome = after !== undefined ? { kind: "requeue", afterMs: after } : { kind: "ok" };
+        result = after === undefined ? "success" : after > 0 ? "requeue_after" : "requeue";
+        log.debug({ kind, object: key, requeueAfterMs: after }, "reconciled");
+      } catch (err) {
+        if (err instanceof RetryAfterError) {
+          // A known temporary state, already in status: look again after its delay.
+          outcome = { kind: "requeue", afterMs: err.afterMs };
+          result = err.afterMs > 0 ? "requeue_after" : "requeue";
+          log.debug({ kind, object: key, reason: err.reason, requeueAfterMs: err.afterMs }, "waiting (see status)");
+        } else if (isConflict(err)) {
+          // Expected now and then: our cached copy was older than the object (e.g. the watch
+          // had not yet delivered our own last write). Back to the queue (rate limited) to be
+          // retried with fresh data; counted as a requeue, as a controller-runtime reconciler
+          // returning Requeue on a conflict is: no failure of the operator's.
+          outcome = { kind: "error" };
+          result = "requeue";
+          log.debug({ kind, object: key }, "conflict writing the object, retrying");
+        } else {
+          terminal = err instanceof TerminalError;
+          // A refused spec (a user's typo, recorded in status, looked at again every resync) is
+          // not an operator failure: counted as terminal too, so the reconcile-errors alert,
+          // which leaves terminal errors out, stays quiet.
+          result = "error";
+          outcome = terminal ? { kind: "terminal" } : { kind: "error" };
+          // Logged once, here, with the object key; the reconciler already put it in status.
+          log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
+        }
+      }
+      metrics.activeWorkers.dec({ controller });
+      metrics.reconciled(controller, result, terminal, (performance.now() - started) / 1000);
+      after?.(key, outcome);
+      return outcome;
+    };
     return new WorkQueue({
       concurrency: this.opts.workers,
       baseDelayMs: 100,
       maxDelayMs: 60_000,
       metrics: metrics.queue(controller),
-      process: async (key) => {
-        const started = performance.now();
-        metrics.activeWorkers.inc({ controller });
-        let outcome: Outcome;
-        let result: ReconcileResultLabel;
-        let terminal = false;
-        try {
-          const res = await r.reconcile(key);
-          const after = res.requeueAfterMs;
-          outcome = after !== undefined ? { kind: "requeue", afterMs: after } : { kind: "ok" };
-          result = after === undefined ? "success" : after > 0 ? "requeue_after" : "requeue";
-          log.debug({ kind, object: key, requeueAfterMs: after }, "reconciled");
-        } catch (err) {
-          if (err instanceof RetryAfterError) {
-            // A known temporary state, already in status: look again after its delay.
-            outcome = { kind: "requeue", afterMs: err.afterMs };
-            result = err.afterMs > 0 ? "requeue_after" : "requeue";
-            log.debug({ kind, object: key, reason: err.reason, requeueAfterMs: err.afterMs }, "waiting (see status)");
-          } else if (isConflict(err)) {
-            // Expected now and then: our cached copy was older than the object (e.g. the watch
-            // had not yet delivered our own last write). Back to the queue (rate limited) to be
-            // retried with fresh data; counted as a requeue, as a controller-runtime reconciler
-            // returning Requeue on a conflict is: no failure of the operator's.
-            outcome = { kind: "error" };
-            result = "requeue";
-            log.debug({ kind, object: key }, "conflict writing the object, retrying");
-          } else {
-            terminal = err instanceof TerminalError;
-            // A refused spec (a user's typo, recorded in status, looked at again every resync) is
-            // not an operator failure: counted as terminal too, so the reconcile-errors alert,
-            // which leaves terminal errors out, stays quiet.
-            result = "error";
-            outcome = terminal ? { kind: "terminal" } : { kind: "error" };
-            // Logged once, here, with the object key; the reconciler already put it in status.
-            log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
-          }
-        }
-        metrics.activeWorkers.dec({ controller });
-        metrics.reconciled(controller, result, terminal, (performance.now() - started) / 1000);
-        after?.(key, outcome);
-        return outcome;
-      },
+      process: tracer ? (key) => traceReconcile(tracer, kind, key, process) : process,
     });
   }
 
@@ -179,4 +183,20 @@ export class Controller {
     this.pause();
     await Promise.all([this.streamQueue.stop(), this.subscriptionQueue.stop()]);
   }
+}
+
+/** One root span per reconcile, with the object and what came of it. */
+function traceReconcile(tracer: Tracer, kind: "EventStream" | "EventSubscription", key: string, process: (key: string) => Promise<Outcome>): Promise<Outcome> {
+  const { namespace, name } = splitKey(key);
+  return tracer.startActiveSpan(`reconcile ${kind}`, { root: true, attributes: { "jetmesh.kind": kind, "k8s.namespace.name": namespace, "jetmesh.object.name": name } }, async (span) => {
+    try {
+      const outcome = await process(key);
+      span.setAttribute("jetmesh.reconcile.result", outcome.kind);
+      if (outcome.kind === "requeue") span.setAttribute("jetmesh.reconcile.requeue_after_ms", outcome.afterMs);
+      if (outcome.kind === "error") span.setStatus({ code: SpanStatusCode.ERROR });
+      return outcome;
+    } finally {
+      span.end();
+    }
+  });
 }

@@ -32,7 +32,7 @@ export const inventoryService = {
   config: inventoryConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<InventoryConfig>) {
-    const kv = await openBucket(ctx.js, STOCK_BUCKET, ctx.config.buckets);
+    const kv = await openBucket(ctx.js, STOCK_BUCKET, ctx.config.buckets, ctx.tracer);
     const inventory = new Inventory(kv);
     const { seeded, kept } = await inventory.seed(ctx.config.seed, new Date().toISOString());
     ctx.log.info({ seeded, kept }, "stock seeded (existing SKUs kept as they are)");

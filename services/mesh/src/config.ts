@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "./errors.ts";
 import { redactUrls } from "./redact.ts";
+import { parseTracingConfig, type TracingConfig } from "./tracing.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -45,6 +46,8 @@ export interface BaseConfig {
   publishMaxInFlight: number;
   /** PUBLISH_TIMEOUT_MS: how long a publish waits for JetStream's ack (default 10000). */
   publishTimeoutMs: number;
+  /** The standard OTEL_* variables (tracing.ts): off without an OTLP endpoint. */
+  tracing: TracingConfig;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -131,6 +134,7 @@ export function parseBaseConfig(env: Env): BaseConfig {
     shutdownTimeoutMs: int("SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     publishMaxInFlight: int("PUBLISH_MAX_IN_FLIGHT", 256, 1, 100_000),
     publishTimeoutMs: int("PUBLISH_TIMEOUT_MS", 10_000, 100, 600_000),
+    tracing: parseTracingConfig(env, problems),
   };
   if (stream !== undefined) config.stream = stream;
   if (consumer !== undefined) config.consumer = consumer;

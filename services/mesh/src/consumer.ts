@@ -3,7 +3,8 @@
 // delay (retry), dead-letter then ack (terminal, invalid, or out of deliveries), or, for a
 // handler that outlives its ack deadline, redelivery by the server.
 import type { Consumer, ConsumerInfo, ConsumerMessages, JetStreamClient, JsMsg, PubAck } from "@nats-io/jetstream";
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
+import { headers as natsHeaders, Match, type MsgHdrs } from "@nats-io/transport-node";
+import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@opentelemetry/api";
 import { pino, type Logger } from "pino";
 import type { Registry } from "prom-client";
 import { decodeMessage, type CloudEvent } from "./binding.ts";
@@ -16,6 +17,7 @@ import type { SchemaRegistry } from "./schemas.ts";
 import { BACKOFF_METADATA_KEY, CIRCUIT_BREAKER_METADATA_KEY, DLQ_HEADERS, deadLetterMsgId } from "./consumer-contract.ts";
 import { CircuitBreaker, type CircuitSettings, type CircuitState } from "./circuit-breaker.ts";
 import { CircuitReporter } from "./circuit-report.ts";
+import { contextOfTraceparent, eventAttributes, remoteSpanContext, SPAN_ATTRIBUTES, withSpan } from "./tracing.ts";
 
 export interface HandlerContext {
   /** Publishes a (follow-up) event; the input is acked only after these publishes are acked. */
@@ -60,6 +62,8 @@ export interface ConsumerRunnerOptions {
   doubleAck?: boolean;
   /** Messages requested per pull (default max(64, 4 × concurrency)). */
   pullBatch?: number;
+  /** A consumer span per delivery (tracing.ts); none: no spans, no cost. */
+  tracer?: Tracer | undefined;
 }
 
 /** What the runner learned from the consumer's info at start. */
@@ -390,19 +394,51 @@ export class ConsumerRunner {
     const started = performance.now();
     const d = new Delivery(m, this.opts.publisher, this.log);
     d.probe = probe;
-    let outcome: Outcome;
+    const span = this.opts.tracer ? this.startSpan(this.opts.tracer, m) : undefined;
+    let outcome: Outcome = "retried";
     try {
-      outcome = await this.process(m, d);
+      outcome = span ? await withSpan(span, () => this.process(m, d)) : await this.process(m, d);
     } catch (err) {
       // Only reachable through a bug in the runner itself; the message is redelivered.
       this.log.error({ err: errorMessage(err), subject: m.subject }, "unexpected runner error");
       outcome = "retried";
     } finally {
       this.release();
+      if (span) endSpan(span, d, outcome);
     }
     const l = this.labels(d.type);
     l[outcome].inc();
     l.seconds.observe((performance.now() - started) / 1000);
+  }
+
+  /**
+   * The consumer span of one delivery: a child of the producer span that ce-traceparent names
+   * (and linked to it, as the messaging conventions ask), so every attempt of an event shows
+   * under its publish, in order, with its delivery count and what became of it.
+   */
+  private startSpan(tracer: Tracer, m: JsMsg): Span {
+    const traceparent = m.headers?.get("ce-traceparent", Match.IgnoreCase);
+    const producer = remoteSpanContext(traceparent);
+    const info = m.info;
+    return tracer.startSpan(
+      `process ${m.subject}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          [SPAN_ATTRIBUTES.messagingSystem]: "nats",
+          [SPAN_ATTRIBUTES.destination]: m.subject,
+          [SPAN_ATTRIBUTES.operationType]: "process",
+          [SPAN_ATTRIBUTES.operationName]: "process",
+          [SPAN_ATTRIBUTES.consumerGroup]: info.consumer,
+          [SPAN_ATTRIBUTES.stream]: info.stream,
+          [SPAN_ATTRIBUTES.streamSequence]: info.streamSequence,
+          [SPAN_ATTRIBUTES.deliveryCount]: info.deliveryCount,
+          [SPAN_ATTRIBUTES.bodySize]: m.data.length,
+        },
+        links: producer ? [{ context: producer }] : [],
+      },
+      contextOfTraceparent(traceparent),
+    );
   }
 
   private async process(m: JsMsg, ctx: Delivery): Promise<Outcome> {
@@ -467,12 +503,15 @@ export class ConsumerRunner {
     if (result === "timeout") {
       const why = `handler did not finish within the ack wait of ${deadlineMs} ms`;
       this.circuitFailure(why);
+      ctx.failure = why;
       if (this.exhausted(deliveryCount)) return this.deadLetter(m, "max_deliver", why, deliveryCount);
       // Leave it: the server redelivers once the ack wait expires.
       ctx.log.warn({ deliveryCount }, `${why}; the server will redeliver it`);
+      ctx.disposition = "timeout";
       return "retried";
     }
     const err = result.err;
+    ctx.failure = errorMessage(err);
     if (err instanceof TerminalError) return this.deadLetter(m, "terminal", err.message, deliveryCount);
     if (err instanceof InvalidEventError) return this.deadLetter(m, err.reason, err.message, deliveryCount);
     this.circuitFailure(errorMessage(err));
@@ -485,6 +524,7 @@ export class ConsumerRunner {
     if (ctx.probe && this.breaker) delay = Math.max(delay, 3 * this.breaker.settings.coolDownMs);
     ctx.log.warn({ err: errorMessage(err), deliveryCount, retryInMs: delay }, "handler failed; retrying");
     m.nak(delay);
+    ctx.disposition = "nak";
     return "retried";
   }
 
@@ -543,14 +583,31 @@ export class ConsumerRunner {
     });
     const msgID = deadLetterMsgId(info.stream, info.consumer, info.streamSequence);
     const deadline = Date.now() + Math.max(2000, this.ackDeadline(deliveryCount) / 2);
+    // The dead-letter publish is a producer span under the delivery's consumer span.
+    const span = this.opts.tracer?.startSpan(`publish ${this.opts.deadLetterSubject}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        [SPAN_ATTRIBUTES.messagingSystem]: "nats",
+        [SPAN_ATTRIBUTES.destination]: this.opts.deadLetterSubject,
+        [SPAN_ATTRIBUTES.operationType]: "send",
+        [SPAN_ATTRIBUTES.operationName]: "publish",
+        [SPAN_ATTRIBUTES.deadLetterReason]: reason,
+        [SPAN_ATTRIBUTES.deliveryCount]: deliveryCount,
+        "error.message": error,
+      },
+    });
+    if (span) trace.getSpan(context.active())?.setAttribute(SPAN_ATTRIBUTES.deadLetterReason, reason);
     let lastErr: unknown;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.opts.js.publish(this.opts.deadLetterSubject, m.data, { msgID, headers: h, timeout: 5000 });
+        span?.end();
         break;
       } catch (err) {
         lastErr = err;
         if (Date.now() + 250 * attempt > deadline || this.stopping) {
+          span?.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+          span?.end();
           return this.deadLetterFailed(m, reason, error, deliveryCount, lastErr);
         }
         m.working();
@@ -603,7 +660,10 @@ class Delivery implements HandlerContext {
   private readonly m: JsMsg;
   /** Metrics label: the CE type once decoded, else the subject. */
   type: string;
-  private event: CloudEvent | undefined;
+  /** For the delivery's span: what the runner did with a failed delivery, and why it failed. */
+  disposition: "nak" | "timeout" | undefined;
+  failure: string | undefined;
+  event: CloudEvent | undefined;
   private childLog: Logger | undefined;
   private readonly publisher: Publisher;
   private readonly baseLog: Logger;
@@ -660,6 +720,14 @@ class Delivery implements HandlerContext {
 }
 
 type HandlerResult = "ok" | "timeout" | { err: unknown };
+
+function endSpan(span: Span, d: Delivery, outcome: Outcome): void {
+  if (d.event) span.setAttributes(eventAttributes(d.event));
+  const disposition = outcome === "acked" ? "ack" : outcome === "dead_lettered" ? "dead_letter" : (d.disposition ?? "nak");
+  span.setAttribute(SPAN_ATTRIBUTES.disposition, disposition);
+  if (outcome !== "acked") span.setStatus({ code: SpanStatusCode.ERROR, message: d.failure ?? disposition });
+  span.end();
+}
 
 interface LabelSet {
   acked: { inc(): void };

@@ -13,3 +13,4 @@ export { CIRCUIT_BUCKET, CIRCUIT_BREAKER_METADATA_KEY, type CircuitReport } from
 export * from "./config.ts";
 export * from "./service.ts";
 export * from "./redact.ts";
+export * from "./tracing.ts";

@@ -1,6 +1,9 @@
 // Idempotent state changes: a compare-and-set loop on a JetStream KV key, so concurrent
 // or redelivered handlers never apply a change twice or lose one.
 import type { KV } from "@nats-io/kv";
+import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { errorMessage } from "./errors.ts";
+import { withSpan } from "./tracing.ts";
 
 /** What updateKv needs from a KV bucket (the @nats-io/kv `KV` fits). */
 export type KvBucket = Pick<KV, "get" | "create" | "update">;
@@ -55,4 +58,40 @@ export async function updateKv<T>(
     }
   }
   throw new KvConflictError(key, maxAttempts, lastError);
+}
+
+const TRACED_KV_OPERATIONS = new Set(["get", "put", "create", "update", "delete", "purge"]);
+
+/**
+ * The bucket with a client span per read or write (`get orders`, `update stock`: a child of
+ * the handler's consumer span or the request's server span); the bucket itself without a
+ * tracer. Watches and listings pass through untraced.
+ */
+export function traceKv<B extends object>(kv: B, bucket: string, tracer: Tracer | undefined): B {
+  if (!tracer) return kv;
+  return new Proxy(kv, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      // Called on the bucket itself, not the proxy (private class members need their own `this`).
+      if (typeof prop !== "string" || !TRACED_KV_OPERATIONS.has(prop)) return (value as (...a: unknown[]) => unknown).bind(target);
+      return (...args: unknown[]): unknown => {
+        const span = tracer.startSpan(`${prop} ${bucket}`, {
+          kind: SpanKind.CLIENT,
+          attributes: { "db.system.name": "nats", "db.namespace": bucket, "db.operation.name": prop, ...(typeof args[0] === "string" ? { "db.nats.kv.key": args[0] } : {}) },
+        });
+        return withSpan(span, async () => {
+          try {
+            return (await (value as (...a: unknown[]) => unknown).apply(target, args)) as unknown;
+          } catch (err) {
+            // A failed compare-and-set is how updateKv learns of a concurrent writer: recorded, not hidden.
+            span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+            throw err;
+          } finally {
+            span.end();
+          }
+        });
+      };
+    },
+  });
 }

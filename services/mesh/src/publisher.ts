@@ -2,9 +2,12 @@
 // the stream's duplicate window), a bounded number of publishes awaiting their ack.
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { MsgHdrsImpl, type MsgHdrs } from "@nats-io/transport-node";
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { encodeBinary, type CloudEvent } from "./binding.ts";
+import { errorMessage } from "./errors.ts";
 import { meshMetrics, type MeshMetrics } from "./metrics.ts";
+import { eventAttributes, remoteSpanContext, SPAN_ATTRIBUTES, traceparentOfSpan } from "./tracing.ts";
 
 export interface PublisherOptions {
   /** Publishes awaiting their JetStream ack at most (default 256); more wait for a slot. */
@@ -15,6 +18,8 @@ export interface PublisherOptions {
   registry?: Registry;
   /** Publish ack timeout in ms (default 10000). */
   timeoutMs?: number;
+  /** A producer span per publish (tracing.ts); none: no spans, no cost. */
+  tracer?: Tracer | undefined;
 }
 
 /** Publishes CloudEvents in binary content mode. */
@@ -24,6 +29,7 @@ export class Publisher {
   private readonly service: string;
   private readonly timeoutMs: number;
   private readonly metrics: MeshMetrics | undefined;
+  private readonly tracer: Tracer | undefined;
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
   private idle: (() => void)[] = [];
@@ -34,6 +40,7 @@ export class Publisher {
     this.service = opts.service ?? "unknown";
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.metrics = opts.registry ? meshMetrics(opts.registry) : undefined;
+    this.tracer = opts.tracer;
   }
 
   /** Publishes awaiting an ack right now. */
@@ -46,6 +53,49 @@ export class Publisher {
    * duplicate: `ack.duplicate`). Waits for a slot first when `maxInFlight` are pending.
    */
   publish(event: CloudEvent): Promise<PubAck> {
+    return this.tracer ? this.publishTraced(this.tracer, event) : this.publishEvent(event);
+  }
+
+  /**
+   * The producer span: a child of the active span (the handler's consumer span, the HTTP
+   * request's span), or of the event's own traceparent when it belongs to another trace. The
+   * event goes out with the producer span as its traceparent (the CloudEvents
+   * distributed-tracing extension), so its consumers' spans are the span's children. Its id,
+   * which deduplication uses, is unchanged.
+   */
+  private publishTraced(tracer: Tracer, event: CloudEvent): Promise<PubAck> {
+    const active = context.active();
+    const activeTrace = trace.getSpanContext(active)?.traceId;
+    const own = remoteSpanContext(event.traceparent);
+    const parent = own && own.traceId !== activeTrace ? trace.setSpanContext(ROOT_CONTEXT, own) : active;
+    const span = tracer.startSpan(
+      `publish ${event.type}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          ...eventAttributes(event),
+          [SPAN_ATTRIBUTES.destination]: event.type,
+          [SPAN_ATTRIBUTES.operationType]: "send",
+          [SPAN_ATTRIBUTES.operationName]: "publish",
+        },
+      },
+      parent,
+    );
+    return this.publishEvent({ ...event, traceparent: traceparentOfSpan(span) }).then(
+      (ack) => {
+        span.setAttributes({ [SPAN_ATTRIBUTES.stream]: ack.stream, [SPAN_ATTRIBUTES.streamSequence]: ack.seq, [SPAN_ATTRIBUTES.duplicate]: ack.duplicate });
+        span.end();
+        return ack;
+      },
+      (err: unknown) => {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+        span.end();
+        throw err;
+      },
+    );
+  }
+
+  private publishEvent(event: CloudEvent): Promise<PubAck> {
     let enc: ReturnType<typeof encodeBinary>;
     try {
       enc = encodeBinary(event);

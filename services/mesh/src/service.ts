@@ -2,6 +2,7 @@
 // process: config from env (validated once), NATS connection that waits and reconnects,
 // consumer runner, HTTP with /metrics /healthz /readyz, JSON logs, graceful shutdown.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import { existsSync } from "node:fs";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from "@nats-io/transport-node";
@@ -14,6 +15,7 @@ import { meshMetrics, type MeshMetrics } from "./metrics.ts";
 import { Publisher } from "./publisher.ts";
 import { redactUrls } from "./redact.ts";
 import { SchemaRegistry } from "./schemas.ts";
+import { contextOfTraceparent, startTracing, withSpan } from "./tracing.ts";
 
 /** What a service's setup gets. */
 export interface ServiceContext<C> {
@@ -31,6 +33,8 @@ export interface ServiceContext<C> {
   registry: Registry;
   metrics: MeshMetrics;
   schemas: SchemaRegistry | undefined;
+  /** The service's tracer when OTEL_EXPORTER_OTLP_ENDPOINT is set (KV spans: traceKv). */
+  tracer: Tracer | undefined;
   /** True while /readyz would answer 200. */
   readonly ready: boolean;
 }
@@ -82,6 +86,9 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
   const metrics = meshMetrics(registry);
   const connectedGauge = metrics.natsConnected.labels(def.name);
   connectedGauge.set(0);
+  const tracing = startTracing(base.tracing, def.name);
+  const tracer = tracing?.tracer;
+  if (base.tracing.enabled) log.info({ endpoint: base.tracing.tracesUrl, sampler: base.tracing.sampler }, "tracing on: spans go to the OTLP endpoint");
 
   let connected = false;
   let stopping = false;
@@ -118,7 +125,10 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
       res.writeHead(200, { "content-type": registry.contentType }).end(text);
       return builtin("/metrics", 200);
     }
-    if (hooks?.http && (await hooks.http(req, res))) return;
+    if (hooks?.http) {
+      const http = hooks.http;
+      if (await (tracer ? traceHttp(tracer, req, res, () => http(req, res)) : http(req, res))) return;
+    }
     if (!hooks) {
       res.writeHead(503, { "content-type": "application/json", "retry-after": "1" }).end(JSON.stringify({ error: "starting" }) + "\n");
       return builtin("starting", 503);
@@ -136,6 +146,8 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
   const closeHttp = async () => {
     await new Promise((r) => server.close(r));
     server.closeAllConnections();
+    // Last: what was still buffered (the final acks' spans) goes out, bounded.
+    if (tracing) await withTimeout(tracing.shutdown(), 5000, "span export").catch((err) => log.warn({ err: errorMessage(err) }, "spans not exported"));
   };
 
   let nc: NatsConnection;
@@ -167,7 +179,7 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
   });
 
   const js = jetstream(nc);
-  const publisher = new Publisher(js, { maxInFlight: base.publishMaxInFlight, timeoutMs: base.publishTimeoutMs, service: def.name, registry });
+  const publisher = new Publisher(js, { maxInFlight: base.publishMaxInFlight, timeoutMs: base.publishTimeoutMs, service: def.name, registry, tracer });
   const cleanupAfterFailure = async () => {
     stopping = true;
     await nc.close().catch(() => undefined);
@@ -193,6 +205,7 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
     registry,
     metrics,
     schemas,
+    tracer,
     get ready() {
       return isReady();
     },
@@ -226,6 +239,7 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
       log,
       registry,
       service: def.name,
+      tracer,
     });
     // Runs in the background: /readyz turns 200 once the consumer exists and pulling began.
     runner.start().catch((err) => log.debug({ err: errorMessage(err) }, "consumer runner did not start"));
@@ -355,6 +369,38 @@ async function connectNats(name: string, base: BaseConfig, log: Logger): Promise
   const nc = await connect(opts);
   log.info({ server: redactUrls(nc.getServer()), version: nc.info?.version }, "connected to NATS");
   return nc;
+}
+
+/**
+ * The HTTP server span of a service route: continues the caller's traceparent, named by
+ * method until the service names its route (setHttpRoute), ended when the answer is sent.
+ */
+function traceHttp<T>(tracer: Tracer, req: IncomingMessage, res: ServerResponse, fn: () => Promise<T> | T): Promise<T> {
+  const method = req.method ?? "GET";
+  const span = tracer.startSpan(
+    method,
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        "http.request.method": method,
+        "url.path": (req.url ?? "/").split("?")[0],
+        "url.scheme": "http",
+        ...(req.headers["user-agent"] ? { "user_agent.original": req.headers["user-agent"] } : {}),
+      },
+    },
+    contextOfTraceparent(req.headers.traceparent),
+  );
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    span.setAttribute("http.response.status_code", res.statusCode);
+    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  };
+  res.once("finish", end);
+  res.once("close", end);
+  return withSpan(span, async () => fn());
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { timingSafeEqual } from "node:crypto";
 import { ClientAbortError, HttpError, isJsonContentType, readBody, sendJson, sendProblem, type OrderRecord, type OrderStatus } from "@jetmesh/shop";
+import { activeTraceparent, parseTraceparent, setHttpRoute } from "@jetmesh/mesh";
 import type { Logger } from "pino";
 import type { OrderConfig } from "./config.ts";
 import { bodyHash, idempotencyHash, newOrder, newOrderId, validateOrderRequest, type OrderRequest } from "./request.ts";
@@ -19,8 +20,11 @@ export interface ApiDeps {
   store: OrderStore;
   /** A page of orders from the index (OrderStore.list). */
   listOrders(opts: { status?: OrderStatus; limit: number; cursor?: string }): Promise<{ orders: OrderRecord[]; nextCursor?: string }>;
-  /** Publishes the order's placed event (same event id for the same order). */
-  publishPlaced(record: OrderRecord, request: OrderRequest): Promise<void>;
+  /**
+   * Publishes the order's placed event (same event id for the same order), in the trace of
+   * `traceparent` (the request's: the caller's own traceparent is continued).
+   */
+  publishPlaced(record: OrderRecord, request: OrderRequest, traceparent: string | undefined): Promise<void>;
   onPlaced(record: OrderRecord): void;
   countRequest(route: string, code: number): void;
   countRejected(reason: string): void;
@@ -34,6 +38,7 @@ export function orderApi(deps: ApiDeps): (req: IncomingMessage, res: ServerRespo
     if (url.pathname === "/orders") route = "/orders";
     else if (url.pathname.startsWith("/orders/")) route = "/orders/:id";
     else return false;
+    setHttpRoute(req.method, route);
     try {
       const authenticated = authorize(req, deps.config.apiToken);
       if (route === "/orders" && req.method === "POST") await postOrder(req, res, deps);
@@ -117,7 +122,10 @@ async function postOrder(req: IncomingMessage, res: ServerResponse, deps: ApiDep
   const record = await deps.store.create(fresh.record);
   if (record.status === "placed") {
     // Publishing again for a replay is safe: the event id is the same, JetStream drops it.
-    await deps.publishPlaced(record, v.request);
+    // The request's server span when tracing is on; else the caller's own traceparent, so
+    // the saga's events still continue the caller's trace (and logs carry its trace id).
+    const given = req.headers.traceparent;
+    await deps.publishPlaced(record, v.request, activeTraceparent() ?? (typeof given === "string" && parseTraceparent(given) ? given : undefined));
   }
   if (!replay) deps.onPlaced(record);
   sendJson(res, 202, { id, status: record.status }, { location: `/orders/${id}`, ...(replay ? { "idempotent-replayed": "true" } : {}) });

@@ -38,7 +38,7 @@ export const orderService = {
   config: orderConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<OrderConfig>) {
-    const kv = await openBucket(ctx.js, ORDERS_BUCKET, ctx.config.buckets);
+    const kv = await openBucket(ctx.js, ORDERS_BUCKET, ctx.config.buckets, ctx.tracer);
     const store = new OrderStore(kv);
     // Started by the first list request: a replica nobody lists orders from does not pay for
     // watching every order write.
@@ -103,7 +103,7 @@ export const orderService = {
         return store.list(index, opts);
       },
       log: ctx.log,
-      async publishPlaced(record: OrderRecord, request) {
+      async publishPlaced(record: OrderRecord, request, traceparent) {
         const data: OrderPlaced = {
           orderId: record.id,
           items: record.items,
@@ -112,7 +112,9 @@ export const orderService = {
           placedAt: record.createdAt,
         };
         const id = deriveEventId(`order/${record.id}`, ORDER_PLACED);
-        const publish = () => ctx.publisher.publish(newEvent({ id, type: ORDER_PLACED, source: SOURCE, subject: record.id, data, time: record.createdAt })).then(() => undefined);
+        const event = newEvent({ id, type: ORDER_PLACED, source: SOURCE, subject: record.id, data, time: record.createdAt, ...(traceparent ? { traceparent } : {}) });
+        // A background retry publishes the same event, in the request's trace.
+        const publish = () => ctx.publisher.publish(event).then(() => undefined);
         try {
           await publish();
         } catch (err) {

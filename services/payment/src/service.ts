@@ -32,7 +32,7 @@ export const paymentService = {
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<PaymentConfig>) {
     const cfg = ctx.config;
-    const kv = await openBucket(ctx.js, PAYMENTS_BUCKET, cfg.buckets);
+    const kv = await openBucket(ctx.js, PAYMENTS_BUCKET, cfg.buckets, ctx.tracer);
     const records = new KvCache<PaymentRecord>(kv, { maxEntries: 1000 });
 
     const onReserved: Handler = async (event, hctx) => {

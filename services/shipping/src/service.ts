@@ -24,7 +24,7 @@ export const shippingService = {
   config: shippingConfig,
   schemasDir: SCHEMAS_DIR,
   async setup(ctx: ShopSetupContext<ShippingConfig>) {
-    const kv = await openBucket(ctx.js, SHIPMENTS_BUCKET, ctx.config.buckets);
+    const kv = await openBucket(ctx.js, SHIPMENTS_BUCKET, ctx.config.buckets, ctx.tracer);
     const records = new KvCache<ShipmentRecord>(kv, { maxEntries: 1000 });
 
     const onConfirmed: Handler = async (event, hctx) => {

@@ -2,6 +2,7 @@
 // opens them, so every service stores its state the same way.
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
+import { traceKv, type Tracer } from "@jetmesh/mesh";
 
 export interface BucketSettings {
   /** file survives a server restart; memory is for tests and benches. */
@@ -23,7 +24,11 @@ export function bucketSettings(env: Record<string, string | undefined>, problems
   return { storage: storage === "memory" ? "memory" : "file", replicas: [1, 3, 5].includes(replicas) ? replicas : 1 };
 }
 
-/** Creates the bucket if it is missing (history 1: state, not an audit log) and opens it. */
-export function openBucket(js: JetStreamClient, name: string, settings: BucketSettings): Promise<KV> {
-  return new Kvm(js).create(name, { history: 1, storage: settings.storage, replicas: settings.replicas } as never);
+/**
+ * Creates the bucket if it is missing (history 1: state, not an audit log) and opens it;
+ * with a tracer, its reads and writes are spans (traceKv).
+ */
+export async function openBucket(js: JetStreamClient, name: string, settings: BucketSettings, tracer?: Tracer): Promise<KV> {
+  const kv = await new Kvm(js).create(name, { history: 1, storage: settings.storage, replicas: settings.replicas } as never);
+  return traceKv(kv, name, tracer);
 }

@@ -4,7 +4,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { CloudEvent } from "@jetmesh/mesh";
+import type { CloudEvent, Tracer } from "@jetmesh/mesh";
 
 export interface ShopSetupContext<C> {
   config: C;
@@ -13,4 +13,6 @@ export interface ShopSetupContext<C> {
   publisher: { publish(event: CloudEvent): Promise<unknown> };
   log: Logger;
   registry: Registry;
+  /** Set when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT): KV operations become spans. */
+  tracer?: Tracer | undefined;
 }

@@ -18,6 +18,11 @@ export interface DevConfig {
   /** auto: run Prometheus when the binary is on PATH; off: never. */
   prometheus: "auto" | "off";
   prometheusBin: string;
+  /** Jaeger query API and UI; the services send OTLP/HTTP to otlpPort. */
+  jaegerPort: number;
+  otlpPort: number;
+  /** auto: run Jaeger when tools/ensure.sh jaeger has built it (or JAEGER_BIN names it); off: never. */
+  jaeger: "auto" | "off";
   /** NATS_SERVER_BIN; unset: the pinned server from the tools cache (natsServerBinary()). */
   natsServerBin: string | undefined;
   /** kubectl that applies crds/ and examples/ (KUBECTL; `make dev` passes the pinned one). */
@@ -54,6 +59,8 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
   };
   const prometheus = env.JETMESH_DEV_PROMETHEUS ?? "auto";
   if (prometheus !== "auto" && prometheus !== "off") throw new ConfigError(`JETMESH_DEV_PROMETHEUS must be auto or off, got ${prometheus}`);
+  const jaeger = env.JETMESH_DEV_JAEGER ?? "auto";
+  if (jaeger !== "auto" && jaeger !== "off") throw new ConfigError(`JETMESH_DEV_JAEGER must be auto or off, got ${jaeger}`);
   const logLevel = env.JETMESH_DEV_LOG_LEVEL ?? "warn";
   if (!LEVELS.includes(logLevel)) throw new ConfigError(`JETMESH_DEV_LOG_LEVEL must be one of ${LEVELS.join(", ")}, got ${logLevel}`);
   const grace = Number(env.JETMESH_DEV_GRACE_SECONDS ?? "10");
@@ -79,6 +86,9 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
     prometheusPort: port("JETMESH_DEV_PROMETHEUS_PORT", 9090),
     prometheus,
     prometheusBin: env.PROMETHEUS_BIN ?? "prometheus",
+    jaegerPort: port("JETMESH_DEV_JAEGER_PORT", 16686),
+    otlpPort: port("JETMESH_DEV_OTLP_PORT", 4318),
+    jaeger,
     natsServerBin: env.NATS_SERVER_BIN || undefined,
     kubectlBin: env.KUBECTL ?? "kubectl",
     logLevel,
@@ -97,6 +107,7 @@ export function devPaths(stateDir: string) {
     controlPlane: resolve(stateDir, "k8s"),
     kubeconfig: resolve(stateDir, "kubeconfig"),
     prometheus: resolve(stateDir, "prometheus"),
+    jaeger: resolve(stateDir, "jaeger"),
     manifests: resolve(stateDir, "manifests"),
     processes: resolve(stateDir, "processes.json"),
     endpoints: resolve(stateDir, "endpoints.json"),

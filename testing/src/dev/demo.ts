@@ -3,6 +3,7 @@
 // — rate, latency, backlog per subscription, replicas per service — so lag growing, replicas
 // scaling up and the backlog draining are visible. Ends with the shop invariant checker.
 //   make demo DEMO_ARGS="--rate 200 --duration 60"
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -137,6 +138,8 @@ async function main(): Promise<number> {
   const errors = new Map<string, number>();
   const maxReplicas: Record<string, number> = {};
   const t0 = Date.now();
+  // The first order carries a traceparent of ours, so its trace can be linked at the end.
+  const traced = { traceId: randomBytes(16).toString("hex"), orderId: undefined as string | undefined };
   let sent = 0;
   let loadDone = false;
   const send = () => {
@@ -146,7 +149,7 @@ async function main(): Promise<number> {
     const began = performance.now();
     void fetch(`${ep.orderUrl}/orders`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(i === 0 ? { traceparent: `00-${traced.traceId}-${randomBytes(8).toString("hex")}-01` } : {}) },
       body: JSON.stringify(orderBody(i)),
       signal: AbortSignal.timeout(15_000),
     })
@@ -155,6 +158,7 @@ async function main(): Promise<number> {
           ok++;
           const body = (await res.json().catch(() => ({}))) as { id?: string };
           if (body.id) saga.accept(body.id, performance.now());
+          if (i === 0) traced.orderId = body.id;
         } else {
           await res.body?.cancel();
           failed++;
@@ -220,6 +224,8 @@ async function main(): Promise<number> {
   process.stdout.write("==> invariant check (every order terminal exactly once, stock conserved, no double charge):\n");
   const verdict = await runShopVerify(rootDir, ep.natsUrl, 60, (line) => process.stdout.write(`    ${line}\n`));
   process.stdout.write(verdict.text + "\n");
+  if (ep.jaegerUrl && traced.orderId) process.stdout.write(`==> one order's trace (${traced.orderId}, through all four services): ${ep.jaegerUrl}/trace/${traced.traceId} (JSON: ${ep.jaegerUrl}/api/traces/${traced.traceId})\n`);
+  else if (!ep.jaegerUrl) process.stdout.write("==> traces: Jaeger is not running (tools/ensure.sh jaeger builds it; the next make dev starts it)\n");
   await nc.close();
   return verdict.ok && failed === 0 ? 0 : 1;
 }

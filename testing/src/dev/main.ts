@@ -24,6 +24,7 @@ export function summary(e: DevEndpoints): string {
     `  kubeconfig     ${rel(e.kubeconfig)}`,
     `  operator       ${e.operatorUrl}/metrics`,
     `  Prometheus     ${e.prometheusUrl ?? "(not running: prometheus not found, see above how to get it)"}`,
+    `  Jaeger         ${e.jaegerUrl ? `${e.jaegerUrl}   (traces: ${e.jaegerUrl}/search?service=order; make demo prints one order's)` : "(not running: tools/ensure.sh jaeger builds it)"}`,
     `  processes      ${rel(e.processesFile)}`,
     // Convenience over security, which is only safe because everything listens on loopback.
     "  security       open, loopback only: the order API has no token (customer emails are masked)",

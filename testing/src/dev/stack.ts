@@ -1,8 +1,9 @@
 // The dev stack: the whole mesh on one machine. Starts, in order, a JetStream nats-server,
 // the Kubernetes API test server, the CRDs and examples/, the shop's Deployments, the
 // operator, the process runner (which runs the Deployments' replicas), a round-robin proxy in
-// front of the order API and, when installed, Prometheus. stop() takes them down in reverse:
-// children first (services, operator, Prometheus), then the servers.
+// front of the order API and, when installed, Prometheus; Jaeger (when built) before the
+// operator, so every process sends it spans. stop() takes them down in reverse: children
+// first (services, operator, Prometheus, Jaeger), then the servers.
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Writable } from "node:stream";
@@ -23,6 +24,8 @@ import { DevNats } from "./nats.ts";
 import { isOurs, readPidFile, reapLeftovers, writePidFile, type PidEntry } from "./pids.ts";
 import { hostEnv, ManagedChild } from "./proc.ts";
 import { DevPrometheus, replicaTargets } from "./prometheus.ts";
+import { DevJaeger } from "./jaeger.ts";
+import { toolPathIfBuilt } from "../tools.ts";
 import { startProxy, type RoundRobinProxy } from "./proxy.ts";
 import { ProcessRunner, type RunnerSnapshot } from "./runner.ts";
 
@@ -39,6 +42,8 @@ export interface DevEndpoints {
   ingressTokensFile: string;
   operatorUrl: string;
   prometheusUrl: string | undefined;
+  /** Jaeger's UI and query API, when it runs. */
+  jaegerUrl: string | undefined;
   processesFile: string;
 }
 
@@ -74,6 +79,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     [config.ingressPort, "JETMESH_DEV_INGRESS_PORT"],
     [config.operatorPort, "JETMESH_DEV_OPERATOR_PORT"],
     [config.prometheusPort, "JETMESH_DEV_PROMETHEUS_PORT"],
+    ...(config.jaeger === "auto" ? ([[config.jaegerPort, "JETMESH_DEV_JAEGER_PORT"], [config.otlpPort, "JETMESH_DEV_OTLP_PORT"]] as [number, string][]) : []),
   ];
   for (const [p, name] of fixed) {
     if (p !== 0 && !(await portFree(p))) busy.push(`127.0.0.1:${p} (${name})`);
@@ -90,6 +96,8 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     ingress: await port(config.ingressPort),
     operator: await port(config.operatorPort),
     prometheus: await port(config.prometheusPort),
+    jaeger: await port(config.jaegerPort),
+    otlp: await port(config.otlpPort),
   };
 
   const stops: (() => Promise<void>)[] = [];
@@ -177,8 +185,26 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     progress(`applying the shop's Deployments (${deployments.map((d) => d.metadata.name).join(", ")}); replicas of existing ones are kept`);
     await clientApply(kc, deployments, ["replicas"]);
 
+    let jaeger: DevJaeger | undefined;
+    if (config.jaeger === "auto") {
+      const bin = toolPathIfBuilt("jaeger");
+      if (bin) {
+        progress(`starting Jaeger (traces in memory) on 127.0.0.1:${ports.jaeger}, OTLP on 127.0.0.1:${ports.otlp}`);
+        const j = new DevJaeger(paths.jaeger, ports.jaeger, ports.otlp);
+        await j.start(bin, log);
+        jaeger = j;
+        stops.push(() => j.stop());
+        children.push({ name: "jaeger", match: j.configFile, pid: () => j.pid });
+        savePids();
+      } else {
+        progress("jaeger not built: running without traces (tools/ensure.sh jaeger builds it once, then make dev starts it)");
+      }
+    }
+    // The standard OTEL_* env: every process sends its spans to Jaeger; none without it.
+    const otelEnv: Record<string, string> = jaeger ? { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint } : {};
+
     progress(`starting the operator (metrics on 127.0.0.1:${ports.operator})`);
-    const operator = new OperatorProcess(config, paths.kubeconfig, nats.url, ports.operator, log, progress, () => savePids());
+    const operator = new OperatorProcess(config, paths.kubeconfig, nats.url, ports.operator, log, progress, () => savePids(), otelEnv);
     children.push({ name: "operator", match: OPERATOR_SCRIPT, pid: () => operator.pid });
     operator.start();
     stops.push(() => operator.stop());
@@ -192,7 +218,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
       log,
       stateFile: paths.processes,
       graceMs: config.graceSeconds * 1_000,
-      baseEnv: { LOG_LEVEL: config.logLevel },
+      baseEnv: { LOG_LEVEL: config.logLevel, ...otelEnv },
       onChange: (snap) => {
         snapshot = snap;
         savePids();
@@ -248,6 +274,7 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
       ingressTokensFile: tokens.file,
       operatorUrl: `http://127.0.0.1:${ports.operator}`,
       prometheusUrl: prometheus?.url,
+      jaegerUrl: jaeger?.url,
       processesFile: paths.processes,
     };
     writeFileSync(paths.endpoints, JSON.stringify(endpoints, null, 2) + "\n");
@@ -295,7 +322,7 @@ class OperatorProcess {
   private readonly progress: Step;
   private readonly onStart: () => void;
 
-  constructor(config: DevConfig, kubeconfig: string, natsUrl: string, port: number, log: Writable, progress: Step, onStart: () => void) {
+  constructor(config: DevConfig, kubeconfig: string, natsUrl: string, port: number, log: Writable, progress: Step, onStart: () => void, extraEnv: Record<string, string>) {
     this.config = config;
     this.log = log;
     this.progress = progress;
@@ -310,6 +337,7 @@ class OperatorProcess {
       // One operator process: no Lease to wait for (a persisted Lease of the previous run
       // would otherwise hold the new process back until it expires).
       LEADER_ELECTION: "false",
+      ...extraEnv,
     };
   }
 
