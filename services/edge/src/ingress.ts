@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ConfigError, errorMessage, InvalidEventError, SchemaRegistry, type Env, type ServiceContext, type ServiceDefinition } from "@jetmesh/mesh";
 import { checkPublishableType, eventFromHttp } from "./http-binding.ts";
+import { HttpError } from "@jetmesh/mesh";
 import { ClientAbortError, HttpProblem, readBody, sendProblem } from "./http.ts";
 import { mayPublish, parseProducers, type Producers } from "./producers.ts";
 
@@ -91,7 +92,7 @@ function route(ctx: ServiceContext<IngressConfig>, schemas: SchemaRegistry, req:
 /** Answers the request; resolves with the status sent. */
 async function accept(ctx: ServiceContext<IngressConfig>, schemas: SchemaRegistry, req: IncomingMessage, res: ServerResponse): Promise<number> {
   const cfg = ctx.config;
-  const fail = (p: HttpProblem, reason: string, headers: Record<string, string> = {}): number => {
+  const fail = (p: HttpError, reason: string, headers: Record<string, string> = {}): number => {
     ctx.metrics.httpRejected.labels(ctx.name, reason).inc();
     // An unread body (refused before reading) is not worth waiting for.
     sendProblem(res, p, req.complete ? headers : { ...headers, connection: "close" });
@@ -113,7 +114,7 @@ async function accept(ctx: ServiceContext<IngressConfig>, schemas: SchemaRegistr
   try {
     body = await readBody(req, cfg.maxBodyBytes, cfg.bodyTimeoutMs);
   } catch (err) {
-    if (err instanceof HttpProblem) return fail(err, err.status === 413 ? "too_large" : "body_timeout");
+    if (err instanceof HttpError) return fail(err, err.status === 413 ? "too_large" : "body_timeout");
     throw err;
   }
   let event;

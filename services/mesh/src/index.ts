@@ -14,3 +14,4 @@ export * from "./config.ts";
 export * from "./service.ts";
 export * from "./redact.ts";
 export * from "./tracing.ts";
+export { ClientAbortError, HttpError, readBody } from "./http.ts";
