@@ -136,7 +136,7 @@ describe("the HTTP edge (docs/http.md)", () => {
 
   it("is off by default", () => {
     const names = render("{}\n").filter((o) => o.kind === "Deployment").map((o) => o.metadata.name as string);
-    expect(names.filter((n) => n === "jetmesh-ingress" || n === "notifications" || n.endsWith("-dispatcher"))).toEqual([]);
+    expect(names.filter((n) => n === "jetmesh-ingress" || n.endsWith("notifications") || n.endsWith("-dispatcher"))).toEqual([]);
   });
 
   it("renders the ingress, a dispatcher per HTTP subscription and the notifications service with its subscription", () => {
@@ -144,23 +144,27 @@ describe("the HTTP edge (docs/http.md)", () => {
     const deploy = (name: string) => objs.find((o) => o.kind === "Deployment" && o.metadata.name === name);
     expect(deploy("jetmesh-ingress")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "ingress"]);
     expect(env(deploy("jetmesh-ingress"))).toMatchObject({ INGRESS_TOKENS_FILE: "/etc/jetmesh/ingress/tokens.json", INGRESS_SCHEMAS_DIR: "/app/services/shop/schemas" });
-    expect(deploy("notifications-dispatcher")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "dispatcher"]);
-    expect(env(deploy("notifications-dispatcher"))).toMatchObject({
+    expect(deploy("jetmesh-notifications-dispatcher")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "dispatcher"]);
+    expect(env(deploy("jetmesh-notifications-dispatcher"))).toMatchObject({
       JETMESH_STREAM: "shop_events",
       JETMESH_CONSUMER: "shop_notifications",
       JETMESH_DEAD_LETTER_SUBJECT: "jetmesh.dlq.shop.notifications",
-      DISPATCH_URL: "http://notifications.shop.svc:8080/events",
+      DISPATCH_URL: "http://jetmesh-notifications.shop.svc:8080/events",
       DISPATCH_TIMEOUT: "10s",
       DISPATCH_REPLY_TYPES: "shop.notification.sent.v1",
       CONCURRENCY: "64",
     });
-    expect(deploy("notifications")?.spec.template.spec.containers[0].image).toMatch(/jetmesh-notifications:/);
+    expect(deploy("jetmesh-notifications")?.spec.template.spec.containers[0].image).toMatch(/jetmesh-notifications:/);
     // With tracing on, the ingress and the dispatchers (Node, the runtime's spans) export too.
     const traced = render("edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\ntracing: {otlpEndpoint: \"http://collector:4318\"}\n");
     const tdeploy = (name: string) => traced.find((o) => o.kind === "Deployment" && o.metadata.name === name);
     expect(env(tdeploy("jetmesh-ingress"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "jetmesh-ingress" });
-    expect(env(tdeploy("notifications-dispatcher"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "notifications-dispatcher" });
-    expect(objs.find((o) => o.kind === "EventSubscription" && o.metadata.name === "notifications")?.spec.subscriber.http.service).toBe("notifications");
+    expect(env(tdeploy("jetmesh-notifications-dispatcher"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "notifications-dispatcher" });
+    expect(objs.find((o) => o.kind === "EventSubscription" && o.metadata.name === "notifications")?.spec.subscriber.http.service).toBe("jetmesh-notifications");
+    // The subscription scales the renamed Deployment, and the Service it pushes to selects its pods.
+    expect(objs.find((o) => o.kind === "EventSubscription" && o.metadata.name === "notifications")?.spec.subscriber.deployment).toBe("jetmesh-notifications");
+    const svc = objs.find((o) => o.kind === "Service" && o.metadata.name === "jetmesh-notifications");
+    expect(deploy("jetmesh-notifications")?.spec.template.metadata.labels).toMatchObject(svc?.spec.selector);
   });
 
   it("refuses an enabled ingress without its tokens Secret, naming the value", () => {
