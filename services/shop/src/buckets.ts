@@ -1,6 +1,6 @@
 // The KV buckets that hold the shop's state: one place that reads their settings from env and
 // opens them, so every service stores its state the same way.
-import type { JetStreamClient } from "@nats-io/jetstream";
+import { StorageType, type JetStreamClient } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { traceKv, type Tracer } from "@jetmesh/mesh";
 
@@ -29,6 +29,6 @@ export function bucketSettings(env: Record<string, string | undefined>, problems
  * with a tracer, its reads and writes are spans (traceKv).
  */
 export async function openBucket(js: JetStreamClient, name: string, settings: BucketSettings, tracer?: Tracer): Promise<KV> {
-  const kv = await new Kvm(js).create(name, { history: 1, storage: settings.storage, replicas: settings.replicas } as never);
+  const kv = await new Kvm(js).create(name, { history: 1, storage: settings.storage === "memory" ? StorageType.Memory : StorageType.File, replicas: settings.replicas });
   return traceKv(kv, name, tracer);
 }

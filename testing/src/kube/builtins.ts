@@ -107,7 +107,7 @@ let nextIp = 10;
 
 /** Server-side defaults of built-in objects (a subset of the real defaulters). Mutates `o`. */
 export function defaultBuiltin(r: ResourceType, o: KubeObject): void {
-  const spec = (isObject(o.spec as never) ? o.spec : (o.spec = {})) as JsonObject;
+  const spec = (isObject(o.spec) ? o.spec : (o.spec = {})) as JsonObject;
   if (r.group === "apps" && r.plural === "deployments") {
     spec.replicas ??= 1;
     spec.revisionHistoryLimit ??= 10;
@@ -144,14 +144,14 @@ export function defaultBuiltin(r: ResourceType, o: KubeObject): void {
     }
   } else if (r.group === "" && r.plural === "namespaces") {
     spec.finalizers ??= ["kubernetes"];
-    o.status = { phase: "Active", ...(isObject(o.status as never) ? (o.status as JsonObject) : {}) };
+    o.status = { phase: "Active", ...(isObject(o.status) ? (o.status as JsonObject) : {}) };
     o.metadata.labels = { ...o.metadata.labels, "kubernetes.io/metadata.name": o.metadata.name ?? "" };
   } else if (r.group === "" && r.plural === "secrets") {
     delete o.spec;
     o.type ??= "Opaque";
     // stringData is write-only: merged into data (base64), as the real server does.
-    if (isObject(o.stringData as never)) {
-      const data = (isObject(o.data as never) ? o.data : {}) as JsonObject;
+    if (isObject(o.stringData)) {
+      const data = (isObject(o.data) ? o.data : {}) as JsonObject;
       for (const [k, v] of Object.entries(o.stringData as JsonObject)) data[k] = Buffer.from(String(v)).toString("base64");
       o.data = data;
       delete o.stringData;
