@@ -24,10 +24,12 @@ typecheck: install
 	@echo "==> typecheck (tsc --noEmit, strict)"
 	npm run typecheck
 
-# ESLint (typescript-eslint, type-aware rules) and knip (undeclared or unused dependencies).
+# ESLint (typescript-eslint, type-aware rules), Prettier (formatting; npm run format:write fixes
+# it) and knip (undeclared or unused dependencies).
 lint: install
-	@echo "==> lint (eslint) and package boundaries (knip)"
+	@echo "==> lint (eslint), format (prettier) and package boundaries (knip)"
 	npm run --silent lint
+	npm run --silent format
 	npm run --silent deps
 
 # The pinned tools (tools/versions.env), built or fetched once into ~/.cache/jetmesh and

@@ -38,9 +38,7 @@ export default defineConfig({
     exclude,
     projects: [
       { extends: true, test: { name: "nats-current", include: ["**/test/**/*.test.ts"] } },
-      ...(compatBin
-        ? [{ extends: true, test: { name: "nats-oldest", include: COMPAT_SUBSET, env: { NATS_SERVER_BIN: compatBin } } }]
-        : []),
+      ...(compatBin ? [{ extends: true, test: { name: "nats-oldest", include: COMPAT_SUBSET, env: { NATS_SERVER_BIN: compatBin } } }] : []),
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000,

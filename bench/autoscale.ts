@@ -5,7 +5,17 @@
 // default settings. Same service rate, same pod start-up delay, same seeded arrivals.
 // Progress on stderr; one JSON line last on stdout.
 import { parseScalingPolicy } from "@jetmesh/operator/autoscale";
-import { arrivalsFor, combineRuns, jetmeshModel, kedaHpaModel, KEDA_HPA_DEFAULTS, simulate, type Trace, type World, type SimResult } from "./lib/autoscale-sim.ts";
+import {
+  arrivalsFor,
+  combineRuns,
+  jetmeshModel,
+  kedaHpaModel,
+  KEDA_HPA_DEFAULTS,
+  simulate,
+  type Trace,
+  type World,
+  type SimResult,
+} from "./lib/autoscale-sim.ts";
 
 // Two workloads with the same lag threshold: a handler fast enough that the KEDA lag floor
 // alone keeps waits under the objective (100 / 10 msg/s = 10 s), and a slow handler where
@@ -39,7 +49,7 @@ const traces: Trace[] = [
     name: "diurnal",
     durationSeconds: 1200,
     // Two compressed "days" of 600 s between 5 and 125 msgs/s.
-    rate: (t) => 5 + 120 * (1 - Math.cos((2 * Math.PI * t) / 600)) / 2,
+    rate: (t) => 5 + (120 * (1 - Math.cos((2 * Math.PI * t) / 600))) / 2,
     minReplicas: 1,
   },
   {
@@ -63,41 +73,42 @@ interface TraceReport {
 }
 
 const report: Record<string, TraceReport> = {};
-for (const { name: worldName, world, rateScale } of worlds) for (const base of traces) {
-  const trace: Trace = { ...base, name: `${worldName}/${base.name}`, rate: (t) => base.rate(t) * rateScale };
-  const policy = parseScalingPolicy({ ...scaling, minReplicas: trace.minReplicas });
-  // Several seeds of Poisson arrivals, so no conclusion rests on one lucky draw.
-  const jetRuns: SimResult[] = [];
-  const kedaRuns: SimResult[] = [];
-  const tunedRuns: SimResult[] = [];
-  // Half of serviceRate × maxDrainSeconds: a steady lag of one threshold per replica then
-  // waits half the objective, leaving the other half for the HPA's 15 s sync and pod start-up.
-  const tunedThreshold = Math.max(1, Math.floor((world.serviceRate * policy.maxDrainSeconds) / 2));
-  for (let i = 0; i < SEEDS; i++) {
-    const arrivals = arrivalsFor(trace, world.seed + i);
-    jetRuns.push(simulate(trace, arrivals, world, jetmeshModel(policy), policy.maxDrainSeconds));
-    kedaRuns.push(simulate(trace, arrivals, world, kedaHpaModel(policy), policy.maxDrainSeconds));
-    tunedRuns.push(simulate(trace, arrivals, world, kedaHpaModel({ ...policy, targetLagPerReplica: tunedThreshold }), policy.maxDrainSeconds));
+for (const { name: worldName, world, rateScale } of worlds)
+  for (const base of traces) {
+    const trace: Trace = { ...base, name: `${worldName}/${base.name}`, rate: (t) => base.rate(t) * rateScale };
+    const policy = parseScalingPolicy({ ...scaling, minReplicas: trace.minReplicas });
+    // Several seeds of Poisson arrivals, so no conclusion rests on one lucky draw.
+    const jetRuns: SimResult[] = [];
+    const kedaRuns: SimResult[] = [];
+    const tunedRuns: SimResult[] = [];
+    // Half of serviceRate × maxDrainSeconds: a steady lag of one threshold per replica then
+    // waits half the objective, leaving the other half for the HPA's 15 s sync and pod start-up.
+    const tunedThreshold = Math.max(1, Math.floor((world.serviceRate * policy.maxDrainSeconds) / 2));
+    for (let i = 0; i < SEEDS; i++) {
+      const arrivals = arrivalsFor(trace, world.seed + i);
+      jetRuns.push(simulate(trace, arrivals, world, jetmeshModel(policy), policy.maxDrainSeconds));
+      kedaRuns.push(simulate(trace, arrivals, world, kedaHpaModel(policy), policy.maxDrainSeconds));
+      tunedRuns.push(simulate(trace, arrivals, world, kedaHpaModel({ ...policy, targetLagPerReplica: tunedThreshold }), policy.maxDrainSeconds));
+    }
+    const jet = combineRuns(jetRuns);
+    const keda = combineRuns(kedaRuns);
+    const ratio = keda.replicaSeconds > 0 ? jet.replicaSeconds / keda.replicaSeconds : 1;
+    const r: TraceReport = {
+      jetmesh: jet,
+      kedaHpa: keda,
+      kedaHpaHandTuned: { ...combineRuns(tunedRuns), lagThreshold: tunedThreshold },
+      replicaSecondsRatio: Math.round(ratio * 1000) / 1000,
+      // "Less" SLO violation; when KEDA+HPA has none either, matching it is the best possible.
+      lessSloViolation: jet.sloViolationSeconds < keda.sloViolationSeconds || (keda.sloViolationSeconds === 0 && jet.sloViolationSeconds === 0),
+      withinReplicaBudget: ratio <= 1.2,
+    };
+    report[trace.name] = r;
+    process.stderr.write(
+      `${trace.name.padEnd(25)} jetmesh: ${jet.replicaSeconds} replica-s, ${jet.sloViolationSeconds} s SLO violation, reaction ${jet.reactionSeconds ?? "-"} s, ${jet.reversals} reversals, max ${jet.maxReplicas} | ` +
+        `keda+hpa: ${keda.replicaSeconds} replica-s, ${keda.sloViolationSeconds} s SLO violation, reaction ${keda.reactionSeconds ?? "-"} s, ${keda.reversals} reversals, max ${keda.maxReplicas} | ratio ${r.replicaSecondsRatio} | ` +
+        `keda+hpa hand-tuned (lagThreshold ${r.kedaHpaHandTuned.lagThreshold}): ${r.kedaHpaHandTuned.replicaSeconds} replica-s, ${r.kedaHpaHandTuned.sloViolationSeconds} s SLO violation\n`,
+    );
   }
-  const jet = combineRuns(jetRuns);
-  const keda = combineRuns(kedaRuns);
-  const ratio = keda.replicaSeconds > 0 ? jet.replicaSeconds / keda.replicaSeconds : 1;
-  const r: TraceReport = {
-    jetmesh: jet,
-    kedaHpa: keda,
-    kedaHpaHandTuned: { ...combineRuns(tunedRuns), lagThreshold: tunedThreshold },
-    replicaSecondsRatio: Math.round(ratio * 1000) / 1000,
-    // "Less" SLO violation; when KEDA+HPA has none either, matching it is the best possible.
-    lessSloViolation: jet.sloViolationSeconds < keda.sloViolationSeconds || (keda.sloViolationSeconds === 0 && jet.sloViolationSeconds === 0),
-    withinReplicaBudget: ratio <= 1.2,
-  };
-  report[trace.name] = r;
-  process.stderr.write(
-    `${trace.name.padEnd(25)} jetmesh: ${jet.replicaSeconds} replica-s, ${jet.sloViolationSeconds} s SLO violation, reaction ${jet.reactionSeconds ?? "-"} s, ${jet.reversals} reversals, max ${jet.maxReplicas} | ` +
-      `keda+hpa: ${keda.replicaSeconds} replica-s, ${keda.sloViolationSeconds} s SLO violation, reaction ${keda.reactionSeconds ?? "-"} s, ${keda.reversals} reversals, max ${keda.maxReplicas} | ratio ${r.replicaSecondsRatio} | ` +
-      `keda+hpa hand-tuned (lagThreshold ${r.kedaHpaHandTuned.lagThreshold}): ${r.kedaHpaHandTuned.replicaSeconds} replica-s, ${r.kedaHpaHandTuned.sloViolationSeconds} s SLO violation\n`,
-  );
-}
 
 const pollSeconds = parseScalingPolicy(scaling).pollIntervalSeconds;
 const reactions = Object.values(report)

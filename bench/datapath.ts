@@ -27,7 +27,18 @@ import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/t
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JsMsg } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { natsServerBinary, startNats } from "@jetmesh/testing";
-import { ConsumerRunner, encodeBinary, followUpEvent, newEvent, parseTracingConfig, Publisher, SchemaRegistry, startTracing, toMsgHdrs, type CloudEvent } from "@jetmesh/mesh";
+import {
+  ConsumerRunner,
+  encodeBinary,
+  followUpEvent,
+  newEvent,
+  parseTracingConfig,
+  Publisher,
+  SchemaRegistry,
+  startTracing,
+  toMsgHdrs,
+  type CloudEvent,
+} from "@jetmesh/mesh";
 
 const N = Number(process.argv[2] ?? process.env.BENCH_MESSAGES ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -69,7 +80,11 @@ async function prefill(js: JetStreamClient): Promise<void> {
   const t0 = performance.now();
   const window: Promise<unknown>[] = [];
   for (let i = 0; i < N; i++) {
-    const e = newEvent<OrderPlaced>({ type: IN, source: "/bench/order", data: { orderId: `o-${i}`, customer: `c-${i % 97}`, items: [{ sku: "sku-1", qty: 1 + (i % 3) }] } });
+    const e = newEvent<OrderPlaced>({
+      type: IN,
+      source: "/bench/order",
+      data: { orderId: `o-${i}`, customer: `c-${i % 97}`, items: [{ sku: "sku-1", qty: 1 + (i % 3) }] },
+    });
     const enc = encodeBinary(e);
     window.push(js.publish(enc.subject, enc.payload, { msgID: e.id, headers: toMsgHdrs(enc.headers) }));
     if (window.length >= 1000) await Promise.all(window.splice(0));
@@ -213,7 +228,11 @@ async function natsBench(url: string): Promise<NatsBench | undefined> {
   }
   const size = eventBytes();
   const run = async (args: string[]): Promise<number> => {
-    const { stdout } = await promisify(execFile)(cli, ["bench", "js", ...args, "--server", url, "--msgs", String(N), "--stream", "natsbench", "--no-progress"], { timeout: 600_000 });
+    const { stdout } = await promisify(execFile)(
+      cli,
+      ["bench", "js", ...args, "--server", url, "--msgs", String(N), "--stream", "natsbench", "--no-progress"],
+      { timeout: 600_000 },
+    );
     const m = /stats: ([\d,]+) msgs\/sec/.exec(stdout);
     if (!m) throw new Error(`nats bench ${args.join(" ")} printed no rate:\n${stdout}`);
     return Number(m[1]!.replaceAll(",", ""));

@@ -33,7 +33,8 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
-const sample = (i: number, type: string) => newEvent({ type, source: "/bench/http", data: { orderId: `o-${i}`, customer: "c-1", items: [{ sku: "widget", qty: 1 }], t: performance.now() } });
+const sample = (i: number, type: string) =>
+  newEvent({ type, source: "/bench/http", data: { orderId: `o-${i}`, customer: "c-1", items: [{ sku: "widget", qty: 1 }], t: performance.now() } });
 
 /** Runs `n` tasks with `c` in flight; resolves with each task's latency (ms) and the wall time. */
 async function closedLoop(n: number, c: number, task: (i: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
@@ -102,7 +103,14 @@ try {
   await new Promise<void>((r) => subscriber.listen(0, "127.0.0.1", r));
   const subscriberUrl = `http://127.0.0.1:${(subscriber.address() as { port: number }).port}/events`;
   const consumer = async (name: string, subject: string, deliver: DeliverPolicy) =>
-    jsm.consumers.add("bh", { durable_name: name, ack_policy: AckPolicy.Explicit, filter_subject: subject, deliver_policy: deliver, max_ack_pending: 1000, max_deliver: 5 });
+    jsm.consumers.add("bh", {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: subject,
+      deliver_policy: deliver,
+      max_ack_pending: 1000,
+      max_deliver: 5,
+    });
   const drained = async (name: string, timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -116,7 +124,14 @@ try {
   log(`draining ${N} events: dispatcher → HTTP subscriber, and ConsumerRunner (concurrency ${C})`);
   await consumer("dispatch", "bh.runtime.v1", DeliverPolicy.All);
   let t0 = performance.now();
-  const disp = await runService(dispatcher, { ...base, JETMESH_STREAM: "bh", JETMESH_CONSUMER: "dispatch", JETMESH_DEAD_LETTER_SUBJECT: "bh.dlq", DISPATCH_URL: subscriberUrl, CONCURRENCY: String(C) });
+  const disp = await runService(dispatcher, {
+    ...base,
+    JETMESH_STREAM: "bh",
+    JETMESH_CONSUMER: "dispatch",
+    JETMESH_DEAD_LETTER_SUBJECT: "bh.dlq",
+    DISPATCH_URL: subscriberUrl,
+    CONCURRENCY: String(C),
+  });
   await drained("dispatch", 300_000);
   const dispatchSeconds = (performance.now() - t0) / 1000;
   const dispatchReceived = received;
@@ -142,7 +157,9 @@ try {
   await runner.start();
   await drained("runner", 300_000);
   const runnerSeconds = (performance.now() - t0) / 1000;
-  log(`dispatcher ${round(N / dispatchSeconds, 0)} deliveries/s (${dispatchReceived} received), runner ${round(N / runnerSeconds, 0)} events/s (${handled} handled)`);
+  log(
+    `dispatcher ${round(N / dispatchSeconds, 0)} deliveries/s (${dispatchReceived} received), runner ${round(N / runnerSeconds, 0)} events/s (${handled} handled)`,
+  );
   await disp.stop();
   await runner.stop();
 
@@ -160,7 +177,14 @@ try {
   };
   log(`latency: ${L} events one at a time, publish → HTTP subscriber, and publish → runtime handler`);
   await consumer("lat-dispatch", "bh.lat.http.v1", DeliverPolicy.New);
-  const disp2 = await runService(dispatcher, { ...base, JETMESH_STREAM: "bh", JETMESH_CONSUMER: "lat-dispatch", JETMESH_DEAD_LETTER_SUBJECT: "bh.dlq", DISPATCH_URL: subscriberUrl, CONCURRENCY: String(C) });
+  const disp2 = await runService(dispatcher, {
+    ...base,
+    JETMESH_STREAM: "bh",
+    JETMESH_CONSUMER: "lat-dispatch",
+    JETMESH_DEAD_LETTER_SUBJECT: "bh.dlq",
+    DISPATCH_URL: subscriberUrl,
+    CONCURRENCY: String(C),
+  });
   for (let i = 0; i < 50 && !disp2.ready; i++) await new Promise((r) => setTimeout(r, 100));
   const httpLat = await paced("bh.lat.http.v1", (f) => (onReceive = f));
   onReceive = undefined;

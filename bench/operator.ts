@@ -124,7 +124,12 @@ async function main(): Promise<void> {
     await informer.synced;
 
     for (let s = 0; s < S; s++) {
-      await rest.create(STREAMS, NS, { apiVersion: "jetmesh.io/v1alpha1", kind: "EventStream", metadata: { name: `s${s}`, namespace: NS }, spec: { subjects: [`bench.s${s}.>`] } });
+      await rest.create(STREAMS, NS, {
+        apiVersion: "jetmesh.io/v1alpha1",
+        kind: "EventStream",
+        metadata: { name: `s${s}`, namespace: NS },
+        spec: { subjects: [`bench.s${s}.>`] },
+      });
     }
     const streamInformerReady = async () => {
       const list = await rest.list<{ status?: { conditions?: { type: string; status: string }[] } }>(STREAMS, NS);
@@ -184,7 +189,9 @@ async function main(): Promise<void> {
     const mem = rssMb(pid);
     const m = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(m)?.[1] ?? NaN) / 1048576;
-    progress(`operator heap used ${metric("nodejs_heap_size_used_bytes").toFixed(0)} MB of ${metric("nodejs_heap_size_total_bytes").toFixed(0)} MB; external ${metric("nodejs_external_memory_bytes").toFixed(0)} MB`);
+    progress(
+      `operator heap used ${metric("nodejs_heap_size_used_bytes").toFixed(0)} MB of ${metric("nodejs_heap_size_total_bytes").toFixed(0)} MB; external ${metric("nodejs_external_memory_bytes").toFixed(0)} MB`,
+    );
     progress(`all ${N} Ready in ${secondsToAllReady.toFixed(2)} s; operator RSS ${mem.rss.toFixed(0)} MB (peak ${Math.max(mem.peak, peakRss).toFixed(0)} MB)`);
 
     // Consumers really exist.

@@ -62,7 +62,7 @@ async function listShipped(): Promise<number> {
 
 try {
   log(`filling ${fill} orders`);
-  for (let done = 0; done < fill; ) {
+  for (let done = 0; done < fill;) {
     const n = Math.min(32, fill - done);
     await Promise.all(Array.from({ length: n }, () => post()));
     done += n;

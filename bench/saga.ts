@@ -51,7 +51,10 @@ async function step(rate: number, seconds: number, label: string): Promise<Step>
     settleMs: 15_000,
     maxInFlight: 1024,
     skus,
-    onProgress: (p) => log(`  t=${(p.elapsedMs / 1000).toFixed(0)}s sent ${p.sent} accepted ${p.accepted} finished ${p.finished} posts in flight ${p.inFlightPosts} unfinished ${p.unfinished}`),
+    onProgress: (p) =>
+      log(
+        `  t=${(p.elapsedMs / 1000).toFixed(0)}s sent ${p.sent} accepted ${p.accepted} finished ${p.finished} posts in flight ${p.inFlightPosts} unfinished ${p.unfinished}`,
+      ),
   });
   orders += r.accepted;
   const cpuAfter = stack.cpuMs();
@@ -59,7 +62,9 @@ async function step(rate: number, seconds: number, label: string): Promise<Step>
   for (const k of Object.keys(cpuAfter)) cpu[k] = Math.round(((cpuAfter[k]! - (cpuBefore[k] ?? 0)) / Math.max(1, r.accepted)) * 100) / 100;
   const { order_ids: _ids, ...rest } = r;
   const s: Step = { ...rest, sustained: sustained(r), cpu_ms_per_order: cpu };
-  log(`  → accepted ${s.accepted}/s=${s.accepted_per_s} finished/s ${s.finished_per_s} p50 ${s.p50_ms} ms p99 ${s.p99_ms} ms dropped ${s.dropped} failed ${s.failed}${s.failed ? ` ${JSON.stringify(s.errors)}` : ""} unfinished ${s.unfinished} ${s.sustained ? "SUSTAINED" : "not sustained"}`);
+  log(
+    `  → accepted ${s.accepted}/s=${s.accepted_per_s} finished/s ${s.finished_per_s} p50 ${s.p50_ms} ms p99 ${s.p99_ms} ms dropped ${s.dropped} failed ${s.failed}${s.failed ? ` ${JSON.stringify(s.errors)}` : ""} unfinished ${s.unfinished} ${s.sustained ? "SUSTAINED" : "not sustained"}`,
+  );
   log(`  CPU ms per order: ${JSON.stringify(cpu)}`);
   await stack.waitIdle(60_000).catch((err) => log(`  consumers not idle: ${(err as Error).message}`));
   return s;
@@ -106,8 +111,20 @@ try {
     unsettled_orders: report.inFlight.length,
     goal: { orders_per_s: 1000, p99_ms_at_half_load: 100 },
     baseline: { rate: baseline.target_rate, p50_ms: baseline.p50_ms, p99_ms: baseline.p99_ms },
-    at_max: best ? { rate: best.target_rate, p50_ms: best.p50_ms, p99_ms: best.p99_ms, post_p99_ms: best.post_p99_ms, cpu_ms_per_order: best.cpu_ms_per_order } : null,
-    steps: steps.map((s) => ({ rate: s.target_rate, finished_per_s: s.finished_per_s, p50_ms: s.p50_ms, p99_ms: s.p99_ms, dropped: s.dropped, failed: s.failed, errors: s.errors, unfinished: s.unfinished, sustained: s.sustained })),
+    at_max: best
+      ? { rate: best.target_rate, p50_ms: best.p50_ms, p99_ms: best.p99_ms, post_p99_ms: best.post_p99_ms, cpu_ms_per_order: best.cpu_ms_per_order }
+      : null,
+    steps: steps.map((s) => ({
+      rate: s.target_rate,
+      finished_per_s: s.finished_per_s,
+      p50_ms: s.p50_ms,
+      p99_ms: s.p99_ms,
+      dropped: s.dropped,
+      failed: s.failed,
+      errors: s.errors,
+      unfinished: s.unfinished,
+      sustained: s.sustained,
+    })),
   };
 } finally {
   await stack.stop();

@@ -3,7 +3,16 @@
 // a scaling policy that reads simulated consumer info and sets the replica count.
 // Both policies (JetMesh's real decide()/updateRates(), and the KEDA+HPA model) see the
 // same arrivals (same seeded noise), the same service rate and the same start-up delay.
-import { decide, INITIAL_DECISION_STATE, updateRates, INITIAL_RATE_STATE, type ConsumerSample, type DecisionState, type RateState, type ScalingPolicy } from "@jetmesh/operator/autoscale";
+import {
+  decide,
+  INITIAL_DECISION_STATE,
+  updateRates,
+  INITIAL_RATE_STATE,
+  type ConsumerSample,
+  type DecisionState,
+  type RateState,
+  type ScalingPolicy,
+} from "@jetmesh/operator/autoscale";
 import { prng } from "@jetmesh/testing";
 
 export interface Trace {
@@ -55,7 +64,6 @@ export interface SimResult {
   processed: number;
   arrived: number;
 }
-
 
 /** Poisson-distributed arrivals with the given mean (normal approximation above 30). */
 export function arrivalsFor(trace: Trace, seed: number): number[] {

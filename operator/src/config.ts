@@ -92,7 +92,8 @@ function subjectPolicy(env: Env): SubjectPolicy {
   } catch (err) {
     throw new ConfigError(`ALLOWED_SUBJECTS is neither JSON nor YAML (${(err as Error).message.split("\n")[0]}): expected e.g. {"legacy":["orders.>"]}`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`ALLOWED_SUBJECTS: expected a JSON object of namespace → list of subjects, e.g. {"legacy":["orders.>"]}`);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(`ALLOWED_SUBJECTS: expected a JSON object of namespace → list of subjects, e.g. {"legacy":["orders.>"]}`);
   const allowed: Record<string, string[]> = {};
   for (const [ns, list] of Object.entries(parsed)) {
     if (!Array.isArray(list) || !list.every((s) => typeof s === "string")) throw new ConfigError(`ALLOWED_SUBJECTS["${ns}"]: expected a list of subjects`);
@@ -110,21 +111,29 @@ const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** WATCH_NAMESPACES: comma-separated namespace names; empty or unset = every namespace. */
 function watchNamespaces(env: Env): string[] {
-  const list = (env.WATCH_NAMESPACES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const list = (env.WATCH_NAMESPACES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const ns of list) {
-    if (!NAMESPACE.test(ns) || ns.length > 63) throw new ConfigError(`WATCH_NAMESPACES: "${ns}" is not a namespace name (lowercase letters, digits and '-', at most 63)`);
+    if (!NAMESPACE.test(ns) || ns.length > 63)
+      throw new ConfigError(`WATCH_NAMESPACES: "${ns}" is not a namespace name (lowercase letters, digits and '-', at most 63)`);
   }
   return [...new Set(list)];
 }
 
 /** Reads the operator's settings from `env`; throws ConfigError naming the bad variable. */
 export function parseConfig(env: Env = process.env): OperatorConfig {
-  const servers = (env.NATS_URL ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
+  const servers = (env.NATS_URL ?? "nats://127.0.0.1:4222")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (servers.length === 0) throw new ConfigError("NATS_URL is empty: give one or more comma-separated nats:// URLs");
   for (const s of servers) {
     // Never echo credentials (nats://user:password@host): only what follows the "@".
     const shown = s.includes("@") ? `…@${s.slice(s.lastIndexOf("@") + 1)}` : s;
-    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s) && !/^[^\s:/]+:\d+$/.test(s)) throw new ConfigError(`NATS_URL: "${shown}" is not a NATS URL (nats://host:port)`);
+    if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s) && !/^[^\s:/]+:\d+$/.test(s))
+      throw new ConfigError(`NATS_URL: "${shown}" is not a NATS URL (nats://host:port)`);
   }
   const nats: NatsSettings = { servers, requestTimeoutMs: seconds(env, "NATS_REQUEST_TIMEOUT_SECONDS", 5) };
   const setIf = <K extends keyof NatsSettings>(k: K, v: NatsSettings[K] | undefined) => {

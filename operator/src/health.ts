@@ -14,7 +14,12 @@ export interface MetricsSource {
   text(): Promise<string>;
 }
 
-export async function startHttpServer(host: string, port: number, metrics: MetricsSource, health: HealthSource): Promise<{ server: http.Server; port: number }> {
+export async function startHttpServer(
+  host: string,
+  port: number,
+  metrics: MetricsSource,
+  health: HealthSource,
+): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") {

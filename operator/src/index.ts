@@ -63,7 +63,9 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   const informerOpts = { stallTimeoutMs: config.watchStallMs, watchTimeoutSeconds: config.watchTimeoutSeconds };
   // Every namespace (a ClusterRole), or only those listed (Roles there: namespaced mode).
   const informer = <T extends KubeObject>(resource: ResourceRef, handler: ChangeHandler<T>) =>
-    config.watchNamespaces.length === 0 ? new Informer<T>(rest, resource, handler, informerOpts, log) : new NamespacedInformers<T>(rest, resource, config.watchNamespaces, handler, informerOpts, log);
+    config.watchNamespaces.length === 0
+      ? new Informer<T>(rest, resource, handler, informerOpts, log)
+      : new NamespacedInformers<T>(rest, resource, config.watchNamespaces, handler, informerOpts, log);
   const streams = informer<EventStream>(EVENTSTREAMS, (t, o, old) => controller?.onStreamChange(t, o, old));
   const subscriptions = informer<EventSubscription>(EVENTSUBSCRIPTIONS, (t, o, old) => controller?.onSubscriptionChange(t, o, old));
 
@@ -83,7 +85,10 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   const requeue = (key: string) => controller?.subscriptionQueue.add(key);
   const autoscalers = config.autoscale
     ? new AutoscalerLoops({
-        lagSource: new JetStreamLagSource(() => nats.admin(), () => nats.lastError),
+        lagSource: new JetStreamLagSource(
+          () => nats.admin(),
+          () => nats.lastError,
+        ),
         scaleTarget: new DeploymentScaleTarget(rest),
         // Per-subscription series: the leader's alone (a standby exports none).
         registry: metrics.objects,
@@ -100,7 +105,11 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
   const streamReconciler = new EventStreamReconciler(ctx);
   const subscriptionReconciler = new EventSubscriptionReconciler(ctx, scaling);
   const tracing = startTracing(config.tracing, "jetmesh-operator");
-  controller = new Controller({ workers: config.workers, resyncMs: config.resyncMs, metrics, log, tracer: tracing?.tracer }, streamReconciler, subscriptionReconciler);
+  controller = new Controller(
+    { workers: config.workers, resyncMs: config.resyncMs, metrics, log, tracer: tracing?.tracer },
+    streamReconciler,
+    subscriptionReconciler,
+  );
   controller.setCaches(streams, subscriptions);
 
   let leading = false;
@@ -143,7 +152,15 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
     await Promise.all([streams.stop(), subscriptions.stop(), nats.stop()]);
     throw err;
   }
-  log.info({ httpPort: http.port, identity: config.leaderElection.identity, leaderElection: config.leaderElection.enabled, watchNamespaces: config.watchNamespaces.length ? config.watchNamespaces : "all" }, "operator started");
+  log.info(
+    {
+      httpPort: http.port,
+      identity: config.leaderElection.identity,
+      leaderElection: config.leaderElection.enabled,
+      watchNamespaces: config.watchNamespaces.length ? config.watchNamespaces : "all",
+    },
+    "operator started",
+  );
 
   return {
     httpPort: http.port,

@@ -44,8 +44,8 @@ export interface RestRequest {
 const QUEUE_BUCKETS = Array.from({ length: 12 }, (_, i) => 1e-8 * 10 ** i);
 // controller-runtime's reconcile_time_seconds buckets.
 const RECONCILE_BUCKETS = [
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15,
-  20, 25, 30, 40, 50, 60,
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8,
+  9, 10, 15, 20, 25, 30, 40, 50, 60,
 ];
 const REST_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0];
 
@@ -86,37 +86,126 @@ export class OperatorMetrics {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
     this.leaseName = opts.leaseName ?? "jetmesh-operator";
 
-    this.reconcileTotal = new Counter({ name: "controller_runtime_reconcile_total", help: "Total number of reconciliations per controller", labelNames: ["controller", "result"], registers });
-    this.reconcileErrors = new Counter({ name: "controller_runtime_reconcile_errors_total", help: "Total number of reconciliation errors per controller", labelNames: ["controller"], registers });
+    this.reconcileTotal = new Counter({
+      name: "controller_runtime_reconcile_total",
+      help: "Total number of reconciliations per controller",
+      labelNames: ["controller", "result"],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: "controller_runtime_reconcile_errors_total",
+      help: "Total number of reconciliation errors per controller",
+      labelNames: ["controller"],
+      registers,
+    });
     this.terminalReconcileErrors = new Counter({
       name: "controller_runtime_terminal_reconcile_errors_total",
       help: "Total number of terminal reconciliation errors per controller (a spec refused in status, not retried until it changes)",
       labelNames: ["controller"],
       registers,
     });
-    this.reconcileTime = new Histogram({ name: "controller_runtime_reconcile_time_seconds", help: "Length of time per reconciliation per controller", labelNames: ["controller"], buckets: RECONCILE_BUCKETS, registers });
-    this.maxConcurrentReconciles = new Gauge({ name: "controller_runtime_max_concurrent_reconciles", help: "Maximum number of concurrent reconciles per controller", labelNames: ["controller"], registers });
-    this.activeWorkers = new Gauge({ name: "controller_runtime_active_workers", help: "Number of currently used workers per controller", labelNames: ["controller"], registers });
+    this.reconcileTime = new Histogram({
+      name: "controller_runtime_reconcile_time_seconds",
+      help: "Length of time per reconciliation per controller",
+      labelNames: ["controller"],
+      buckets: RECONCILE_BUCKETS,
+      registers,
+    });
+    this.maxConcurrentReconciles = new Gauge({
+      name: "controller_runtime_max_concurrent_reconciles",
+      help: "Maximum number of concurrent reconciles per controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.activeWorkers = new Gauge({
+      name: "controller_runtime_active_workers",
+      help: "Number of currently used workers per controller",
+      labelNames: ["controller"],
+      registers,
+    });
 
     const queueLabels = ["name", "controller"] as const;
     this.queueDepth = new Gauge({ name: "workqueue_depth", help: "Current depth of workqueue", labelNames: queueLabels, registers });
     this.queueAdds = new Counter({ name: "workqueue_adds_total", help: "Total number of adds handled by workqueue", labelNames: queueLabels, registers });
-    this.queueDuration = new Histogram({ name: "workqueue_queue_duration_seconds", help: "How long in seconds an item stays in workqueue before being requested", labelNames: queueLabels, buckets: QUEUE_BUCKETS, registers });
-    this.workDuration = new Histogram({ name: "workqueue_work_duration_seconds", help: "How long in seconds processing an item from workqueue takes", labelNames: queueLabels, buckets: QUEUE_BUCKETS, registers });
-    this.queueRetries = new Counter({ name: "workqueue_retries_total", help: "Total number of retries handled by workqueue", labelNames: queueLabels, registers });
+    this.queueDuration = new Histogram({
+      name: "workqueue_queue_duration_seconds",
+      help: "How long in seconds an item stays in workqueue before being requested",
+      labelNames: queueLabels,
+      buckets: QUEUE_BUCKETS,
+      registers,
+    });
+    this.workDuration = new Histogram({
+      name: "workqueue_work_duration_seconds",
+      help: "How long in seconds processing an item from workqueue takes",
+      labelNames: queueLabels,
+      buckets: QUEUE_BUCKETS,
+      registers,
+    });
+    this.queueRetries = new Counter({
+      name: "workqueue_retries_total",
+      help: "Total number of retries handled by workqueue",
+      labelNames: queueLabels,
+      registers,
+    });
 
-    this.leaderStatus = new Gauge({ name: "leader_election_master_status", help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease.", labelNames: ["name"], registers });
-    this.restRequests = new Counter({ name: "rest_client_requests_total", help: "Number of HTTP requests, partitioned by status code, method, and host.", labelNames: ["code", "method", "host"], registers });
-    this.restDuration = new Histogram({ name: "rest_client_request_duration_seconds", help: "Request latency in seconds. Broken down by verb, and host.", labelNames: ["verb", "host"], buckets: REST_BUCKETS, registers });
+    this.leaderStatus = new Gauge({
+      name: "leader_election_master_status",
+      help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease.",
+      labelNames: ["name"],
+      registers,
+    });
+    this.restRequests = new Counter({
+      name: "rest_client_requests_total",
+      help: "Number of HTTP requests, partitioned by status code, method, and host.",
+      labelNames: ["code", "method", "host"],
+      registers,
+    });
+    this.restDuration = new Histogram({
+      name: "rest_client_request_duration_seconds",
+      help: "Request latency in seconds. Broken down by verb, and host.",
+      labelNames: ["verb", "host"],
+      buckets: REST_BUCKETS,
+      registers,
+    });
     this.natsConnected = new Gauge({ name: "jetmesh_operator_nats_connected", help: "1 while connected to NATS with JetStream answering.", registers });
 
     const objects = [this.objects];
-    this.streamMessages = new Gauge({ name: "jetmesh_stream_messages", help: "Messages in the stream of an EventStream.", labelNames: ["namespace", "stream"], registers: objects });
-    this.streamBytes = new Gauge({ name: "jetmesh_stream_bytes", help: "Bytes in the stream of an EventStream.", labelNames: ["namespace", "stream"], registers: objects });
-    this.subscriptionReady = new Gauge({ name: "jetmesh_subscription_ready", help: "1 when the subscription's consumer exists and matches its spec.", labelNames: ["namespace", "subscription"], registers: objects });
-    this.subscriptionPending = new Gauge({ name: "jetmesh_subscription_pending_messages", help: "Messages not yet delivered to the consumer.", labelNames: ["namespace", "subscription"], registers: objects });
-    this.subscriptionAckPending = new Gauge({ name: "jetmesh_subscription_ack_pending_messages", help: "Messages delivered and not yet acknowledged.", labelNames: ["namespace", "subscription"], registers: objects });
-    this.subscriptionRedelivered = new Gauge({ name: "jetmesh_subscription_redelivered_messages", help: "Messages delivered more than once and still unacknowledged.", labelNames: ["namespace", "subscription"], registers: objects });
+    this.streamMessages = new Gauge({
+      name: "jetmesh_stream_messages",
+      help: "Messages in the stream of an EventStream.",
+      labelNames: ["namespace", "stream"],
+      registers: objects,
+    });
+    this.streamBytes = new Gauge({
+      name: "jetmesh_stream_bytes",
+      help: "Bytes in the stream of an EventStream.",
+      labelNames: ["namespace", "stream"],
+      registers: objects,
+    });
+    this.subscriptionReady = new Gauge({
+      name: "jetmesh_subscription_ready",
+      help: "1 when the subscription's consumer exists and matches its spec.",
+      labelNames: ["namespace", "subscription"],
+      registers: objects,
+    });
+    this.subscriptionPending = new Gauge({
+      name: "jetmesh_subscription_pending_messages",
+      help: "Messages not yet delivered to the consumer.",
+      labelNames: ["namespace", "subscription"],
+      registers: objects,
+    });
+    this.subscriptionAckPending = new Gauge({
+      name: "jetmesh_subscription_ack_pending_messages",
+      help: "Messages delivered and not yet acknowledged.",
+      labelNames: ["namespace", "subscription"],
+      registers: objects,
+    });
+    this.subscriptionRedelivered = new Gauge({
+      name: "jetmesh_subscription_redelivered_messages",
+      help: "Messages delivered more than once and still unacknowledged.",
+      labelNames: ["namespace", "subscription"],
+      registers: objects,
+    });
 
     // Like controller-runtime and client-go: every series a controller has exists from the
     // start at 0, so rate() and absent() see it before the first event.

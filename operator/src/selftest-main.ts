@@ -14,7 +14,8 @@ try {
   const labelSelector = process.env.SELFTEST_LABEL_SELECTOR ?? "";
   if (!labelSelector) throw new ConfigError("SELFTEST_LABEL_SELECTOR is required, e.g. app.kubernetes.io/instance=jetmesh");
   const timeout = Number(process.env.SELFTEST_TIMEOUT_SECONDS ?? "180");
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new ConfigError(`SELFTEST_TIMEOUT_SECONDS="${process.env.SELFTEST_TIMEOUT_SECONDS}": expected a number of seconds > 0`);
+  if (!Number.isFinite(timeout) || timeout <= 0)
+    throw new ConfigError(`SELFTEST_TIMEOUT_SECONDS="${process.env.SELFTEST_TIMEOUT_SECONDS}": expected a number of seconds > 0`);
   settings = { config, namespace, labelSelector, timeoutMs: timeout * 1000, stream: process.env.SELFTEST_STREAM || undefined };
 } catch (err) {
   if (err instanceof ConfigError) {
@@ -26,7 +27,15 @@ try {
 
 const log = (line: string) => process.stdout.write(`jetmesh selftest: ${line}\n`);
 try {
-  await runSelfTest({ rest: KubeRest.fromFile(settings.config.kubeconfigPath), nats: settings.config.nats, namespace: settings.namespace, labelSelector: settings.labelSelector, stream: settings.stream, timeoutMs: settings.timeoutMs, log });
+  await runSelfTest({
+    rest: KubeRest.fromFile(settings.config.kubeconfigPath),
+    nats: settings.config.nats,
+    namespace: settings.namespace,
+    labelSelector: settings.labelSelector,
+    stream: settings.stream,
+    timeoutMs: settings.timeoutMs,
+    log,
+  });
   log("PASS");
   process.exit(0);
 } catch (err) {

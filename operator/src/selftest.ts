@@ -33,7 +33,8 @@ export function notReady(o: Resource): string | undefined {
   const ready = o.status?.conditions?.find((c) => c.type === "Ready");
   if (!ready) return "no Ready condition yet";
   if (ready.status !== "True") return `Ready=${ready.status} ${ready.reason}: ${ready.message}`;
-  if (o.status?.observedGeneration !== o.metadata.generation) return `observedGeneration ${o.status?.observedGeneration ?? "unset"} behind generation ${o.metadata.generation ?? "?"}`;
+  if (o.status?.observedGeneration !== o.metadata.generation)
+    return `observedGeneration ${o.status?.observedGeneration ?? "unset"} behind generation ${o.metadata.generation ?? "?"}`;
   return undefined;
 }
 
@@ -83,7 +84,11 @@ export async function runSelfTest(o: SelfTestOptions): Promise<{ stream: string;
   try {
     const event = newEvent({ type: subject, source: "jetmesh/helm-test", data: { probe: true, at: new Date().toISOString() } });
     const wire = encodeBinary(event);
-    const ack = await jetstream(nc, { timeout: o.nats.requestTimeoutMs }).publish(wire.subject, wire.payload, { headers: toMsgHdrs(wire.headers), msgID: event.id, expect: { streamName: stream } });
+    const ack = await jetstream(nc, { timeout: o.nats.requestTimeoutMs }).publish(wire.subject, wire.payload, {
+      headers: toMsgHdrs(wire.headers),
+      msgID: event.id,
+      expect: { streamName: stream },
+    });
     const jsm = await jetstreamManager(nc, { timeout: o.nats.requestTimeoutMs });
     const stored = await jsm.streams.getMessage(stream, { seq: ack.seq });
     if (!stored) throw new Error(`stream ${stream} has no message at sequence ${ack.seq}, which it acknowledged`);
@@ -91,7 +96,9 @@ export async function runSelfTest(o: SelfTestOptions): Promise<{ stream: string;
     const same = back.id === event.id && back.type === event.type && back.source === event.source && JSON.stringify(back.data) === JSON.stringify(event.data);
     if (!same) throw new Error(`the CloudEvent read back differs: sent ${JSON.stringify(event)}, got ${JSON.stringify(back)}`);
     o.log(`round trip: CloudEvent ${event.id} (${subject}) stored in ${stream} at sequence ${ack.seq} and read back intact`);
-    await jsm.streams.deleteMessage(stream, ack.seq, false).catch((err: unknown) => o.log(`note: could not delete the probe message: ${(err as Error).message}`));
+    await jsm.streams
+      .deleteMessage(stream, ack.seq, false)
+      .catch((err: unknown) => o.log(`note: could not delete the probe message: ${(err as Error).message}`));
     return { stream, subject, sequence: ack.seq };
   } finally {
     await nc.close();

@@ -171,7 +171,10 @@ describe("EventSubscription spec", () => {
     [{ stream: "s", subscriber: { deployment: "n", http: { service: "Not_A_Name" } } }, /is not a Service name/],
     [{ stream: "s", subscriber: { deployment: "n", http: { service: "n", port: 70000 } } }, /port: must be 1..65535/],
     [{ stream: "s", subscriber: { deployment: "n", http: { service: "n", path: "events" } } }, /path: must start with \//],
-    [{ stream: "s", delivery: { ackWait: "5s" }, subscriber: { deployment: "n", http: { service: "n", timeout: "10s" } } }, /timeout \(10s\) must be shorter than spec.delivery.ackWait \(5s\)/],
+    [
+      { stream: "s", delivery: { ackWait: "5s" }, subscriber: { deployment: "n", http: { service: "n", timeout: "10s" } } },
+      /timeout \(10s\) must be shorter than spec.delivery.ackWait \(5s\)/,
+    ],
     [{ stream: "s", subscriber: { deployment: "n", http: { service: "n", replyTypes: ["$JS.API.>"] } } }, /replyTypes: "\$JS.API.>" is a system subject/],
   ])("refuses %j", (spec, message) => {
     const r = resolveSubscriptionSpec(spec as never);
@@ -182,8 +185,15 @@ describe("EventSubscription spec", () => {
 
 describe("EventSubscription HTTP target", () => {
   it("resolves a Service target with defaults, and a URL target", () => {
-    const svc = resolveSubscriptionSpec({ stream: "s", subscriber: { deployment: "notifications", http: { service: "notifications", replyTypes: ["shop.notification.sent.v1"] } } });
-    expect(svc.ok && svc.value.http).toEqual({ target: { kind: "service", service: "notifications", port: 80, path: "/" }, timeoutMs: 10_000, replyTypes: ["shop.notification.sent.v1"] });
+    const svc = resolveSubscriptionSpec({
+      stream: "s",
+      subscriber: { deployment: "notifications", http: { service: "notifications", replyTypes: ["shop.notification.sent.v1"] } },
+    });
+    expect(svc.ok && svc.value.http).toEqual({
+      target: { kind: "service", service: "notifications", port: 80, path: "/" },
+      timeoutMs: 10_000,
+      replyTypes: ["shop.notification.sent.v1"],
+    });
     const url = resolveSubscriptionSpec({ stream: "s", subscriber: { deployment: "n", http: { url: "https://hooks.example.com/in?x=1", timeout: "2s" } } });
     expect(url.ok && url.value.http).toEqual({ target: { kind: "url", url: "https://hooks.example.com/in?x=1" }, timeoutMs: 2000, replyTypes: [] });
   });
@@ -223,7 +233,10 @@ describe("conditions and status patches", () => {
     expect(c).toEqual([{ type: "Ready", status: "False", reason: "StreamNotFound", message: "y", lastTransitionTime: "t1", observedGeneration: 1 }]);
     c = setCondition(c, { type: "Ready", status: "True", reason: "Ready", message: "z" }, "t3", 2);
     c = setCondition(c, { type: "Scaling", status: "True", reason: "Scaling", message: "s" }, "t4");
-    expect(c.map((x) => [x.type, x.lastTransitionTime])).toEqual([["Ready", "t3"], ["Scaling", "t4"]]);
+    expect(c.map((x) => [x.type, x.lastTransitionTime])).toEqual([
+      ["Ready", "t3"],
+      ["Scaling", "t4"],
+    ]);
   });
 
   it.each([

@@ -51,8 +51,21 @@ const rows: Row[] = [
   },
   { name: "within 10% tolerance keeps the current count", current: 10, obs: { lag: 0, arrivalRate: 104, perReplicaRate: 10 }, want: 10, reason: /tolerance/ },
   { name: "just outside tolerance scales up", current: 10, obs: { lag: 0, arrivalRate: 112, perReplicaRate: 10 }, want: 12, reason: /: 12$/ },
-  { name: "bounded by maxReplicas", current: 16, obs: { lag: 100_000, arrivalRate: 10, perReplicaRate: 10 }, want: 20, reason: /lag 100000 at 100 per replica: 1000, capped at maxReplicas: 20$/ },
-  { name: "bounded by minReplicas", current: 3, obs: { lag: 0, arrivalRate: 0 }, state: { recommendations: [] }, want: 1, reason: /no lag and no arrivals: 0, raised to minReplicas: 1/ },
+  {
+    name: "bounded by maxReplicas",
+    current: 16,
+    obs: { lag: 100_000, arrivalRate: 10, perReplicaRate: 10 },
+    want: 20,
+    reason: /lag 100000 at 100 per replica: 1000, capped at maxReplicas: 20$/,
+  },
+  {
+    name: "bounded by minReplicas",
+    current: 3,
+    obs: { lag: 0, arrivalRate: 0 },
+    state: { recommendations: [] },
+    want: 1,
+    reason: /no lag and no arrivals: 0, raised to minReplicas: 1/,
+  },
   {
     name: "a one-replica wobble is held for the whole window",
     current: 7,
@@ -67,7 +80,12 @@ const rows: Row[] = [
     current: 8,
     // 8 half a window ago holds 2 + 6 × 0.5 = 5; 5 ten seconds ago holds 2 + 3 × 5/6 = 4.5 → 5.
     obs: { lag: 0, arrivalRate: 20, perReplicaRate: 10 },
-    state: { recommendations: [{ at: T0 - 30_000, replicas: 8 }, { at: T0 - 10_000, replicas: 5 }] },
+    state: {
+      recommendations: [
+        { at: T0 - 30_000, replicas: 8 },
+        { at: T0 - 10_000, replicas: 5 },
+      ],
+    },
     want: 5,
     reason: /: 2, held at 5 by 60s scale-down stabilization/,
   },
@@ -75,7 +93,12 @@ const rows: Row[] = [
     name: "recommendations older than the window no longer hold",
     current: 8,
     obs: { lag: 0, arrivalRate: 20, perReplicaRate: 10 },
-    state: { recommendations: [{ at: T0 - 61_000, replicas: 8 }, { at: T0 - 10_000, replicas: 5 }] },
+    state: {
+      recommendations: [
+        { at: T0 - 61_000, replicas: 8 },
+        { at: T0 - 10_000, replicas: 5 },
+      ],
+    },
     want: 5,
     reason: /held at 5/,
   },
@@ -94,7 +117,14 @@ const rows: Row[] = [
     want: 10,
     reason: /raised to minReplicas: 10, limited to 5 by the scale-up rate, raised to minReplicas 10$/,
   },
-  { name: "scale to zero with no lag and no arrivals", policy: toZero, current: 1, obs: { lag: 0, arrivalRate: 0, perReplicaRate: 10 }, want: 0, reason: /no lag and no arrivals: 0/ },
+  {
+    name: "scale to zero with no lag and no arrivals",
+    policy: toZero,
+    current: 1,
+    obs: { lag: 0, arrivalRate: 0, perReplicaRate: 10 },
+    want: 0,
+    reason: /no lag and no arrivals: 0/,
+  },
   {
     name: "zero waits for the stabilization window",
     policy: toZero,

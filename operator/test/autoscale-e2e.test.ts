@@ -45,7 +45,10 @@ beforeAll(async () => {
   kc.loadFromFile(kube.kubeconfigPath);
   apps = kc.makeApiClient(AppsV1Api);
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
-  for (const [name, replicas] of [["worker", 1], ["idle", 0]] as const) {
+  for (const [name, replicas] of [
+    ["worker", 1],
+    ["idle", 0],
+  ] as const) {
     await apps.createNamespacedDeployment({
       namespace: NS,
       body: {
@@ -97,12 +100,22 @@ describe("autoscaling end to end (nats-server + API test server)", () => {
       stream: STREAM,
       consumer: CONSUMER,
       deployment: "worker",
-      policy: parseScalingPolicy({ minReplicas: 1, maxReplicas: 8, targetLagPerReplica: 50, maxDrainSeconds: 10, scaleDownStabilization: "2s", pollInterval: "200ms" }),
+      policy: parseScalingPolicy({
+        minReplicas: 1,
+        maxReplicas: 8,
+        targetLagPerReplica: 50,
+        maxDrainSeconds: 10,
+        scaleDownStabilization: "2s",
+        pollInterval: "200ms",
+      }),
     };
     const autoscaler = new SubscriptionAutoscaler(target, {
       lagSource: new JetStreamLagSource(() => natsJetStreamAdmin(jsm)),
       scaleTarget: new DeploymentScaleTarget(new KubeRest(kc, { onRequest: (r) => void requests.push(r) })),
-      reporter: combineReporters({ status: (_t, s) => void statuses.push(s), event: (_t, e) => void events.push(e) }, metricsReporter(createAutoscaleMetrics(registry))),
+      reporter: combineReporters(
+        { status: (_t, s) => void statuses.push(s), event: (_t, e) => void events.push(e) },
+        metricsReporter(createAutoscaleMetrics(registry)),
+      ),
       statusRefreshMs: 0,
     });
     const replicas = async () => (await apps.readNamespacedDeploymentScale({ name: "worker", namespace: NS })).spec?.replicas;

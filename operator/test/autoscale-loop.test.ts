@@ -38,7 +38,10 @@ class FakeWorld {
         },
       },
       reporter: combineReporters(
-        { status: (_t: ScalingTarget, s: AutoscaleStatus) => void this.statuses.push(s), event: (_t: ScalingTarget, e: ScaleEvent) => void this.events.push(e) },
+        {
+          status: (_t: ScalingTarget, s: AutoscaleStatus) => void this.statuses.push(s),
+          event: (_t: ScalingTarget, e: ScaleEvent) => void this.events.push(e),
+        },
         metricsReporter(metrics),
       ),
     };
@@ -75,9 +78,13 @@ describe("SubscriptionAutoscaler", () => {
     await a.tick();
     expect(w.writes).toEqual([]);
     expect(w.condition).toMatchObject({ status: "False", reason: "CircuitOpen" });
-    expect(w.condition?.message).toMatch(/not scaling out Deployment inventory beyond 2 replicas \(it would run 6: .*processor down.*scaling resumes when the circuit closes/);
+    expect(w.condition?.message).toMatch(
+      /not scaling out Deployment inventory beyond 2 replicas \(it would run 6: .*processor down.*scaling resumes when the circuit closes/,
+    );
     expect(w.statuses.at(-1)?.replicas).toEqual({ current: 2, desired: 2 });
-    expect(w.events.filter((e) => e.reason === "CircuitOpen")).toEqual([{ type: "Warning", reason: "CircuitOpen", message: expect.stringMatching(/not scaling out/) }]);
+    expect(w.events.filter((e) => e.reason === "CircuitOpen")).toEqual([
+      { type: "Warning", reason: "CircuitOpen", message: expect.stringMatching(/not scaling out/) },
+    ]);
     // Closed again: the same lag scales out at the next poll.
     w.lag = { ...w.lag, circuitOpen: undefined };
     await a.tick();
@@ -105,7 +112,11 @@ describe("SubscriptionAutoscaler", () => {
     expect(w.writes.at(-1)).toBe(5); // lag floor 8, one step may reach max(2×1, 1+4) = 5
     expect(w.events.at(-1)).toMatchObject({ type: "Normal", reason: "ScaledUp" });
     expect(w.events.at(-1)!.message).toMatch(/from 1 to 5: lag 710 at 100 per replica: 8, limited to 5/);
-    expect(w.statuses.at(-1)).toMatchObject({ replicas: { current: 5, desired: 5 }, lag: { pending: 700, ackPending: 10 }, lastScaleReason: expect.stringMatching(/lag 710/) });
+    expect(w.statuses.at(-1)).toMatchObject({
+      replicas: { current: 5, desired: 5 },
+      lag: { pending: 700, ackPending: 10 },
+      lastScaleReason: expect.stringMatching(/lag 710/),
+    });
     expect(await w.metric("jetmesh_subscription_pending_messages")).toBe(700);
     expect(await w.metric("jetmesh_subscription_lag_messages")).toBe(710);
     expect(await w.metric("jetmesh_subscription_replicas_max")).toBe(10);
@@ -270,7 +281,9 @@ describe("AutoscalerManager", () => {
       lagSource: {
         read: async (_stream: string, consumer: string) => {
           reads.push(consumer);
-          return consumer === "shop_inventory" ? base.lagSource.read() : { pending: 0, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
+          return consumer === "shop_inventory"
+            ? base.lagSource.read()
+            : { pending: 0, ackPending: 0, redelivered: 0, ackFloorConsumerSeq: 0, deliveredConsumerSeq: 0 };
         },
       },
       scaleTarget: {

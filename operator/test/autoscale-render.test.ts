@@ -65,7 +65,11 @@ describe("rendering for mode keda and mode hpa", () => {
   it("every field of the CRD's scaling block is understood, and its defaults parse", () => {
     const crd = parseYaml(readFileSync(new URL("../../crds/eventsubscriptions.jetmesh.io.yaml", import.meta.url), "utf8"));
     const scaling = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.scaling.properties as Record<string, { default?: unknown }>;
-    const defaults = Object.fromEntries(Object.entries(scaling).filter(([, v]) => v.default !== undefined).map(([k, v]) => [k, v.default]));
+    const defaults = Object.fromEntries(
+      Object.entries(scaling)
+        .filter(([, v]) => v.default !== undefined)
+        .map(([k, v]) => [k, v.default]),
+    );
     const known = ["minReplicas", "maxReplicas", "targetLagPerReplica", "maxDrainSeconds", "scaleDownStabilization", "mode", "pollInterval"];
     for (const field of Object.keys(scaling)) expect(known).toContain(field);
     expect(scalingTargetFor("shop", "x", { stream: "s", subscriber: { deployment: "d" }, scaling: defaults })!.policy).toMatchObject({ mode: "native" });

@@ -7,7 +7,14 @@ describe("operator configuration", () => {
     expect(c.nats.servers).toEqual(["nats://127.0.0.1:4222"]);
     expect(c.resyncMs).toBe(30_000);
     expect(c.httpPort).toBe(8080);
-    expect(c.leaderElection).toMatchObject({ enabled: true, name: "jetmesh-operator", namespace: "default", leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+    expect(c.leaderElection).toMatchObject({
+      enabled: true,
+      name: "jetmesh-operator",
+      namespace: "default",
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
   });
 
   it("reads NATS settings and lease timings", () => {
@@ -57,7 +64,10 @@ describe("operator configuration", () => {
   it("confines namespaces to their own subjects unless told otherwise", () => {
     expect(parseConfig({}).subjectPolicy).toEqual({ confinement: "namespace", allowed: {} });
     expect(parseConfig({ SUBJECT_CONFINEMENT: "off" }).subjectPolicy.confinement).toBe("off");
-    expect(parseConfig({ ALLOWED_SUBJECTS: '{"legacy":["orders.>"],"*":["public.>"]}' }).subjectPolicy.allowed).toEqual({ legacy: ["orders.>"], "*": ["public.>"] });
+    expect(parseConfig({ ALLOWED_SUBJECTS: '{"legacy":["orders.>"],"*":["public.>"]}' }).subjectPolicy.allowed).toEqual({
+      legacy: ["orders.>"],
+      "*": ["public.>"],
+    });
     // As the chart renders it (toYaml).
     expect(parseConfig({ ALLOWED_SUBJECTS: "legacy:\n- orders.>\n" }).subjectPolicy.allowed).toEqual({ legacy: ["orders.>"] });
     expect(parseConfig({ ALLOWED_SUBJECTS: "{}" }).subjectPolicy.allowed).toEqual({});

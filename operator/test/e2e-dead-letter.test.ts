@@ -61,7 +61,11 @@ afterAll(async () => {
 
 /** A subscriber pod: `holds(seq, n)` waits until it holds delivery n of seq. */
 function subscriber() {
-  const child = spawn(process.execPath, ["--input-type=module", "-e", SUBSCRIBER], { cwd: `${ROOT}operator`, env: { ...process.env, NATS_URL: env.nats.url }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--input-type=module", "-e", SUBSCRIBER], {
+    cwd: `${ROOT}operator`,
+    env: { ...process.env, NATS_URL: env.nats.url },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   let out = "";
   child.stdout?.on("data", (b: Buffer) => (out += b.toString()));

@@ -163,13 +163,19 @@ describe("operator under faults", () => {
     await env.k(["apply", "-f", "-"], stream("dead-letters", ["jetmesh.dlq.f.>"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmstream/dead-letters", "--timeout=15s"]);
     await env.k(["apply", "-f", "-"], sub("foreign", "mem", ["shop.order.placed.v1"]));
-    expect((await waitReason(env, "jmsub", "f", "foreign", "SubjectNotAllowed")).message).toMatch(/^spec.types: "shop.order.placed.v1" is outside namespace f's subjects/);
+    expect((await waitReason(env, "jmsub", "f", "foreign", "SubjectNotAllowed")).message).toMatch(
+      /^spec.types: "shop.order.placed.v1" is outside namespace f's subjects/,
+    );
 
     // Resyncs (every second here) count the refusals as invalid, not as reconcile errors.
-    const after = await waitFor("refusals resynced", async () => {
-      const text = await metrics(op);
-      return terminal(text) >= terminal(before) + 6 ? text : undefined;
-    }, { timeoutMs: 15_000, intervalMs: 250 });
+    const after = await waitFor(
+      "refusals resynced",
+      async () => {
+        const text = await metrics(op);
+        return terminal(text) >= terminal(before) + 6 ? text : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
     // controller-runtime counts a terminal error as an error too; the alert looks at the rest.
     expect(failures(after)).toBe(failures(before));
     await env.k(["delete", "jmstream", "-n", "f", "foreign", "all-dead-letters", "--timeout=15s"]);
@@ -226,7 +232,9 @@ describe("operator under faults", () => {
   it("moves a consumer when its subscription names another stream", async () => {
     expect(await js.consumerInfo("f_later", "f_w1")).toBeDefined();
     await env.k(["patch", "jmsub", "-n", "f", "w1", "--type=merge", "-p", '{"spec":{"stream":"mem","types":["f.mem.q"]}}']);
-    await waitFor("consumer on the new stream", async () => (await js.consumerInfo("f_mem", "f_w1"))?.config.filter_subject === "f.mem.q", { timeoutMs: 10_000 });
+    await waitFor("consumer on the new stream", async () => (await js.consumerInfo("f_mem", "f_w1"))?.config.filter_subject === "f.mem.q", {
+      timeoutMs: 10_000,
+    });
     expect(await js.consumerInfo("f_later", "f_w1")).toBeUndefined();
     expect((await env.getJson("jmsub", "f", "w1"))?.status?.streamName).toBe("f_mem");
   });
@@ -236,7 +244,9 @@ describe("operator under faults", () => {
     for (const controller of ["eventstream", "eventsubscription"]) {
       const c = { controller };
       const q = { name: controller, controller };
-      const results = Object.fromEntries(["success", "error", "requeue", "requeue_after"].map((result) => [result, value(text, "controller_runtime_reconcile_total", { controller, result })]));
+      const results = Object.fromEntries(
+        ["success", "error", "requeue", "requeue_after"].map((result) => [result, value(text, "controller_runtime_reconcile_total", { controller, result })]),
+      );
       const reconciles = Object.values(results).reduce((a, b) => a + b, 0);
       expect(results.success, controller).toBeGreaterThan(0);
       // The earlier tests refused specs of both kinds (terminal) and hit a missing stream (requeue_after).
@@ -252,7 +262,9 @@ describe("operator under faults", () => {
       expect(taken).toBe(reconciles + value(text, "controller_runtime_active_workers", c));
       expect(value(text, "workqueue_work_duration_seconds_count", q)).toBe(reconciles);
       expect(value(text, "workqueue_depth", q)).toBe(value(text, "workqueue_adds_total", q) - taken);
-      expect(value(text, "workqueue_retries_total", q)).toBe(results.error! - value(text, "controller_runtime_terminal_reconcile_errors_total", c) + results.requeue! + results.requeue_after!);
+      expect(value(text, "workqueue_retries_total", q)).toBe(
+        results.error! - value(text, "controller_runtime_terminal_reconcile_errors_total", c) + results.requeue! + results.requeue_after!,
+      );
     }
     expect(value(text, "controller_runtime_reconcile_total", { controller: "eventsubscription", result: "requeue_after" })).toBeGreaterThan(0);
     expect(value(text, "leader_election_master_status", { name: "jetmesh-operator" })).toBe(1);
@@ -278,22 +290,40 @@ describe("operator under faults", () => {
   it("fails over to a standby operator when the leader process is killed", async () => {
     await op.stop(); // a clean stop hands the lease back at once
     const leader = await env.operatorProcess();
-    const leaderText = await waitFor("process leads and has reconciled", async () => {
-      const text = await metrics(leader);
-      return value(text, "leader_election_master_status", { name: "jetmesh-operator" }) === 1 && text.includes('jetmesh_subscription_ready{namespace="f",subscription="early"} 1') ? text : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 100 });
-    expect(perObjectSeries(leaderText)).toEqual(expect.arrayContaining(["jetmesh_stream_messages", "jetmesh_subscription_ready", "jetmesh_subscription_pending_messages"]));
-    const lease = async () => ((await (await fetch(`${env.kube.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/jetmesh-operator`)).json()) as { spec?: { holderIdentity?: string; renewTime?: string } }).spec;
+    const leaderText = await waitFor(
+      "process leads and has reconciled",
+      async () => {
+        const text = await metrics(leader);
+        return value(text, "leader_election_master_status", { name: "jetmesh-operator" }) === 1 &&
+          text.includes('jetmesh_subscription_ready{namespace="f",subscription="early"} 1')
+          ? text
+          : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    expect(perObjectSeries(leaderText)).toEqual(
+      expect.arrayContaining(["jetmesh_stream_messages", "jetmesh_subscription_ready", "jetmesh_subscription_pending_messages"]),
+    );
+    const lease = async () =>
+      (
+        (await (await fetch(`${env.kube.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/jetmesh-operator`)).json()) as {
+          spec?: { holderIdentity?: string; renewTime?: string };
+        }
+      ).spec;
     const standby = await env.operator();
     // The standby polls the lease on the leader's cadence (retry period 0.25 s): two renewals
     // by the leader after it started mean it has looked at a live lease and left it alone.
     let renewals = 0;
     let last = (await lease())?.renewTime;
-    await waitFor("the leader renewed its lease twice while the standby ran", async () => {
-      const now = (await lease())?.renewTime;
-      if (now !== last) (renewals++, (last = now));
-      return renewals >= 2;
-    }, { timeoutMs: 15_000, intervalMs: 100 });
+    await waitFor(
+      "the leader renewed its lease twice while the standby ran",
+      async () => {
+        const now = (await lease())?.renewTime;
+        if (now !== last) (renewals++, (last = now));
+        return renewals >= 2;
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
     expect(standby.isLeader()).toBe(false);
     expect((await lease())?.holderIdentity).not.toBe(standby.identity);
     // Only the leader exports per-object series: the standby's scrape has none of them (its
@@ -309,7 +339,11 @@ describe("operator under faults", () => {
     await env.k(["apply", "-f", "-"], sub("after-failover", "later", ["f.later.e"]));
     await env.k(["wait", "--for=condition=Ready", "-n", "f", "jmsub/after-failover", "--timeout=15s"]);
     // The new leader exports them now, from its own reconciles.
-    await waitFor("the new leader exports the subscription", async () => (await metrics(standby)).includes('jetmesh_subscription_ready{namespace="f",subscription="after-failover"} 1'), { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor(
+      "the new leader exports the subscription",
+      async () => (await metrics(standby)).includes('jetmesh_subscription_ready{namespace="f",subscription="after-failover"} 1'),
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     expect(value(await metrics(standby), "leader_election_master_status", { name: "jetmesh-operator" })).toBe(1);
   });
 });

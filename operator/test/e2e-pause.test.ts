@@ -80,7 +80,9 @@ describe("pausing a subscription", () => {
     for (const s of ["ps.job.v1", "ps.urgent.v1", "ps.job.v1"]) await p.publish(s, "{}");
     expect(await pull(10)).toEqual([]);
     // Kept its position: the waiting events count as lag.
-    await waitFor("lag of the paused subscription", async () => (await env.getJson("jmsub", "ps", "worker"))?.status?.lag?.pending === 3, { timeoutMs: 15_000 });
+    await waitFor("lag of the paused subscription", async () => (await env.getJson("jmsub", "ps", "worker"))?.status?.lag?.pending === 3, {
+      timeoutMs: 15_000,
+    });
 
     expect(await jetmesh("resume", "ps/worker")).toMatch(/spec.paused=false/);
     await waitReason(env, "jmsub", "ps", "worker", "Ready", 30_000);
@@ -105,7 +107,9 @@ describe("pausing a subscription", () => {
     const bad = await exec(process.execPath, [`${ROOT}services/cli/bin/jetmesh.js`, "pause", "Not_A_Name"]).catch((e) => e);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not an EventSubscription name: Not_A_Name/);
-    const missing = await exec(process.execPath, [`${ROOT}services/cli/bin/jetmesh.js`, "resume", "ps/nope", "--kubeconfig", env.kube.kubeconfigPath]).catch((e) => e);
+    const missing = await exec(process.execPath, [`${ROOT}services/cli/bin/jetmesh.js`, "resume", "ps/nope", "--kubeconfig", env.kube.kubeconfigPath]).catch(
+      (e) => e,
+    );
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no EventSubscription ps\/nope/);
   });

@@ -46,7 +46,10 @@ describe("autoscaling through the operator", () => {
     await Promise.all(Array.from({ length: 350 }, (_, i) => js.publish("sc.job.v1", `job ${i}`)));
     await nc.close();
     // 350 pending at 100 per replica → 4 replicas (the max).
-    await waitFor("deployment scaled up", async () => (await env.getJson("deployment", "sc", "worker"))?.spec?.replicas === 4, { timeoutMs: 20_000, intervalMs: 200 });
+    await waitFor("deployment scaled up", async () => (await env.getJson("deployment", "sc", "worker"))?.spec?.replicas === 4, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
     const status = await waitFor(
       "status shows the scale",
       async () => {
@@ -79,7 +82,10 @@ describe("autoscaling through the operator", () => {
     await env.k(["patch", "jmsub", "-n", "sc", "worker", "--type=merge", "-p", '{"spec":{"scaling":{"maxReplicas":2}}}']);
     op = await env.operator({ AUTOSCALE: "true", NATS_MONITORING_ENDPOINT: "nats.nats.svc:8222", RESYNC_SECONDS: "600" });
     // A fresh loop that took 4 for a person's choice would leave it (ManualOverride).
-    await waitFor("deployment brought within the new bounds", async () => (await env.getJson("deployment", "sc", "worker"))?.spec?.replicas === 2, { timeoutMs: 15_000, intervalMs: 200 });
+    await waitFor("deployment brought within the new bounds", async () => (await env.getJson("deployment", "sc", "worker"))?.spec?.replicas === 2, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
     expect((await env.condition("jmsub", "sc", "worker", "Scaling"))?.reason).toBe("Scaling");
   });
 
@@ -87,26 +93,46 @@ describe("autoscaling through the operator", () => {
     await env.k(["apply", "-f", "-"], kedaCrd);
     await waitFor("keda CRD served", async () => (await env.kubectl(["get", "scaledobjects", "-n", "sc"])).code === 0, { timeoutMs: 10_000, intervalMs: 200 });
     await env.k(["patch", "jmsub", "-n", "sc", "worker", "--type=merge", "-p", '{"spec":{"scaling":{"mode":"keda"}}}']);
-    const so = await waitFor("ScaledObject rendered", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker")) as Record<string, any> | undefined, { timeoutMs: 15_000, intervalMs: 200 });
+    const so = await waitFor(
+      "ScaledObject rendered",
+      async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker")) as Record<string, any> | undefined,
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
     expect(so.spec.scaleTargetRef.name).toBe("worker");
-    expect(so.metadata.ownerReferences[0]).toMatchObject({ kind: "EventSubscription", name: "worker", uid: (await env.getJson("jmsub", "sc", "worker"))?.metadata.uid });
+    expect(so.metadata.ownerReferences[0]).toMatchObject({
+      kind: "EventSubscription",
+      name: "worker",
+      uid: (await env.getJson("jmsub", "sc", "worker"))?.metadata.uid,
+    });
     expect(JSON.stringify(so.spec.triggers)).toContain("nats.nats.svc:8222");
     await waitReason(env, "jmsub", "sc", "worker", "DelegatedToKeda", 10_000, "Scaling");
 
     // Resync is 600 s here: what repairs it within seconds is the watch on ScaledObjects.
     await env.k(["delete", "scaledobject", "-n", "sc", "jetmesh-worker"]);
-    await waitFor("ScaledObject recreated", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker"))?.metadata?.uid !== undefined, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor("ScaledObject recreated", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker"))?.metadata?.uid !== undefined, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     await env.k(["patch", "scaledobject", "-n", "sc", "jetmesh-worker", "--type=merge", "-p", '{"spec":{"maxReplicaCount":50}}']);
-    await waitFor("ScaledObject drift repaired", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker"))?.spec?.maxReplicaCount === 2, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor("ScaledObject drift repaired", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker"))?.spec?.maxReplicaCount === 2, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     const events = await env.k(["get", "events", "-n", "sc", "--field-selector", "involvedObject.name=worker", "-o", "json"]);
     expect(events).toMatch(/ScalerUpdated/);
   });
 
   it("switching to mode hpa deletes the ScaledObject and renders an HPA, kept the same way", async () => {
     await env.k(["patch", "jmsub", "-n", "sc", "worker", "--type=merge", "-p", '{"spec":{"scaling":{"mode":"hpa"}}}']);
-    const hpa = await waitFor("HPA rendered", async () => (await env.getJson("hpa", "sc", "jetmesh-worker")) as Record<string, any> | undefined, { timeoutMs: 15_000, intervalMs: 200 });
+    const hpa = await waitFor("HPA rendered", async () => (await env.getJson("hpa", "sc", "jetmesh-worker")) as Record<string, any> | undefined, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
     expect(hpa.spec).toMatchObject({ maxReplicas: 2, scaleTargetRef: { name: "worker" } });
-    await waitFor("ScaledObject deleted", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker")) === undefined, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor("ScaledObject deleted", async () => (await env.getJson("scaledobject", "sc", "jetmesh-worker")) === undefined, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     await waitReason(env, "jmsub", "sc", "worker", "DelegatedToHpa", 10_000, "Scaling");
     await env.k(["delete", "hpa", "-n", "sc", "jetmesh-worker"]);
     await waitFor("HPA recreated", async () => (await env.getJson("hpa", "sc", "jetmesh-worker")) !== undefined, { timeoutMs: 10_000, intervalMs: 100 });

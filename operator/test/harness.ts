@@ -2,7 +2,17 @@
 // nats-server, real kubectl, and operators started in-process with test-sized timings.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { freePort, startControlPlane, startKubeApiServer, startNats, toolPath, waitFor, type ControlPlane, type KubeApiServer, type NatsCluster } from "@jetmesh/testing";
+import {
+  freePort,
+  startControlPlane,
+  startKubeApiServer,
+  startNats,
+  toolPath,
+  waitFor,
+  type ControlPlane,
+  type KubeApiServer,
+  type NatsCluster,
+} from "@jetmesh/testing";
 import { pino } from "pino";
 import { parseConfig, startOperator, type OperatorHandle } from "../src/index.ts";
 import { natsJetStreamAdmin, type JetStreamAdmin } from "../src/jetstream/admin.ts";
@@ -89,7 +99,10 @@ async function envOn<K extends KubeServer>(kube: K): Promise<Env<K>> {
       let out = "";
       proc.stdout?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
       proc.stderr?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
-      await waitFor("operator process answers /healthz", async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, { timeoutMs: 15_000, intervalMs: 100 });
+      await waitFor("operator process answers /healthz", async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      });
       return { proc, httpPort, output: () => out };
     },
     async operator(extraEnv = {}) {

@@ -5,7 +5,15 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import { deadLetterMsgId, exhaustedDeadLetterHeaders, parseMaxDeliveriesAdvisory } from "../src/controller/max-deliveries.ts";
 
 const te = new TextEncoder();
-const advisory = { type: "io.nats.jetstream.advisory.v1.max_deliver", id: "x", timestamp: "2026-11-30T00:00:00Z", stream: "shop_events", consumer: "shop_inventory", stream_seq: 42, deliveries: 5 };
+const advisory = {
+  type: "io.nats.jetstream.advisory.v1.max_deliver",
+  id: "x",
+  timestamp: "2026-11-30T00:00:00Z",
+  stream: "shop_events",
+  consumer: "shop_inventory",
+  stream_seq: 42,
+  deliveries: 5,
+};
 
 describe("MAX_DELIVERIES advisories", () => {
   it.each([
@@ -26,7 +34,12 @@ describe("MAX_DELIVERIES advisories", () => {
     original.set("ce-id", "a%20b");
     original.set("Nats-Msg-Id", "a b");
     original.set("JetMesh-Dlq-Reason", "stale");
-    const h = exhaustedDeadLetterHeaders(original, "shop.order.placed.v1", parseMaxDeliveriesAdvisory(te.encode(JSON.stringify(advisory)))!, new Date("2026-11-30T10:00:00Z"));
+    const h = exhaustedDeadLetterHeaders(
+      original,
+      "shop.order.placed.v1",
+      parseMaxDeliveriesAdvisory(te.encode(JSON.stringify(advisory)))!,
+      new Date("2026-11-30T10:00:00Z"),
+    );
     expect(Object.fromEntries([...h].map(([k, v]) => [k, v.join(",")]))).toEqual({
       "ce-id": "a%20b",
       "JetMesh-Dlq-Reason": "max_deliver",

@@ -35,10 +35,21 @@ beforeAll(async () => {
   for (const ns of ["team-a", "team-b"]) await kubectl.ok(["create", "namespace", ns]);
   const install = await helm(
     [
-      "install", RELEASE, offlineChart(), "-n", NS, "--create-namespace",
-      "--set", "nats.enabled=false", "--set", `natsConnection.url=${nats.url}`, "--set", "shop.enabled=false",
+      "install",
+      RELEASE,
+      offlineChart(),
+      "-n",
+      NS,
+      "--create-namespace",
+      "--set",
+      "nats.enabled=false",
+      "--set",
+      `natsConnection.url=${nats.url}`,
+      "--set",
+      "shop.enabled=false",
       ...["order", "inventory", "payment", "shipping"].flatMap((s) => ["--set", `services.${s}.enabled=false`]),
-      "--set", "operator.watchNamespaces={team-a}",
+      "--set",
+      "operator.watchNamespaces={team-a}",
     ],
     { kubeconfig: cp.kubeconfigPath },
   );
@@ -63,7 +74,10 @@ beforeAll(async () => {
   proc.stdout?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-40_000)));
   proc.stderr?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-40_000)));
   operator = { proc, output: () => out };
-  await waitFor("operator process ready (caches synced, NATS connected)", async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, { timeoutMs: 60_000, intervalMs: 200 });
+  await waitFor("operator process ready (caches synced, NATS connected)", async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok, {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+  });
 }, 240_000);
 
 afterAll(async () => {
@@ -75,7 +89,10 @@ afterAll(async () => {
 
 describe("namespaced mode (operator.watchNamespaces) under the chart's own RBAC", () => {
   it("renders a Role and RoleBinding in the watched namespace and nothing cluster-wide for the operator", () => {
-    const rbac = manifest.filter((o) => o.kind.includes("Role")).map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`).sort();
+    const rbac = manifest
+      .filter((o) => o.kind.includes("Role"))
+      .map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`)
+      .sort();
     expect(rbac.filter((n) => n.includes("operator"))).toEqual([
       `Role/${NS}/${SA}-leader-election`,
       `Role/team-a/${SA}`,
@@ -101,7 +118,10 @@ describe("namespaced mode (operator.watchNamespaces) under the chart's own RBAC"
     expect((await jsm.streams.info("team-a_orders")).config.subjects).toEqual(["team-a.orders.>"]);
     // A later change in team-a is still picked up while team-b stays untouched.
     await kubectl.ok(["-n", "team-a", "patch", "eventstream", "orders", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}']);
-    await waitFor("team-a's maxAge applied", async () => (await jsm.streams.info("team-a_orders")).config.max_age === 24 * 3600e9, { timeoutMs: 30_000, intervalMs: 300 });
+    await waitFor("team-a's maxAge applied", async () => (await jsm.streams.info("team-a_orders")).config.max_age === 24 * 3600e9, {
+      timeoutMs: 30_000,
+      intervalMs: 300,
+    });
     const b = JSON.parse(await kubectl.ok(["-n", "team-b", "get", "eventstream", "orders", "-o", "json"])) as Obj;
     expect(b.status).toBeUndefined();
     expect(b.metadata.finalizers).toBeUndefined();

@@ -62,7 +62,10 @@ async function startOperatorProcess(): Promise<typeof operator> {
   let out = "";
   proc.stdout?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-40_000)));
   proc.stderr?.on("data", (b: Buffer) => (out = (out + b.toString()).slice(-40_000)));
-  await waitFor("operator process answers /healthz", async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, { timeoutMs: 30_000, intervalMs: 200 });
+  await waitFor("operator process answers /healthz", async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, {
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
   return { proc, httpPort, output: () => out };
 }
 
@@ -119,7 +122,10 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
     for (const e of container.env as Obj[]) env[e.name] = e.value as string;
     const kubeconfig = await cp.serviceAccountKubeconfig(NS, pod.spec.serviceAccountName as string, join(cp.dir, "selftest.kubeconfig"));
     const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const proc = spawn(process.execPath, ["--conditions=source", `${ROOT}operator/src/selftest-main.ts`], { env: { PATH: process.env.PATH, ...env, KUBECONFIG: kubeconfig }, stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn(process.execPath, ["--conditions=source", `${ROOT}operator/src/selftest-main.ts`], {
+        env: { PATH: process.env.PATH, ...env, KUBECONFIG: kubeconfig },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let out = "";
       proc.stdout?.on("data", (b: Buffer) => (out += b.toString()));
       proc.stderr?.on("data", (b: Buffer) => (out += b.toString()));
@@ -182,7 +188,9 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
     expect(forbidden.status).toBe("False");
     expect(forbidden.message).toContain("deployments/scale in namespace shop");
     expect(forbidden.message).toContain(`system:serviceaccount:${NS}:${SA}`);
-    const events = JSON.parse(await k(["-n", NS, "get", "events", "--field-selector", "reason=Forbidden,involvedObject.name=payment", "-o", "json"])) as { items: Obj[] };
+    const events = JSON.parse(await k(["-n", NS, "get", "events", "--field-selector", "reason=Forbidden,involvedObject.name=payment", "-o", "json"])) as {
+      items: Obj[];
+    };
     expect(events.items.length).toBeGreaterThan(0);
     expect(events.items[0]!.type).toBe("Warning");
     // Still the same process, healthy, and the rest of its work unaffected.
@@ -191,11 +199,10 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
     expect((await condition("eventsubscription", "payment", "Ready"))?.status).toBe("True");
 
     await k(["replace", "-f", "-"], JSON.stringify({ ...role, metadata: { ...role.metadata, resourceVersion: undefined } }));
-    await waitFor(
-      "Scaling=True again once the rule is back",
-      async () => (await condition("eventsubscription", "payment", "Scaling"))?.status === "True",
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
+    await waitFor("Scaling=True again once the rule is back", async () => (await condition("eventsubscription", "payment", "Scaling"))?.status === "True", {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
     expect(operator.proc.exitCode).toBeNull();
   });
 
@@ -205,10 +212,14 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
       return r.code === 0 ? (JSON.parse(r.stdout) as Obj) : undefined;
     };
     await k(["-n", NS, "patch", "jmsub", "shipping", "--type=merge", "-p", '{"spec":{"scaling":{"mode":"hpa"}}}']);
-    const refused = await waitFor("Scaling=False RenderFailed on shipping", async () => {
-      const c = await condition("eventsubscription", "shipping", "Scaling");
-      return c?.reason === "RenderFailed" ? c : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 500 });
+    const refused = await waitFor(
+      "Scaling=False RenderFailed on shipping",
+      async () => {
+        const c = await condition("eventsubscription", "shipping", "Scaling");
+        return c?.reason === "RenderFailed" ? c : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
     expect(refused.message).toMatch(/jetmesh-shipping.*403/);
     // The consumer is unaffected by the scaler it could not write.
     const ready = await condition("eventsubscription", "shipping", "Ready");
@@ -220,16 +231,25 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
     await k(["replace", "-f", "-"], JSON.stringify({ ...role, rules: [...(role.rules as Obj[]), ...rbac.renderedScalerRules] }));
     const hpa = await waitFor("HPA rendered", hpaOf, { timeoutMs: 60_000, intervalMs: 500 });
     const sub = JSON.parse(await k(["-n", NS, "get", "jmsub", "shipping", "-o", "json"])) as Obj;
-    expect(hpa.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "EventSubscription", name: "shipping", uid: sub.metadata.uid, controller: true })]);
+    expect(hpa.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: "EventSubscription", name: "shipping", uid: sub.metadata.uid, controller: true }),
+    ]);
     expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: "Deployment", name: "jetmesh-shipping" });
-    await waitFor("Scaling=True DelegatedToHpa", async () => (await condition("eventsubscription", "shipping", "Scaling"))?.reason === "DelegatedToHpa", { timeoutMs: 30_000, intervalMs: 500 });
+    await waitFor("Scaling=True DelegatedToHpa", async () => (await condition("eventsubscription", "shipping", "Scaling"))?.reason === "DelegatedToHpa", {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
 
     // Deleted out of band: the watch brings it back (the resync would, within 2 s here).
     await k(["-n", NS, "delete", "hpa", "jetmesh-shipping"]);
-    await waitFor("HPA recreated", async () => {
-      const again = await hpaOf();
-      return again && again.metadata.uid !== hpa.metadata.uid;
-    }, { timeoutMs: 30_000, intervalMs: 300 });
+    await waitFor(
+      "HPA recreated",
+      async () => {
+        const again = await hpaOf();
+        return again && again.metadata.uid !== hpa.metadata.uid;
+      },
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
     // Edited out of band: put back as rendered (kube-apiserver fills in defaults, which do not count as drift).
     await k(["-n", NS, "patch", "hpa", "jetmesh-shipping", "--type=merge", "-p", '{"spec":{"maxReplicas":40}}']);
     await waitFor("HPA drift repaired", async () => (await hpaOf())?.spec.maxReplicas === hpa.spec.maxReplicas, { timeoutMs: 30_000, intervalMs: 300 });
@@ -241,17 +261,23 @@ describe("the operator under the chart's own RBAC on kube-apiserver", () => {
   it("rides out a kube-apiserver restart and keeps converging", async () => {
     await cp.restartApiServer();
     await k(["create", "namespace", "after-restart"]);
-    await k(["apply", "-f", "-"], `
+    await k(
+      ["apply", "-f", "-"],
+      `
 apiVersion: jetmesh.io/v1alpha1
 kind: EventStream
 metadata: { name: late, namespace: after-restart }
 spec: { subjects: ["after-restart.>"] }
-`);
+`,
+    );
     const r = await kubectl.run(["-n", "after-restart", "wait", "--for=condition=Ready", "eventstream/late", "--timeout=90s"]);
     expect(r.code, `${r.stderr}\n${operator.output().slice(-3000)}`).toBe(0);
     await k(["-n", NS, "patch", "eventstream", "events", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}']);
     const jsm = await jetstreamManager(nc);
-    await waitFor("maxAge applied after the restart", async () => (await jsm.streams.info("shop_events")).config.max_age === 24 * 3600e9, { timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor("maxAge applied after the restart", async () => (await jsm.streams.info("shop_events")).config.max_age === 24 * 3600e9, {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    });
     expect(operator.proc.exitCode).toBeNull();
   });
 
@@ -264,7 +290,20 @@ spec: { subjects: ["after-restart.>"] }
     await expect(jsm.consumers.info("shop_events", "shop_payment")).rejects.toThrow(/consumer not found/);
     const r = await helm(["uninstall", RELEASE, "-n", NS, "--wait", "--timeout", "120s"], { kubeconfig: cp.kubeconfigPath, timeoutMs: 150_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect((await k(["-n", NS, "get", "deployments,services,serviceaccounts,roles,rolebindings,eventstreams,eventsubscriptions", "-l", `app.kubernetes.io/instance=${RELEASE}`, "-o", "name"])).trim()).toBe("");
+    expect(
+      (
+        await k([
+          "-n",
+          NS,
+          "get",
+          "deployments,services,serviceaccounts,roles,rolebindings,eventstreams,eventsubscriptions",
+          "-l",
+          `app.kubernetes.io/instance=${RELEASE}`,
+          "-o",
+          "name",
+        ])
+      ).trim(),
+    ).toBe("");
     expect(await k(["get", "clusterrole", SA, "--ignore-not-found", "-o", "name"])).toBe("");
     await k(["get", "crd", "eventstreams.jetmesh.io", "eventsubscriptions.jetmesh.io"]);
   }, 180_000);

@@ -63,7 +63,12 @@ function fakeJetStream() {
 function setup() {
   const js = fakeJetStream();
   const events: string[] = [];
-  const stream: EventStream = { apiVersion: "jetmesh.io/v1alpha1", kind: "EventStream", metadata: { name: "events", namespace: "shop", generation: 1 }, spec: { subjects: ["shop.>"] } };
+  const stream: EventStream = {
+    apiVersion: "jetmesh.io/v1alpha1",
+    kind: "EventStream",
+    metadata: { name: "events", namespace: "shop", generation: 1 },
+    spec: { subjects: ["shop.>"] },
+  };
   let sub: EventSubscription = {
     apiVersion: "jetmesh.io/v1alpha1",
     kind: "EventSubscription",

@@ -102,10 +102,16 @@ describe("security: operator RBAC is exactly what the operator uses", () => {
     const js = jetstream(nc);
     await Promise.all(Array.from({ length: 350 }, (_, i) => js.publish("sc.job.v1", `job ${i}`)));
     await nc.close();
-    await waitFor("deployment scaled", async () => (await call("GET", "/apis/apps/v1/namespaces/sc/deployments/worker")).json.spec?.replicas === 4, { timeoutMs: 20_000, intervalMs: 250 });
+    await waitFor("deployment scaled", async () => (await call("GET", "/apis/apps/v1/namespaces/sc/deployments/worker")).json.spec?.replicas === 4, {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
     // Deleting the subscription runs its finalizer (the operator removes the consumer, then the finalizer).
     expect((await call("DELETE", "/apis/jetmesh.io/v1alpha1/namespaces/sc/eventsubscriptions/worker")).status).toBeLessThan(300);
-    await waitFor("subscription gone", async () => (await call("GET", "/apis/jetmesh.io/v1alpha1/namespaces/sc/eventsubscriptions/worker")).status === 404, { timeoutMs: 20_000, intervalMs: 250 });
+    await waitFor("subscription gone", async () => (await call("GET", "/apis/jetmesh.io/v1alpha1/namespaces/sc/eventsubscriptions/worker")).status === 404, {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
     await op.stop();
     op = undefined;
 
@@ -118,6 +124,9 @@ describe("security: operator RBAC is exactly what the operator uses", () => {
     console.log(`RBAC used by the operator: ${JSON.stringify(Object.fromEntries([...used].sort()))}`);
     // The lease grant is a Role: every lease call stays in the operator's own namespace.
     expect(kube.requests.filter((r) => !ours.has(r) && r.resource === "leases").every((r) => r.namespace === "jetmesh-system")).toBe(true);
-    expect({ missing: [...used.keys()].filter((g) => !granted.has(g)).sort(), unused: [...granted].filter((g) => !used.has(g)).sort() }).toEqual({ missing: [], unused: [] });
+    expect({ missing: [...used.keys()].filter((g) => !granted.has(g)).sort(), unused: [...granted].filter((g) => !used.has(g)).sort() }).toEqual({
+      missing: [],
+      unused: [],
+    });
   });
 });

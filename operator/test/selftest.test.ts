@@ -19,11 +19,21 @@ describe("probeSubject", () => {
 });
 
 describe("notReady", () => {
-  const stream = (status: EventStream["status"], generation = 2): EventStream => ({ apiVersion: "jetmesh.io/v1alpha1", kind: "EventStream", metadata: { name: "s", namespace: "n", generation }, spec: { subjects: ["x.>"] }, status });
+  const stream = (status: EventStream["status"], generation = 2): EventStream => ({
+    apiVersion: "jetmesh.io/v1alpha1",
+    kind: "EventStream",
+    metadata: { name: "s", namespace: "n", generation },
+    spec: { subjects: ["x.>"] },
+    status,
+  });
   const ready = { type: "Ready", status: "True" as const, reason: "StreamReady", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z" };
   it.each([
     ["no status", stream(undefined), "no Ready condition yet"],
-    ["Ready=False", stream({ conditions: [{ ...ready, status: "False", reason: "NatsUnavailable", message: "down" }], observedGeneration: 2 }), "Ready=False NatsUnavailable: down"],
+    [
+      "Ready=False",
+      stream({ conditions: [{ ...ready, status: "False", reason: "NatsUnavailable", message: "down" }], observedGeneration: 2 }),
+      "Ready=False NatsUnavailable: down",
+    ],
     ["an older spec", stream({ conditions: [ready], observedGeneration: 1 }), "observedGeneration 1 behind generation 2"],
     ["ready", stream({ conditions: [ready], observedGeneration: 2 }), undefined],
   ])("%s", (_what, s, why) => {

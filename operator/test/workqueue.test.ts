@@ -125,12 +125,15 @@ describe("WorkQueue", () => {
 describe("WorkQueue metrics (client-go's workqueue meanings)", () => {
   it("counts an add once per dirty key, depth until a worker takes it, and every delayed re-add as a retry", async () => {
     const metrics = new OperatorMetrics();
-    const value = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.name === "eventstream" && !("le" in v.labels))?.value;
+    const value = async (name: string) =>
+      (await metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.name === "eventstream" && !("le" in v.labels))?.value;
     const counts = async () => ({
       adds: await value("workqueue_adds_total"),
       depth: await value("workqueue_depth"),
       retries: await value("workqueue_retries_total"),
-      taken: (await metrics.registry.getSingleMetric("workqueue_queue_duration_seconds")!.get()).values.find((v) => "metricName" in v && v.metricName === "workqueue_queue_duration_seconds_count" && v.labels.name === "eventstream")?.value,
+      taken: (await metrics.registry.getSingleMetric("workqueue_queue_duration_seconds")!.get()).values.find(
+        (v) => "metricName" in v && v.metricName === "workqueue_queue_duration_seconds_count" && v.labels.name === "eventstream",
+      )?.value,
     });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -142,7 +145,7 @@ describe("WorkQueue metrics (client-go's workqueue meanings)", () => {
       metrics: metrics.queue("eventstream"),
       process: async (key): Promise<Outcome> => {
         if (key === "a") await gate;
-        if (key === "b" && failOnce) return (failOnce = false), { kind: "error" };
+        if (key === "b" && failOnce) return ((failOnce = false), { kind: "error" });
         return { kind: "ok" };
       },
     });

@@ -1,4 +1,13 @@
-export { NatsCluster, NatsNode, OLDEST_SUPPORTED_NATS, natsServerBinary, natsServerCompatBinary, natsServerVersion, startNats, type NatsNodeOptions } from "./nats.ts";
+export {
+  NatsCluster,
+  NatsNode,
+  OLDEST_SUPPORTED_NATS,
+  natsServerBinary,
+  natsServerCompatBinary,
+  natsServerVersion,
+  startNats,
+  type NatsNodeOptions,
+} from "./nats.ts";
 export { freePort } from "./ports.ts";
 export { waitFor } from "./wait.ts";
 export * from "./kube/index.ts";

@@ -274,7 +274,9 @@ function checkSupported(binary: string): void {
   const [a, b] = version.split(".").map(Number) as [number, number];
   const [x, y] = OLDEST_SUPPORTED_NATS.split(".").map(Number) as [number, number];
   if (a < x || (a === x && b < y)) {
-    throw new Error(`nats-server ${version} at ${binary} is older than the oldest supported ${OLDEST_SUPPORTED_NATS}: unset NATS_SERVER_BIN to use tools/ensure.sh nats, or point it at a newer server`);
+    throw new Error(
+      `nats-server ${version} at ${binary} is older than the oldest supported ${OLDEST_SUPPORTED_NATS}: unset NATS_SERVER_BIN to use tools/ensure.sh nats, or point it at a newer server`,
+    );
   }
 }
 

@@ -50,8 +50,15 @@ export function toolPathIfBuilt(tool: Tool): string | undefined {
   const t = TOOLS[tool];
   const override = process.env[t.env];
   if (override) return existsSync(override) ? override : undefined;
-  const out = execFileSync("bash", [ENSURE, t.set], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, JETMESH_TOOLS_NO_BUILD: "1" } });
-  const dir = out.split("\n").find((l) => l.startsWith(`${t.set}=`))?.slice(t.set.length + 1);
+  const out = execFileSync("bash", [ENSURE, t.set], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, JETMESH_TOOLS_NO_BUILD: "1" },
+  });
+  const dir = out
+    .split("\n")
+    .find((l) => l.startsWith(`${t.set}=`))
+    ?.slice(t.set.length + 1);
   return dir && existsSync(join(dir, t.file)) ? join(dir, t.file) : undefined;
 }
 

@@ -39,7 +39,10 @@ describe("the real control plane", () => {
 
     await kubectl.ok(["-n", "rbac-check", "create", "role", "read-cm", "--verb=get,list", "--resource=configmaps"]);
     await kubectl.ok(["-n", "rbac-check", "create", "rolebinding", "read-cm", "--role=read-cm", "--serviceaccount=rbac-check:reader"]);
-    await waitFor("the new RoleBinding to take effect", async () => (await asReader.run(["-n", "rbac-check", "get", "configmaps"])).code === 0, { timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor("the new RoleBinding to take effect", async () => (await asReader.run(["-n", "rbac-check", "get", "configmaps"])).code === 0, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     expect((await asReader.run(["auth", "can-i", "delete", "configmaps", "-n", "rbac-check"])).stdout.trim()).toBe("no");
   });
 
@@ -49,7 +52,9 @@ describe("the real control plane", () => {
     const rs = await waitFor(
       "a ReplicaSet for deployment web",
       async () => {
-        const out = JSON.parse(await kubectl.ok(["-n", "controllers", "get", "replicasets", "-l", "app=web", "-o", "json"])) as { items: { spec: { replicas: number } }[] };
+        const out = JSON.parse(await kubectl.ok(["-n", "controllers", "get", "replicasets", "-l", "app=web", "-o", "json"])) as {
+          items: { spec: { replicas: number } }[];
+        };
         return out.items[0];
       },
       { timeoutMs: 60_000, intervalMs: 250 },

@@ -25,7 +25,9 @@ describe("demo progress", () => {
       backlog: { payment: 640, inventory: 0 },
       replicas: { payment: { ready: 1, desired: 3 }, inventory: { ready: 1, desired: 1 } },
     });
-    expect(line).toBe("[  12s load ]  100 req/s  ok 1200  err 0  post p50 5.0ms p99 40ms  saga p50 300ms p99 1.5s | backlog: inventory 0  payment 640 | replicas: inventory 1  payment 1/3");
+    expect(line).toBe(
+      "[  12s load ]  100 req/s  ok 1200  err 0  post p50 5.0ms p99 40ms  saga p50 300ms p99 1.5s | backlog: inventory 0  payment 640 | replicas: inventory 1  payment 1/3",
+    );
   });
 
   it.each([

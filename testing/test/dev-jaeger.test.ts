@@ -69,11 +69,15 @@ describe("make dev with Jaeger", () => {
     );
     expect(trace.spans.length).toBeGreaterThanOrEqual(10);
     // The operator's reconciles are traces of their own.
-    const services = await waitFor("the operator in Jaeger's services", async () => {
-      const res = await fetch(`${jaegerUrl}/api/services`);
-      const s = ((await res.json()) as { data: string[] | null }).data ?? [];
-      return s.includes("jetmesh-operator") ? s : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 500 });
+    const services = await waitFor(
+      "the operator in Jaeger's services",
+      async () => {
+        const res = await fetch(`${jaegerUrl}/api/services`);
+        const s = ((await res.json()) as { data: string[] | null }).data ?? [];
+        return s.includes("jetmesh-operator") ? s : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
     expect(services).toEqual(expect.arrayContaining(["jetmesh-operator", "order", "inventory", "payment", "shipping"]));
   });
 });

@@ -26,8 +26,7 @@ describe("make dev KUBE=real", () => {
   const lines: string[] = [];
   const log = new PassThrough();
   log.on("data", (b: Buffer) => lines.push(...b.toString().split("\n").filter(Boolean).slice(-500)));
-  const config = () =>
-    parseDevConfig(devTestEnv(join(dir, "state"), { JETMESH_DEV_KUBE: "real", JETMESH_DEV_GRACE_SECONDS: "5" }), root);
+  const config = () => parseDevConfig(devTestEnv(join(dir, "state"), { JETMESH_DEV_KUBE: "real", JETMESH_DEV_GRACE_SECONDS: "5" }), root);
   const kubectl = (args: string[]) => exec(toolPath("kubectl"), ["--kubeconfig", stack!.endpoints.kubeconfig, ...args]);
 
   beforeAll(async () => {
@@ -49,12 +48,18 @@ describe("make dev KUBE=real", () => {
     await waitFor(
       "the runner to report a ready replica of each shop Deployment on the real apiserver",
       async () => {
-        const list = JSON.parse((await kubectl(["-n", "shop", "get", "deployments", "-o", "json"])).stdout) as { items: { metadata: { name: string }; status?: { readyReplicas?: number } }[] };
+        const list = JSON.parse((await kubectl(["-n", "shop", "get", "deployments", "-o", "json"])).stdout) as {
+          items: { metadata: { name: string }; status?: { readyReplicas?: number } }[];
+        };
         return ["order", "inventory", "payment", "shipping"].every((n) => (list.items.find((d) => d.metadata.name === n)?.status?.readyReplicas ?? 0) >= 1);
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
-    const res = await fetch(`${stack!.endpoints.orderUrl}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(orderBody(1)) });
+    const res = await fetch(`${stack!.endpoints.orderUrl}/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(orderBody(1)),
+    });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     await waitFor(

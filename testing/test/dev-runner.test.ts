@@ -47,7 +47,14 @@ describe("ProcessRunner", () => {
     kube = await startKubeApiServer({ kubeconfigPath: join(dir, "kubeconfig") });
     const kc = loadKubeconfig(kube.kubeconfigPath);
     apps = kc.makeApiClient(k8s.AppsV1Api);
-    runner = new ProcessRunner({ kubeconfigPath: kube.kubeconfigPath, rootDir: root, log, stateFile: join(dir, "processes.json"), graceMs: 1_500, resyncMs: 300 });
+    runner = new ProcessRunner({
+      kubeconfigPath: kube.kubeconfigPath,
+      rootDir: root,
+      log,
+      stateFile: join(dir, "processes.json"),
+      graceMs: 1_500,
+      resyncMs: 300,
+    });
     await runner.start();
   });
 
@@ -58,7 +65,10 @@ describe("ProcessRunner", () => {
   });
 
   const replicas = (name: string) => runner.snapshot().workloads.find((w) => w.name === name)?.replicas ?? [];
-  const alivePids = (name: string) => replicas(name).filter((r) => r.alive).map((r) => r.pid as number);
+  const alivePids = (name: string) =>
+    replicas(name)
+      .filter((r) => r.alive)
+      .map((r) => r.pid as number);
 
   it("runs, restarts, scales, re-configures and removes a Deployment's processes", async () => {
     await apps.createNamespacedDeployment({ namespace: "default", body: deployment("echo", 2) });
@@ -83,10 +93,14 @@ describe("ProcessRunner", () => {
     // A crashed process is started again, on the same port.
     const victim = r1?.pid as number;
     process.kill(victim, "SIGKILL");
-    await waitFor("echo-1 restarted", () => {
-      const r = replicas("echo")[1];
-      return r?.alive && r.ready && r.pid !== victim && r.restarts === 1;
-    }, { timeoutMs: 15_000 });
+    await waitFor(
+      "echo-1 restarted",
+      () => {
+        const r = replicas("echo")[1];
+        return r?.alive && r.ready && r.pid !== victim && r.restarts === 1;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(replicas("echo")[1]?.port).toBe(r1?.port);
 
     // Scaling through the scale subresource (as the operator does): the extra gets SIGTERM.
@@ -106,12 +120,16 @@ describe("ProcessRunner", () => {
       namespace: "default",
       body: { ...deployment("echo", 1, { GREETING: "hi" }), metadata: { ...deployment("echo", 1).metadata, resourceVersion: undefined } },
     });
-    await waitFor("replaced with the new env", async () => {
-      const r = replicas("echo")[0];
-      if (!r?.ready || r.pid === before) return false;
-      const e = (await (await fetch(`http://127.0.0.1:${r.port}/env`)).json()) as { env: Record<string, string> };
-      return e.env.GREETING === "hi";
-    }, { timeoutMs: 15_000 });
+    await waitFor(
+      "replaced with the new env",
+      async () => {
+        const r = replicas("echo")[0];
+        if (!r?.ready || r.pid === before) return false;
+        const e = (await (await fetch(`http://127.0.0.1:${r.port}/env`)).json()) as { env: Record<string, string> };
+        return e.env.GREETING === "hi";
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(pidAlive(before)).toBe(false);
 
     // Deleting the Deployment stops its processes.
@@ -151,7 +169,10 @@ describe("ProcessRunner", () => {
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
     await waitFor("resilient scaled to 2 after the outage", () => replicas("resilient").filter((r) => r.ready).length === 2, { timeoutMs: 15_000 });
-    await waitFor("status written again", async () => (await apps.readNamespacedDeployment({ name: "resilient", namespace: "default" })).status?.readyReplicas === 2);
+    await waitFor(
+      "status written again",
+      async () => (await apps.readNamespacedDeployment({ name: "resilient", namespace: "default" })).status?.readyReplicas === 2,
+    );
     expect(logText).toMatch(/^runner\s+\| deployment watch failed \(.*\); retrying in \d+ ms$/m);
   });
 
@@ -178,7 +199,13 @@ describe("ProcessRunner", () => {
     expect(first).toContain("eventsubscription/payment created");
     expect(await clientApply(kc, examples)).toContain("eventsubscription/payment configured");
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const sub = (await custom.getNamespacedCustomObject({ group: "jetmesh.io", version: "v1alpha1", namespace: "shop", plural: "eventsubscriptions", name: "payment" })) as {
+    const sub = (await custom.getNamespacedCustomObject({
+      group: "jetmesh.io",
+      version: "v1alpha1",
+      namespace: "shop",
+      plural: "eventsubscriptions",
+      name: "payment",
+    })) as {
       spec: { subscriber: { deployment: string } };
     };
     expect(sub.spec.subscriber.deployment).toBe("payment");

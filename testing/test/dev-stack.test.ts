@@ -29,7 +29,10 @@ const exec = promisify(execFile);
 // The jetmesh CLI as a user runs it next to `make dev` (its executable, not its module).
 const cli = (argv: string[], env: Record<string, string | undefined>) =>
   new Promise<{ code: number | null; out: string; err: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, "services/cli/bin/jetmesh.js"), ...argv], { env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(root, "services/cli/bin/jetmesh.js"), ...argv], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout!.on("data", (b: Buffer) => (out += b.toString()));
@@ -78,7 +81,18 @@ describe("make dev", () => {
     const taken = (blocker.address() as { port: number }).port;
     const state = join(dir, "clash");
     try {
-      const clash = parseDevConfig({ JETMESH_DEV_DIR: state, JETMESH_DEV_KUBE_PORT: String(taken), JETMESH_DEV_NATS_PORT: "0", JETMESH_DEV_NATS_MONITOR_PORT: "0", JETMESH_DEV_ORDER_PORT: "0", JETMESH_DEV_OPERATOR_PORT: "0", JETMESH_DEV_PROMETHEUS: "off" }, root);
+      const clash = parseDevConfig(
+        {
+          JETMESH_DEV_DIR: state,
+          JETMESH_DEV_KUBE_PORT: String(taken),
+          JETMESH_DEV_NATS_PORT: "0",
+          JETMESH_DEV_NATS_MONITOR_PORT: "0",
+          JETMESH_DEV_ORDER_PORT: "0",
+          JETMESH_DEV_OPERATOR_PORT: "0",
+          JETMESH_DEV_PROMETHEUS: "off",
+        },
+        root,
+      );
       await expect(startDevStack(clash, log, () => {})).rejects.toThrow(`ports in use: 127.0.0.1:${taken} (JETMESH_DEV_KUBE_PORT)`);
       expect(existsSync(join(state, "pids.json"))).toBe(false);
     } finally {
@@ -164,11 +178,10 @@ describe("make dev", () => {
     expect(isOurs(process.pid, pf?.mainMatch ?? "")).toBe(true);
 
     // Every shop service runs one ready replica.
-    await waitFor(
-      "4 services ready",
-      () => ["inventory", "payment", "order", "shipping"].every((n) => workload(n)?.replicas.some((r) => r.ready)),
-      { timeoutMs: 90_000, intervalMs: 200 },
-    );
+    await waitFor("4 services ready", () => ["inventory", "payment", "order", "shipping"].every((n) => workload(n)?.replicas.some((r) => r.ready)), {
+      timeoutMs: 90_000,
+      intervalMs: 200,
+    });
 
     // An extra subscription, applied with the real kubectl, becomes a consumer.
     const extra = join(dir, "audit.yaml");
@@ -228,10 +241,14 @@ describe("make dev", () => {
     const victim = alive("shipping")[0];
     expect(victim?.pid).toBeDefined();
     process.kill(victim?.pid as number, "SIGKILL");
-    await waitFor("shipping-0 restarted", () => {
-      const r = workload("shipping")?.replicas[0];
-      return r?.alive && r.ready && r.pid !== victim?.pid && r.restarts >= 1;
-    }, { timeoutMs: 60_000, intervalMs: 200 });
+    await waitFor(
+      "shipping-0 restarted",
+      () => {
+        const r = workload("shipping")?.replicas[0];
+        return r?.alive && r.ready && r.pid !== victim?.pid && r.restarts >= 1;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
 
     // A backlog on payment (slow processor): the operator raises replicas, the runner follows.
     const burst: string[] = [];
@@ -314,10 +331,14 @@ describe("make dev", () => {
     let againPids: number[] = [];
     try {
       const url = `${again.endpoints.orderUrl}/orders/${first[0]}`;
-      const order = await waitFor("the first order through the new stack", async () => {
-        const res = await fetch(url);
-        return res.ok ? ((await res.json()) as { status: string }) : undefined;
-      }, { timeoutMs: 90_000, intervalMs: 250 });
+      const order = await waitFor(
+        "the first order through the new stack",
+        async () => {
+          const res = await fetch(url);
+          return res.ok ? ((await res.json()) as { status: string }) : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 250 },
+      );
       expect(order.status).toBe("shipped");
       const st = await cli(["status", "-n", "shop"], { KUBECONFIG: again.endpoints.kubeconfig });
       expect(st.out).toMatch(/^shop\s+audit\s+events\s/m);

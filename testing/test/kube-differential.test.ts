@@ -36,18 +36,40 @@ const SCRIPT: Step[] = [
   { name: "label", args: ["-n", "shop", "label", "eventstream", "events", "team=payments"] },
   { name: "read the label", args: ["-n", "shop", "get", "jmstream", "events", "-o", "jsonpath={.metadata.labels.team}"], compare: trimmed },
   { name: "merge patch", args: ["-n", "shop", "patch", "jmstream", "events", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}'] },
-  { name: "read the patch and the defaults", args: ["-n", "shop", "get", "jmstream", "events", "-o", "jsonpath={.spec.maxAge} {.spec.retention} {.spec.storage} {.metadata.generation}"], compare: trimmed },
-  { name: "immutable field refused at admission", args: ["-n", "shop", "patch", "jmstream", "events", "--type=merge", "-p", '{"spec":{"retention":"workqueue"}}'] },
-  { name: "invalid object refused", args: ["apply", "-f", "-"], input: "apiVersion: jetmesh.io/v1alpha1\nkind: EventStream\nmetadata: { name: bad, namespace: shop }\nspec: { subjects: [\"shop.bad.>\"], replicas: 9 }\n" },
+  {
+    name: "read the patch and the defaults",
+    args: ["-n", "shop", "get", "jmstream", "events", "-o", "jsonpath={.spec.maxAge} {.spec.retention} {.spec.storage} {.metadata.generation}"],
+    compare: trimmed,
+  },
+  {
+    name: "immutable field refused at admission",
+    args: ["-n", "shop", "patch", "jmstream", "events", "--type=merge", "-p", '{"spec":{"retention":"workqueue"}}'],
+  },
+  {
+    name: "invalid object refused",
+    args: ["apply", "-f", "-"],
+    input: 'apiVersion: jetmesh.io/v1alpha1\nkind: EventStream\nmetadata: { name: bad, namespace: shop }\nspec: { subjects: ["shop.bad.>"], replicas: 9 }\n',
+  },
   { name: "apply a deployment", args: ["apply", "-f", fixture("deployment.yaml")] },
   { name: "scale", args: ["scale", "deployment", "inventory", "--replicas=3"] },
   { name: "wait for a jsonpath", args: ["wait", "--for=jsonpath={.spec.replicas}=3", "deployment/inventory", "--timeout=20s"] },
-  { name: "explain a CRD field", args: ["explain", "eventstream.spec.retention"], compare: (s) => (/limits \| interest \| workqueue/.test(s) ? "explained" : s) },
+  {
+    name: "explain a CRD field",
+    args: ["explain", "eventstream.spec.retention"],
+    compare: (s) => (/limits \| interest \| workqueue/.test(s) ? "explained" : s),
+  },
   { name: "auth can-i", args: ["auth", "can-i", "create", "eventstreams", "-n", "shop"], compare: trimmed },
   { name: "events", args: ["-n", "shop", "get", "events", "-o", "name"] },
-  { name: "add a finalizer", args: ["-n", "shop", "patch", "jmstream", "dead-letters", "--type=merge", "-p", '{"metadata":{"finalizers":["example.com/hold"]}}'] },
+  {
+    name: "add a finalizer",
+    args: ["-n", "shop", "patch", "jmstream", "dead-letters", "--type=merge", "-p", '{"metadata":{"finalizers":["example.com/hold"]}}'],
+  },
   { name: "delete without waiting", args: ["-n", "shop", "delete", "jmstream", "dead-letters", "--wait=false"] },
-  { name: "held by its finalizer", args: ["-n", "shop", "get", "jmstream", "dead-letters", "-o", "jsonpath={.metadata.deletionTimestamp}"], compare: (s) => (s.trim() ? "deleting" : "not deleting") },
+  {
+    name: "held by its finalizer",
+    args: ["-n", "shop", "get", "jmstream", "dead-letters", "-o", "jsonpath={.metadata.deletionTimestamp}"],
+    compare: (s) => (s.trim() ? "deleting" : "not deleting"),
+  },
   { name: "release the finalizer", args: ["-n", "shop", "patch", "jmstream", "dead-letters", "--type=merge", "-p", '{"metadata":{"finalizers":null}}'] },
   { name: "gone", args: ["-n", "shop", "get", "jmstream", "dead-letters", "--ignore-not-found", "-o", "name"], compare: trimmed },
   { name: "delete a namespace", args: ["delete", "namespace", "shop", "--wait=false"] },
@@ -96,7 +118,12 @@ describe("differential: the same kubectl session on the API test server and on k
       }
     }
     // The real apiserver did what a user expects at each step (so the comparison means something).
-    expect([...onReal].filter(([, o]) => !o.ok).map(([name]) => name).sort()).toEqual(["immutable field refused at admission", "invalid object refused"]);
+    expect(
+      [...onReal]
+        .filter(([, o]) => !o.ok)
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(["immutable field refused at admission", "invalid object refused"]);
     expect(onReal.get("auth can-i")!.out).toBe("yes");
     expect(onReal.get("held by its finalizer")!.out).toBe("deleting");
     expect(differences).toEqual(KNOWN_DIFFERENCES);

@@ -25,7 +25,7 @@ export function kubectlFor(kubeconfig: string): {
   const run = (args: string[], input?: string) =>
     new Promise<KubectlResult>((resolve) => {
       const child = execFile(KUBECTL, [...base, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0;
+        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
         resolve({ code, stdout, stderr });
       });
       if (input !== undefined) child.stdin?.end(input);

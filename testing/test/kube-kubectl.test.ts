@@ -43,15 +43,21 @@ describe("kubectl against the test server", () => {
     // A CEL rule (x-kubernetes-validations) from the supported subset.
     const cel = await kubectl.run(["patch", "widget", "alpha", "--type", "merge", "-p", '{"spec":{"scaling":{"minReplicas":9,"maxReplicas":3}}}']);
     expect(cel.code).not.toBe(0);
-    expect(cel.stderr).toContain("spec: Invalid value: \"object\": minReplicas must not exceed maxReplicas");
+    expect(cel.stderr).toContain('spec: Invalid value: "object": minReplicas must not exceed maxReplicas');
 
     // A CEL rule outside the server's subset fails the CRD loudly instead of being skipped.
-    const unsupported = await kubectl.run(["apply", "-f", "-"], [
-      "apiVersion: apiextensions.k8s.io/v1", "kind: CustomResourceDefinition", "metadata: {name: gadgets.test.jetmesh.io}",
-      "spec: {group: test.jetmesh.io, scope: Namespaced, names: {plural: gadgets, kind: Gadget},",
-      "  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object,",
-      "    x-kubernetes-validations: [{rule: \"self.metadata.name.lowerAscii() == self.metadata.name\"}]}}}]}", "",
-    ].join("\n"));
+    const unsupported = await kubectl.run(
+      ["apply", "-f", "-"],
+      [
+        "apiVersion: apiextensions.k8s.io/v1",
+        "kind: CustomResourceDefinition",
+        "metadata: {name: gadgets.test.jetmesh.io}",
+        "spec: {group: test.jetmesh.io, scope: Namespaced, names: {plural: gadgets, kind: Gadget},",
+        "  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object,",
+        '    x-kubernetes-validations: [{rule: "self.metadata.name.lowerAscii() == self.metadata.name"}]}}}]}',
+        "",
+      ].join("\n"),
+    );
     expect(unsupported.code).not.toBe(0);
     expect(unsupported.stderr).toContain("spec.versions[0].schema.openAPIV3Schema.x-kubernetes-validations[0].rule: Invalid value");
     expect(unsupported.stderr).toContain("supports only a CEL subset");
@@ -61,14 +67,25 @@ describe("kubectl against the test server", () => {
     expect(await kubectl.ok(["get", "widget", "alpha", "-o", "jsonpath={.spec.replicas}"])).toBe("3");
 
     // Unknown fields are rejected by kubectl's default strict field validation (server side).
-    const unknown = await kubectl.run(["apply", "-f", "-"], "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: gamma, namespace: default}\nspec: {color: red, colour: blue}\n");
+    const unknown = await kubectl.run(
+      ["apply", "-f", "-"],
+      "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: gamma, namespace: default}\nspec: {color: red, colour: blue}\n",
+    );
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('Widget in version "v1alpha1" cannot be handled as a Widget: strict decoding error: unknown field "spec.colour"');
     // On an existing object kubectl sends a patch: the error names the patch (apiserver patch.go).
-    const unknownPatch = await kubectl.run(["apply", "-f", "-"], "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: alpha, namespace: default}\nspec: {color: red, colour: blue}\n");
+    const unknownPatch = await kubectl.run(
+      ["apply", "-f", "-"],
+      "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: alpha, namespace: default}\nspec: {color: red, colour: blue}\n",
+    );
     expect(unknownPatch.stderr).toMatch(/The request is invalid: patch: Invalid value: ".*": strict decoding error: unknown field "spec.colour"/);
-    const unknownApply = await kubectl.run(["apply", "--server-side", "-f", "-"], "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: alpha, namespace: default}\nspec: {color: red, colour: blue}\n");
-    expect(unknownApply.stderr).toContain("Error from server: failed to create typed patch object (test.jetmesh.io/v1alpha1, Kind=Widget): .spec.colour: field not declared in schema");
+    const unknownApply = await kubectl.run(
+      ["apply", "--server-side", "-f", "-"],
+      "apiVersion: test.jetmesh.io/v1alpha1\nkind: Widget\nmetadata: {name: alpha, namespace: default}\nspec: {color: red, colour: blue}\n",
+    );
+    expect(unknownApply.stderr).toContain(
+      "Error from server: failed to create typed patch object (test.jetmesh.io/v1alpha1, Kind=Widget): .spec.colour: field not declared in schema",
+    );
 
     // Merge and JSON patches; spec changes bump generation.
     await kubectl.ok(["patch", "widget", "alpha", "--type", "merge", "-p", '{"spec":{"color":"green"}}']);
@@ -102,7 +119,13 @@ describe("kubectl against the test server", () => {
     // kubectl wait also compares status.observedGeneration with metadata.generation.
     await api.replaceNamespacedCustomObjectStatus({
       ...ref,
-      body: { ...current, status: { observedGeneration: current.metadata.generation, conditions: [{ type: "Ready", status: "True", reason: "Test", message: "ok", lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") }] } },
+      body: {
+        ...current,
+        status: {
+          observedGeneration: current.metadata.generation,
+          conditions: [{ type: "Ready", status: "True", reason: "Test", message: "ok", lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") }],
+        },
+      },
     });
     const waited = await wait;
     expect(waited.stderr).toBe("");
@@ -124,7 +147,9 @@ describe("kubectl against the test server", () => {
   it("scales a Deployment through the scale subresource and re-applies it with a strategic merge patch", async () => {
     // Built-ins are decoded strictly too: a misspelled field is refused, not silently dropped.
     const typo = await kubectl.run(["apply", "-f", "-"], readFileSync(fixture("deployment.yaml"), "utf8").replace("image:", "imag:"));
-    expect(typo.stderr).toContain('Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.template.spec.containers[0].imag"');
+    expect(typo.stderr).toContain(
+      'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.template.spec.containers[0].imag"',
+    );
     await kubectl.ok(["apply", "-f", fixture("deployment.yaml")]);
     expect(await kubectl.ok(["scale", "deployment", "inventory", "--replicas=3"])).toContain("scaled");
     expect(await kubectl.ok(["get", "deploy", "inventory", "-o", "jsonpath={.spec.replicas}"])).toBe("3");
@@ -157,11 +182,35 @@ describe("kubectl against the test server", () => {
     // Re-applying unchanged manifests is a no-op, as on a real cluster.
     expect(await kubectl.ok(["apply", "-f", `${root}examples`])).toContain("eventsubscription.jetmesh.io/inventory unchanged");
     // A CEL rule of the real CRD refuses an inconsistent change with the rule's message.
-    const bad = await kubectl.run(["patch", "eventsubscription", "inventory", "-n", "shop", "--type", "merge", "-p", '{"spec":{"scaling":{"minReplicas":9,"maxReplicas":3}}}']);
-    expect(bad.stderr).toContain('The EventSubscription "inventory" is invalid: spec.scaling: Invalid value: "object": minReplicas must not exceed maxReplicas');
+    const bad = await kubectl.run([
+      "patch",
+      "eventsubscription",
+      "inventory",
+      "-n",
+      "shop",
+      "--type",
+      "merge",
+      "-p",
+      '{"spec":{"scaling":{"minReplicas":9,"maxReplicas":3}}}',
+    ]);
+    expect(bad.stderr).toContain(
+      'The EventSubscription "inventory" is invalid: spec.scaling: Invalid value: "object": minReplicas must not exceed maxReplicas',
+    );
     // The HTTP push target (docs/http.md): a Service or a URL, not both.
-    expect(await kubectl.ok(["get", "eventsubscription", "notifications", "-n", "shop", "-o", "jsonpath={.spec.subscriber.http.service}"])).toBe("notifications");
-    const both = await kubectl.run(["patch", "eventsubscription", "notifications", "-n", "shop", "--type", "merge", "-p", '{"spec":{"subscriber":{"http":{"url":"http://x/"}}}}']);
+    expect(await kubectl.ok(["get", "eventsubscription", "notifications", "-n", "shop", "-o", "jsonpath={.spec.subscriber.http.service}"])).toBe(
+      "notifications",
+    );
+    const both = await kubectl.run([
+      "patch",
+      "eventsubscription",
+      "notifications",
+      "-n",
+      "shop",
+      "--type",
+      "merge",
+      "-p",
+      '{"spec":{"subscriber":{"http":{"url":"http://x/"}}}}',
+    ]);
     expect(both.stderr).toContain("set either service (with port and path) or url");
   });
 });

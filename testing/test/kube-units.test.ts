@@ -81,27 +81,66 @@ describe("patches", () => {
 
   it("JSON patch (RFC 6902) and its errors", () => {
     const doc = { spec: { l: [1, 2] }, metadata: { finalizers: ["f"] } };
-    expect(jsonPatch(doc, [
-      { op: "add", path: "/spec/l/-", value: 3 },
-      { op: "replace", path: "/spec/l/0", value: 0 },
-      { op: "remove", path: "/metadata/finalizers" },
-      { op: "test", path: "/spec/l/1", value: 2 },
-      { op: "copy", from: "/spec/l", path: "/spec/m" },
-    ])).toEqual({ spec: { l: [0, 2, 3], m: [0, 2, 3] }, metadata: {} });
+    expect(
+      jsonPatch(doc, [
+        { op: "add", path: "/spec/l/-", value: 3 },
+        { op: "replace", path: "/spec/l/0", value: 0 },
+        { op: "remove", path: "/metadata/finalizers" },
+        { op: "test", path: "/spec/l/1", value: 2 },
+        { op: "copy", from: "/spec/l", path: "/spec/m" },
+      ]),
+    ).toEqual({ spec: { l: [0, 2, 3], m: [0, 2, 3] }, metadata: {} });
     expect(() => jsonPatch(doc, [{ op: "remove", path: "/spec/x" }])).toThrow(/missing path/);
     expect(() => jsonPatch(doc, [{ op: "test", path: "/spec/l/0", value: 9 }])).toThrow(/test failed/);
   });
 
   it("strategic merge patch merges containers and env by name, honours directives", () => {
-    const dep: Json = { spec: { template: { spec: { containers: [{ name: "a", image: "a:1", env: [{ name: "X", value: "1" }] }, { name: "b", image: "b:1" }] } } } };
+    const dep: Json = {
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              { name: "a", image: "a:1", env: [{ name: "X", value: "1" }] },
+              { name: "b", image: "b:1" },
+            ],
+          },
+        },
+      },
+    };
     const out = strategicMergePatch(dep, {
-      spec: { template: { spec: {
-        "$setElementOrder/containers": [{ name: "b" }, { name: "a" }],
-        containers: [{ name: "a", env: [{ name: "Y", value: "2" }] }, { name: "b", $patch: "delete" }],
-      } } },
+      spec: {
+        template: {
+          spec: {
+            "$setElementOrder/containers": [{ name: "b" }, { name: "a" }],
+            containers: [
+              { name: "a", env: [{ name: "Y", value: "2" }] },
+              { name: "b", $patch: "delete" },
+            ],
+          },
+        },
+      },
     });
-    expect(out).toEqual({ spec: { template: { spec: { containers: [{ name: "a", image: "a:1", env: [{ name: "X", value: "1" }, { name: "Y", value: "2" }] }] } } } });
-    expect(strategicMergePatch({ metadata: { finalizers: ["a"] } }, { metadata: { finalizers: ["b"], "$deleteFromPrimitiveList/finalizers": ["a"] } })).toEqual({ metadata: { finalizers: ["b"] } });
+    expect(out).toEqual({
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              {
+                name: "a",
+                image: "a:1",
+                env: [
+                  { name: "X", value: "1" },
+                  { name: "Y", value: "2" },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    });
+    expect(strategicMergePatch({ metadata: { finalizers: ["a"] } }, { metadata: { finalizers: ["b"], "$deleteFromPrimitiveList/finalizers": ["a"] } })).toEqual(
+      { metadata: { finalizers: ["b"] } },
+    );
   });
 });
 
@@ -150,12 +189,20 @@ describe("structural schema", () => {
   });
 
   it("refuses duplicate keys in list-map lists (conditions by type)", () => {
-    const s: JsonObject = { type: "object", properties: { conditions: { type: "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"], items: { type: "object" } } } };
-    expect(validate({ conditions: [{ type: "Ready" }, { type: "Ready" }] }, s, "status")).toEqual([{ reason: "FieldValueDuplicate", field: "status.conditions[1]", message: 'Duplicate value: {"type":"Ready"}' }]);
+    const s: JsonObject = {
+      type: "object",
+      properties: { conditions: { type: "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"], items: { type: "object" } } },
+    };
+    expect(validate({ conditions: [{ type: "Ready" }, { type: "Ready" }] }, s, "status")).toEqual([
+      { reason: "FieldValueDuplicate", field: "status.conditions[1]", message: 'Duplicate value: {"type":"Ready"}' },
+    ]);
   });
 
   it("reports CEL rules outside the subset when the CRD is created", () => {
-    const causes = checkSchema({ type: "object", properties: { spec: { type: "object", "x-kubernetes-validations": [{ rule: "self.x.lowerAscii() == 'a'" }] } } }, "spec.versions[0].schema.openAPIV3Schema");
+    const causes = checkSchema(
+      { type: "object", properties: { spec: { type: "object", "x-kubernetes-validations": [{ rule: "self.x.lowerAscii() == 'a'" }] } } },
+      "spec.versions[0].schema.openAPIV3Schema",
+    );
     expect(causes[0]?.field).toBe("spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule");
     expect(causes[0]?.message).toMatch(/compilation failed/);
   });
@@ -167,15 +214,33 @@ describe("structural schema", () => {
   });
 
   it("evaluates transition rules only on update", () => {
-    const s: JsonObject = { type: "object", properties: { spec: { type: "object", properties: { mode: { type: "string", "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "mode is immutable" }] } } } } };
+    const s: JsonObject = {
+      type: "object",
+      properties: {
+        spec: {
+          type: "object",
+          properties: { mode: { type: "string", "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "mode is immutable" }] } },
+        },
+      },
+    };
     expect(validate({ spec: { mode: "a" } }, s, "")).toEqual([]);
-    expect(validate({ spec: { mode: "b" } }, s, "", { spec: { mode: "a" } })).toEqual([{ reason: "FieldValueInvalid", field: "spec.mode", message: 'Invalid value: "string": mode is immutable' }]);
+    expect(validate({ spec: { mode: "b" } }, s, "", { spec: { mode: "a" } })).toEqual([
+      { reason: "FieldValueInvalid", field: "spec.mode", message: 'Invalid value: "string": mode is immutable' },
+    ]);
   });
 });
 
 describe("printing and discovery helpers", () => {
   it("evaluates the printer-column JSONPath subset", () => {
-    const o = { status: { conditions: [{ type: "Stream", status: "False" }, { type: "Ready", status: "True" }] }, spec: { l: [{ n: 1 }, { n: 2 }] } };
+    const o = {
+      status: {
+        conditions: [
+          { type: "Stream", status: "False" },
+          { type: "Ready", status: "True" },
+        ],
+      },
+      spec: { l: [{ n: 1 }, { n: 2 }] },
+    };
     expect(evalJsonPath(o, '.status.conditions[?(@.type=="Ready")].status')).toEqual(["True"]);
     expect(evalJsonPath(o, ".spec.l[*].n")).toEqual([1, 2]);
     expect(evalJsonPath(o, ".spec.l[1].n")).toEqual([2]);
@@ -208,7 +273,15 @@ describe("object metadata validation", () => {
     [{ labels: { app: "x".repeat(64) } }, ["metadata.labels"]],
     [{ finalizers: ["jetmesh.io/cleanup", "kubernetes"] }, []],
     [{ finalizers: ["jetmesh.io/clean up"] }, ["metadata.finalizers[0]"]],
-    [{ ownerReferences: [{ apiVersion: "v1", kind: "A", name: "a", uid: "1", controller: true }, { apiVersion: "v1", kind: "B", name: "b", uid: "2", controller: true }] }, ["metadata.ownerReferences"]],
+    [
+      {
+        ownerReferences: [
+          { apiVersion: "v1", kind: "A", name: "a", uid: "1", controller: true },
+          { apiVersion: "v1", kind: "B", name: "b", uid: "2", controller: true },
+        ],
+      },
+      ["metadata.ownerReferences"],
+    ],
   ])("%j → causes at %j", (meta, fields) => {
     expect(validateMetadata(meta).map((c) => c.field)).toEqual(fields);
   });

@@ -48,7 +48,10 @@ describe("NATS harness: 3-node cluster", () => {
     await nats.node(leaderIdx).kill();
     // A new leader is elected and the stream keeps accepting writes. The msgID makes a retry
     // of a publish whose ack was lost a duplicate, not a third message.
-    const ack = await waitFor("a new stream leader accepts a write", () => js.publish("r3.a", "two", { timeout: 1000, msgID: "two" }), { timeoutMs: 30_000, intervalMs: 200 });
+    const ack = await waitFor("a new stream leader accepts a write", () => js.publish("r3.a", "two", { timeout: 1000, msgID: "two" }), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
     expect(ack.seq).toBe(2);
     await nc.close();
   });

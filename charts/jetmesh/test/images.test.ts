@@ -67,20 +67,22 @@ function ignored(path: string): boolean {
 
 describe("Dockerfiles", () => {
   it("the .dockerignore matcher works like Docker's for the patterns used", () => {
-    expect([ignored("node_modules/x"), ignored("services/order/node_modules/y"), ignored("services/order/dist"), ignored("bench/package.json"), ignored("bench/x.ts"), ignored("services/order/src/main.ts")]).toEqual([
-      true,
-      true,
-      true,
-      false,
-      true,
-      false,
-    ]);
+    expect([
+      ignored("node_modules/x"),
+      ignored("services/order/node_modules/y"),
+      ignored("services/order/dist"),
+      ignored("bench/package.json"),
+      ignored("bench/x.ts"),
+      ignored("services/order/src/main.ts"),
+    ]).toEqual([true, true, true, false, true, false]);
   });
 
   it("make images builds the operator, the four shop services and the edge", () => {
     expect(images.map((i) => i.name)).toEqual(["operator", "order", "inventory", "payment", "shipping", "edge"]);
     expect(kindMk).toContain('--build-arg APP="$$app" --build-arg LIBS="$$libs"');
-    expect(existsSync(join(repoRoot, "operator", "Dockerfile")) || existsSync(join(repoRoot, "services", "Dockerfile")), "one Dockerfile, no copies").toBe(false);
+    expect(existsSync(join(repoRoot, "operator", "Dockerfile")) || existsSync(join(repoRoot, "services", "Dockerfile")), "one Dockerfile, no copies").toBe(
+      false,
+    );
   });
 
   const stages = dockerfile.split(/^FROM /m).slice(1);

@@ -56,9 +56,27 @@ for (const version of [4, 3] as const) {
     const release = `jm${version}`;
 
     it("installs every object, accepted by the apiserver's validation", async () => {
-      await helmOk(version, ["install", release, offlineChart(), "-n", ns, "--create-namespace", "-f", externalNats, "--set", `natsConnection.url=${NATS_URL}`]);
+      await helmOk(version, [
+        "install",
+        release,
+        offlineChart(),
+        "-n",
+        ns,
+        "--create-namespace",
+        "-f",
+        externalNats,
+        "--set",
+        `natsConnection.url=${NATS_URL}`,
+      ]);
       const objects = await releaseObjects(version, release, ns);
-      expect(names(objects)).toEqual(expect.arrayContaining([`Deployment/jm${version}-jetmesh-order`, `ClusterRole/jm${version}-jetmesh-operator`, "EventStream/events", "EventSubscription/payment"]));
+      expect(names(objects)).toEqual(
+        expect.arrayContaining([
+          `Deployment/jm${version}-jetmesh-order`,
+          `ClusterRole/jm${version}-jetmesh-operator`,
+          "EventStream/events",
+          "EventSubscription/payment",
+        ]),
+      );
       expect(await existing(objects)).toEqual(names(objects));
       // The CRDs came from the chart's crds/ folder.
       await kubectl.ok(["get", "crd", "eventstreams.jetmesh.io", "eventsubscriptions.jetmesh.io"]);
@@ -67,8 +85,19 @@ for (const version of [4, 3] as const) {
 
     it("upgrades with changed values", async () => {
       await helmOk(version, [
-        "upgrade", release, offlineChart(), "-n", ns, "-f", externalNats,
-        "--set", `natsConnection.url=${NATS_URL}`, "--set", "operator.replicas=3", "--set", "services.shipping.enabled=false",
+        "upgrade",
+        release,
+        offlineChart(),
+        "-n",
+        ns,
+        "-f",
+        externalNats,
+        "--set",
+        `natsConnection.url=${NATS_URL}`,
+        "--set",
+        "operator.replicas=3",
+        "--set",
+        "services.shipping.enabled=false",
       ]);
       const operator = JSON.parse(await kubectl.ok(["-n", ns, "get", "deployment", `${release}-jetmesh-operator`, "-o", "json"])) as Obj;
       expect(operator.spec.replicas).toBe(3);
@@ -82,7 +111,11 @@ for (const version of [4, 3] as const) {
       await waitFor("every object of the release to be gone", async () => (await existing(objects)).length === 0, { timeoutMs: 60_000, intervalMs: 500 });
       await kubectl.ok(["get", "crd", "eventstreams.jetmesh.io", "eventsubscriptions.jetmesh.io"]);
       // Garbage collection removed what the Deployments had made.
-      await waitFor("ReplicaSets of the release to be collected", async () => (await kubectl.ok(["-n", ns, "get", "replicasets", "-o", "name"])).trim() === "", { timeoutMs: 60_000, intervalMs: 500 });
+      await waitFor(
+        "ReplicaSets of the release to be collected",
+        async () => (await kubectl.ok(["-n", ns, "get", "replicasets", "-o", "name"])).trim() === "",
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
     });
   });
 }
@@ -97,8 +130,16 @@ describe("two releases side by side", () => {
     const b = names(await releaseObjects(4, "team-b", "team-b"));
     // Cluster-scoped objects carry the release's full name, so they cannot collide.
     const clusterScoped = (list: string[]) => list.filter((n) => n.startsWith("ClusterRole")).sort();
-    for (const [release, list] of [["team-a", a], ["team-b", b]] as const) {
-      expect(clusterScoped(list)).toEqual([`ClusterRole/${release}-jetmesh-edit`, `ClusterRole/${release}-jetmesh-operator`, `ClusterRole/${release}-jetmesh-view`, `ClusterRoleBinding/${release}-jetmesh-operator`]);
+    for (const [release, list] of [
+      ["team-a", a],
+      ["team-b", b],
+    ] as const) {
+      expect(clusterScoped(list)).toEqual([
+        `ClusterRole/${release}-jetmesh-edit`,
+        `ClusterRole/${release}-jetmesh-operator`,
+        `ClusterRole/${release}-jetmesh-view`,
+        `ClusterRoleBinding/${release}-jetmesh-operator`,
+      ]);
     }
     const list = await helmOk(4, ["list", "-A", "-o", "json"]);
     const releases = (JSON.parse(list) as { name: string; namespace: string; status: string }[]).filter((r) => r.name.startsWith("team-"));
@@ -120,11 +161,21 @@ describe("two releases in one namespace", () => {
     const green = await releaseObjects(4, "green", ns);
     expect(await existing(blue)).toEqual(names(blue));
     expect(await existing(green)).toEqual(names(green));
-    const own = (objects: Obj[], release: string) => objects.filter((o) => !["EventStream", "EventSubscription"].includes(o.kind) && !o.metadata.name.startsWith(`${release}-`)).map((o) => `${o.kind}/${o.metadata.name}`);
+    const own = (objects: Obj[], release: string) =>
+      objects
+        .filter((o) => !["EventStream", "EventSubscription"].includes(o.kind) && !o.metadata.name.startsWith(`${release}-`))
+        .map((o) => `${o.kind}/${o.metadata.name}`);
     expect(own(blue, "blue"), "every chart object of blue carries its release prefix").toEqual([]);
     expect(own(green, "green"), "every chart object of green carries its release prefix").toEqual([]);
     expect(names(green).filter((n) => names(blue).includes(n))).toEqual([]);
-    expect(names(blue)).toEqual(expect.arrayContaining(["Deployment/blue-jetmesh-order", "Service/blue-jetmesh-order", "NetworkPolicy/blue-jetmesh-order", "PodDisruptionBudget/blue-jetmesh-order"]));
+    expect(names(blue)).toEqual(
+      expect.arrayContaining([
+        "Deployment/blue-jetmesh-order",
+        "Service/blue-jetmesh-order",
+        "NetworkPolicy/blue-jetmesh-order",
+        "PodDisruptionBudget/blue-jetmesh-order",
+      ]),
+    );
     // The shop's subscriptions scale blue's Deployments, which exist.
     const subs = JSON.parse(await kubectl.ok(["-n", ns, "get", "eventsubscriptions", "-o", "json"])) as { items: Obj[] };
     const targets = subs.items.map((s) => s.spec.subscriber.deployment as string).sort();
@@ -134,15 +185,24 @@ describe("two releases in one namespace", () => {
     // would follow these selectors): the selectors differ by app.kubernetes.io/instance.
     for (const release of ["blue", "green"]) {
       const svc = JSON.parse(await kubectl.ok(["-n", ns, "get", "service", `${release}-jetmesh-order`, "-o", "json"])) as Obj;
-      const selector = Object.entries(svc.spec.selector as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(",");
-      const rs = await waitFor(`${release}'s order ReplicaSet`, async () => {
-        const list = JSON.parse(await kubectl.ok(["-n", ns, "get", "replicasets", "-l", selector, "-o", "json"])) as { items: Obj[] };
-        return list.items.length > 0 ? list.items : undefined;
-      }, { timeoutMs: 60_000, intervalMs: 500 });
+      const selector = Object.entries(svc.spec.selector as Record<string, string>)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",");
+      const rs = await waitFor(
+        `${release}'s order ReplicaSet`,
+        async () => {
+          const list = JSON.parse(await kubectl.ok(["-n", ns, "get", "replicasets", "-l", selector, "-o", "json"])) as { items: Obj[] };
+          return list.items.length > 0 ? list.items : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
       expect(rs.map((r) => r.metadata.ownerReferences[0].name)).toEqual([`${release}-jetmesh-order`]);
     }
     // Separate leader Leases: one release's operator never stands by for the other's.
-    const lease = (objects: Obj[]) => (objects.find((o) => o.kind === "Deployment" && o.metadata.name.endsWith("-operator"))!.spec.template.spec.containers[0].env as Obj[]).find((e) => e.name === "LEASE_NAME")!.value as string;
+    const lease = (objects: Obj[]) =>
+      (objects.find((o) => o.kind === "Deployment" && o.metadata.name.endsWith("-operator"))!.spec.template.spec.containers[0].env as Obj[]).find(
+        (e) => e.name === "LEASE_NAME",
+      )!.value as string;
     expect([lease(blue), lease(green)]).toEqual(["blue-jetmesh-operator", "green-jetmesh-operator"]);
   });
 });
@@ -161,7 +221,11 @@ describe("cluster users get JetMesh's resources through the default roles", () =
     await kubectl.ok(["-n", ns, "create", "rolebinding", "bob-edit", "--clusterrole=edit", "--user=bob"]);
     await kubectl.ok(["-n", ns, "create", "rolebinding", "carol-admin", "--clusterrole=admin", "--user=carol"]);
     for (const role of ["view", "edit", "admin"]) {
-      await waitFor(`the ${role} role to aggregate jetmesh.io`, async () => (await kubectl.ok(["get", "clusterrole", role, "-o", "json"])).includes('"jetmesh.io"'), { timeoutMs: 60_000, intervalMs: 300 });
+      await waitFor(
+        `the ${role} role to aggregate jetmesh.io`,
+        async () => (await kubectl.ok(["get", "clusterrole", role, "-o", "json"])).includes('"jetmesh.io"'),
+        { timeoutMs: 60_000, intervalMs: 300 },
+      );
     }
   }, 120_000);
 
@@ -196,7 +260,12 @@ describe("the chart's CRDs on kube-apiserver", () => {
   const ns = "crd-rules";
   beforeAll(async () => {
     await kubectl.ok(["create", "namespace", ns]);
-    const stream = { apiVersion: "jetmesh.io/v1alpha1", kind: "EventStream", metadata: { name: "orders", namespace: ns }, spec: { subjects: [`${ns}.orders.>`] } };
+    const stream = {
+      apiVersion: "jetmesh.io/v1alpha1",
+      kind: "EventStream",
+      metadata: { name: "orders", namespace: ns },
+      spec: { subjects: [`${ns}.orders.>`] },
+    };
     await kubectl.ok(["apply", "-f", "-"], JSON.stringify(stream));
   });
 
@@ -208,15 +277,22 @@ describe("the chart's CRDs on kube-apiserver", () => {
   });
 
   it("refuse a change of an immutable field, saying what to do instead", async () => {
-    for (const [field, value] of [["retention", "workqueue"], ["storage", "memory"]] as const) {
+    for (const [field, value] of [
+      ["retention", "workqueue"],
+      ["storage", "memory"],
+    ] as const) {
       const r = await kubectl.run(["-n", ns, "patch", "jmstream", "orders", "--type=merge", "-p", JSON.stringify({ spec: { [field]: value } })]);
       expect(r.code, field).not.toBe(0);
       expect(r.stderr).toContain(`spec.${field}: Invalid value`);
-      expect(r.stderr).toContain(`${field} is immutable: JetStream cannot change it on an existing stream. Keep the old value, or create a new EventStream with the new ${field}`);
+      expect(r.stderr).toContain(
+        `${field} is immutable: JetStream cannot change it on an existing stream. Keep the old value, or create a new EventStream with the new ${field}`,
+      );
     }
     // An updatable field still changes.
     await kubectl.ok(["-n", ns, "patch", "jmstream", "orders", "--type=merge", "-p", '{"spec":{"maxAge":"24h"}}']);
-    expect(await kubectl.ok(["-n", ns, "get", "jmstream", "orders", "-o", "jsonpath={.spec.retention} {.spec.storage} {.spec.maxAge}"])).toBe("limits file 24h");
+    expect(await kubectl.ok(["-n", ns, "get", "jmstream", "orders", "-o", "jsonpath={.spec.retention} {.spec.storage} {.spec.maxAge}"])).toBe(
+      "limits file 24h",
+    );
   });
 
   it("upgrade with docs/upgrading.md's command (Helm never upgrades crds/)", async () => {
@@ -230,20 +306,37 @@ describe("the chart's CRDs on kube-apiserver", () => {
     const doc = readText(join(repoRoot, "docs", "upgrading.md"));
     const command = /^kubectl apply --server-side --force-conflicts -f charts\/jetmesh\/crds\/$/m.exec(doc)?.[0];
     expect(command, "the command in docs/upgrading.md").toBeDefined();
-    const args = command!.split(" ").slice(1).map((a) => (a === "charts/jetmesh/crds/" ? dir : a));
+    const args = command!
+      .split(" ")
+      .slice(1)
+      .map((a) => (a === "charts/jetmesh/crds/" ? dir : a));
     // Without --force-conflicts the server refuses: Helm's field manager owns the fields.
     const plain = await kubectl.run(args.filter((a) => a !== "--force-conflicts"));
     expect(plain.code).not.toBe(0);
     expect(plain.stderr).toMatch(/conflict/i);
     await kubectl.ok(args);
     await kubectl.ok(["wait", "--for=condition=Established", "crd/eventstreams.jetmesh.io", "--timeout=60s"]);
-    await waitFor("the new printer column served", async () => (await kubectl.ok(["-n", ns, "get", "jmstream", "orders"])).includes("UPGRADED"), { timeoutMs: 30_000, intervalMs: 300 });
+    await waitFor("the new printer column served", async () => (await kubectl.ok(["-n", ns, "get", "jmstream", "orders"])).includes("UPGRADED"), {
+      timeoutMs: 30_000,
+      intervalMs: 300,
+    });
     // Back to the chart's own, the same way.
     await kubectl.ok(args.map((a) => (a === dir ? join(chartDir, "crds") : a)));
   });
 
   it("take only metav1.Condition conditions in status", async () => {
-    const status = (condition: Obj) => kubectl.run(["-n", ns, "patch", "jmstream", "orders", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { conditions: [condition] } })]);
+    const status = (condition: Obj) =>
+      kubectl.run([
+        "-n",
+        ns,
+        "patch",
+        "jmstream",
+        "orders",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ status: { conditions: [condition] } }),
+      ]);
     const full = { type: "Ready", status: "True", reason: "StreamReady", message: "ok", lastTransitionTime: "2026-01-01T00:00:00Z", observedGeneration: 1 };
     expect((await status(full)).code).toBe(0);
     for (const missing of ["reason", "message", "lastTransitionTime"] as const) {
@@ -275,18 +368,36 @@ describe("ServiceMonitors and PrometheusRules follow what the cluster serves", (
   it("without monitoring.coreos.com/v1: none, and NOTES says why; with it: created on upgrade", async () => {
     const ns = "monitored";
     const values = join(cp.dir, "monitored.yaml");
-    writeFileSync(values, `nats: {enabled: false}\nnatsConnection: {url: "${NATS_URL}"}\nmonitoring: {serviceMonitors: {enabled: true}, prometheusRules: {enabled: true}}\n`);
+    writeFileSync(
+      values,
+      `nats: {enabled: false}\nnatsConnection: {url: "${NATS_URL}"}\nmonitoring: {serviceMonitors: {enabled: true}, prometheusRules: {enabled: true}}\n`,
+    );
     const first = await helmOk(4, ["install", "mon", offlineChart(), "-n", ns, "--create-namespace", "-f", values]);
     expect(first).toMatch(/WARNING: monitoring.serviceMonitors\/prometheusRules are enabled, but this cluster does not serve\s+monitoring.coreos.com\/v1/);
     expect(names(await releaseObjects(4, "mon", ns)).filter((n) => n.startsWith("ServiceMonitor") || n.startsWith("PrometheusRule"))).toEqual([]);
 
-    await kubectl.ok(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: [crd("servicemonitors", "ServiceMonitor"), crd("prometheusrules", "PrometheusRule")] }));
-    await kubectl.ok(["wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com", "crd/prometheusrules.monitoring.coreos.com", "--timeout=60s"]);
+    await kubectl.ok(
+      ["apply", "-f", "-"],
+      JSON.stringify({ apiVersion: "v1", kind: "List", items: [crd("servicemonitors", "ServiceMonitor"), crd("prometheusrules", "PrometheusRule")] }),
+    );
+    await kubectl.ok([
+      "wait",
+      "--for=condition=Established",
+      "crd/servicemonitors.monitoring.coreos.com",
+      "crd/prometheusrules.monitoring.coreos.com",
+      "--timeout=60s",
+    ]);
     const second = await helmOk(4, ["upgrade", "mon", offlineChart(), "-n", ns, "-f", values]);
     expect(second).not.toContain("WARNING");
     expect(second).toContain(`kubectl -n ${ns} get prometheusrule mon-jetmesh -o yaml`);
     const sms = JSON.parse(await kubectl.ok(["-n", ns, "get", "servicemonitors", "-o", "json"])) as { items: Obj[] };
-    expect(sms.items.map((s) => s.metadata.name).sort()).toEqual(["mon-jetmesh-inventory", "mon-jetmesh-operator", "mon-jetmesh-order", "mon-jetmesh-payment", "mon-jetmesh-shipping"]);
+    expect(sms.items.map((s) => s.metadata.name).sort()).toEqual([
+      "mon-jetmesh-inventory",
+      "mon-jetmesh-operator",
+      "mon-jetmesh-order",
+      "mon-jetmesh-payment",
+      "mon-jetmesh-shipping",
+    ]);
     await kubectl.ok(["-n", ns, "get", "prometheusrule", "mon-jetmesh"]);
   });
 });

@@ -107,7 +107,16 @@ const podSpec = strict(
     priorityClassName: str,
     topologySpreadConstraints: arrayOf(
       strict(
-        { maxSkew: int, topologyKey: str, whenUnsatisfiable: { enum: ["DoNotSchedule", "ScheduleAnyway"] }, labelSelector, matchLabelKeys: arrayOf(str), minDomains: int, nodeAffinityPolicy: str, nodeTaintsPolicy: str },
+        {
+          maxSkew: int,
+          topologyKey: str,
+          whenUnsatisfiable: { enum: ["DoNotSchedule", "ScheduleAnyway"] },
+          labelSelector,
+          matchLabelKeys: arrayOf(str),
+          minDomains: int,
+          nodeAffinityPolicy: str,
+          nodeTaintsPolicy: str,
+        },
         ["maxSkew", "topologyKey", "whenUnsatisfiable"],
       ),
     ),
@@ -115,7 +124,10 @@ const podSpec = strict(
     affinity: strict({
       podAntiAffinity: strict({
         preferredDuringSchedulingIgnoredDuringExecution: arrayOf(
-          strict({ weight: int, podAffinityTerm: strict({ topologyKey: str, labelSelector, namespaces: arrayOf(str) }, ["topologyKey"]) }, ["weight", "podAffinityTerm"]),
+          strict({ weight: int, podAffinityTerm: strict({ topologyKey: str, labelSelector, namespaces: arrayOf(str) }, ["topologyKey"]) }, [
+            "weight",
+            "podAffinityTerm",
+          ]),
         ),
         requiredDuringSchedulingIgnoredDuringExecution: arrayOf({ type: "object" }),
       }),
@@ -167,7 +179,16 @@ export const K8S_SCHEMAS: Record<string, Schema> = {
           type: { enum: ["ClusterIP", "NodePort", "LoadBalancer"] },
           selector: strMap,
           ports: arrayOf(
-            strict({ name: str, port: int, targetPort: intOrString, protocol: { enum: ["TCP", "UDP", "SCTP"] }, nodePort: { type: "integer", minimum: 30000, maximum: 32767 } }, ["port"]),
+            strict(
+              {
+                name: str,
+                port: int,
+                targetPort: intOrString,
+                protocol: { enum: ["TCP", "UDP", "SCTP"] },
+                nodePort: { type: "integer", minimum: 30000, maximum: 32767 },
+              },
+              ["port"],
+            ),
             { minItems: 1 },
           ),
         },
@@ -179,7 +200,12 @@ export const K8S_SCHEMAS: Record<string, Schema> = {
   PodDisruptionBudget: envelope(
     "policy/v1",
     "PodDisruptionBudget",
-    { spec: { ...strict({ minAvailable: intOrString, maxUnavailable: intOrString, selector: labelSelector }, ["selector"]), not: { required: ["minAvailable", "maxUnavailable"] } } },
+    {
+      spec: {
+        ...strict({ minAvailable: intOrString, maxUnavailable: intOrString, selector: labelSelector }, ["selector"]),
+        not: { required: ["minAvailable", "maxUnavailable"] },
+      },
+    },
     ["spec"],
   ),
   NetworkPolicy: envelope(
@@ -213,7 +239,17 @@ export const K8S_SCHEMAS: Record<string, Schema> = {
         {
           selector: labelSelector,
           namespaceSelector: strict({ matchNames: arrayOf(str), any: bool }),
-          endpoints: arrayOf(strict({ port: str, path: str, interval: { type: "string", pattern: "^[0-9]+(ms|s|m|h)$" }, scrapeTimeout: str, honorLabels: bool, scheme: str, relabelings: arrayOf(strict({ sourceLabels: arrayOf(str), targetLabel: str, regex: str, replacement: str, action: str, separator: str })) })),
+          endpoints: arrayOf(
+            strict({
+              port: str,
+              path: str,
+              interval: { type: "string", pattern: "^[0-9]+(ms|s|m|h)$" },
+              scrapeTimeout: str,
+              honorLabels: bool,
+              scheme: str,
+              relabelings: arrayOf(strict({ sourceLabels: arrayOf(str), targetLabel: str, regex: str, replacement: str, action: str, separator: str })),
+            }),
+          ),
         },
         ["selector", "endpoints"],
       ),
@@ -231,9 +267,7 @@ export const K8S_SCHEMAS: Record<string, Schema> = {
               {
                 name: str,
                 interval: str,
-                rules: arrayOf(
-                  strict({ alert: str, record: str, expr: { anyOf: [str, int] }, for: str, labels: strMap, annotations: strMap }, ["expr"]),
-                ),
+                rules: arrayOf(strict({ alert: str, record: str, expr: { anyOf: [str, int] }, for: str, labels: strMap, annotations: strMap }, ["expr"])),
               },
               ["name", "rules"],
             ),

@@ -82,7 +82,16 @@ const kindSchema = {
     kind: { const: "Cluster" },
     apiVersion: { const: "kind.x-k8s.io/v1alpha4" },
     name: { type: "string", pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
-    networking: { type: "object", additionalProperties: false, properties: { disableDefaultCNI: { type: "boolean" }, kubeProxyMode: { enum: ["iptables", "ipvs", "nftables", "none"] }, podSubnet: { type: "string" }, serviceSubnet: { type: "string" } } },
+    networking: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        disableDefaultCNI: { type: "boolean" },
+        kubeProxyMode: { enum: ["iptables", "ipvs", "nftables", "none"] },
+        podSubnet: { type: "string" },
+        serviceSubnet: { type: "string" },
+      },
+    },
     nodes: {
       type: "array",
       minItems: 1,
@@ -130,7 +139,11 @@ const crdDocs = sourceCrds.flatMap((f) => loadYamlDocuments(f)).filter(isRecord)
 function crValidators(): Map<string, ValidateFunction> {
   const byKind = new Map<string, ValidateFunction>();
   for (const crd of crdDocs) {
-    const spec = crd.spec as { group: string; names: { kind: string }; versions: { name: string; storage: boolean; schema: { openAPIV3Schema: Record<string, unknown> } }[] };
+    const spec = crd.spec as {
+      group: string;
+      names: { kind: string };
+      versions: { name: string; storage: boolean; schema: { openAPIV3Schema: Record<string, unknown> } }[];
+    };
     for (const version of spec.versions) {
       const schema = structuredClone(version.schema.openAPIV3Schema);
       (schema.properties as Record<string, unknown>).metadata = objectMeta;
@@ -180,7 +193,10 @@ describe("kind cluster config", () => {
     const mapped = config.nodes.flatMap((n) => n.extraPortMappings ?? []).map((m) => m.containerPort);
     // `make deploy` installs with examples/kind.yaml, which puts the order API on its NodePort.
     const values = loadYaml(join(chartDir, "examples", "kind.yaml")) as { services: { order: { service: { nodePort: number } } } };
-    const kps = loadYaml(join(repoRoot, "charts", "kube-prometheus-stack.kind.yaml")) as { grafana: { service: { nodePort: number } }; prometheus: { service: { nodePort: number } } };
+    const kps = loadYaml(join(repoRoot, "charts", "kube-prometheus-stack.kind.yaml")) as {
+      grafana: { service: { nodePort: number } };
+      prometheus: { service: { nodePort: number } };
+    };
     expect(mapped.sort()).toEqual([values.services.order.service.nodePort, kps.grafana.service.nodePort, kps.prometheus.service.nodePort].sort());
   });
 });
@@ -204,7 +220,12 @@ describe("shop resources", () => {
 
   it("the CRD schemas refuse a broken EventSubscription (the validation is real)", () => {
     const validate = validators.get("jetmesh.io/v1alpha1/EventSubscription")!;
-    const bad = { apiVersion: "jetmesh.io/v1alpha1", kind: "EventSubscription", metadata: { name: "x", namespace: "shop" }, spec: { stream: "Events!", types: ["shop order"], delivery: { maxDeliver: 0 } } };
+    const bad = {
+      apiVersion: "jetmesh.io/v1alpha1",
+      kind: "EventSubscription",
+      metadata: { name: "x", namespace: "shop" },
+      spec: { stream: "Events!", types: ["shop order"], delivery: { maxDeliver: 0 } },
+    };
     expect(check(validate, bad)).toMatch(/stream[\s\S]*types[\s\S]*maxDeliver/);
   });
 
@@ -225,7 +246,10 @@ describe("shop resources", () => {
     const subscriptions = { ...values.shop.subscriptions, notifications: values.notifications.subscription };
     expect(subscriptions).toEqual(fromExamples("EventSubscription"));
     // As templates/shop.yaml and edge.yaml render them (release namespace "shop").
-    for (const [kind, specs] of [["EventStream", values.shop.streams], ["EventSubscription", subscriptions]] as const) {
+    for (const [kind, specs] of [
+      ["EventStream", values.shop.streams],
+      ["EventSubscription", subscriptions],
+    ] as const) {
       for (const [name, spec] of Object.entries(specs)) {
         const cr = { apiVersion: "jetmesh.io/v1alpha1", kind, metadata: { name, namespace: "shop" }, spec };
         expect(check(validators.get(`jetmesh.io/v1alpha1/${kind}`)!, cr), `${kind} ${name}`).toBe("");
@@ -234,7 +258,10 @@ describe("shop resources", () => {
   });
 
   it("every shop service has a subscription whose subscriber is that service's Deployment", () => {
-    const values = loadYaml(join(chartDir, "values.yaml")) as { services: Record<string, unknown>; shop: { subscriptions: Record<string, { subscriber: { deployment: string } }> } };
+    const values = loadYaml(join(chartDir, "values.yaml")) as {
+      services: Record<string, unknown>;
+      shop: { subscriptions: Record<string, { subscriber: { deployment: string } }> };
+    };
     for (const svc of Object.keys(values.services)) {
       expect(values.shop.subscriptions[svc]?.subscriber.deployment, svc).toBe(svc);
     }
@@ -253,7 +280,10 @@ describe("the e2e workflow and the kind make targets", () => {
     const steps = workflow.jobs.e2e!.steps;
     const runs = steps.map((s) => s.run ?? "").join("\n");
     const order = ["make chart-check", "make kind-up", "make images", "make deploy", "make demo-kind"].map((c) => runs.indexOf(c));
-    expect(order.every((i) => i >= 0), "every step present").toBe(true);
+    expect(
+      order.every((i) => i >= 0),
+      "every step present",
+    ).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(steps.find((s) => s.uses?.startsWith("actions/setup-node"))?.with?.["node-version-file"]).toBe(".node-version");
     expect(steps.find((s) => s.run?.includes("make kind-logs"))?.if).toBe("failure()");

@@ -120,7 +120,9 @@ describe("alert rules (promtool)", () => {
   it("the PrometheusRule template embeds this file under spec, only moving the runbook links", () => {
     expect(readText(rulesFile)).toMatch(/^groups:/m);
     const template = readText(join(chartDir, "templates", "prometheusrule.yaml"));
-    expect(template).toContain('.Files.Get "files/prometheus-rules.yaml" | replace $defaultRunbooks (.Values.monitoring.prometheusRules.runbookBaseUrl | default $defaultRunbooks) | nindent 2');
+    expect(template).toContain(
+      '.Files.Get "files/prometheus-rules.yaml" | replace $defaultRunbooks (.Values.monitoring.prometheusRules.runbookBaseUrl | default $defaultRunbooks) | nindent 2',
+    );
     expect(template).toContain(`$defaultRunbooks := "${RUNBOOKS}"`);
   });
 
@@ -209,9 +211,15 @@ describe("metric names", () => {
   it("every metric the rules and dashboards read is a contract metric (docs/contracts.md)", () => {
     const contracts = readText(join(repoRoot, "docs", "contracts.md"));
     const section = contracts.slice(contracts.indexOf("## Metrics"));
-    const contractMetrics = new Set([...section.matchAll(/`((?:jetmesh|controller_runtime|workqueue|leader_election|rest_client)_[a-z0-9_]+)(\{|`)/g)].map((m) => m[1]));
+    const contractMetrics = new Set(
+      [...section.matchAll(/`((?:jetmesh|controller_runtime|workqueue|leader_election|rest_client)_[a-z0-9_]+)(\{|`)/g)].map((m) => m[1]),
+    );
     expect(contractMetrics.size).toBeGreaterThan(20);
-    const unknown = allExpressions.flatMap(({ where, expr }) => metricNames(expr).filter((n) => !contractMetrics.has(n)).map((n) => `${where}: ${n}`));
+    const unknown = allExpressions.flatMap(({ where, expr }) =>
+      metricNames(expr)
+        .filter((n) => !contractMetrics.has(n))
+        .map((n) => `${where}: ${n}`),
+    );
     expect(unknown).toEqual([]);
   });
 });

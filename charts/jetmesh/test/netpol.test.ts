@@ -75,7 +75,11 @@ function podLabels(objects: Obj[], component: string): Record<string, string> {
 
 describe("the NetworkPolicy evaluator itself", () => {
   it("matches CIDRs", () => {
-    expect([cidrContains("10.244.0.0/16", "10.244.3.4"), cidrContains("10.244.0.0/16", "10.245.0.1"), cidrContains("0.0.0.0/0", "8.8.8.8")]).toEqual([true, false, true]);
+    expect([cidrContains("10.244.0.0/16", "10.244.3.4"), cidrContains("10.244.0.0/16", "10.245.0.1"), cidrContains("0.0.0.0/0", "8.8.8.8")]).toEqual([
+      true,
+      false,
+      true,
+    ]);
   });
   it("allows everything for a pod no policy selects", () => {
     expect(egressAllowed([], { a: "b" }, { ip: "1.2.3.4", port: 1 })).toBe(true);

@@ -71,7 +71,10 @@ export class TestPrometheus {
     exited.catch(() => {});
     await Promise.race([
       exited,
-      waitFor("prometheus /-/ready", async () => (await fetch(`${prom.url}/-/ready`).catch(() => undefined))?.ok === true, { timeoutMs: 20_000, intervalMs: 100 }),
+      waitFor("prometheus /-/ready", async () => (await fetch(`${prom.url}/-/ready`).catch(() => undefined))?.ok === true, {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      }),
     ]);
     return prom;
   }

@@ -19,13 +19,17 @@ import { inventoryConfig } from "../../../services/inventory/src/config.ts";
 import { paymentConfig } from "../../../services/payment/src/config.ts";
 import { shippingConfig } from "../../../services/shipping/src/config.ts";
 
-
 const defaults = loadYaml(join(chartDir, "values.yaml"));
 
 describe("the strict kind schemas", () => {
   it("refuse a misspelled field", () => {
     const validate = new Ajv({ strict: false }).compile(K8S_SCHEMAS.Deployment!);
-    const d = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { selector: {}, template: { spec: { containers: [{ name: "x", image: "i", readinessProbes: {} }] } } } };
+    const d = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "x" },
+      spec: { selector: {}, template: { spec: { containers: [{ name: "x", image: "i", readinessProbes: {} }] } } },
+    };
     expect(validate(d)).toBe(false);
     d.spec.template.spec.containers[0] = { name: "x", image: "i" } as never;
     expect(validate(d)).toBe(true);
@@ -66,7 +70,10 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
         expect(typeof o.apiVersion, where).toBe("string");
         expect(o.metadata?.name, where).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
         if (clusterScoped.has(o.kind)) expect(o.metadata.namespace, where).toBeUndefined();
-        else expect(o.metadata.namespace, where).toBe(o.kind === "ConfigMap" && values.monitoring.grafanaDashboards.namespace ? values.monitoring.grafanaDashboards.namespace : "shop");
+        else
+          expect(o.metadata.namespace, where).toBe(
+            o.kind === "ConfigMap" && values.monitoring.grafanaDashboards.namespace ? values.monitoring.grafanaDashboards.namespace : "shop",
+          );
         expect(o.metadata.labels?.["app.kubernetes.io/part-of"], where).toBe("jetmesh");
       }
       const keys = objects.map((o) => `${o.kind}/${o.metadata.name}`);
@@ -111,7 +118,10 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
           for (const e of c.env as Obj[]) {
             if (e.value !== undefined) expect(typeof e.value, `${d.metadata.name} ${e.name} is a string`).toBe("string");
             if (e.name.endsWith("_FILE")) {
-              expect((c.volumeMounts as Obj[]).some((m) => (e.value as string).startsWith(m.mountPath + "/")), `${e.name} points into a mount`).toBe(true);
+              expect(
+                (c.volumeMounts as Obj[]).some((m) => (e.value as string).startsWith(m.mountPath + "/")),
+                `${e.name} points into a mount`,
+              ).toBe(true);
             }
           }
         }
@@ -159,7 +169,10 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
       expect(leaseRole.rules).toEqual(rbac.leaderElectionRules);
       for (const b of [...byKind("ClusterRoleBinding"), ...byKind("RoleBinding")]) {
         expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "jetmesh-operator", namespace: "shop" }]);
-        expect(objects.some((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name), `${b.metadata.name} refers to an existing role`).toBe(true);
+        expect(
+          objects.some((o) => o.kind === b.roleRef.kind && o.metadata.name === b.roleRef.name),
+          `${b.metadata.name} refers to an existing role`,
+        ).toBe(true);
       }
     });
 
@@ -201,7 +214,10 @@ for (const [name, overlay] of [["values.yaml", {}] as const, ...examples.map((f)
         const target = sub.spec.subscriber?.deployment as string | undefined;
         if (!target || !values.services[target.replace(/^jetmesh-/, "")]?.enabled) continue;
         expect(target, `EventSubscription ${sub.metadata.name}`).toBe(`jetmesh-${sub.metadata.name}`);
-        expect(deployments.map((d) => d.metadata.name), `EventSubscription ${sub.metadata.name} scales a rendered Deployment`).toContain(target);
+        expect(
+          deployments.map((d) => d.metadata.name),
+          `EventSubscription ${sub.metadata.name} scales a rendered Deployment`,
+        ).toContain(target);
       }
     });
 
@@ -269,7 +285,10 @@ describe("values.yaml has no dead keys", () => {
   // .Values.services`). nats.* goes to the subchart, shop.* is rendered as the shop's resources.
   it("every value is referenced by some template", () => {
     const templatesDir = join(chartDir, "templates");
-    const text = [...listFiles(templatesDir, ""), ...listFiles(join(templatesDir, "tests"), "")].filter((f) => !f.endsWith("/tests")).map((f) => readText(f)).join("\n");
+    const text = [...listFiles(templatesDir, ""), ...listFiles(join(templatesDir, "tests"), "")]
+      .filter((f) => !f.endsWith("/tests"))
+      .map((f) => readText(f))
+      .join("\n");
     const referenced = new Set([...text.matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)].map((m) => m[1]!.slice(1)));
     const read = (path: string) => [...referenced].some((r) => path === r || path.startsWith(`${r}.`));
     const unused = leafPaths(defaults).filter((p) => !p.startsWith("nats.") && !p.startsWith("shop.") && !read(p));
@@ -284,8 +303,16 @@ describe("values the chart refuses while rendering", () => {
     ["no NATS at all", { nats: { enabled: false } }, /at '\/natsConnection\/url': minLength/],
     ["user/password auth without a Secret", { natsConnection: { auth: { type: "userPassword" } } }, /at '\/natsConnection\/auth\/secretName': minLength/],
     ["TLS without a Secret", { natsConnection: { tls: { enabled: true } } }, /at '\/natsConnection\/tls\/secretName': minLength/],
-    ["a service's own credential without its Secret", { services: { payment: { natsAuth: { type: "creds" } } } }, /at '\/services\/payment\/natsAuth': missing property 'secretName'/],
-    ["the operator's own credential without its Secret", { operator: { natsAuth: { type: "userPassword" } } }, /at '\/operator\/natsAuth': missing property 'secretName'/],
+    [
+      "a service's own credential without its Secret",
+      { services: { payment: { natsAuth: { type: "creds" } } } },
+      /at '\/services\/payment\/natsAuth': missing property 'secretName'/,
+    ],
+    [
+      "the operator's own credential without its Secret",
+      { operator: { natsAuth: { type: "userPassword" } } },
+      /at '\/operator\/natsAuth': missing property 'secretName'/,
+    ],
     ["a service without its EventSubscription", { shop: { subscriptions: { payment: null } } }, /services.payment needs shop.subscriptions.payment/],
   ];
   for (const [what, overlay, message] of cases) {
@@ -296,7 +323,13 @@ describe("values the chart refuses while rendering", () => {
   it("tracing: every component gets the OTEL_* env naming itself, and its NetworkPolicy lets spans out", () => {
     const { objects } = renderChart(loadYaml(join(chartDir, "examples", "tracing.yaml")));
     const deployments = objects.filter((o) => o.kind === "Deployment");
-    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(["jetmesh-inventory", "jetmesh-operator", "jetmesh-order", "jetmesh-payment", "jetmesh-shipping"]);
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual([
+      "jetmesh-inventory",
+      "jetmesh-operator",
+      "jetmesh-order",
+      "jetmesh-payment",
+      "jetmesh-shipping",
+    ]);
     for (const d of deployments) {
       // Traces name the component (order, payment, ...), not the release's object.
       const service = d.metadata.name === "jetmesh-operator" ? "jetmesh-operator" : d.metadata.name.replace(/^jetmesh-/, "");
@@ -310,7 +343,10 @@ describe("values the chart refuses while rendering", () => {
       });
     }
     for (const np of objects.filter((o) => o.kind === "NetworkPolicy")) {
-      expect((np.spec.egress as Obj[]).some((e) => e.ports?.some((p: Obj) => p.port === 4318)), np.metadata.name).toBe(true);
+      expect(
+        (np.spec.egress as Obj[]).some((e) => e.ports?.some((p: Obj) => p.port === 4318)),
+        np.metadata.name,
+      ).toBe(true);
     }
     // Off by default: no OTEL_* variable anywhere.
     expect(JSON.stringify(renderChart({}).objects)).not.toContain("OTEL_");
@@ -321,17 +357,21 @@ describe("values the chart refuses while rendering", () => {
     const pod = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.labels["app.kubernetes.io/name"] === name)!.spec.template.spec;
     const env = (name: string) => Object.fromEntries((pod(name).containers[0].env as Obj[]).map((e) => [e.name, e]));
     // Every Secret a pod references, through env or volumes.
-    const secretsOf = (name: string) => new Set([
-      ...(pod(name).containers[0].env as Obj[]).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.name] : [])),
-      ...(pod(name).volumes as Obj[]).flatMap((v) => (v.secret ? [v.secret.secretName] : [])),
-    ]);
+    const secretsOf = (name: string) =>
+      new Set([
+        ...(pod(name).containers[0].env as Obj[]).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.name] : [])),
+        ...(pod(name).volumes as Obj[]).flatMap((v) => (v.secret ? [v.secret.secretName] : [])),
+      ]);
     for (const c of ["jetmesh-operator", "order", "inventory", "payment"]) {
       const secret = `jetmesh-nats-${c.replace("jetmesh-", "")}`;
       expect(env(c).NATS_USER.valueFrom, c).toEqual({ secretKeyRef: { name: secret, key: "user" } });
       expect(env(c).NATS_PASSWORD.valueFrom, c).toEqual({ secretKeyRef: { name: secret, key: "password" } });
       // order also reads its API token (the chart's generated Secret).
       expect([...secretsOf(c)], c).toEqual(c === "order" ? [secret, "jetmesh-order-api-token"] : [secret]);
-      expect((pod(c).volumes as Obj[]).map((v) => v.name), `${c}: no credential volume for user/password`).toEqual(["tmp"]);
+      expect(
+        (pod(c).volumes as Obj[]).map((v) => v.name),
+        `${c}: no credential volume for user/password`,
+      ).toEqual(["tmp"]);
     }
     // shipping uses an nkey: its seed mounted from its own Secret, no user/password env.
     expect(env("shipping").NATS_NKEY_SEED_FILE.value).toBe("/etc/jetmesh/nats-auth/nkey.seed");
@@ -405,28 +445,40 @@ describe("platform options: ServiceAccount, scheduling, image digests, namespace
     const existing = renderChart({ serviceAccount: { create: false, name: "platform-operator" } }).objects;
     expect(existing.filter((o) => o.kind === "ServiceAccount")).toEqual([]);
     expect(operatorPod(existing).serviceAccountName).toBe("platform-operator");
-    for (const b of existing.filter((o) => o.kind.endsWith("RoleBinding"))) expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "platform-operator", namespace: "shop" }]);
+    for (const b of existing.filter((o) => o.kind.endsWith("RoleBinding")))
+      expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "platform-operator", namespace: "shop" }]);
   });
 
   it("priorityClassName and topologySpreadConstraints, spreading each component's own pods", () => {
     const spread = { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" };
     const { objects } = renderChart({
       operator: { priorityClassName: "platform-critical", topologySpreadConstraints: [spread] },
-      serviceDefaults: { priorityClassName: "shop", topologySpreadConstraints: [spread, { ...spread, topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { tier: "x" } } }] },
+      serviceDefaults: {
+        priorityClassName: "shop",
+        topologySpreadConstraints: [spread, { ...spread, topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { tier: "x" } } }],
+      },
     });
     const op = operatorPod(objects);
     expect(op.priorityClassName).toBe("platform-critical");
-    expect(op.topologySpreadConstraints).toEqual([{ ...spread, labelSelector: { matchLabels: { "app.kubernetes.io/name": "jetmesh-operator", "app.kubernetes.io/instance": "jetmesh" } } }]);
+    expect(op.topologySpreadConstraints).toEqual([
+      { ...spread, labelSelector: { matchLabels: { "app.kubernetes.io/name": "jetmesh-operator", "app.kubernetes.io/instance": "jetmesh" } } },
+    ]);
     const payment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "jetmesh-payment")!.spec.template.spec;
     expect(payment.priorityClassName).toBe("shop");
-    expect(payment.topologySpreadConstraints[0].labelSelector).toEqual({ matchLabels: { "app.kubernetes.io/name": "payment", "app.kubernetes.io/instance": "jetmesh" } });
+    expect(payment.topologySpreadConstraints[0].labelSelector).toEqual({
+      matchLabels: { "app.kubernetes.io/name": "payment", "app.kubernetes.io/instance": "jetmesh" },
+    });
     expect(payment.topologySpreadConstraints[1].labelSelector).toEqual({ matchLabels: { tier: "x" } });
     // Unset: the fields are absent, not empty.
     expect(operatorPod(renderChart({}).objects).priorityClassName).toBeUndefined();
   });
 
   it("an image digest wins over the tag", () => {
-    const { objects } = renderChart({ image: { registry: "ghcr.io/acme/", tag: "1.2.3" }, operator: { image: { digest } }, services: { order: { image: { digest } } } });
+    const { objects } = renderChart({
+      image: { registry: "ghcr.io/acme/", tag: "1.2.3" },
+      operator: { image: { digest } },
+      services: { order: { image: { digest } } },
+    });
     const image = (name: string) => objects.find((o) => o.kind === "Deployment" && o.metadata.name === name)!.spec.template.spec.containers[0].image;
     expect(image("jetmesh-operator")).toBe(`ghcr.io/acme/jetmesh-operator@${digest}`);
     expect(image("jetmesh-order")).toBe(`ghcr.io/acme/jetmesh-order@${digest}`);
@@ -453,13 +505,23 @@ describe("platform options: ServiceAccount, scheduling, image digests, namespace
 });
 
 describe("the `helm test` hook", () => {
-  const hooks = (values: string[] = []) => parseManifest(helmTemplate(["jetmesh", offlineChart(), "-n", "shop", "--show-only", "templates/tests/selftest.yaml", ...values.flatMap((v) => ["--set", v])]));
+  const hooks = (values: string[] = []) =>
+    parseManifest(
+      helmTemplate(["jetmesh", offlineChart(), "-n", "shop", "--show-only", "templates/tests/selftest.yaml", ...values.flatMap((v) => ["--set", v])]),
+    );
 
   it("is a Pod of the operator image running the selftest, with a ServiceAccount that may only list jetmesh.io resources", () => {
     const objects = hooks();
-    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(["ServiceAccount/jetmesh-selftest", "Role/jetmesh-selftest", "RoleBinding/jetmesh-selftest", "Pod/jetmesh-selftest"]);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "ServiceAccount/jetmesh-selftest",
+      "Role/jetmesh-selftest",
+      "RoleBinding/jetmesh-selftest",
+      "Pod/jetmesh-selftest",
+    ]);
     for (const o of objects) expect(o.metadata.annotations["helm.sh/hook"], o.kind).toBe("test");
-    expect(objects.find((o) => o.kind === "Role")!.rules).toEqual([{ apiGroups: ["jetmesh.io"], resources: ["eventstreams", "eventsubscriptions"], verbs: ["list"] }]);
+    expect(objects.find((o) => o.kind === "Role")!.rules).toEqual([
+      { apiGroups: ["jetmesh.io"], resources: ["eventstreams", "eventsubscriptions"], verbs: ["list"] },
+    ]);
     const pod = objects.find((o) => o.kind === "Pod")!;
     expect(pod.spec.restartPolicy).toBe("Never");
     expect(pod.spec.serviceAccountName).toBe("jetmesh-selftest");
@@ -469,7 +531,12 @@ describe("the `helm test` hook", () => {
     expect(c.command).toEqual(["node", "dist/selftest-main.js"]);
     expect(readText(join(repoRoot, "operator", "src", "selftest-main.ts"))).toContain("runSelfTest");
     const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value ?? e.valueFrom]));
-    expect(env).toMatchObject({ SELFTEST_NAMESPACE: "shop", SELFTEST_LABEL_SELECTOR: "app.kubernetes.io/instance=jetmesh", SELFTEST_STREAM: "events", SELFTEST_TIMEOUT_SECONDS: "180" });
+    expect(env).toMatchObject({
+      SELFTEST_NAMESPACE: "shop",
+      SELFTEST_LABEL_SELECTOR: "app.kubernetes.io/instance=jetmesh",
+      SELFTEST_STREAM: "events",
+      SELFTEST_TIMEOUT_SECONDS: "180",
+    });
     // With the bundled NATS it publishes as the generated admin user.
     expect(env.NATS_USER).toEqual({ secretKeyRef: { name: "jetmesh-nats-auth-admin", key: "user" } });
     const plain = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value ?? "secret"]));

@@ -56,8 +56,20 @@ export function renderChart(overlay: unknown = {}, opts: { apiVersions?: string[
   if (known) return known;
   const valuesFile = join(scratch, `values-${cache.size}.yaml`);
   writeFileSync(valuesFile, stringify(overlay ?? {}));
-  const manifest = helmOut(["template", "jetmesh", offlineChart(), "-n", "shop", "--skip-tests", "-f", valuesFile, ...apiVersions.flatMap((v) => ["--api-versions", v])]);
-  const release = JSON.parse(helmOut(["install", "jetmesh", offlineChart(), "-n", "shop", "--dry-run=client", "-o", "json", "-f", valuesFile])) as { info: { notes?: string } };
+  const manifest = helmOut([
+    "template",
+    "jetmesh",
+    offlineChart(),
+    "-n",
+    "shop",
+    "--skip-tests",
+    "-f",
+    valuesFile,
+    ...apiVersions.flatMap((v) => ["--api-versions", v]),
+  ]);
+  const release = JSON.parse(helmOut(["install", "jetmesh", offlineChart(), "-n", "shop", "--dry-run=client", "-o", "json", "-f", valuesFile])) as {
+    info: { notes?: string };
+  };
   const rendered = { objects: parseManifest(manifest), notes: release.info.notes ?? "" };
   cache.set(key, rendered);
   return rendered;

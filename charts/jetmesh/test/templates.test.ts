@@ -107,10 +107,11 @@ describe("chart templates", () => {
     // mounted files, so no Secrets).
     const operatorSource = readOperatorSource();
     // The optional rules for scaling.mode keda/hpa touch only those two kinds.
-    expect(grants(rbac.renderedScalerRules).map((g) => g.split(":")[0]).sort()).toEqual([
-      ...Array(6).fill("autoscaling/horizontalpodautoscalers"),
-      ...Array(6).fill("keda.sh/scaledobjects"),
-    ]);
+    expect(
+      grants(rbac.renderedScalerRules)
+        .map((g) => g.split(":")[0])
+        .sort(),
+    ).toEqual([...Array(6).fill("autoscaling/horizontalpodautoscalers"), ...Array(6).fill("keda.sh/scaledobjects")]);
     for (const rule of [...(rbac.resourceRules ?? []), ...(rbac.leaderElectionRules ?? []), ...(rbac.renderedScalerRules ?? [])]) {
       for (const res of rule.resources) {
         expect(operatorSource, `operator/src uses ${res}`).toMatch(new RegExp(`\\b${res.split("/")[0]}\\b`));
@@ -132,10 +133,13 @@ describe("the HTTP edge (docs/http.md)", () => {
     writeFileSync(file, values);
     return parseManifest(helmTemplate(["jetmesh", offlineChart(), "-n", "shop", "-f", file]));
   };
-  const env = (o: Obj | undefined) => Object.fromEntries(((o?.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+  const env = (o: Obj | undefined) =>
+    Object.fromEntries(((o?.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
 
   it("is off by default", () => {
-    const names = render("{}\n").filter((o) => o.kind === "Deployment").map((o) => o.metadata.name as string);
+    const names = render("{}\n")
+      .filter((o) => o.kind === "Deployment")
+      .map((o) => o.metadata.name as string);
     expect(names.filter((n) => n === "jetmesh-ingress" || n.endsWith("notifications") || n.endsWith("-dispatcher"))).toEqual([]);
   });
 
@@ -143,7 +147,10 @@ describe("the HTTP edge (docs/http.md)", () => {
     const objs = render("edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\n");
     const deploy = (name: string) => objs.find((o) => o.kind === "Deployment" && o.metadata.name === name);
     expect(deploy("jetmesh-ingress")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "ingress"]);
-    expect(env(deploy("jetmesh-ingress"))).toMatchObject({ INGRESS_TOKENS_FILE: "/etc/jetmesh/ingress/tokens.json", INGRESS_SCHEMAS_DIR: "/app/services/shop/schemas" });
+    expect(env(deploy("jetmesh-ingress"))).toMatchObject({
+      INGRESS_TOKENS_FILE: "/etc/jetmesh/ingress/tokens.json",
+      INGRESS_SCHEMAS_DIR: "/app/services/shop/schemas",
+    });
     expect(deploy("jetmesh-notifications-dispatcher")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "dispatcher"]);
     expect(env(deploy("jetmesh-notifications-dispatcher"))).toMatchObject({
       JETMESH_STREAM: "shop_events",
@@ -156,10 +163,15 @@ describe("the HTTP edge (docs/http.md)", () => {
     });
     expect(deploy("jetmesh-notifications")?.spec.template.spec.containers[0].image).toMatch(/jetmesh-notifications:/);
     // With tracing on, the ingress and the dispatchers (Node, the runtime's spans) export too.
-    const traced = render("edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\ntracing: {otlpEndpoint: \"http://collector:4318\"}\n");
+    const traced = render(
+      'edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\ntracing: {otlpEndpoint: "http://collector:4318"}\n',
+    );
     const tdeploy = (name: string) => traced.find((o) => o.kind === "Deployment" && o.metadata.name === name);
     expect(env(tdeploy("jetmesh-ingress"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "jetmesh-ingress" });
-    expect(env(tdeploy("jetmesh-notifications-dispatcher"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "notifications-dispatcher" });
+    expect(env(tdeploy("jetmesh-notifications-dispatcher"))).toMatchObject({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+      OTEL_SERVICE_NAME: "notifications-dispatcher",
+    });
     expect(objs.find((o) => o.kind === "EventSubscription" && o.metadata.name === "notifications")?.spec.subscriber.http.service).toBe("jetmesh-notifications");
     // The subscription scales the renamed Deployment, and the Service it pushes to selects its pods.
     expect(objs.find((o) => o.kind === "EventSubscription" && o.metadata.name === "notifications")?.spec.subscriber.deployment).toBe("jetmesh-notifications");

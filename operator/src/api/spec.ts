@@ -142,7 +142,8 @@ export function resolveSubscriptionSpec(spec: EventSubscriptionSpec): Resolved<R
   if (ackWaitNs < 1e6) problems.push("spec.delivery.ackWait: must be at least 1ms");
   const cb = d.circuitBreaker ?? {};
   const failureThreshold = cb.failureThreshold ?? CIRCUIT_BREAKER_DEFAULTS.failureThreshold;
-  if (!Number.isInteger(failureThreshold) || failureThreshold < 1) problems.push(`spec.delivery.circuitBreaker.failureThreshold: must be an integer ≥ 1, got ${failureThreshold}`);
+  if (!Number.isInteger(failureThreshold) || failureThreshold < 1)
+    problems.push(`spec.delivery.circuitBreaker.failureThreshold: must be an integer ≥ 1, got ${failureThreshold}`);
   const windowNs = field(problems, "delivery.circuitBreaker.window", () => parseDurationNs(cb.window ?? CIRCUIT_BREAKER_DEFAULTS.window), 30e9);
   const coolDownNs = field(problems, "delivery.circuitBreaker.coolDown", () => parseDurationNs(cb.coolDown ?? CIRCUIT_BREAKER_DEFAULTS.coolDown), 10e9);
   if (windowNs < 1e9 || coolDownNs < 1e8) problems.push("spec.delivery.circuitBreaker: window must be at least 1s and coolDown at least 100ms");
@@ -198,11 +199,14 @@ function resolveHttpTarget(problems: string[], h: HttpTargetSpec, ackWaitNs: num
   const timeoutNs = field(problems, "subscriber.http.timeout", () => parseDurationNs(timeoutText), 10e9);
   if (timeoutNs <= 0) problems.push("spec.subscriber.http.timeout: must be greater than 0");
   else if (timeoutNs >= ackWaitNs) {
-    problems.push(`spec.subscriber.http.timeout (${timeoutText}) must be shorter than spec.delivery.ackWait (${ackWaitText}): past the ack wait JetStream redelivers while the request still runs`);
+    problems.push(
+      `spec.subscriber.http.timeout (${timeoutText}) must be shorter than spec.delivery.ackWait (${ackWaitText}): past the ack wait JetStream redelivers while the request still runs`,
+    );
   }
   const replyTypes = h.replyTypes ?? [];
   for (const t of replyTypes) {
-    if (typeof t !== "string" || !TYPE_PATTERN.test(t)) problems.push(`spec.subscriber.http.replyTypes: "${t}" is not a valid CloudEvents type/subject pattern`);
+    if (typeof t !== "string" || !TYPE_PATTERN.test(t))
+      problems.push(`spec.subscriber.http.replyTypes: "${t}" is not a valid CloudEvents type/subject pattern`);
     else {
       const reserved = reservedSubjectProblem(t);
       if (reserved) problems.push(`spec.subscriber.http.replyTypes: ${reserved}`);

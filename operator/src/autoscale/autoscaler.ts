@@ -143,9 +143,21 @@ export class SubscriptionAutoscaler {
       // Lag grows while nothing is delivered: scaling out on it would start pods that get
       // nothing, scaling in would leave too few for the backlog on resume. Rates restart then.
       this.#rates = INITIAL_RATE_STATE;
-      this.#deps.reporter.observe(t, { lag, maxReplicas: policy.maxReplicas, drainObjectiveSeconds: policy.maxDrainSeconds, ...(current !== undefined ? { currentReplicas: current, desiredReplicas: current } : {}) });
+      this.#deps.reporter.observe(t, {
+        lag,
+        maxReplicas: policy.maxReplicas,
+        drainObjectiveSeconds: policy.maxDrainSeconds,
+        ...(current !== undefined ? { currentReplicas: current, desiredReplicas: current } : {}),
+      });
       const replicas = current === undefined ? "" : `; Deployment ${t.deployment} stays at ${current} replicas`;
-      await this.#setCondition(false, "Paused", `consumer ${t.consumer} is paused (spec.paused): no scaling until it is resumed${replicas}`, lag, current, current);
+      await this.#setCondition(
+        false,
+        "Paused",
+        `consumer ${t.consumer} is paused (spec.paused): no scaling until it is resumed${replicas}`,
+        lag,
+        current,
+        current,
+      );
       return;
     }
     this.#rates = updateRates(this.#rates, {
@@ -200,7 +212,14 @@ export class SubscriptionAutoscaler {
 
     if (delegated) {
       const who = policy.mode === "keda" ? "a KEDA ScaledObject" : "a HorizontalPodAutoscaler";
-      await this.#setCondition(true, policy.mode === "keda" ? "DelegatedToKeda" : "DelegatedToHpa", `mode ${policy.mode}: ${who} scales Deployment ${t.deployment}; JetMesh only reports lag`, lag, current, current);
+      await this.#setCondition(
+        true,
+        policy.mode === "keda" ? "DelegatedToKeda" : "DelegatedToHpa",
+        `mode ${policy.mode}: ${who} scales Deployment ${t.deployment}; JetMesh only reports lag`,
+        lag,
+        current,
+        current,
+      );
       return;
     }
     if (override) {
@@ -234,7 +253,14 @@ export class SubscriptionAutoscaler {
         await this.#deps.scaleTarget.set(t.namespace, t.deployment, d.desiredReplicas);
       } catch (err) {
         this.#deps.onError?.(t, err);
-        await this.#setCondition(false, failureReason(err), `cannot scale Deployment ${t.deployment} to ${d.desiredReplicas}: ${errorText(err)}`, lag, current, d.desiredReplicas);
+        await this.#setCondition(
+          false,
+          failureReason(err),
+          `cannot scale Deployment ${t.deployment} to ${d.desiredReplicas}: ${errorText(err)}`,
+          lag,
+          current,
+          d.desiredReplicas,
+        );
         return;
       }
       this.#lastWritten = d.desiredReplicas;
@@ -255,14 +281,7 @@ export class SubscriptionAutoscaler {
     await this.#setCondition(true, "Scaling", `${current} replicas: ${d.reason}`, lag, current, d.desiredReplicas);
   }
 
-  async #setCondition(
-    ok: boolean,
-    reason: ScalingConditionReason,
-    message: string,
-    lag?: ConsumerLag,
-    current?: number,
-    desired?: number,
-  ): Promise<void> {
+  async #setCondition(ok: boolean, reason: ScalingConditionReason, message: string, lag?: ConsumerLag, current?: number, desired?: number): Promise<void> {
     const t = this.#target;
     const condition: ScalingCondition = { type: "Scaling", status: ok ? "True" : "False", reason, message };
     // Paused is what a person asked for: the reconciler's ConsumerPaused Event says it already.

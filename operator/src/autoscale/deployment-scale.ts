@@ -26,7 +26,9 @@ export class DeploymentScaleTarget implements ScaleTarget {
 
   async get(namespace: string, deployment: string): Promise<DeploymentScale | null> {
     try {
-      const scale = await forbiddenAs("get", "deployments/scale", namespace, () => this.#rest.request<Scale>("GET", resourcePath(DEPLOYMENTS, namespace, deployment, "scale")));
+      const scale = await forbiddenAs("get", "deployments/scale", namespace, () =>
+        this.#rest.request<Scale>("GET", resourcePath(DEPLOYMENTS, namespace, deployment, "scale")),
+      );
       const replicas = scale.spec?.replicas ?? 0;
       // Readiness is on the Deployment, not on Scale; a Deployment nobody reconciles (no
       // observedGeneration) reports none, and then every replica counts as ready.

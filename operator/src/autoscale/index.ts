@@ -19,7 +19,17 @@ export { parseScalingPolicy, parseDurationSeconds, ScalingSpecError, SCALING_DEF
 export { JetStreamLagSource } from "./jetstream-lag.ts";
 export { DeploymentScaleTarget } from "./deployment-scale.ts";
 export { createAutoscaleMetrics, metricsReporter, combineReporters, type AutoscaleMetrics } from "./metrics.ts";
-export { renderScaledObject, renderHorizontalPodAutoscaler, renderedName, LAG_METRIC, SUBSCRIPTION_LABEL, type KedaOptions, type HpaOptions, type OwnerRef, type RenderedMetadata } from "./render.ts";
+export {
+  renderScaledObject,
+  renderHorizontalPodAutoscaler,
+  renderedName,
+  LAG_METRIC,
+  SUBSCRIPTION_LABEL,
+  type KedaOptions,
+  type HpaOptions,
+  type OwnerRef,
+  type RenderedMetadata,
+} from "./render.ts";
 export type * from "./types.ts";
 
 /**

@@ -24,7 +24,11 @@ export class JetStreamLagSource implements LagSource {
     if (!c) return null;
     const open = await admin.circuitReports(consumer);
     return {
-      ...(open.length > 0 ? { circuitOpen: `${open.length === 1 ? "a subscriber process reports" : `${open.length} subscriber processes report`} its circuit ${open[0]!.state === "half_open" ? "half-open" : "open"} since ${open[0]!.since}: ${open[0]!.reason}` } : {}),
+      ...(open.length > 0
+        ? {
+            circuitOpen: `${open.length === 1 ? "a subscriber process reports" : `${open.length} subscriber processes report`} its circuit ${open[0]!.state === "half_open" ? "half-open" : "open"} since ${open[0]!.since}: ${open[0]!.reason}`,
+          }
+        : {}),
       pending: c.pending,
       ackPending: c.ackPending,
       redelivered: c.redelivered,

@@ -31,17 +31,30 @@ export function createAutoscaleMetrics(registry: Registry): AutoscaleMetrics {
   const scaleName = "jetmesh_autoscaler_scale_total";
   const scaleTotal =
     (registry.getSingleMetric(scaleName) as Counter<"namespace" | "subscription" | "direction"> | undefined) ??
-    new Counter({ name: scaleName, help: "Scale subresource writes by the autoscaler, by direction (up, down).", labelNames: [...LABELS, "direction"], registers: [registry] });
+    new Counter({
+      name: scaleName,
+      help: "Scale subresource writes by the autoscaler, by direction (up, down).",
+      labelNames: [...LABELS, "direction"],
+      registers: [registry],
+    });
   return {
     pending: gauge(registry, "jetmesh_subscription_pending_messages", "Messages matching the subscription not yet delivered (num_pending)."),
     ackPending: gauge(registry, "jetmesh_subscription_ack_pending_messages", "Messages delivered and not yet acknowledged (num_ack_pending)."),
     lag: gauge(registry, "jetmesh_subscription_lag_messages", "pending + ack pending: the lag the autoscaler (and an HPA in mode hpa) scales on."),
     arrivalRate: gauge(registry, "jetmesh_subscription_arrival_rate", "Smoothed arrival rate of matching messages, msgs/s."),
-    processingRate: gauge(registry, "jetmesh_subscription_processing_rate", "Smoothed capacity of one replica, msgs/s (learned while the consumer is saturated)."),
+    processingRate: gauge(
+      registry,
+      "jetmesh_subscription_processing_rate",
+      "Smoothed capacity of one replica, msgs/s (learned while the consumer is saturated).",
+    ),
     replicasDesired: gauge(registry, "jetmesh_subscription_replicas_desired", "Replicas the autoscaler wants."),
     replicasCurrent: gauge(registry, "jetmesh_subscription_replicas_current", "spec.replicas of the subscriber Deployment."),
     replicasMax: gauge(registry, "jetmesh_subscription_replicas_max", "scaling.maxReplicas."),
-    drainSeconds: gauge(registry, "jetmesh_subscription_drain_seconds", "Estimated seconds to drain the backlog with the current replicas (+Inf: falling behind)."),
+    drainSeconds: gauge(
+      registry,
+      "jetmesh_subscription_drain_seconds",
+      "Estimated seconds to drain the backlog with the current replicas (+Inf: falling behind).",
+    ),
     drainObjectiveSeconds: gauge(registry, "jetmesh_subscription_drain_objective_seconds", "scaling.maxDrainSeconds."),
     scaleTotal,
   };

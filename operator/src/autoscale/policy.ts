@@ -39,7 +39,7 @@ export class ScalingSpecError extends Error {
   }
 }
 
-const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 0.001, s: 1, m: 60, h: 3600 };
+const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 0.001, s: 1, m: 60, h: 3600 };
 
 /**
  * Parses a Kubernetes/Go-style duration ("60s", "2m", "1m30s", "500ms") into seconds.
@@ -94,12 +94,7 @@ export function parseScalingPolicy(raw: unknown): ScalingPolicy {
   const targetLagPerReplica = intField(r, "targetLagPerReplica", SCALING_DEFAULTS.targetLagPerReplica, 1);
   // maxDrainSeconds may be written as a number of seconds or a duration string.
   const maxDrainSeconds = durationField(r, "maxDrainSeconds", SCALING_DEFAULTS.maxDrainSeconds, 1);
-  const scaleDownStabilizationSeconds = durationField(
-    r,
-    "scaleDownStabilization",
-    SCALING_DEFAULTS.scaleDownStabilizationSeconds,
-    0,
-  );
+  const scaleDownStabilizationSeconds = durationField(r, "scaleDownStabilization", SCALING_DEFAULTS.scaleDownStabilizationSeconds, 0);
   const pollIntervalSeconds = durationField(r, "pollInterval", SCALING_DEFAULTS.pollIntervalSeconds, 0.1);
   const mode = r["mode"] ?? SCALING_DEFAULTS.mode;
   if (mode !== "native" && mode !== "keda" && mode !== "hpa") {

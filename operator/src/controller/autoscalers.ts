@@ -7,7 +7,16 @@
 import type { Logger } from "pino";
 import { objectKey } from "../api/names.ts";
 import type { EventSubscription } from "../api/types.ts";
-import { AutoscalerManager, combineReporters, createAutoscaleMetrics, metricsReporter, type AutoscaleStatus, type LagSource, type ScaleTarget, type ScalingTarget } from "../autoscale/index.ts";
+import {
+  AutoscalerManager,
+  combineReporters,
+  createAutoscaleMetrics,
+  metricsReporter,
+  type AutoscaleStatus,
+  type LagSource,
+  type ScaleTarget,
+  type ScalingTarget,
+} from "../autoscale/index.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { Registry } from "prom-client";
 import type { Cache } from "./context.ts";

@@ -102,7 +102,11 @@ export class EventStreamReconciler {
       if (!state) {
         state = await admin.addStream(desired);
         if (obj.status?.streamName) {
-          ctx.events.warning(obj, "StreamRecreated", `stream ${jsName} was missing in JetStream (deleted outside the operator, or a memory stream lost in a NATS restart); recreated it empty`);
+          ctx.events.warning(
+            obj,
+            "StreamRecreated",
+            `stream ${jsName} was missing in JetStream (deleted outside the operator, or a memory stream lost in a NATS restart); recreated it empty`,
+          );
         } else ctx.events.normal(obj, "StreamCreated", `created JetStream stream ${jsName}`);
       } else {
         const diff = diffStreamConfig(desired, state.config);
@@ -113,7 +117,8 @@ export class EventStreamReconciler {
           const fields = diff.updatable.map((f) => `spec.${f}`).join(", ");
           state = await admin.updateStream(cfg).catch((err: unknown) => {
             // Some servers refuse more than retention/storage (older 2.9 releases): name the fields.
-            if (err instanceof JetStreamRefused) throw new JetStreamRefused(`could not update ${fields} in place: ${err.message}; revert ${fields} or recreate the EventStream`, err.code);
+            if (err instanceof JetStreamRefused)
+              throw new JetStreamRefused(`could not update ${fields} in place: ${err.message}; revert ${fields} or recreate the EventStream`, err.code);
             throw err;
           });
           const drift = obj.status?.observedGeneration === obj.metadata.generation;

@@ -23,7 +23,18 @@ import { reconcileScaling, type ScalingAccess, type ScalingStatus } from "./scal
 import { statusPatch } from "./status.ts";
 import { isConflict } from "../kube/rest.ts";
 
-const OWNED = ["observedGeneration", "conditions", "streamName", "consumerName", "lag", "paused", "replicas", "lastScaleTime", "lastScaleReason", "lastError"] as const;
+const OWNED = [
+  "observedGeneration",
+  "conditions",
+  "streamName",
+  "consumerName",
+  "lag",
+  "paused",
+  "replicas",
+  "lastScaleTime",
+  "lastScaleReason",
+  "lastError",
+] as const;
 const STREAM_WAIT_MS = 10_000;
 
 type Cond = Pick<Condition, "type" | "status" | "reason" | "message">;
@@ -93,12 +104,27 @@ export class EventSubscriptionReconciler {
       const deadLetterProblem = this.checkDeadLetter(obj, spec);
       const now = ctx.now().toISOString();
       const gen = obj.metadata.generation;
-      let conditions = setCondition(obj.status?.conditions, { type: "StreamReady", status: "True", reason: "StreamFound", message: `stream ${stream} exists` }, now, gen);
-      conditions = setCondition(conditions, { type: "ConsumerReady", status: "True", reason: "ConsumerSynced", message: `consumer ${consumer} matches the spec` }, now, gen);
+      let conditions = setCondition(
+        obj.status?.conditions,
+        { type: "StreamReady", status: "True", reason: "StreamFound", message: `stream ${stream} exists` },
+        now,
+        gen,
+      );
+      conditions = setCondition(
+        conditions,
+        { type: "ConsumerReady", status: "True", reason: "ConsumerSynced", message: `consumer ${consumer} matches the spec` },
+        now,
+        gen,
+      );
       const ready: Cond = deadLetterProblem
         ? { type: "Ready", status: "False", ...deadLetterProblem }
         : state.paused
-          ? { type: "Ready", status: "True", reason: "Paused", message: `consumer ${consumer} on ${stream} is paused (spec.paused): nothing is delivered until it is resumed` }
+          ? {
+              type: "Ready",
+              status: "True",
+              reason: "Paused",
+              message: `consumer ${consumer} on ${stream} is paused (spec.paused): nothing is delivered until it is resumed`,
+            }
           : { type: "Ready", status: "True", reason: "Ready", message: `consuming from ${stream} as ${consumer}` };
       conditions = setCondition(conditions, ready, now, gen);
       const circuit = spec.circuitBreaker ? circuitCondition(await admin.circuitReports(consumer)) : null;
@@ -147,7 +173,9 @@ export class EventSubscriptionReconciler {
         return await admin.addConsumer(stream, desired);
       } catch (err) {
         if (err instanceof JetStreamRefused && err.code === STREAM_NOT_FOUND) {
-          throw new RetryAfterError("StreamNotReady", `stream ${stream} does not exist in JetStream yet (its EventStream is not Ready)`, 2_000, { condition: "StreamReady" });
+          throw new RetryAfterError("StreamNotReady", `stream ${stream} does not exist in JetStream yet (its EventStream is not Ready)`, 2_000, {
+            condition: "StreamReady",
+          });
         }
         throw err;
       }
@@ -155,7 +183,11 @@ export class EventSubscriptionReconciler {
     if (!current) {
       const state = await create();
       if (obj.status?.consumerName) {
-        ctx.events.warning(obj, "ConsumerRecreated", `consumer ${consumer} was missing in JetStream (deleted outside the operator, or lost with its stream); recreated it`);
+        ctx.events.warning(
+          obj,
+          "ConsumerRecreated",
+          `consumer ${consumer} was missing in JetStream (deleted outside the operator, or lost with its stream); recreated it`,
+        );
       } else ctx.events.normal(obj, "ConsumerCreated", `created durable consumer ${consumer} on stream ${stream}`);
       return state;
     }
@@ -180,13 +212,19 @@ export class EventSubscriptionReconciler {
         // This server cannot change it in place after all: recreate, as for immutable fields.
         await admin.deleteConsumer(stream, consumer);
         state = await create();
-        ctx.events.normal(obj, "ConsumerRecreated", `JetStream refused to update ${diff.updatable.join(", ")} in place (${err.message}); recreated ${consumer}`);
+        ctx.events.normal(
+          obj,
+          "ConsumerRecreated",
+          `JetStream refused to update ${diff.updatable.join(", ")} in place (${err.message}); recreated ${consumer}`,
+        );
         return state;
       }
       ctx.events.normal(
         obj,
         drift ? "DriftRepaired" : "ConsumerUpdated",
-        drift ? `consumer ${consumer} was changed outside the operator (${diff.updatable.join(", ")}); restored the spec's values` : `updated ${diff.updatable.join(", ")} of consumer ${consumer}`,
+        drift
+          ? `consumer ${consumer} was changed outside the operator (${diff.updatable.join(", ")}); restored the spec's values`
+          : `updated ${diff.updatable.join(", ")} of consumer ${consumer}`,
       );
       return state;
     }
@@ -197,7 +235,14 @@ export class EventSubscriptionReconciler {
    * spec.paused against what the server reports: pause or resume through the pause API. Also
    * repairs a consumer paused or resumed by hand (an Event says so).
    */
-  private async applyPause(obj: EventSubscription, admin: JetStreamAdmin, stream: string, consumer: string, spec: ResolvedSubscription, state: ConsumerState): Promise<ConsumerState> {
+  private async applyPause(
+    obj: EventSubscription,
+    admin: JetStreamAdmin,
+    stream: string,
+    consumer: string,
+    spec: ResolvedSubscription,
+    state: ConsumerState,
+  ): Promise<ConsumerState> {
     if (state.paused === spec.paused) return state;
     const next = await admin.setPaused(stream, consumer, spec.paused);
     const byHand = obj.status?.paused === spec.paused;
@@ -205,7 +250,9 @@ export class EventSubscriptionReconciler {
     this.ctx.events.normal(
       obj,
       spec.paused ? "ConsumerPaused" : "ConsumerResumed",
-      byHand ? `consumer ${consumer} was ${spec.paused ? "resumed" : "paused"} outside the operator; ${what} it again as spec.paused says` : `${what} consumer ${consumer} (spec.paused: ${spec.paused})`,
+      byHand
+        ? `consumer ${consumer} was ${spec.paused ? "resumed" : "paused"} outside the operator; ${what} it again as spec.paused says`
+        : `${what} consumer ${consumer} (spec.paused: ${spec.paused})`,
     );
     return next;
   }
@@ -217,7 +264,10 @@ export class EventSubscriptionReconciler {
     const dl = this.ctx.streams.get(objectKey(ns, spec.deadLetterStream));
     const subject = deadLetterSubject(ns, obj.metadata.name);
     if (!dl) {
-      return { reason: "DeadLetterStreamNotFound", message: `dead-letter EventStream ${ns}/${spec.deadLetterStream} does not exist: events that exhaust maxDeliver would be lost; create it (subjects jetmesh.dlq.${ns}.>)` };
+      return {
+        reason: "DeadLetterStreamNotFound",
+        message: `dead-letter EventStream ${ns}/${spec.deadLetterStream} does not exist: events that exhaust maxDeliver would be lost; create it (subjects jetmesh.dlq.${ns}.>)`,
+      };
     }
     if (!(dl.spec?.subjects ?? []).some((s) => subjectCovers(s, subject))) {
       return {
@@ -253,7 +303,12 @@ export class EventSubscriptionReconciler {
     let conditions = obj.status?.conditions;
     if (condition) conditions = setCondition(conditions, { type: condition, status: "False", reason, message }, now, gen);
     if (condition === "StreamReady") {
-      conditions = setCondition(conditions, { type: "ConsumerReady", status: "False", reason: "WaitingForStream", message: "the consumer needs its stream first" }, now, gen);
+      conditions = setCondition(
+        conditions,
+        { type: "ConsumerReady", status: "False", reason: "WaitingForStream", message: "the consumer needs its stream first" },
+        now,
+        gen,
+      );
     }
     const ready: Cond = { type: "Ready", status: "False", reason, message };
     conditions = setCondition(conditions, ready, now, gen);

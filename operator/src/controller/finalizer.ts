@@ -12,7 +12,11 @@ export async function ensureFinalizer<T extends OwnObject>(writer: ObjectWriter,
 export async function removeFinalizer<T extends OwnObject>(writer: ObjectWriter, ref: ResourceRef, obj: T): Promise<void> {
   const list = obj.metadata.finalizers ?? [];
   if (!list.includes(FINALIZER)) return;
-  await writer.setFinalizers(ref, obj, list.filter((f) => f !== FINALIZER));
+  await writer.setFinalizers(
+    ref,
+    obj,
+    list.filter((f) => f !== FINALIZER),
+  );
 }
 
 export function hasFinalizer(obj: OwnObject): boolean {

@@ -97,7 +97,10 @@ export class Controller {
           result = "error";
           outcome = terminal ? { kind: "terminal" } : { kind: "error" };
           // Logged once, here, with the object key; the reconciler already put it in status.
-          log[terminal ? "info" : "warn"]({ kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message }, terminal ? "reconcile refused (see status)" : "reconcile failed, will retry");
+          log[terminal ? "info" : "warn"](
+            { kind, object: key, reason: terminal ? (err as TerminalError).reason : undefined, err: (err as Error).message },
+            terminal ? "reconcile refused (see status)" : "reconcile failed, will retry",
+          );
         }
       }
       metrics.activeWorkers.dec({ controller });
@@ -188,15 +191,19 @@ export class Controller {
 /** One root span per reconcile, with the object and what came of it. */
 function traceReconcile(tracer: Tracer, kind: "EventStream" | "EventSubscription", key: string, process: (key: string) => Promise<Outcome>): Promise<Outcome> {
   const { namespace, name } = splitKey(key);
-  return tracer.startActiveSpan(`reconcile ${kind}`, { root: true, attributes: { "jetmesh.kind": kind, "k8s.namespace.name": namespace, "jetmesh.object.name": name } }, async (span) => {
-    try {
-      const outcome = await process(key);
-      span.setAttribute("jetmesh.reconcile.result", outcome.kind);
-      if (outcome.kind === "requeue") span.setAttribute("jetmesh.reconcile.requeue_after_ms", outcome.afterMs);
-      if (outcome.kind === "error") span.setStatus({ code: SpanStatusCode.ERROR });
-      return outcome;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(
+    `reconcile ${kind}`,
+    { root: true, attributes: { "jetmesh.kind": kind, "k8s.namespace.name": namespace, "jetmesh.object.name": name } },
+    async (span) => {
+      try {
+        const outcome = await process(key);
+        span.setAttribute("jetmesh.reconcile.result", outcome.kind);
+        if (outcome.kind === "requeue") span.setAttribute("jetmesh.reconcile.requeue_after_ms", outcome.afterMs);
+        if (outcome.kind === "error") span.setStatus({ code: SpanStatusCode.ERROR });
+        return outcome;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }

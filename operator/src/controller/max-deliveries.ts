@@ -96,12 +96,19 @@ export class MaxDeliveriesDeadLetterer {
     const deadLetterStream = sub.spec.deadLetter?.stream;
     const where = `message ${a.streamSeq} of stream ${a.stream}`;
     if (!deadLetterStream) {
-      events.warning(sub, "DeliveriesExhausted", `${where} got no answer in ${a.deliveries} deliveries; spec.deadLetter is not set, so it stays in the stream unacknowledged`);
+      events.warning(
+        sub,
+        "DeliveriesExhausted",
+        `${where} got no answer in ${a.deliveries} deliveries; spec.deadLetter is not set, so it stays in the stream unacknowledged`,
+      );
       return;
     }
     const admin = this.deps.nats.admin();
     if (!admin) {
-      log.error({ stream: a.stream, consumer: a.consumer, streamSeq: a.streamSeq }, "deliveries exhausted but NATS is unavailable: the message stays in the stream unacknowledged");
+      log.error(
+        { stream: a.stream, consumer: a.consumer, streamSeq: a.streamSeq },
+        "deliveries exhausted but NATS is unavailable: the message stays in the stream unacknowledged",
+      );
       return;
     }
     const subject = deadLetterSubject(sub.metadata.namespace, sub.metadata.name);
@@ -114,12 +121,26 @@ export class MaxDeliveriesDeadLetterer {
       const h = exhaustedDeadLetterHeaders(m.headers, m.subject, a, this.deps.now?.() ?? new Date());
       const r = await admin.publish(subject, m.data, h, deadLetterMsgId(a.stream, a.consumer, a.streamSeq));
       if (r.duplicate) return; // the runtime dead-lettered it itself
-      log.warn({ stream: a.stream, consumer: a.consumer, streamSeq: a.streamSeq, deliveries: a.deliveries, deadLetterSubject: subject }, "dead-lettered a message whose last delivery got no answer");
-      events.warning(sub, "DeadLettered", `${where} (${m.subject}) got no answer in ${a.deliveries} deliveries (the subscriber died or hung on the last); moved to ${subject}`);
+      log.warn(
+        { stream: a.stream, consumer: a.consumer, streamSeq: a.streamSeq, deliveries: a.deliveries, deadLetterSubject: subject },
+        "dead-lettered a message whose last delivery got no answer",
+      );
+      events.warning(
+        sub,
+        "DeadLettered",
+        `${where} (${m.subject}) got no answer in ${a.deliveries} deliveries (the subscriber died or hung on the last); moved to ${subject}`,
+      );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      log.error({ stream: a.stream, streamSeq: a.streamSeq, err: message }, "could not dead-letter a message whose deliveries are exhausted; it stays in the stream unacknowledged");
-      events.warning(sub, "DeadLetterFailed", `${where} got no answer in ${a.deliveries} deliveries and could not be moved to ${subject}: ${message}; it stays in the stream unacknowledged`);
+      log.error(
+        { stream: a.stream, streamSeq: a.streamSeq, err: message },
+        "could not dead-letter a message whose deliveries are exhausted; it stays in the stream unacknowledged",
+      );
+      events.warning(
+        sub,
+        "DeadLetterFailed",
+        `${where} got no answer in ${a.deliveries} deliveries and could not be moved to ${subject}: ${message}; it stays in the stream unacknowledged`,
+      );
     }
   }
 

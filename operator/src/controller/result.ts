@@ -55,7 +55,12 @@ export class RetryAfterError extends ReconcileProblem {
 export function asReconcileProblem(err: unknown, what: string, opts: ProblemOptions = {}): unknown {
   if (err instanceof ReconcileProblem) return err;
   if (err instanceof NatsUnavailable) {
-    return new RetryAfterError("NatsUnavailable", `NATS is not reachable (${err.message}); ${what} is created or checked as soon as it is`, NATS_RETRY_MS, opts);
+    return new RetryAfterError(
+      "NatsUnavailable",
+      `NATS is not reachable (${err.message}); ${what} is created or checked as soon as it is`,
+      NATS_RETRY_MS,
+      opts,
+    );
   }
   if (err instanceof JetStreamRefused) {
     return new TerminalError(err.code === SUBJECTS_OVERLAP ? "SubjectsOverlap" : "JetStreamRefused", `JetStream refused ${what}: ${err.message}`, opts);

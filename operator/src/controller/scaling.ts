@@ -10,7 +10,14 @@
 import type { ConditionInput } from "../api/conditions.ts";
 import { objectKey } from "../api/names.ts";
 import type { EventSubscription } from "../api/types.ts";
-import { renderHorizontalPodAutoscaler, renderScaledObject, renderedName, scalingTargetFor, ScalingSpecError, type AutoscaleStatus } from "../autoscale/index.ts";
+import {
+  renderHorizontalPodAutoscaler,
+  renderScaledObject,
+  renderedName,
+  scalingTargetFor,
+  ScalingSpecError,
+  type AutoscaleStatus,
+} from "../autoscale/index.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import type { ScalingLoops } from "./autoscalers.ts";
 import { HPAS, SCALED_OBJECTS, type ConvergeResult, type RenderedObject, type ScalerObjects } from "./scaler-objects.ts";
@@ -50,8 +57,10 @@ export async function reconcileScaling(s: ScalingAccess, events: EventRecorder, 
   // reads on the hot path of native subscriptions.
   if (previous && DELEGATED.has(previous.reason)) {
     const rendered = renderedName(name);
-    if (mode !== "keda" && (await s.objects.remove(SCALED_OBJECTS, namespace, rendered, uid))) events.normal(obj, "ScalerDeleted", `deleted ScaledObject ${rendered}: scaling.mode is ${mode ?? "unset"} now`);
-    if (mode !== "hpa" && (await s.objects.remove(HPAS, namespace, rendered, uid))) events.normal(obj, "ScalerDeleted", `deleted HorizontalPodAutoscaler ${rendered}: scaling.mode is ${mode ?? "unset"} now`);
+    if (mode !== "keda" && (await s.objects.remove(SCALED_OBJECTS, namespace, rendered, uid)))
+      events.normal(obj, "ScalerDeleted", `deleted ScaledObject ${rendered}: scaling.mode is ${mode ?? "unset"} now`);
+    if (mode !== "hpa" && (await s.objects.remove(HPAS, namespace, rendered, uid)))
+      events.normal(obj, "ScalerDeleted", `deleted HorizontalPodAutoscaler ${rendered}: scaling.mode is ${mode ?? "unset"} now`);
   }
   s.loops.run(key, target);
   if (!target) return { condition: null };
@@ -68,7 +77,12 @@ export async function reconcileScaling(s: ScalingAccess, events: EventRecorder, 
         },
       };
     }
-    note(events, obj, "ScaledObject", await s.objects.converge(SCALED_OBJECTS, renderScaledObject(target, { natsServerMonitoringEndpoint: s.natsMonitoringEndpoint, owner })));
+    note(
+      events,
+      obj,
+      "ScaledObject",
+      await s.objects.converge(SCALED_OBJECTS, renderScaledObject(target, { natsServerMonitoringEndpoint: s.natsMonitoringEndpoint, owner })),
+    );
   } else if (mode === "hpa") {
     note(events, obj, "HorizontalPodAutoscaler", await s.objects.converge(HPAS, renderHorizontalPodAutoscaler(target, { owner }) satisfies RenderedObject));
   }

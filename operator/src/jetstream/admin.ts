@@ -1,14 +1,7 @@
 // The JetStream operations the reconcilers need, behind a small interface so the reconcilers do
 // not see nats.js, and errors arrive classified: not found, refused by JetStream (the request
 // was understood and rejected: a configuration problem), or unavailable (NATS down, timeouts).
-import {
-  JetStreamApiError,
-  type ConsumerConfig,
-  type ConsumerInfo,
-  type JetStreamManager,
-  type StreamConfig,
-  type StreamInfo,
-} from "@nats-io/jetstream";
+import { JetStreamApiError, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type StreamConfig, type StreamInfo } from "@nats-io/jetstream";
 import { PAUSED_UNTIL, type DesiredConsumerConfig } from "./consumer-config.ts";
 import { CIRCUIT_BUCKET, type CircuitReport } from "@jetmesh/mesh/consumer-contract";
 import type { DesiredStreamConfig } from "./stream-config.ts";

@@ -30,7 +30,6 @@ export interface DesiredConsumerConfig {
   pause_until?: string;
 }
 
-
 /**
  * spec.paused means "until resumed"; JetStream pauses until a time. Far enough to be never, and
  * within what Go's time.Duration (±292 years) turns into a timer without saturating oddly.
@@ -121,7 +120,8 @@ export function diffConsumerConfig(desired: DesiredConsumerConfig, actual: Recor
   const metaDiffers = (desired.metadata[BACKOFF_METADATA_KEY] ?? "") !== (actualMeta[BACKOFF_METADATA_KEY] ?? "");
   const descA = typeof actual.description === "string" ? actual.description : "";
   if (nativeBackoff || metaDiffers) diff.updatable.push("delivery.backoff");
-  if ((desired.metadata[CIRCUIT_BREAKER_METADATA_KEY] ?? "") !== (actualMeta[CIRCUIT_BREAKER_METADATA_KEY] ?? "")) diff.updatable.push("delivery.circuitBreaker");
+  if ((desired.metadata[CIRCUIT_BREAKER_METADATA_KEY] ?? "") !== (actualMeta[CIRCUIT_BREAKER_METADATA_KEY] ?? ""))
+    diff.updatable.push("delivery.circuitBreaker");
   // Also clears the "; backoff=..." item operators before the metadata-only schedule wrote.
   if (descA !== desired.description) diff.updatable.push("description");
   if (actual.ack_wait !== desired.ack_wait) diff.updatable.push("delivery.ackWait");

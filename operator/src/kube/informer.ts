@@ -160,14 +160,17 @@ export class Informer<T extends KubeObject> {
       let result: "gone" | "ended" = "ended";
       let lastActivity = Date.now();
       let settled = false;
-      const watchdog = setInterval(() => {
-        if (Date.now() - lastActivity > this.opts.stallTimeoutMs) {
-          this.stats.stalls++;
-          this.log.info({ silentMs: Date.now() - lastActivity }, "watch silent for too long, restarting it");
-          this.abort?.abort();
-          finish();
-        }
-      }, Math.max(100, Math.floor(this.opts.stallTimeoutMs / 4)));
+      const watchdog = setInterval(
+        () => {
+          if (Date.now() - lastActivity > this.opts.stallTimeoutMs) {
+            this.stats.stalls++;
+            this.log.info({ silentMs: Date.now() - lastActivity }, "watch silent for too long, restarting it");
+            this.abort?.abort();
+            finish();
+          }
+        },
+        Math.max(100, Math.floor(this.opts.stallTimeoutMs / 4)),
+      );
       const finish = (err?: unknown) => {
         if (settled) return;
         settled = true;

@@ -18,7 +18,14 @@ export function kubeObjectWriter(rest: KubeRest): ObjectWriter {
     patchStatus(ref, obj, status) {
       // The resourceVersion makes this fail (409) rather than overwrite conditions another
       // writer (the autoscaler) added since our copy was read; the queue retries with fresh data.
-      return rest.patch(ref, obj.metadata.namespace, obj.metadata.name, { metadata: { resourceVersion: obj.metadata.resourceVersion }, status }, "merge", "status");
+      return rest.patch(
+        ref,
+        obj.metadata.namespace,
+        obj.metadata.name,
+        { metadata: { resourceVersion: obj.metadata.resourceVersion }, status },
+        "merge",
+        "status",
+      );
     },
     setFinalizers(ref, obj, finalizers) {
       return rest.patch(ref, obj.metadata.namespace, obj.metadata.name, {

@@ -86,7 +86,20 @@ const KUBE_FLAGS = ["--kubeconfig", "--context", "--namespace", "--all-namespace
 export function parseArgs(argv: string[], env: Record<string, string | undefined>): Command {
   const flags = new Map<string, string | true>();
   const positional: string[] = [];
-  const takesValue = new Set(["-n", "--namespace", "-o", "--output", "--kubeconfig", "--context", "--nats", "--stream", "--subscription", "--limit", "--settle", "--stuck-after"]);
+  const takesValue = new Set([
+    "-n",
+    "--namespace",
+    "-o",
+    "--output",
+    "--kubeconfig",
+    "--context",
+    "--nats",
+    "--stream",
+    "--subscription",
+    "--limit",
+    "--settle",
+    "--stuck-after",
+  ]);
   const boolean = new Set(["-A", "--all-namespaces", "--all", "--keep", "--show-sensitive", "-h", "--help", "--version"]);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -193,7 +206,13 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       if (sub === "show") {
         allowOnly([...scope, "--show-sensitive"]);
         if (rest.length !== 1) throw new UsageError("dlq show needs exactly one sequence number");
-        return { kind: "dlq-show", nats: nats(), source: deadLetterSource(false), seq: seqArg(rest[0] as string), showSensitive: flags.has("--show-sensitive") };
+        return {
+          kind: "dlq-show",
+          nats: nats(),
+          source: deadLetterSource(false),
+          seq: seqArg(rest[0] as string),
+          showSensitive: flags.has("--show-sensitive"),
+        };
       }
       if (sub === "replay") {
         allowOnly([...scope, "--all", "--keep"]);

@@ -142,7 +142,17 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
           render(cmd.output, items, () =>
             renderTable(
               ["STREAM", "SEQ", "TIME", "SUBSCRIPTION", "ORIGINAL-SUBJECT", "REASON", "DELIVERIES", "CE-ID", "ERROR"],
-              items.map((d) => [d.stream, String(d.seq), d.time, d.subscription || "-", d.originalSubject, d.reason || "-", d.deliveries || "-", d.ceId, oneLine(d.error) || "-"]),
+              items.map((d) => [
+                d.stream,
+                String(d.seq),
+                d.time,
+                d.subscription || "-",
+                d.originalSubject,
+                d.reason || "-",
+                d.deliveries || "-",
+                d.ceId,
+                oneLine(d.error) || "-",
+              ]),
             ),
           ),
         );
@@ -155,7 +165,10 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
         const jsm = await jetstreamManager(nc);
         const m = await streamCall(cmd.nats, stream, () => getMessage(jsm, stream, cmd.seq));
         if (!m || (subjects && !subjectIn(m.subject, subjects))) {
-          throw new CliError(`no dead letter with sequence ${cmd.seq} in stream ${stream}${m ? ` on ${subjects!.join(", ")} (it is on ${m.subject})` : ""}`, EXIT_FAILED);
+          throw new CliError(
+            `no dead letter with sequence ${cmd.seq} in stream ${stream}${m ? ` on ${subjects!.join(", ")} (it is on ${m.subject})` : ""}`,
+            EXIT_FAILED,
+          );
         }
         const text = renderShow({ seq: m.seq, subject: m.subject, time: m.time.toISOString(), headers: headerList(m.header), data: m.data });
         io.out(cmd.showSensitive ? text : maskCardNumbers(text));
@@ -187,7 +200,8 @@ async function run(cmd: Command, env: Record<string, string | undefined>, io: Cl
       });
     }
     case "shop-verify":
-      if (cmd.deprecatedAlias) io.err("jetmesh: `jetmesh verify` is deprecated and will be removed; use `jetmesh shop verify` (the demo shop's invariant checker)");
+      if (cmd.deprecatedAlias)
+        io.err("jetmesh: `jetmesh verify` is deprecated and will be removed; use `jetmesh shop verify` (the demo shop's invariant checker)");
       return withNats(cmd.nats, async (nc) => {
         let last = 0;
         const result = await runVerify(nc, {
@@ -237,7 +251,8 @@ function subscriptionOf(subject: string): string {
  * everything under jetmesh.dlq.<namespace>. (so those of a subscription since deleted, too).
  */
 async function deadLetterScope(source: DeadLetterSource, env: Record<string, string | undefined>): Promise<DeadLetterScope> {
-  if (source.kind === "stream") return { streams: [{ stream: source.stream, subjects: undefined, targets: [] }], where: `in stream ${source.stream}`, subscription: undefined };
+  if (source.kind === "stream")
+    return { streams: [{ stream: source.stream, subjects: undefined, targets: [] }], where: `in stream ${source.stream}`, subscription: undefined };
   const kc = loadKubeconfig(source.kube, env);
   const server = kc.getCurrentCluster()?.server ?? "(no cluster in kubeconfig)";
   const namespace = namespaceOf(source.kube, kc);
@@ -259,7 +274,11 @@ async function deadLetterScope(source: DeadLetterSource, env: Record<string, str
     subjects: ref ? ts.map((t) => t.subject) : [...new Set(ts.map((t) => `jetmesh.dlq.${t.namespace}.>`))],
     targets: ts,
   }));
-  return { streams, where: ref ? `${ref.namespace}/${ref.name}` : namespace ? `in namespace ${namespace}` : "in any namespace", subscription: ref ? `${ref.namespace}/${ref.name}` : undefined };
+  return {
+    streams,
+    where: ref ? `${ref.namespace}/${ref.name}` : namespace ? `in namespace ${namespace}` : "in any namespace",
+    subscription: ref ? `${ref.namespace}/${ref.name}` : undefined,
+  };
 }
 
 /** show and replay work on one stream: the scope must name exactly one. */
@@ -271,7 +290,10 @@ function oneStream(scope: DeadLetterScope): { stream: string; subjects: string[]
   }
   if (!scope.streams.length) throw new CliError(`no EventSubscription ${scope.where} names a dead-letter stream (spec.deadLetter)`, EXIT_FAILED);
   const which = scope.streams.map((s) => `${s.stream} (${s.targets.map((t) => `${t.namespace}/${t.subscription}`).join(", ")})`).join("; ");
-  throw new CliError(`the EventSubscriptions ${scope.where} use several dead-letter streams: ${which}; pick one with --subscription NAME or --stream NAME`, EXIT_USAGE);
+  throw new CliError(
+    `the EventSubscriptions ${scope.where} use several dead-letter streams: ${which}; pick one with --subscription NAME or --stream NAME`,
+    EXIT_USAGE,
+  );
 }
 
 function loadKubeconfig(kube: KubeTarget, env: Record<string, string | undefined>): k8s.KubeConfig {
@@ -285,7 +307,15 @@ function loadKubeconfig(kube: KubeTarget, env: Record<string, string | undefined
   }
   if (kube.context !== undefined) {
     if (!kc.getContextObject(kube.context)) {
-      throw new CliError(`kubeconfig ${file ?? "(default)"} has no context ${kube.context} (it has: ${kc.getContexts().map((c) => c.name).join(", ") || "none"})`, EXIT_USAGE);
+      throw new CliError(
+        `kubeconfig ${file ?? "(default)"} has no context ${kube.context} (it has: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(", ") || "none"
+        })`,
+        EXIT_USAGE,
+      );
     }
     kc.setCurrentContext(kube.context);
   }
@@ -293,7 +323,10 @@ function loadKubeconfig(kube: KubeTarget, env: Record<string, string | undefined
   // cluster is marked insecure-skip-tls-verify; with http there is no TLS to verify.
   kc.clusters = kc.clusters.map((c) => (c.server.startsWith("http://") && !c.skipTLSVerify ? { ...c, skipTLSVerify: true } : c));
   if (!kc.getCurrentCluster()) {
-    throw new CliError(`no current cluster in kubeconfig ${file ?? "(default)"}; set KUBECONFIG or --kubeconfig (make dev writes .dev/kubeconfig)`, EXIT_UNREACHABLE);
+    throw new CliError(
+      `no current cluster in kubeconfig ${file ?? "(default)"}; set KUBECONFIG or --kubeconfig (make dev writes .dev/kubeconfig)`,
+      EXIT_UNREACHABLE,
+    );
   }
   return kc;
 }
@@ -329,7 +362,10 @@ async function withNats(target: NatsTarget, fn: (nc: NatsConnection) => Promise<
     const auth = target.user !== undefined ? { user: target.user, pass: target.pass ?? "" } : {};
     nc = await connect({ servers, timeout: 3_000, maxReconnectAttempts: 0, name: "jetmesh-cli", ...auth });
   } catch (err) {
-    throw new CliError(`cannot connect to NATS at ${target.servers}: ${(err as Error).message}; is it running (make dev) and NATS_URL / --nats right?`, EXIT_UNREACHABLE);
+    throw new CliError(
+      `cannot connect to NATS at ${target.servers}: ${(err as Error).message}; is it running (make dev) and NATS_URL / --nats right?`,
+      EXIT_UNREACHABLE,
+    );
   }
   try {
     return await fn(nc);
@@ -345,7 +381,10 @@ async function streamCall<T>(target: NatsTarget, stream: string, fn: () => Promi
   } catch (err) {
     const msg = (err as Error).message ?? "";
     if (/stream not found/i.test(msg)) {
-      throw new CliError(`stream ${stream} does not exist on ${target.servers} (is the dead-letter EventStream applied and Ready? jetmesh status shows it)`, EXIT_FAILED);
+      throw new CliError(
+        `stream ${stream} does not exist on ${target.servers} (is the dead-letter EventStream applied and Ready? jetmesh status shows it)`,
+        EXIT_FAILED,
+      );
     }
     throw err;
   }

@@ -54,14 +54,22 @@ export async function readDeadLetterTargets(
 ): Promise<{ subscriptions: DeadLetterSubscription[]; targets: DeadLetterTarget[] }> {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   const list = async (plural: string, namespace: string | undefined): Promise<unknown[]> => {
-    const res = (namespace
-      ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
-      : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items?: unknown[] };
+    const res = (
+      namespace
+        ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
+        : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })
+    ) as { items?: unknown[] };
     return res.items ?? [];
   };
   let subscriptions: DeadLetterSubscription[];
   if (scope.subscription && scope.namespace) {
-    const one = (await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: scope.namespace, plural: "eventsubscriptions", name: scope.subscription })) as DeadLetterSubscription;
+    const one = (await api.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: scope.namespace,
+      plural: "eventsubscriptions",
+      name: scope.subscription,
+    })) as DeadLetterSubscription;
     subscriptions = [one];
   } else {
     subscriptions = (await list("eventsubscriptions", scope.namespace)) as DeadLetterSubscription[];

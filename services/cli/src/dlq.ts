@@ -167,7 +167,8 @@ export async function replayDeadLetter(nc: NatsConnection, stream: string, seq: 
   const jsm = await jetstreamManager(nc);
   const m = await getMessage(jsm, stream, seq);
   if (!m) throw new Error(`no dead letter with sequence ${seq} in stream ${stream}`);
-  if (subjects && !subjects.includes(m.subject)) throw new Error(`dead letter ${seq} of stream ${stream} is on ${m.subject}, not of the subscription asked for (${subjects.join(", ")})`);
+  if (subjects && !subjects.includes(m.subject))
+    throw new Error(`dead letter ${seq} of stream ${stream} is on ${m.subject}, not of the subscription asked for (${subjects.join(", ")})`);
   const h = headerList(m.header);
   const r = replayMessage(stream, seq, h, new Date(), m.data);
   const hdrs = natsHeaders();

@@ -9,7 +9,10 @@ export async function setPaused(kc: k8s.KubeConfig, namespace: string, name: str
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   const current = (await api.getNamespacedCustomObject({ ...REF, namespace, name })) as { spec?: { paused?: boolean } };
   if ((current.spec?.paused === true) === paused) return { changed: false };
-  await api.patchNamespacedCustomObject({ ...REF, namespace, name, body: { spec: { paused } } }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
+  await api.patchNamespacedCustomObject(
+    { ...REF, namespace, name, body: { spec: { paused } } },
+    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+  );
   return { changed: true };
 }
 

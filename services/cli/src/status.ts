@@ -40,9 +40,11 @@ export interface StatusReport {
 export async function readStatus(kc: k8s.KubeConfig, namespace: string | undefined): Promise<StatusReport> {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   const list = async (plural: string): Promise<unknown[]> => {
-    const res = (namespace
-      ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
-      : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items?: unknown[] };
+    const res = (
+      namespace
+        ? await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
+        : await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })
+    ) as { items?: unknown[] };
     return res.items ?? [];
   };
   const [streams, subscriptions] = await Promise.all([list("eventstreams"), list("eventsubscriptions")]);
@@ -75,7 +77,15 @@ export function age(time: string, now: Date): string {
 export function renderStatus(report: StatusReport, now = new Date()): string {
   const streamRows = report.streams.map((s) => {
     const r = ready(s.status?.conditions);
-    return [s.metadata?.namespace ?? "", s.metadata?.name ?? "", r.ready, r.reason, s.status?.streamName ?? "-", num(s.status?.messages), num(s.status?.lastSequence)];
+    return [
+      s.metadata?.namespace ?? "",
+      s.metadata?.name ?? "",
+      r.ready,
+      r.reason,
+      s.status?.streamName ?? "-",
+      num(s.status?.messages),
+      num(s.status?.lastSequence),
+    ];
   });
   const subRows = report.subscriptions.map((s) => {
     const r = ready(s.status?.conditions);

@@ -17,18 +17,53 @@ describe("parseArgs", () => {
     ["status: the context's namespace (resolved later)", ["status"], {}, { kind: "status", kube: kube(), output: "table" }],
     ["status -n", ["status", "-n", "shop"], {}, { kind: "status", kube: kube({ namespace: "shop" }) }],
     ["status -A", ["status", "-A"], {}, { kind: "status", kube: kube({ allNamespaces: true }) }],
-    ["status --kubeconfig= --context", ["status", "--kubeconfig=/x", "--context", "prod", "-o", "yaml"], {}, { kind: "status", kube: kube({ kubeconfig: "/x", context: "prod" }), output: "yaml" }],
-    ["dlq list: the subscriptions' dead-letter streams", ["dlq", "list"], { NATS_URL: "nats://h:1" }, { kind: "dlq-list", nats: { servers: "nats://h:1" }, source: { kind: "subscriptions", kube: kube(), subscription: undefined }, limit: 100 }],
-    ["dlq list --subscription", ["dlq", "list", "--subscription", "shop/payment"], {}, { kind: "dlq-list", source: { kind: "subscriptions", subscription: "shop/payment" } }],
-    ["dlq list -A -o json", ["dlq", "list", "-A", "-o", "json"], {}, { kind: "dlq-list", output: "json", source: { kind: "subscriptions", kube: kube({ allNamespaces: true }) } }],
+    [
+      "status --kubeconfig= --context",
+      ["status", "--kubeconfig=/x", "--context", "prod", "-o", "yaml"],
+      {},
+      { kind: "status", kube: kube({ kubeconfig: "/x", context: "prod" }), output: "yaml" },
+    ],
+    [
+      "dlq list: the subscriptions' dead-letter streams",
+      ["dlq", "list"],
+      { NATS_URL: "nats://h:1" },
+      { kind: "dlq-list", nats: { servers: "nats://h:1" }, source: { kind: "subscriptions", kube: kube(), subscription: undefined }, limit: 100 },
+    ],
+    [
+      "dlq list --subscription",
+      ["dlq", "list", "--subscription", "shop/payment"],
+      {},
+      { kind: "dlq-list", source: { kind: "subscriptions", subscription: "shop/payment" } },
+    ],
+    [
+      "dlq list -A -o json",
+      ["dlq", "list", "-A", "-o", "json"],
+      {},
+      { kind: "dlq-list", output: "json", source: { kind: "subscriptions", kube: kube({ allNamespaces: true }) } },
+    ],
     ["dlq --stream: one JetStream stream", ["dlq", "show", "7", "--stream", "x"], {}, { kind: "dlq-show", seq: 7, source: { kind: "stream", stream: "x" } }],
-    ["--nats beats NATS_URL", ["dlq", "show", "7", "--nats", "nats://a:2"], { NATS_URL: "nats://h:1" }, { kind: "dlq-show", seq: 7, nats: { servers: "nats://a:2" } }],
-    ["replay several", ["dlq", "replay", "3", "4", "--keep", "-n", "shop"], {}, { kind: "dlq-replay", seqs: [3, 4], keep: true, source: { kube: kube({ namespace: "shop" }) } }],
+    [
+      "--nats beats NATS_URL",
+      ["dlq", "show", "7", "--nats", "nats://a:2"],
+      { NATS_URL: "nats://h:1" },
+      { kind: "dlq-show", seq: 7, nats: { servers: "nats://a:2" } },
+    ],
+    [
+      "replay several",
+      ["dlq", "replay", "3", "4", "--keep", "-n", "shop"],
+      {},
+      { kind: "dlq-replay", seqs: [3, 4], keep: true, source: { kube: kube({ namespace: "shop" }) } },
+    ],
     ["replay all", ["dlq", "replay", "--all", "--stream", "x"], {}, { kind: "dlq-replay", seqs: "all", keep: false, source: { kind: "stream", stream: "x" } }],
     ["show masks by default", ["dlq", "show", "7"], {}, { kind: "dlq-show", showSensitive: false }],
     ["--show-sensitive", ["dlq", "list", "--show-sensitive"], {}, { kind: "dlq-list", showSensitive: true }],
     ["shop verify", ["shop", "verify"], {}, { kind: "shop-verify", settleSeconds: 0, stuckAfterSeconds: 300, deprecatedAlias: false }],
-    ["verify is the deprecated alias", ["verify", "--settle", "30", "--stuck-after", "60"], {}, { kind: "shop-verify", settleSeconds: 30, stuckAfterSeconds: 60, deprecatedAlias: true }],
+    [
+      "verify is the deprecated alias",
+      ["verify", "--settle", "30", "--stuck-after", "60"],
+      {},
+      { kind: "shop-verify", settleSeconds: 30, stuckAfterSeconds: 60, deprecatedAlias: true },
+    ],
     ["pause in the context's namespace", ["pause", "payment", "--context", "c"], {}, { kind: "pause", subscription: "payment", kube: kube({ context: "c" }) }],
     ["--version", ["--version"], {}, { kind: "version" }],
     ["--version after a command", ["status", "--version"], {}, { kind: "version" }],
@@ -64,7 +99,10 @@ describe("parseArgs", () => {
 
 describe("dead-letter streams from the subscriptions (pure)", () => {
   it("maps spec.deadLetter to the EventStream's JetStream stream and the subscription's subject", () => {
-    const sub = (namespace: string, name: string, deadLetter?: string) => ({ metadata: { namespace, name }, spec: deadLetter ? { deadLetter: { stream: deadLetter } } : {} });
+    const sub = (namespace: string, name: string, deadLetter?: string) => ({
+      metadata: { namespace, name },
+      spec: deadLetter ? { deadLetter: { stream: deadLetter } } : {},
+    });
     const targets = deadLetterTargets(
       [sub("shop", "payment", "dead-letters"), sub("shop", "inventory", "dead-letters"), sub("shop", "audit"), sub("team-b", "billing", "failures")],
       [{ metadata: { namespace: "team-b", name: "failures" }, status: { streamName: "team-b_failures" } }],
@@ -119,7 +157,16 @@ describe("replayMessage", () => {
   });
   it("replays a structured-mode CloudEvent by its envelope", () => {
     const data = new TextEncoder().encode(JSON.stringify({ specversion: "1.0", id: "e-7", type: "shop.order.placed.v1", source: "/x", data: {} }));
-    const r = replayMessage("dlq", 3, [["content-type", "application/cloudevents+json"], ["jetmesh-dlq-reason", "schema"]], new Date(0), data);
+    const r = replayMessage(
+      "dlq",
+      3,
+      [
+        ["content-type", "application/cloudevents+json"],
+        ["jetmesh-dlq-reason", "schema"],
+      ],
+      new Date(0),
+      data,
+    );
     expect(r).toMatchObject({ subject: "shop.order.placed.v1", msgId: "e-7:replay:dlq:3" });
     expect(r.headers[0]).toEqual(["content-type", "application/cloudevents+json"]);
   });
@@ -160,7 +207,9 @@ describe("jetmesh dlq against a real nats-server", () => {
     const list = await run(["dlq", "list", "--stream", "shop_dead-letters", "--nats", nats.url]);
     expect(list.code).toBe(0);
     expect(list.out).toMatch(/^STREAM\s+SEQ\s+TIME\s+SUBSCRIPTION\s+ORIGINAL-SUBJECT/);
-    expect(list.out).toMatch(/^shop_dead-letters\s+1\s+\S+\s+shop\/inventory\s+shop\.order\.placed\.v1\s+max_deliver\s+5\s+order-1-placed\s+stock service exploded/m);
+    expect(list.out).toMatch(
+      /^shop_dead-letters\s+1\s+\S+\s+shop\/inventory\s+shop\.order\.placed\.v1\s+max_deliver\s+5\s+order-1-placed\s+stock service exploded/m,
+    );
 
     const show = await run(["dlq", "show", "--stream", "shop_dead-letters", "1"], { NATS_URL: nats.url });
     expect(show.code).toBe(0);
@@ -247,8 +296,12 @@ describe("jetmesh dlq against a real nats-server", () => {
     dl.set("ce-source", "/shop/order");
     dl.set("ce-specversion", "1.0");
     dl.set("JetMesh-Dlq-Reason", "invalid_event");
-    dl.set("JetMesh-Dlq-Error", 'Unexpected token \'x\', "x4111-1111-1111-1111" is not valid JSON');
-    const seq = (await js.publish("jetmesh.dlq.shop.shipping", JSON.stringify({ orderId: "order-9", payment: { card: "4242 4242 4242 4242" }, amount: 1299 }), { headers: dl })).seq;
+    dl.set("JetMesh-Dlq-Error", "Unexpected token 'x', \"x4111-1111-1111-1111\" is not valid JSON");
+    const seq = (
+      await js.publish("jetmesh.dlq.shop.shipping", JSON.stringify({ orderId: "order-9", payment: { card: "4242 4242 4242 4242" }, amount: 1299 }), {
+        headers: dl,
+      })
+    ).seq;
 
     const show = await run(["dlq", "show", "--stream", "shop_dead-letters", String(seq), "--nats", nats.url]);
     expect(show.code).toBe(0);
@@ -263,7 +316,9 @@ describe("jetmesh dlq against a real nats-server", () => {
     const revealed = await run(["dlq", "show", "--stream", "shop_dead-letters", String(seq), "--show-sensitive", "--nats", nats.url]);
     expect(revealed.out).toContain('"card": "4242 4242 4242 4242"');
     expect(revealed.out).toContain("x4111-1111-1111-1111");
-    expect((await run(["dlq", "list", "--stream", "shop_dead-letters", "-o", "json", "--show-sensitive", "--nats", nats.url])).out).toContain("x4111-1111-1111-1111");
+    expect((await run(["dlq", "list", "--stream", "shop_dead-letters", "-o", "json", "--show-sensitive", "--nats", nats.url])).out).toContain(
+      "x4111-1111-1111-1111",
+    );
     expect((await run(["dlq", "replay", "--stream", "shop_dead-letters", String(seq), "--nats", nats.url])).code).toBe(0);
   });
 

@@ -45,7 +45,9 @@ describe("jetmesh: kubectl conventions and dead letters found from the subscript
 
   const kubectl = (args: string[], input?: string) =>
     new Promise<string>((resolve, reject) => {
-      const p = execFile(toolPath("kubectl"), ["--kubeconfig", kube.kubeconfigPath, ...args], (err, stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(stdout)));
+      const p = execFile(toolPath("kubectl"), ["--kubeconfig", kube.kubeconfigPath, ...args], (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(stdout),
+      );
       if (input !== undefined) p.stdin?.end(input);
     });
 
@@ -65,7 +67,10 @@ describe("jetmesh: kubectl conventions and dead letters found from the subscript
 
     await kubectl(["apply", "-f", join(root, "crds")]);
     await kubectl(["wait", "--for=condition=Established", "--timeout=30s", "-f", join(root, "crds")]);
-    await kubectl(["apply", "-f", "-"], "apiVersion: v1\nkind: Namespace\nmetadata: { name: shop }\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: team-b }\n");
+    await kubectl(
+      ["apply", "-f", "-"],
+      "apiVersion: v1\nkind: Namespace\nmetadata: { name: shop }\n---\napiVersion: v1\nkind: Namespace\nmetadata: { name: team-b }\n",
+    );
     await kubectl(
       ["apply", "-f", "-"],
       [
@@ -84,7 +89,12 @@ describe("jetmesh: kubectl conventions and dead letters found from the subscript
     // Where replayed shop events go back to (the shop's events stream).
     await jsm.streams.add({ name: SHOP_STREAM, subjects: ["shop.>"] });
     const js = jetstream(nc);
-    for (const [ns, sub] of [["shop", "inventory"], ["shop", "payment"], ["shop", "inventory"], ["team-b", "billing"]] as const) {
+    for (const [ns, sub] of [
+      ["shop", "inventory"],
+      ["shop", "payment"],
+      ["shop", "inventory"],
+      ["team-b", "billing"],
+    ] as const) {
       const h = headers();
       const id = `${sub}-${Object.keys(seq).length + 1}`;
       h.set("ce-id", id);
@@ -107,7 +117,14 @@ describe("jetmesh: kubectl conventions and dead letters found from the subscript
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     const rows = r.out.split("\n").slice(1);
-    expect(rows.map((l) => l.split(/\s+/).slice(0, 4).filter((_, i) => i !== 2))).toEqual([
+    expect(
+      rows.map((l) =>
+        l
+          .split(/\s+/)
+          .slice(0, 4)
+          .filter((_, i) => i !== 2),
+      ),
+    ).toEqual([
       ["shop_dead-letters", "1", "shop/inventory"],
       ["shop_dead-letters", "2", "shop/payment"],
       ["shop_dead-letters", "3", "shop/inventory"],
@@ -135,7 +152,9 @@ describe("jetmesh: kubectl conventions and dead letters found from the subscript
   it("dlq show/replay stay inside the subscription asked for", async () => {
     const other = await run(["dlq", "show", String(seq["payment-2"]), "--subscription", "inventory"], env);
     expect(other.code).toBe(1);
-    expect(other.err).toMatch(/no dead letter with sequence 2 in stream shop_dead-letters on jetmesh\.dlq\.shop\.inventory \(it is on jetmesh\.dlq\.shop\.payment\)/);
+    expect(other.err).toMatch(
+      /no dead letter with sequence 2 in stream shop_dead-letters on jetmesh\.dlq\.shop\.inventory \(it is on jetmesh\.dlq\.shop\.payment\)/,
+    );
     const refused = await run(["dlq", "replay", String(seq["payment-2"]), "--subscription", "inventory", "--keep"], env);
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/is on jetmesh\.dlq\.shop\.payment, not of the subscription asked for/);
@@ -163,7 +182,9 @@ describe("jetmesh: kubectl conventions and dead letters found from the subscript
     await kubectl(["apply", "-f", "-"], subscription("team-b", "reports", "jobs", "other-failures"));
     const several = await run(["dlq", "show", "1", "-n", "team-b"], env);
     expect(several.code).toBe(2);
-    expect(several.err).toMatch(/several dead-letter streams: team-b_failures \(team-b\/billing\); team-b_other-failures \(team-b\/reports\); pick one with --subscription NAME or --stream NAME/);
+    expect(several.err).toMatch(
+      /several dead-letter streams: team-b_failures \(team-b\/billing\); team-b_other-failures \(team-b\/reports\); pick one with --subscription NAME or --stream NAME/,
+    );
     // Listing them all: the stream that does not exist (yet) is named, the other one still listed.
     const partly = await run(["dlq", "list", "-n", "team-b", "-o", "json"], env);
     expect(partly.code).toBe(1);

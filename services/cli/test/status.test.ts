@@ -117,7 +117,9 @@ describe("jetmesh status", () => {
     expect(missing.err).toMatch(/cannot read kubeconfig/);
 
     // Through the bin script: the exit code survives the shim.
-    const viaBin = await exec(process.execPath, [bin, "status"], { env: { ...process.env, KUBECONFIG: cfg } }).catch((e: { code: number; stderr: string }) => e);
+    const viaBin = await exec(process.execPath, [bin, "status"], { env: { ...process.env, KUBECONFIG: cfg } }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect((viaBin as { code: number }).code).toBe(3);
   });
 });

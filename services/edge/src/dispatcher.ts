@@ -58,11 +58,18 @@ export function dispatcherConfig(env: Env): DispatcherConfig {
   const timeoutRaw = env.DISPATCH_TIMEOUT ?? "10s";
   const parsed = timeoutRaw.includes(",") ? undefined : parseBackoffList(timeoutRaw)?.[0];
   const timeoutMs = parsed ?? 10_000;
-  if (parsed === undefined || parsed < 1 || parsed > 3_600_000) problems.push(`DISPATCH_TIMEOUT must be a duration from 1ms to 1h (e.g. 10s, 500ms), got ${JSON.stringify(timeoutRaw)}`);
-  const replyTypes = (env.DISPATCH_REPLY_TYPES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (parsed === undefined || parsed < 1 || parsed > 3_600_000)
+    problems.push(`DISPATCH_TIMEOUT must be a duration from 1ms to 1h (e.g. 10s, 500ms), got ${JSON.stringify(timeoutRaw)}`);
+  const replyTypes = (env.DISPATCH_REPLY_TYPES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const maxReplyBytes = Number(env.MAX_EVENT_BYTES ?? 1024 * 1024);
   if (problems.length || !url) throw new ConfigError(problems);
-  const schemasDirs = (env.DISPATCH_SCHEMAS_DIR ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const schemasDirs = (env.DISPATCH_SCHEMAS_DIR ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   return { url, timeoutMs, replyTypes, maxReplyBytes: Number.isInteger(maxReplyBytes) && maxReplyBytes > 0 ? maxReplyBytes : 1024 * 1024, schemasDirs };
 }
 
@@ -92,7 +99,10 @@ export async function deliver(cfg: DispatcherConfig, schemas: SchemaRegistry, ev
     res = await post(cfg, headers, body);
   } catch (err) {
     // The only abort signal is the timeout.
-    const why = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError") ? `no answer within ${cfg.timeoutMs} ms (DISPATCH_TIMEOUT)` : `request failed: ${causeOf(err)}`;
+    const why =
+      err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")
+        ? `no answer within ${cfg.timeoutMs} ms (DISPATCH_TIMEOUT)`
+        : `request failed: ${causeOf(err)}`;
     throw new TransientError(`${cfg.url.host}: ${why}`);
   }
   const status = res.status;
@@ -134,7 +144,10 @@ function post(cfg: DispatcherConfig, headers: Record<string, string>, body: Uint
       },
       (res) => {
         const status = res.statusCode ?? 0;
-        const isReply = status >= 200 && status < 300 && (res.headers["ce-id"] !== undefined || (res.headers["content-type"] ?? "").toLowerCase().startsWith("application/cloudevents"));
+        const isReply =
+          status >= 200 &&
+          status < 300 &&
+          (res.headers["ce-id"] !== undefined || (res.headers["content-type"] ?? "").toLowerCase().startsWith("application/cloudevents"));
         // A reply is read whole (it is published); any other answer only as far as the excerpt.
         const limit = isReply ? cfg.maxReplyBytes + 1 : 4 * BODY_EXCERPT_CHARS;
         const chunks: Buffer[] = [];
@@ -169,7 +182,9 @@ function readReply(cfg: DispatcherConfig, schemas: SchemaRegistry, res: PostResu
     throw err;
   }
   if (!cfg.replyTypes.some((p) => subjectMatches(p, reply.type))) {
-    throw new TerminalError(`the subscriber replied with type ${reply.type}, which this subscription may not publish (replyTypes: ${cfg.replyTypes.join(", ") || "none"})`);
+    throw new TerminalError(
+      `the subscriber replied with type ${reply.type}, which this subscription may not publish (replyTypes: ${cfg.replyTypes.join(", ") || "none"})`,
+    );
   }
   const { id, spanId } = deriveIds(cause.id, reply.type);
   const out: CloudEvent = { ...reply, id, traceparent: traceparentWithSpan(cause.traceparent, spanId, id) };

@@ -50,7 +50,10 @@ export function eventFromHttp(msg: HttpMessage, opts: { maxBytes?: number } = {}
   } else {
     for (const [name, value] of Object.entries(single)) if (name.startsWith("ce-")) natsHeaders[name] = value;
     if (natsHeaders["ce-datacontenttype"] !== undefined) {
-      throw new InvalidEventError("invalid_event", "header ce-datacontenttype is not part of HTTP binary mode: the data's media type is the Content-Type header");
+      throw new InvalidEventError(
+        "invalid_event",
+        "header ce-datacontenttype is not part of HTTP binary mode: the data's media type is the Content-Type header",
+      );
     }
     // Content-Type is not percent-encoded in HTTP; the NATS header that takes its place is.
     if (contentType !== undefined) natsHeaders["ce-datacontenttype"] = percentEncode(contentType);
@@ -74,7 +77,12 @@ function sdkMode(headers: Record<string, string>, contentType: string | undefine
   if (sdkHeaders["content-type"]?.startsWith("application/cloudevents-batch")) {
     throw new InvalidEventError("invalid_event", "batched mode (application/cloudevents-batch+json) is not accepted: send one event per request");
   }
-  const names = structured ? "" : Object.keys(sdkHeaders).filter((k) => k.startsWith("ce-")).sort().join(",");
+  const names = structured
+    ? ""
+    : Object.keys(sdkHeaders)
+        .filter((k) => k.startsWith("ce-"))
+        .sort()
+        .join(",");
   const key = `${structured ? "s" : "b"}\u0000${sdkHeaders["content-type"] ?? ""}\u0000${names}`;
   if (sdkPassed.has(key)) return structured ? "structured" : "binary";
   try {

@@ -44,7 +44,10 @@ export function ingressConfig(env: Env): IngressConfig {
     return n;
   };
   const config = {
-    schemasDirs: (env.INGRESS_SCHEMAS_DIR ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    schemasDirs: (env.INGRESS_SCHEMAS_DIR ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     maxBodyBytes: int("MAX_EVENT_BYTES", 1024 * 1024, 1, 64 * 1024 * 1024),
     bodyTimeoutMs: int("INGRESS_BODY_TIMEOUT_MS", 10_000, 1, 600_000),
     retryAfterSeconds: int("INGRESS_RETRY_AFTER_S", 2, 1, 3600),
@@ -101,7 +104,8 @@ async function accept(ctx: ServiceContext<IngressConfig>, schemas: SchemaRegistr
   const unavailable = (detail: string): number =>
     fail(new HttpProblem(503, "nats-unavailable", "Service Unavailable", detail), "nats_unavailable", { "retry-after": String(cfg.retryAfterSeconds) });
 
-  if (req.method !== "POST") return fail(new HttpProblem(405, "method-not-allowed", "Method Not Allowed", "send CloudEvents with POST"), "method", { allow: "POST" });
+  if (req.method !== "POST")
+    return fail(new HttpProblem(405, "method-not-allowed", "Method Not Allowed", "send CloudEvents with POST"), "method", { allow: "POST" });
   const auth = cfg.producers.authenticate(req.headers.authorization);
   if (auth === undefined) {
     return fail(new HttpProblem(401, "unauthorized", "Unauthorized", "a producer's bearer token is required (Authorization: Bearer <token>)"), "unauthorized", {
@@ -127,7 +131,10 @@ async function accept(ctx: ServiceContext<IngressConfig>, schemas: SchemaRegistr
     return fail(new HttpProblem(400, "invalid-event", "Bad Request", err.message), "invalid_event");
   }
   if (auth !== "anonymous" && !mayPublish(auth, event.type)) {
-    return fail(new HttpProblem(403, "type-not-allowed", "Forbidden", `producer ${auth.name} may not publish ${event.type}`, { eventId: event.id }), "forbidden");
+    return fail(
+      new HttpProblem(403, "type-not-allowed", "Forbidden", `producer ${auth.name} may not publish ${event.type}`, { eventId: event.id }),
+      "forbidden",
+    );
   }
   try {
     schemas.validateEvent(event);
@@ -141,9 +148,13 @@ async function accept(ctx: ServiceContext<IngressConfig>, schemas: SchemaRegistr
     ack = await ctx.publisher.publish(event);
   } catch (err) {
     const msg = errorMessage(err);
-    if (/max_payload/i.test(msg)) return fail(new HttpProblem(413, "too-large", "Payload Too Large", `NATS refused the event: ${msg}`, { eventId: event.id }), "too_large");
+    if (/max_payload/i.test(msg))
+      return fail(new HttpProblem(413, "too-large", "Payload Too Large", `NATS refused the event: ${msg}`, { eventId: event.id }), "too_large");
     if (ctx.ready && (await noStreamFor(ctx, event.type))) {
-      return fail(new HttpProblem(400, "no-stream", "Bad Request", `no EventStream captures type ${event.type} (subject = type)`, { eventId: event.id }), "no_stream");
+      return fail(
+        new HttpProblem(400, "no-stream", "Bad Request", `no EventStream captures type ${event.type} (subject = type)`, { eventId: event.id }),
+        "no_stream",
+      );
     }
     ctx.log.warn({ err: msg, eventId: event.id, type: event.type }, "publish failed");
     return unavailable(`JetStream did not acknowledge the event (${msg}); retry the same event (same id) later`);

@@ -8,6 +8,8 @@ const role = process.argv[2] ?? process.env.JETMESH_EDGE_ROLE;
 if (role === "ingress") await main(ingress);
 else if (role === "dispatcher") await main(dispatcher);
 else {
-  process.stderr.write(`jetmesh-edge: invalid configuration: the role (first argument or JETMESH_EDGE_ROLE) must be ingress or dispatcher, got ${JSON.stringify(role ?? "")}\n`);
+  process.stderr.write(
+    `jetmesh-edge: invalid configuration: the role (first argument or JETMESH_EDGE_ROLE) must be ingress or dispatcher, got ${JSON.stringify(role ?? "")}\n`,
+  );
   process.exit(2);
 }

@@ -52,7 +52,8 @@ export function parseProducers(env: Env): Producers {
     throw new ConfigError(`${origin}: not JSON (${err instanceof Error ? err.message : String(err)})`);
   }
   const list = (doc as { producers?: unknown }).producers;
-  if (!Array.isArray(list) || list.length === 0) throw new ConfigError(`${origin}: expected {"producers": [{"name", "token", "types"}, ...]} with at least one producer`);
+  if (!Array.isArray(list) || list.length === 0)
+    throw new ConfigError(`${origin}: expected {"producers": [{"name", "token", "types"}, ...]} with at least one producer`);
   const byHash = new Map<string, Producer>();
   const problems: string[] = [];
   list.forEach((p: { name?: unknown; token?: unknown; types?: unknown }, i) => {

@@ -197,7 +197,9 @@ describe("push delivery", () => {
   });
 
   it("another 4xx: dead letter at once with the status and a body excerpt", async () => {
-    const sub = await new Subscriber((_r, res) => void res.writeHead(422, { "content-type": "text/plain" }).end("order o-9 is unknown\n" + "x".repeat(500))).start();
+    const sub = await new Subscriber(
+      (_r, res) => void res.writeHead(422, { "content-type": "text/plain" }).end("order o-9 is unknown\n" + "x".repeat(500)),
+    ).start();
     await dispatch({ name: "refused" }, sub);
     await publisher.publish(event("refused"));
     const [dl] = await deadLetters("refused", 1);

@@ -26,7 +26,12 @@ beforeAll(async () => {
   const schemas = mkdtempSync(join(tmpdir(), "edge-schemas-"));
   writeFileSync(
     join(schemas, "t.order.v1.json"),
-    JSON.stringify({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "object", required: ["orderId"], properties: { orderId: { type: "string" } } }),
+    JSON.stringify({
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      type: "object",
+      required: ["orderId"],
+      properties: { orderId: { type: "string" } },
+    }),
   );
   svc = await runService(ingress, {
     NATS_URL: nats.url,
@@ -57,11 +62,20 @@ function post(headers: Record<string, string>, body: string | Uint8Array, token 
 }
 
 function sample(id?: string): CloudEvent<{ orderId: string; note: string }> {
-  return newEvent({ type: "t.order.v1", source: "/tests/ingress", subject: "caf\u00e9 \"order\" 100%", data: { orderId: "o-1", note: "Euro \u20ac \ud83d\ude00" }, ...(id ? { id } : {}) });
+  return newEvent({
+    type: "t.order.v1",
+    source: "/tests/ingress",
+    subject: 'caf\u00e9 "order" 100%',
+    data: { orderId: "o-1", note: "Euro \u20ac \ud83d\ude00" },
+    ...(id ? { id } : {}),
+  });
 }
 
 /** The request the CloudEvents SDK itself builds for `e` in binary and in structured mode. */
-function sdkRequests(e: CloudEvent): { binary: { headers: Record<string, string>; body: string }; structured: { headers: Record<string, string>; body: string } } {
+function sdkRequests(e: CloudEvent): {
+  binary: { headers: Record<string, string>; body: string };
+  structured: { headers: Record<string, string>; body: string };
+} {
   const sdk = new SdkEvent({ ...e }, false);
   const b = HTTP.binary(sdk);
   const s = HTTP.structured(sdk);
@@ -106,7 +120,9 @@ describe("conformance", () => {
   it("a retried POST of the same event is stored once", async () => {
     const event = sample();
     const reqs = sdkRequests(event);
-    const answers = await Promise.all([1, 2, 3].map(() => post(reqs.binary.headers, reqs.binary.body).then((r) => r.json() as Promise<{ duplicate: boolean; seq: number }>)));
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => post(reqs.binary.headers, reqs.binary.body).then((r) => r.json() as Promise<{ duplicate: boolean; seq: number }>)),
+    );
     expect(answers.filter((a) => !a.duplicate)).toHaveLength(1);
     expect(new Set(answers.map((a) => a.seq)).size).toBe(1);
     const stored = await jsm.streams.getMessage("edge", { seq: answers[0]!.seq });
@@ -116,7 +132,14 @@ describe("conformance", () => {
   it("accepts charset parameters and data_base64", async () => {
     const r = await post(
       { "content-type": "application/cloudevents+json; charset=utf-8" },
-      JSON.stringify({ specversion: "1.0", id: "b64-1", source: "/x", type: "t.bytes.v1", datacontenttype: "application/octet-stream", data_base64: "AAEC/w==" }),
+      JSON.stringify({
+        specversion: "1.0",
+        id: "b64-1",
+        source: "/x",
+        type: "t.bytes.v1",
+        datacontenttype: "application/octet-stream",
+        data_base64: "AAEC/w==",
+      }),
     );
     expect(r.status).toBe(202);
     const { seq } = (await r.json()) as { seq: number };
@@ -179,7 +202,12 @@ describe("errors", () => {
         c.close();
       },
     });
-    const r2 = await fetch(svc.url + "/events", { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, ...binary }, body: chunked, duplex: "half" } as RequestInit);
+    const r2 = await fetch(svc.url + "/events", {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, ...binary },
+      body: chunked,
+      duplex: "half",
+    } as RequestInit);
     expect(r2.status).toBe(413);
   });
 
@@ -210,7 +238,10 @@ describe("NATS unavailable", () => {
     expect(r.headers.get("retry-after")).toBe("2");
     expect((await problem(r)).type).toBe("https://jetmesh.io/problems/nats-unavailable");
     await node.start();
-    const ok = await waitFor("202 after NATS is back", async () => ((await post(headers, body)).status === 202 ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+    const ok = await waitFor("202 after NATS is back", async () => ((await post(headers, body)).status === 202 ? true : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     expect(ok).toBe(true);
   });
 });

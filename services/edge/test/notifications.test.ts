@@ -26,7 +26,12 @@ beforeAll(async () => {
   jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: "shop_events", subjects: ["shop.>"] });
   await jsm.streams.add({ name: "shop_dead-letters", subjects: ["jetmesh.dlq.shop.>"] });
-  await jsm.consumers.add("shop_events", { durable_name: "shop_notifications", ack_policy: AckPolicy.Explicit, filter_subject: "shop.shipment.dispatched.v1", max_deliver: 3 });
+  await jsm.consumers.add("shop_events", {
+    durable_name: "shop_notifications",
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: "shop.shipment.dispatched.v1",
+    max_deliver: 3,
+  });
   const port = await freePort();
   python = spawn(process.env.PYTHON ?? "python3", [`${root}services/notifications/notifications.py`], {
     env: { PATH: process.env.PATH, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", LOG_LEVEL: "info" },

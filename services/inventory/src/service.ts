@@ -73,7 +73,14 @@ export const inventoryService = {
           const sku = m[1]!;
           const [stock, initial] = await Promise.all([inventory.stock(sku), inventory.initial(sku)]);
           if (!stock) throw new HttpError(404, "Not Found", `no stock record for ${sku}`);
-          sendJson(res, 200, { sku, available: stock.available, reserved: stock.reserved, shipped: stock.shipped, initial, openReservations: Object.keys(stock.holds).length });
+          sendJson(res, 200, {
+            sku,
+            available: stock.available,
+            reserved: stock.reserved,
+            shipped: stock.shipped,
+            initial,
+            openReservations: Object.keys(stock.holds).length,
+          });
         } catch (err) {
           const e = err instanceof HttpError ? err : new HttpError(503, "Service Unavailable", "stock cannot be read right now");
           if (!(err instanceof HttpError)) ctx.log.error({ err }, "GET /stock failed");

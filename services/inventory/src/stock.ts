@@ -4,10 +4,7 @@
 import type { LineItem } from "@jetmesh/shop";
 import type { StockRecord } from "@jetmesh/shop";
 
-export type HoldResult =
-  | { outcome: "held"; next: StockRecord }
-  | { outcome: "already-held" }
-  | { outcome: "insufficient"; available: number };
+export type HoldResult = { outcome: "held"; next: StockRecord } | { outcome: "already-held" } | { outcome: "insufficient"; available: number };
 
 /** Reserves `quantity` of the SKU for the order, unless the order already holds it. */
 export function holdStock(stock: StockRecord, orderId: string, quantity: number): HoldResult {

@@ -40,7 +40,13 @@ describe("releaseHold and shipHold conserve stock and apply once", () => {
 
 describe("normalizeItems", () => {
   it("adds up repeated SKUs and sorts by SKU", () => {
-    expect(normalizeItems([{ sku: "b", quantity: 1 }, { sku: "a", quantity: 2 }, { sku: "b", quantity: 3 }])).toEqual([
+    expect(
+      normalizeItems([
+        { sku: "b", quantity: 1 },
+        { sku: "a", quantity: 2 },
+        { sku: "b", quantity: 3 },
+      ]),
+    ).toEqual([
       { sku: "a", quantity: 2 },
       { sku: "b", quantity: 4 },
     ]);

@@ -196,9 +196,10 @@ export function decodeMessage(msg: IncomingMessage, opts: DecodeOptions = {}): C
   }
   const headers = lowercaseHeaders(msg.headers);
   const contentType = headers.get("content-type");
-  const event = contentType !== undefined && contentType.toLowerCase().startsWith("application/cloudevents")
-    ? decodeStructured(contentType, data)
-    : decodeBinary(headers, data);
+  const event =
+    contentType !== undefined && contentType.toLowerCase().startsWith("application/cloudevents")
+      ? decodeStructured(contentType, data)
+      : decodeBinary(headers, data);
   if (opts.sdkValidation !== false) validateWithSdk(event);
   return event;
 }
@@ -317,7 +318,8 @@ function sdkValidate(event: CloudEvent): void {
   } catch (err) {
     if (err instanceof ValidationError) {
       const list = Array.isArray(err.errors) ? (err.errors as { instancePath?: string; message?: string }[]) : [];
-      const detail = list.length > 0 ? list.map((e) => `${(e.instancePath ?? "").replace(/^\//, "") || "event"} ${e.message ?? "is invalid"}`).join("; ") : err.message;
+      const detail =
+        list.length > 0 ? list.map((e) => `${(e.instancePath ?? "").replace(/^\//, "") || "event"} ${e.message ?? "is invalid"}`).join("; ") : err.message;
       throw new InvalidEventError("invalid_event", `event ${event.id} fails CloudEvents validation: ${detail}`);
     }
     throw new InvalidEventError("invalid_event", `event ${event.id} fails CloudEvents validation: ${err instanceof Error ? err.message : String(err)}`);

@@ -84,7 +84,10 @@ export function parseBaseConfig(env: Env): BaseConfig {
     return contents === undefined ? undefined : str(name);
   };
 
-  const natsServers = (str("NATS_URL") ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
+  const natsServers = (str("NATS_URL") ?? "nats://127.0.0.1:4222")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of natsServers) {
     if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$|^[^\s:/]+:\d+$/.test(s)) problems.push(`NATS_URL: "${redactUrls(s)}" is not a server URL like nats://host:4222`);
   }
@@ -108,8 +111,12 @@ export function parseBaseConfig(env: Env): BaseConfig {
   const consumer = str("JETMESH_CONSUMER");
   if (stream !== undefined && !NAME.test(stream)) problems.push(`JETMESH_STREAM "${stream}" may only contain A-Z a-z 0-9 _ -`);
   if (consumer !== undefined && !NAME.test(consumer)) problems.push(`JETMESH_CONSUMER "${consumer}" may only contain A-Z a-z 0-9 _ -`);
-  if ((stream === undefined) !== (consumer === undefined)) problems.push("JETMESH_STREAM and JETMESH_CONSUMER must be set together (or neither, for a service that only publishes)");
-  const types = (str("JETMESH_TYPES") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if ((stream === undefined) !== (consumer === undefined))
+    problems.push("JETMESH_STREAM and JETMESH_CONSUMER must be set together (or neither, for a service that only publishes)");
+  const types = (str("JETMESH_TYPES") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const t of types) if (!SUBJECT.test(t)) problems.push(`JETMESH_TYPES: "${t}" is not a valid subject`);
   const deadLetterSubject = str("JETMESH_DEAD_LETTER_SUBJECT");
   if (deadLetterSubject !== undefined && (!SUBJECT.test(deadLetterSubject) || /[*>]/.test(deadLetterSubject))) {

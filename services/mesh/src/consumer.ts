@@ -32,7 +32,7 @@ export interface HandlerContext {
 
 // eslint-style `any` kept out: a handler sees its own data type.
 export type Handler<T = unknown> = (event: CloudEvent<T>, ctx: HandlerContext) => Promise<void>;
- 
+
 export type Handlers = Record<string, Handler<any>>;
 
 export interface ConsumerRunnerOptions {
@@ -324,10 +324,15 @@ export class ConsumerRunner {
     this.metrics?.circuitState.labels(this.service, this.consumerName).set(value);
     if (state === "open") {
       this.metrics?.circuitOpened.labels(this.service, this.consumerName).inc();
-      this.log.warn({ reason: this.breaker?.reason, coolDownMs: this.breaker?.settings.coolDownMs }, "circuit open: not fetching until the cool-down has passed");
+      this.log.warn(
+        { reason: this.breaker?.reason, coolDownMs: this.breaker?.settings.coolDownMs },
+        "circuit open: not fetching until the cool-down has passed",
+      );
     } else if (state === "closed") this.log.info("circuit closed: consuming again");
     const b = this.breaker;
-    this.circuitReporter.report(state === "closed" || !b ? undefined : { state, reason: b.reason, since: new Date(b.openedAt).toISOString(), service: this.service });
+    this.circuitReporter.report(
+      state === "closed" || !b ? undefined : { state, reason: b.reason, since: new Date(b.openedAt).toISOString(), service: this.service },
+    );
   }
 
   private async watchStatus(messages: ConsumerMessages): Promise<void> {
@@ -615,7 +620,9 @@ export class ConsumerRunner {
       }
     }
     // Confirmed ack: the dead letter is persisted, so the original may go.
-    await m.ackAck().catch((err) => this.log.warn({ err: errorMessage(err), seq: m.seq }, "ack of a dead-lettered message not confirmed; a redelivery will be deduplicated"));
+    await m
+      .ackAck()
+      .catch((err) => this.log.warn({ err: errorMessage(err), seq: m.seq }, "ack of a dead-lettered message not confirmed; a redelivery will be deduplicated"));
     this.metrics?.deadLetters.labels(this.service, m.subject, reason).inc();
     this.log.warn(
       { reason, error, subject: m.subject, streamSequence: info.streamSequence, deliveryCount, deadLetterSubject: this.opts.deadLetterSubject },
@@ -713,7 +720,9 @@ class Delivery implements HandlerContext {
   get log(): Logger {
     const e = this.event;
     this.childLog ??= this.baseLog.child(
-      e ? { eventId: e.id, traceId: traceIdOf(e.traceparent), type: e.type, delivery: this.deliveryCount } : { subject: this.subject, delivery: this.deliveryCount },
+      e
+        ? { eventId: e.id, traceId: traceIdOf(e.traceparent), type: e.type, delivery: this.deliveryCount }
+        : { subject: this.subject, delivery: this.deliveryCount },
     );
     return this.childLog;
   }

@@ -3,14 +3,7 @@
 /** Why a message went to the dead-letter subject (label values of jetmesh_dead_letters_total). */
 export type DeadLetterReason = "max_deliver" | "terminal" | "invalid_event" | "schema" | "too_large" | "unknown_type";
 
-export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = [
-  "max_deliver",
-  "terminal",
-  "invalid_event",
-  "schema",
-  "too_large",
-  "unknown_type",
-];
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ["max_deliver", "terminal", "invalid_event", "schema", "too_large", "unknown_type"];
 
 /** A message that is not a valid CloudEvent for us; retrying cannot fix it. */
 export class InvalidEventError extends Error {

@@ -18,7 +18,10 @@ export interface UpdateKvResult<T> {
 
 export class KvConflictError extends Error {
   constructor(key: string, attempts: number, cause?: unknown) {
-    super(`KV key ${key}: gave up after ${attempts} compare-and-set attempts (concurrent writers keep changing it)`, cause === undefined ? undefined : { cause });
+    super(
+      `KV key ${key}: gave up after ${attempts} compare-and-set attempts (concurrent writers keep changing it)`,
+      cause === undefined ? undefined : { cause },
+    );
     this.name = "KvConflictError";
   }
 }
@@ -78,7 +81,12 @@ export function traceKv<B extends object>(kv: B, bucket: string, tracer: Tracer 
       return (...args: unknown[]): unknown => {
         const span = tracer.startSpan(`${prop} ${bucket}`, {
           kind: SpanKind.CLIENT,
-          attributes: { "db.system.name": "nats", "db.namespace": bucket, "db.operation.name": prop, ...(typeof args[0] === "string" ? { "db.nats.kv.key": args[0] } : {}) },
+          attributes: {
+            "db.system.name": "nats",
+            "db.namespace": bucket,
+            "db.operation.name": prop,
+            ...(typeof args[0] === "string" ? { "db.nats.kv.key": args[0] } : {}),
+          },
         });
         return withSpan(span, async () => {
           try {

@@ -91,7 +91,10 @@ export class SchemaRegistry {
       );
     }
     if (typeof data === "string" && ct !== undefined && !isJsonContentType(ct)) {
-      throw new InvalidEventError("invalid_event", `data of ${event.type} is text (datacontenttype ${ct}), not JSON; its schema applies to JSON data: send datacontenttype application/json`);
+      throw new InvalidEventError(
+        "invalid_event",
+        `data of ${event.type} is text (datacontenttype ${ct}), not JSON; its schema applies to JSON data: send datacontenttype application/json`,
+      );
     }
     this.validate(event.type, data);
   }

@@ -100,13 +100,16 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
   // Node's defaults hold a connection whose headers trickle in for 60 s and a request body for
   // 5 minutes; a few slow clients would tie up the service. Checked every second.
   const requestTimeout = Math.max(base.httpRequestTimeoutMs, base.httpHeadersTimeoutMs);
-  const server = createServer({ headersTimeout: base.httpHeadersTimeoutMs, requestTimeout, connectionsCheckingInterval: Math.min(1_000, base.httpHeadersTimeoutMs) }, (req, res) => {
-    void serveHttp(req, res).catch((err) => {
-      log.error({ err: errorMessage(err), url: req.url }, "HTTP handler failed");
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: "internal error" }));
-    });
-  });
+  const server = createServer(
+    { headersTimeout: base.httpHeadersTimeoutMs, requestTimeout, connectionsCheckingInterval: Math.min(1_000, base.httpHeadersTimeoutMs) },
+    (req, res) => {
+      void serveHttp(req, res).catch((err) => {
+        log.error({ err: errorMessage(err), url: req.url }, "HTTP handler failed");
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: "internal error" }));
+      });
+    },
+  );
   const builtin = (route: string, code: number) => metrics.httpRequests.labels(def.name, route, String(code)).inc();
   async function serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?")[0];
@@ -223,7 +226,9 @@ export async function runService<C = undefined>(def: ServiceDefinition<C>, env: 
     if (!base.stream || !base.consumer || !base.deadLetterSubject) {
       await setupHooks.close?.();
       await cleanupAfterFailure();
-      throw new ConfigError(`JETMESH_STREAM, JETMESH_CONSUMER and JETMESH_DEAD_LETTER_SUBJECT are required: service ${def.name} handles ${Object.keys(handlers).join(", ") || "every type of its consumer"}`);
+      throw new ConfigError(
+        `JETMESH_STREAM, JETMESH_CONSUMER and JETMESH_DEAD_LETTER_SUBJECT are required: service ${def.name} handles ${Object.keys(handlers).join(", ") || "every type of its consumer"}`,
+      );
     }
     runner = new ConsumerRunner({
       js,

@@ -28,7 +28,14 @@ import { parseTraceparent } from "./ids.ts";
 export { SpanStatusCode, type Tracer, type Span } from "@opentelemetry/api";
 
 export type SamplerName = "always_on" | "always_off" | "traceidratio" | "parentbased_always_on" | "parentbased_always_off" | "parentbased_traceidratio";
-const SAMPLERS: readonly SamplerName[] = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"];
+const SAMPLERS: readonly SamplerName[] = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+];
 
 export type TracingConfig =
   | { enabled: false }
@@ -58,7 +65,8 @@ export function parseTracingConfig(env: Env, problems: string[]): TracingConfig 
   const exporter = str("OTEL_TRACES_EXPORTER") ?? "otlp";
   if (exporter !== "otlp" && exporter !== "none") problems.push(`OTEL_TRACES_EXPORTER must be otlp or none, got "${exporter}"`);
   const protocol = str("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? str("OTEL_EXPORTER_OTLP_PROTOCOL") ?? "http/protobuf";
-  if (protocol !== "http/protobuf") problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL: only http/protobuf is supported (port 4318 of a collector or Jaeger), got "${protocol}"`);
+  if (protocol !== "http/protobuf")
+    problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL: only http/protobuf is supported (port 4318 of a collector or Jaeger), got "${protocol}"`);
   const sampler = (str("OTEL_TRACES_SAMPLER") ?? "parentbased_always_on") as SamplerName;
   if (!SAMPLERS.includes(sampler)) problems.push(`OTEL_TRACES_SAMPLER must be one of ${SAMPLERS.join(", ")}, got "${sampler}"`);
   let ratio = 1;
@@ -86,10 +94,18 @@ export function parseTracingConfig(env: Env, problems: string[]): TracingConfig 
   const general = str("OTEL_EXPORTER_OTLP_ENDPOINT");
   const tracesUrl = specific ?? (general === undefined ? undefined : `${general.replace(/\/+$/, "")}/v1/traces`);
   if (tracesUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(tracesUrl)) {
-    problems.push(`${specific !== undefined ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT"} must be an http(s) URL like http://collector:4318, got "${specific ?? general}"`);
+    problems.push(
+      `${specific !== undefined ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT"} must be an http(s) URL like http://collector:4318, got "${specific ?? general}"`,
+    );
   }
   if (tracesUrl === undefined || exporter === "none" || str("OTEL_SDK_DISABLED")?.toLowerCase() === "true") return { enabled: false };
-  const config: TracingConfig = { enabled: true, tracesUrl, sampler: SAMPLERS.includes(sampler) ? sampler : "parentbased_always_on", ratio, resourceAttributes };
+  const config: TracingConfig = {
+    enabled: true,
+    tracesUrl,
+    sampler: SAMPLERS.includes(sampler) ? sampler : "parentbased_always_on",
+    ratio,
+    resourceAttributes,
+  };
   const serviceName = str("OTEL_SERVICE_NAME");
   if (serviceName !== undefined) config.serviceName = serviceName;
   return config;

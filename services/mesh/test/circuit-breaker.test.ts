@@ -7,7 +7,19 @@ import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetS
 import { Kvm } from "@nats-io/kv";
 import { Registry } from "prom-client";
 import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
-import { CIRCUIT_BUCKET, CIRCUIT_BREAKER_METADATA_KEY, CircuitBreaker, ConsumerRunner, encodeBinary, newEvent, parseCircuitBreaker, Publisher, toMsgHdrs, TransientError, type CircuitReport } from "@jetmesh/mesh";
+import {
+  CIRCUIT_BUCKET,
+  CIRCUIT_BREAKER_METADATA_KEY,
+  CircuitBreaker,
+  ConsumerRunner,
+  encodeBinary,
+  newEvent,
+  parseCircuitBreaker,
+  Publisher,
+  toMsgHdrs,
+  TransientError,
+  type CircuitReport,
+} from "@jetmesh/mesh";
 
 describe("CircuitBreaker", () => {
   const settings = { failureThreshold: 3, windowMs: 1000, coolDownMs: 500 };
@@ -24,7 +36,11 @@ describe("CircuitBreaker", () => {
       },
       state: "closed",
     },
-    { name: "a success resets the count (consecutive failures: a partial failure rate is for retries)", run: (b) => (b.failure("x"), b.failure("x"), b.success(), b.failure("x")), state: "closed" },
+    {
+      name: "a success resets the count (consecutive failures: a partial failure rate is for retries)",
+      run: (b) => (b.failure("x"), b.failure("x"), b.success(), b.failure("x")),
+      state: "closed",
+    },
     {
       name: "no probe before the cool-down",
       run: (b, c) => {
@@ -144,34 +160,50 @@ describe("ConsumerRunner with a circuit breaker", () => {
     expect(metrics).toMatch(/jetmesh_circuit_opened_total\{service="svc",consumer="runner"\} 1/);
     // The operator sees it in the KV bucket.
     const kv = await new Kvm(js).open(CIRCUIT_BUCKET);
-    const report = await waitFor("circuit reported", async () => {
-      for await (const k of await kv.keys("runner.>")) {
-        const v = await kv.get(k);
-        if (v?.operation === "PUT") return v.json<CircuitReport>();
-      }
-      return undefined;
-    }, { timeoutMs: 5000, intervalMs: 50 });
+    const report = await waitFor(
+      "circuit reported",
+      async () => {
+        for await (const k of await kv.keys("runner.>")) {
+          const v = await kv.get(k);
+          if (v?.operation === "PUT") return v.json<CircuitReport>();
+        }
+        return undefined;
+      },
+      { timeoutMs: 5000, intervalMs: 50 },
+    );
     expect(report.state).toMatch(/open|half_open/);
     expect(report.reason).toMatch(/consecutive transient failures within 10s, last: processor down/);
 
     // While open and probing, attempts grow by single probes, not by the backlog.
-    await waitFor("a failed probe", async () => (await registry.metrics()).includes('jetmesh_circuit_opened_total{service="svc",consumer="runner"} 2'), { timeoutMs: 10_000, intervalMs: 50 });
+    await waitFor("a failed probe", async () => (await registry.metrics()).includes('jetmesh_circuit_opened_total{service="svc",consumer="runner"} 2'), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     const ci = await jsm.consumers.info("cb", "runner");
     expect(ci.num_pending + ci.num_ack_pending).toBeGreaterThan(N / 2);
     const before = attempts;
-    await waitFor("another failed probe", async () => (await registry.metrics()).includes('jetmesh_circuit_opened_total{service="svc",consumer="runner"} 3'), { timeoutMs: 10_000, intervalMs: 50 });
+    await waitFor("another failed probe", async () => (await registry.metrics()).includes('jetmesh_circuit_opened_total{service="svc",consumer="runner"} 3'), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
     expect(attempts - before).toBeLessThanOrEqual(4 + 1);
 
     down = false;
     await waitFor("circuit closed", async () => runner.circuitState === "closed", { timeoutMs: 10_000, intervalMs: 20 });
     await waitFor("every message handled", async () => handled.size === N, { timeoutMs: 20_000, intervalMs: 50 }).catch(async (err: unknown) => {
       const c = await jsm.consumers.info("cb", "runner");
-      throw new Error(`${String(err)}; handled ${handled.size}, state ${runner.circuitState}, pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, waiting ${c.num_waiting}, dlq ${(await jsm.streams.info("cb_dlq")).state.messages}`);
+      throw new Error(
+        `${String(err)}; handled ${handled.size}, state ${runner.circuitState}, pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, waiting ${c.num_waiting}, dlq ${(await jsm.streams.info("cb_dlq")).state.messages}`,
+      );
     });
-    await waitFor("report removed", async () => {
-      for await (const k of await kv.keys("runner.>")) if ((await kv.get(k))?.operation === "PUT") return false;
-      return true;
-    }, { timeoutMs: 5000, intervalMs: 50 });
+    await waitFor(
+      "report removed",
+      async () => {
+        for await (const k of await kv.keys("runner.>")) if ((await kv.get(k))?.operation === "PUT") return false;
+        return true;
+      },
+      { timeoutMs: 5000, intervalMs: 50 },
+    );
     // Held, not dead-lettered: nothing reached the dead-letter subject.
     expect((await jsm.streams.info("cb_dlq")).state.messages).toBe(0);
     expect(await registry.metrics()).toMatch(/jetmesh_circuit_state\{service="svc",consumer="runner"\} 0/);

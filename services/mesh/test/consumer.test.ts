@@ -38,7 +38,10 @@ afterAll(async () => {
   await nats?.destroy();
 });
 
-async function setup(name: string, consumer: { max_deliver: number; backoffMs?: number[]; ackWaitMs?: number; metadata?: Record<string, string>; filterSubjects?: string[] }) {
+async function setup(
+  name: string,
+  consumer: { max_deliver: number; backoffMs?: number[]; ackWaitMs?: number; metadata?: Record<string, string>; filterSubjects?: string[] },
+) {
   await jsm.streams.add({ name, subjects: [`${name}.>`] });
   await jsm.streams.add({ name: `${name}_dlq`, subjects: [`dlq.${name}`] });
   await jsm.consumers.add(name, {
@@ -62,10 +65,14 @@ async function readAll(stream: string, expected: number): Promise<JsMsg[]> {
 }
 
 async function settled(stream: string) {
-  await waitFor(`${stream} fully acknowledged`, async () => {
-    const ci = await jsm.consumers.info(stream, "runner");
-    return ci.num_pending === 0 && ci.num_ack_pending === 0 ? ci : undefined;
-  }, { timeoutMs: 15_000 });
+  await waitFor(
+    `${stream} fully acknowledged`,
+    async () => {
+      const ci = await jsm.consumers.info(stream, "runner");
+      return ci.num_pending === 0 && ci.num_ack_pending === 0 ? ci : undefined;
+    },
+    { timeoutMs: 15_000 },
+  );
 }
 
 function raw(subject: string, hdrs: Record<string, string>, body: string | Uint8Array) {
@@ -330,7 +337,13 @@ describe("ConsumerRunner against forged events", () => {
     const forged = encodeBinary({ ...newEvent({ type: "c6.payment.authorized.v1", source: "/t", data: { orderId: "o-1" } }), id: "forged" });
     await js.publish("c6.inventory.rejected.v1", forged.payload, { headers: toMsgHdrs(forged.headers) });
     // Structured mode carries the type in the body: the same rule.
-    const structured = JSON.stringify({ specversion: "1.0", id: "forged-structured", source: "/t", type: "c6.payment.authorized.v1", data: { orderId: "o-2" } });
+    const structured = JSON.stringify({
+      specversion: "1.0",
+      id: "forged-structured",
+      source: "/t",
+      type: "c6.payment.authorized.v1",
+      data: { orderId: "o-2" },
+    });
     await raw("c6.inventory.rejected.v1", { "content-type": "application/cloudevents+json" }, structured);
     const honest = encodeBinary({ ...newEvent({ type: "c6.inventory.rejected.v1", source: "/t", data: { orderId: "o-3" } }), id: "honest" });
     await js.publish(honest.subject, honest.payload, { headers: toMsgHdrs(honest.headers) });
@@ -373,11 +386,23 @@ describe("ConsumerRunner diagnostics", () => {
     const valid = JSON.stringify({ orderId: "o-1" });
     const cases: [string, Record<string, string>, string, RegExp][] = [
       ["no-content-type", { ...attrs, "ce-id": "no-content-type" }, valid, /is not JSON: the event has no datacontenttype/],
-      ["octet-stream", { ...attrs, "ce-id": "octet-stream", "ce-datacontenttype": "application/octet-stream" }, valid, /datacontenttype application\/octet-stream is not JSON/],
+      [
+        "octet-stream",
+        { ...attrs, "ce-id": "octet-stream", "ce-datacontenttype": "application/octet-stream" },
+        valid,
+        /datacontenttype application\/octet-stream is not JSON/,
+      ],
       [
         "data-base64",
         { "content-type": "application/cloudevents+json" },
-        JSON.stringify({ specversion: "1.0", id: "data-base64", source: "/t", type, datacontenttype: "application/json", data_base64: Buffer.from(valid).toString("base64") }),
+        JSON.stringify({
+          specversion: "1.0",
+          id: "data-base64",
+          source: "/t",
+          type,
+          datacontenttype: "application/json",
+          data_base64: Buffer.from(valid).toString("base64"),
+        }),
         /carries data_base64 \(bytes\)/,
       ],
       ["card-in-payload", { ...attrs, "ce-id": "card-in-payload", "ce-datacontenttype": "application/json" }, "x4111-1111-1111-1111", /not valid JSON/],
@@ -463,8 +488,14 @@ describe("dead-letter headers and delivery policy (pure)", () => {
   });
 
   it.each([
-    [{ max_deliver: 5, ack_wait: 30e9, backoff: [1e9, 5e9, 30e9] }, { maxDeliver: 5, ackWaitMs: 30_000, backoffMs: [1000, 5000, 30_000], backoffFrom: "jetstream" }],
-    [{ max_deliver: -1, ack_wait: 2e9 }, { maxDeliver: -1, ackWaitMs: 2000, backoffMs: [], backoffFrom: "none" }],
+    [
+      { max_deliver: 5, ack_wait: 30e9, backoff: [1e9, 5e9, 30e9] },
+      { maxDeliver: 5, ackWaitMs: 30_000, backoffMs: [1000, 5000, 30_000], backoffFrom: "jetstream" },
+    ],
+    [
+      { max_deliver: -1, ack_wait: 2e9 },
+      { maxDeliver: -1, ackWaitMs: 2000, backoffMs: [], backoffFrom: "none" },
+    ],
     [{}, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
     // The operator's mapping: ack_wait as given, schedule in metadata.
     [
@@ -472,11 +503,23 @@ describe("dead-letter headers and delivery policy (pure)", () => {
       { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [250, 90_000], backoffFrom: "metadata" },
     ],
     // The description is for people: a schedule written there (older operators) is not read.
-    [{ ack_wait: 30e9, description: "JetMesh shop/inventory; backoff=1s,5s,30s" }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
+    [
+      { ack_wait: 30e9, description: "JetMesh shop/inventory; backoff=1s,5s,30s" },
+      { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" },
+    ],
     // Unparseable schedules are skipped: the next source applies.
-    [{ ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "soon" }, backoff: [2e9] }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [2000], backoffFrom: "jetstream" }],
-    [{ ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "1s,,2s" } }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
-    [{ ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "" } }, { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" }],
+    [
+      { ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "soon" }, backoff: [2e9] },
+      { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [2000], backoffFrom: "jetstream" },
+    ],
+    [
+      { ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "1s,,2s" } },
+      { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" },
+    ],
+    [
+      { ack_wait: 30e9, metadata: { "jetmesh.io/backoff": "" } },
+      { maxDeliver: -1, ackWaitMs: 30_000, backoffMs: [], backoffFrom: "none" },
+    ],
   ])("reads the delivery policy from consumer config %j", (config, expected) => {
     expect(deliveryPolicyOf({ config } as never)).toEqual(expected);
   });

@@ -73,10 +73,17 @@ describe("SchemaRegistry", () => {
         type: "object",
         required: ["orderId", "items"],
         additionalProperties: false,
-        properties: { orderId: { type: "string" }, items: { type: "array", items: { type: "object", properties: { qty: { type: "integer", minimum: 1 } } } }, at: { type: "string", format: "date-time" } },
+        properties: {
+          orderId: { type: "string" },
+          items: { type: "array", items: { type: "object", properties: { qty: { type: "integer", minimum: 1 } } } },
+          at: { type: "string", format: "date-time" },
+        },
       }),
     );
-    writeFileSync(join(dir, "shop.x.v1.json"), JSON.stringify({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "object", prefixItems: [{ type: "string" }], required: ["a"] }));
+    writeFileSync(
+      join(dir, "shop.x.v1.json"),
+      JSON.stringify({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "object", prefixItems: [{ type: "string" }], required: ["a"] }),
+    );
     writeFileSync(join(dir, "README.md"), "not a schema");
     const reg = SchemaRegistry.fromDir(dir);
     expect(reg.types.sort()).toEqual(["shop.order.placed.v1", "shop.x.v1"]);

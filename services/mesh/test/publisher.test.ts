@@ -27,7 +27,7 @@ describe("Publisher", () => {
   it("publishes binary-mode events that decode to the same event, deduplicating by id", async () => {
     const registry = new Registry();
     const pub = new Publisher(js, { maxInFlight: 4, service: "test", registry });
-    const placed = newEvent({ type: "pub.order.placed.v1", source: "/test", data: { note: "ü 100% \"q\"" } });
+    const placed = newEvent({ type: "pub.order.placed.v1", source: "/test", data: { note: 'ü 100% "q"' } });
     const bytes: CloudEvent = {
       specversion: "1.0",
       id: "bin 1",

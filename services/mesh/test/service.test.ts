@@ -13,7 +13,10 @@ const silent = { write() {} };
 
 function runFixture(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--conditions=source", fixture], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--conditions=source", fixture], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     let stdout = "";
     child.stderr.on("data", (b) => (stderr += b));
@@ -34,7 +37,7 @@ describe("service shell configuration", () => {
     const r = await runFixture({ HTTP_PORT: "99999", NATS_URL: "nats://127.0.0.1:1", JETMESH_CONSUMER: "c", NATS_USER: "u" });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^tiny: invalid configuration/);
-    expect(r.stderr).toContain("HTTP_PORT must be an integer from 0 to 65535, got \"99999\"");
+    expect(r.stderr).toContain('HTTP_PORT must be an integer from 0 to 65535, got "99999"');
     expect(r.stderr).toContain("JETMESH_STREAM and JETMESH_CONSUMER must be set together");
     expect(r.stderr).toContain("JETMESH_DEAD_LETTER_SUBJECT is required when JETMESH_CONSUMER is set");
     expect(r.stderr).toContain("NATS_USER and NATS_PASSWORD must be set together");
@@ -43,7 +46,9 @@ describe("service shell configuration", () => {
 
   it("throws ConfigError from runService (in-process use)", async () => {
     await expect(runService(tinyService, { TINY_GREETING: "hi", NATS_CREDS_FILE: "/nonexistent/creds", HTTP_PORT: "0" })).rejects.toThrow(ConfigError);
-    await expect(runService(tinyService, { TINY_GREETING: "hi", NATS_CREDS_FILE: "/nonexistent/creds" })).rejects.toThrow(/NATS_CREDS_FILE: cannot read \/nonexistent\/creds \(ENOENT\)/);
+    await expect(runService(tinyService, { TINY_GREETING: "hi", NATS_CREDS_FILE: "/nonexistent/creds" })).rejects.toThrow(
+      /NATS_CREDS_FILE: cannot read \/nonexistent\/creds \(ENOENT\)/,
+    );
   });
 
   it("names a bad NATS_URL without printing its password", async () => {
@@ -97,7 +102,13 @@ describe("service shell with NATS", () => {
 
       await jsm.streams.add({ name: "tiny", subjects: ["tiny.>"] });
       await jsm.streams.add({ name: "dead_letters", subjects: ["jetmesh.dlq.>"] });
-      await jsm.consumers.add("tiny", { durable_name: "tiny_svc", ack_policy: AckPolicy.Explicit, max_deliver: 3, ack_wait: 5_000_000_000, filter_subject: "tiny.ping.v1" });
+      await jsm.consumers.add("tiny", {
+        durable_name: "tiny_svc",
+        ack_policy: AckPolicy.Explicit,
+        max_deliver: 3,
+        ack_wait: 5_000_000_000,
+        filter_subject: "tiny.ping.v1",
+      });
       await waitFor("ready", async () => (await get("/readyz")).status === 200, { timeoutMs: 15_000, intervalMs: 100 });
 
       const pub = new Publisher(js);
@@ -125,10 +136,18 @@ describe("service shell with NATS", () => {
   it("logs the NATS URL it connects to without the password", async () => {
     // Same as the first test's (creating an identical stream or consumer again is a no-op).
     await jsm.streams.add({ name: "tiny", subjects: ["tiny.>"] });
-    await jsm.consumers.add("tiny", { durable_name: "tiny_svc", ack_policy: AckPolicy.Explicit, max_deliver: 3, ack_wait: 5_000_000_000, filter_subject: "tiny.ping.v1" });
+    await jsm.consumers.add("tiny", {
+      durable_name: "tiny_svc",
+      ack_policy: AckPolicy.Explicit,
+      max_deliver: 3,
+      ack_wait: 5_000_000_000,
+      filter_subject: "tiny.ping.v1",
+    });
     let logged = "";
     const withPassword = nats.url.replace("nats://", "nats://tiny:hunter2secret@");
-    const svc = await runService(tinyService, env({ NATS_URL: withPassword, LOG_LEVEL: "info" }), { logDestination: { write: (s: string) => void (logged += s) } });
+    const svc = await runService(tinyService, env({ NATS_URL: withPassword, LOG_LEVEL: "info" }), {
+      logDestination: { write: (s: string) => void (logged += s) },
+    });
     try {
       await waitFor("ready", () => svc.ready && logged.includes("connected to NATS"), { timeoutMs: 15_000 });
     } finally {
@@ -181,7 +200,10 @@ describe("service shell with NATS", () => {
       await waitFor("child ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 100 });
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
-      const lines = out.trim().split("\n").map((l) => JSON.parse(l) as { msg: string; service: string });
+      const lines = out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { msg: string; service: string });
       expect(lines.every((l) => l.service === "tiny")).toBe(true);
       expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["consuming", "shutting down", "stopped"]));
     } finally {
@@ -192,7 +214,9 @@ describe("service shell with NATS", () => {
   it("resumes consuming by itself after nats-server is killed and restarted; nothing acknowledged is lost", async () => {
     await jsm.streams.add({ name: "tiny", subjects: ["tiny.>"] }).catch(() => undefined);
     await jsm.consumers.add("tiny", { durable_name: "tiny_rc", ack_policy: AckPolicy.Explicit, max_deliver: -1, ack_wait: 3_000_000_000 });
-    const svc: ServiceHandle<{ greeting: string }> = await runService(tinyService, env({ JETMESH_CONSUMER: "tiny_rc", PUBLISH_TIMEOUT_MS: "1500" }), { logDestination: silent });
+    const svc: ServiceHandle<{ greeting: string }> = await runService(tinyService, env({ JETMESH_CONSUMER: "tiny_rc", PUBLISH_TIMEOUT_MS: "1500" }), {
+      logDestination: silent,
+    });
     const pub = new Publisher(js, { maxInFlight: 16, timeoutMs: 1000 });
     const acked = new Set<string>();
     const total = 300;
@@ -217,10 +241,14 @@ describe("service shell with NATS", () => {
       await nats.node(0).start();
       await publishing;
       phase("published all");
-      await waitFor("all inputs answered", async () => {
-        const info = await jsm.consumers.info("tiny", "tiny_rc");
-        return info.num_pending === 0 && info.num_ack_pending === 0;
-      }, { timeoutMs: 40_000, intervalMs: 200 });
+      await waitFor(
+        "all inputs answered",
+        async () => {
+          const info = await jsm.consumers.info("tiny", "tiny_rc");
+          return info.num_pending === 0 && info.num_ack_pending === 0;
+        },
+        { timeoutMs: 40_000, intervalMs: 200 },
+      );
       phase("all answered");
       await waitFor("ready again", () => svc.ready, { timeoutMs: 10_000 });
       // Every acknowledged input produced its (deduplicated) follow-up.

@@ -18,8 +18,18 @@ function parsed(env: Record<string, string | undefined>) {
 describe("tracing configuration (OTEL_* env)", () => {
   it.each([
     { name: "no endpoint: off", env: {}, enabled: false },
-    { name: "an endpoint: on, spans to /v1/traces", env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" }, enabled: true, url: "http://collector:4318/v1/traces" },
-    { name: "a traces endpoint is used as it is", env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://c:4318/custom" }, enabled: true, url: "http://c:4318/custom" },
+    {
+      name: "an endpoint: on, spans to /v1/traces",
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" },
+      enabled: true,
+      url: "http://collector:4318/v1/traces",
+    },
+    {
+      name: "a traces endpoint is used as it is",
+      env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://c:4318/custom" },
+      enabled: true,
+      url: "http://c:4318/custom",
+    },
     { name: "OTEL_SDK_DISABLED=true: off", env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }, enabled: false },
     { name: "OTEL_TRACES_EXPORTER=none: off", env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_EXPORTER: "none" }, enabled: false },
   ])("$name", ({ env, enabled, url }) => {
@@ -41,7 +51,13 @@ describe("tracing configuration (OTEL_* env)", () => {
       OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=dev,team=shop%20ops",
     });
     expect(problems).toEqual([]);
-    expect(config).toMatchObject({ enabled: true, sampler: "parentbased_traceidratio", ratio: 0.25, serviceName: "checkout", resourceAttributes: { "deployment.environment.name": "dev", team: "shop ops" } });
+    expect(config).toMatchObject({
+      enabled: true,
+      sampler: "parentbased_traceidratio",
+      ratio: 0.25,
+      serviceName: "checkout",
+      resourceAttributes: { "deployment.environment.name": "dev", team: "shop ops" },
+    });
   });
 
   it("bad values are named, each with what would be right", () => {
@@ -95,7 +111,13 @@ describe("a dead-lettered event's trace (real Jaeger)", () => {
     await jsm.streams.add({ name: "tr", subjects: ["tr.>"] });
     await jsm.streams.add({ name: "tr_dlq", subjects: ["dlq.tr"] });
     // Three deliveries, 100 ms apart (the operator's backoff metadata sets the nak delays).
-    await jsm.consumers.add("tr", { durable_name: "runner", ack_policy: AckPolicy.Explicit, max_deliver: 3, ack_wait: 5_000_000_000, metadata: { "jetmesh.io/backoff": "100ms" } });
+    await jsm.consumers.add("tr", {
+      durable_name: "runner",
+      ack_policy: AckPolicy.Explicit,
+      max_deliver: 3,
+      ack_wait: 5_000_000_000,
+      metadata: { "jetmesh.io/backoff": "100ms" },
+    });
     const js = jetstream(nc);
     const publisher = new Publisher(js, { tracer: tracing.tracer });
     const runner = new ConsumerRunner({

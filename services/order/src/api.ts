@@ -52,7 +52,10 @@ export function orderApi(deps: ApiDeps): (req: IncomingMessage, res: ServerRespo
         deps.countRequest(route, CLIENT_CLOSED_REQUEST);
         return true;
       }
-      const e = err instanceof HttpError ? err : new HttpError(503, "Service Unavailable", "the order could not be processed right now; retry later (with the same Idempotency-Key)");
+      const e =
+        err instanceof HttpError
+          ? err
+          : new HttpError(503, "Service Unavailable", "the order could not be processed right now; retry later (with the same Idempotency-Key)");
       if (!(err instanceof HttpError)) deps.log.error({ err, route }, "order API request failed");
       if (e.status === 413) deps.countRejected("too_large");
       else if (e.status === 408) deps.countRejected("timeout");
@@ -102,7 +105,10 @@ async function postOrder(req: IncomingMessage, res: ServerResponse, deps: ApiDep
   const v = validateOrderRequest(body);
   if (!v.ok) {
     const more = v.moreErrors > 0 ? `; ${v.moreErrors} more errors not listed` : "";
-    throw new HttpError(422, "Unprocessable Content", `the order is invalid${more}`, { errors: v.errors, ...(v.moreErrors > 0 ? { moreErrors: v.moreErrors } : {}) });
+    throw new HttpError(422, "Unprocessable Content", `the order is invalid${more}`, {
+      errors: v.errors,
+      ...(v.moreErrors > 0 ? { moreErrors: v.moreErrors } : {}),
+    });
   }
 
   const now = new Date();
@@ -137,7 +143,11 @@ async function getOrder(path: string, res: ServerResponse, deps: ApiDeps, authen
   if (!order) throw new HttpError(404, "Not Found", "no such order");
   // Anyone who can guess or overhear an order id may read an open API: personal data only
   // for a caller with the token.
-  sendJson(res, 200, authenticated || order.customer.email === undefined ? order : { ...order, customer: { ...order.customer, email: maskEmail(order.customer.email) } });
+  sendJson(
+    res,
+    200,
+    authenticated || order.customer.email === undefined ? order : { ...order, customer: { ...order.customer, email: maskEmail(order.customer.email) } },
+  );
 }
 
 /** `alice@example.com` → `a***@example.com`: enough to recognise, not to contact. */
@@ -158,6 +168,13 @@ async function listOrders(url: URL, res: ServerResponse, deps: ApiDeps): Promise
   const cursor = url.searchParams.get("cursor") ?? undefined;
   if (cursor !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) throw new HttpError(400, "Bad Request", "invalid cursor");
   const page = await deps.listOrders({ status: status as OrderStatus | undefined, limit, cursor });
-  const summary = page.orders.map((o) => ({ id: o.id, status: o.status, amount: o.amount, currency: o.currency, createdAt: o.createdAt, updatedAt: o.updatedAt }));
+  const summary = page.orders.map((o) => ({
+    id: o.id,
+    status: o.status,
+    amount: o.amount,
+    currency: o.currency,
+    createdAt: o.createdAt,
+    updatedAt: o.updatedAt,
+  }));
   sendJson(res, 200, { orders: summary, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
 }

@@ -29,10 +29,14 @@ export function orderConfig(env: Record<string, string | undefined>): OrderConfi
     return v;
   };
   const prices = new Map<string, number>();
-  for (const part of (env.ORDER_PRICES ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (env.ORDER_PRICES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [sku, price] = part.split("=").map((s) => s.trim());
     const v = Number(price);
-    if (!sku || !/^[A-Za-z0-9_-]{1,64}$/.test(sku) || !Number.isInteger(v) || v < 0) problems.push(`ORDER_PRICES: "${part}" is not sku=price (price in minor units)`);
+    if (!sku || !/^[A-Za-z0-9_-]{1,64}$/.test(sku) || !Number.isInteger(v) || v < 0)
+      problems.push(`ORDER_PRICES: "${part}" is not sku=price (price in minor units)`);
     else prices.set(sku, v);
   }
   const currency = env.ORDER_CURRENCY ?? "EUR";

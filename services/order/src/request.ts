@@ -85,7 +85,10 @@ export function validateOrderRequest(body: unknown): Validation {
   });
   for (const [sku, t] of totals) {
     if (t.quantity > MAX_SKU_QUANTITY) {
-      errors.push({ field: `/items/${t.first}/quantity`, message: `the lines for SKU ${sku} add up to ${t.quantity}; at most ${MAX_SKU_QUANTITY} of one SKU per order` });
+      errors.push({
+        field: `/items/${t.first}/quantity`,
+        message: `the lines for SKU ${sku} add up to ${t.quantity}; at most ${MAX_SKU_QUANTITY} of one SKU per order`,
+      });
     }
   }
   return errors.length > 0 ? invalid(errors) : { ok: true, request: body };

@@ -24,9 +24,7 @@ export interface IncomingEvent {
   data: unknown;
 }
 
-export type FollowUp =
-  | { type: typeof ORDER_CONFIRMED; data: OrderConfirmed }
-  | { type: typeof ORDER_CANCELLED; data: OrderCancelled };
+export type FollowUp = { type: typeof ORDER_CONFIRMED; data: OrderConfirmed } | { type: typeof ORDER_CANCELLED; data: OrderCancelled };
 
 export type Transition =
   /** The event changes the order; write `order`, then publish `followUp` if any. */

@@ -64,7 +64,8 @@ export const orderService = {
 
     const placedRetry = new PlacedRetry({
       onPublished: (orderId, attempts) => ctx.log.info({ orderId, attempts }, "placed event published after a failed attempt"),
-      onGiveUp: (orderId) => ctx.log.error({ orderId }, "too many orders waiting for their placed event: gave this one up (it stays placed until the client retries)"),
+      onGiveUp: (orderId) =>
+        ctx.log.error({ orderId }, "too many orders waiting for their placed event: gave this one up (it stays placed until the client retries)"),
     });
 
     const onSagaEvent: Handler = async (event, hctx) => {
@@ -99,7 +100,11 @@ export const orderService = {
         const w = watch;
         // A watch that could not start is retried by the next request.
         w.catch(() => (watch === w ? (watch = undefined) : undefined));
-        await withTimeout(w.then((x) => x.ready), INDEX_READY_TIMEOUT_MS, "the order index is still loading");
+        await withTimeout(
+          w.then((x) => x.ready),
+          INDEX_READY_TIMEOUT_MS,
+          "the order index is still loading",
+        );
         return store.list(index, opts);
       },
       log: ctx.log,
@@ -112,7 +117,15 @@ export const orderService = {
           placedAt: record.createdAt,
         };
         const id = deriveEventId(`order/${record.id}`, ORDER_PLACED);
-        const event = newEvent({ id, type: ORDER_PLACED, source: SOURCE, subject: record.id, data, time: record.createdAt, ...(traceparent ? { traceparent } : {}) });
+        const event = newEvent({
+          id,
+          type: ORDER_PLACED,
+          source: SOURCE,
+          subject: record.id,
+          data,
+          time: record.createdAt,
+          ...(traceparent ? { traceparent } : {}),
+        });
         // A background retry publishes the same event, in the request's trace.
         const publish = () => ctx.publisher.publish(event).then(() => undefined);
         try {

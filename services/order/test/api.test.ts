@@ -56,10 +56,27 @@ describe("order API (real nats-server)", () => {
   });
 
   it("refuses lines of one SKU that add up to more than 1,000 (the most one reservation can hold)", async () => {
-    const r = await postOrder(open.orderUrl, orderBody([{ sku: "twice", quantity: 600 }, { sku: "other", quantity: 1 }, { sku: "twice", quantity: 600 }]));
+    const r = await postOrder(
+      open.orderUrl,
+      orderBody([
+        { sku: "twice", quantity: 600 },
+        { sku: "other", quantity: 1 },
+        { sku: "twice", quantity: 600 },
+      ]),
+    );
     expect(r.status).toBe(422);
     expect(r.body.errors).toEqual([{ field: "/items/0/quantity", message: expect.stringContaining("add up to 1200") }]);
-    expect((await postOrder(open.orderUrl, orderBody([{ sku: "twice", quantity: 500 }, { sku: "twice", quantity: 500 }]))).status).toBe(202);
+    expect(
+      (
+        await postOrder(
+          open.orderUrl,
+          orderBody([
+            { sku: "twice", quantity: 500 },
+            { sku: "twice", quantity: 500 },
+          ]),
+        )
+      ).status,
+    ).toBe(202);
   });
 
   it("masks customer emails unless the caller presents the token", async () => {
@@ -109,9 +126,13 @@ describe("order API (real nats-server)", () => {
     // API, so the abort surely lands while the body is being read.
     c.socket.write("POST /orders HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\nexpect: 100-continue\r\n\r\n");
     await waitFor("the server to start reading the body (100 Continue)", () => c.received().startsWith("HTTP/1.1 100 Continue"), { timeoutMs: 10_000 });
-    c.socket.write("{\"items\":");
+    c.socket.write('{"items":');
     c.socket.destroy();
-    await waitFor("the abort to be counted", async () => (await metric(open.orderUrl, "jetmesh_http_requests_total", { service: "order", route: "/orders", code: "499" })) >= 1, { timeoutMs: 10_000 });
+    await waitFor(
+      "the abort to be counted",
+      async () => (await metric(open.orderUrl, "jetmesh_http_requests_total", { service: "order", route: "/orders", code: "499" })) >= 1,
+      { timeoutMs: 10_000 },
+    );
     expect(await metric(open.orderUrl, "jetmesh_http_requests_total", { service: "order", route: "/orders", code: "503" })).toBe(before503);
   });
 

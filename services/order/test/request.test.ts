@@ -29,7 +29,15 @@ describe("validateOrderRequest", () => {
 describe("pricing and order creation", () => {
   it.each([
     { name: "price list", items: [{ sku: "sku-1", quantity: 2 }], amount: undefined, want: 500 },
-    { name: "default price for unlisted SKUs", items: [{ sku: "sku-1", quantity: 1 }, { sku: "x", quantity: 3 }], amount: undefined, want: 3250 },
+    {
+      name: "default price for unlisted SKUs",
+      items: [
+        { sku: "sku-1", quantity: 1 },
+        { sku: "x", quantity: 3 },
+      ],
+      amount: undefined,
+      want: 3250,
+    },
     { name: "client amount wins", items: [{ sku: "sku-1", quantity: 2 }], amount: 99, want: 99 },
   ])("$name", ({ items, amount, want }) => {
     expect(priceOrder({ ...valid, items, payment: { card: "4242424242424242", amount } }, pricing)).toBe(want);

@@ -29,7 +29,10 @@ export function paymentConfig(env: Record<string, string | undefined>): PaymentC
   const cards = (name: string, def: ReadonlySet<string>): ReadonlySet<string> => {
     const raw = env[name];
     if (raw === undefined) return def;
-    const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+    const list = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const c of list) if (!/^[0-9]{12,19}$/.test(c)) problems.push(`${name}: "${c}" is not a card number (12-19 digits)`);
     return new Set(list);
   };

@@ -18,9 +18,7 @@ export const DEFAULT_RULES: ProcessorRules = {
   insufficientFundsCards: new Set(["4000000000009995"]),
 };
 
-export type Decision =
-  | { outcome: "authorized"; authorizationId: string }
-  | { outcome: "declined"; reason: DeclineReason };
+export type Decision = { outcome: "authorized"; authorizationId: string } | { outcome: "declined"; reason: DeclineReason };
 
 export function decide(orderId: string, payment: PaymentDetails, rules: ProcessorRules): Decision {
   if (rules.declinedCards.has(payment.card)) return { outcome: "declined", reason: "card_declined" };

@@ -69,7 +69,9 @@ export const paymentService = {
     const onCancelled: Handler = async (event, hctx) => {
       const { orderId } = event.data as OrderCancelled;
       const key = paymentKey(orderId);
-      const r = await records.update(key, (cur) => (cur?.outcome === "authorized" ? { ...cur, outcome: "voided", voidedAt: new Date().toISOString() } : undefined));
+      const r = await records.update(key, (cur) =>
+        cur?.outcome === "authorized" ? { ...cur, outcome: "voided", voidedAt: new Date().toISOString() } : undefined,
+      );
       records.forget(key);
       if (r.changed) hctx.log.warn({ orderId }, "authorization voided: the order was cancelled");
     };

@@ -46,7 +46,6 @@ export const shippingService = {
       await hctx.publish(followUpEvent(event, { type: SHIPMENT_DISPATCHED, source: SOURCE, data: dispatched }));
     };
 
-
     return { handlers: { [ORDER_CONFIRMED]: onConfirmed } };
   },
 };

@@ -101,7 +101,8 @@ export function checkInvariants(s: ShopSnapshot, opts: CheckOptions = {}): Invar
           // Not finished from the customer's side until notified: in flight, stuck after a while.
           inFlight.push(o.id);
           const idleMs = (opts.now ?? Date.now()) - Date.parse(o.updatedAt);
-          if (opts.stuckAfterMs !== undefined && idleMs >= opts.stuckAfterMs) v("notification", o.id, `shipped ${Math.round(idleMs / 1000)} s ago but never notified`);
+          if (opts.stuckAfterMs !== undefined && idleMs >= opts.stuckAfterMs)
+            v("notification", o.id, `shipped ${Math.round(idleMs / 1000)} s ago but never notified`);
         }
       }
     } else {
@@ -120,14 +121,17 @@ export function checkInvariants(s: ShopSnapshot, opts: CheckOptions = {}): Invar
   for (const [orderId, byAuth] of charges) {
     if (byAuth.size > 1) v("double_charge", orderId, `charged ${byAuth.size} times (authorizations ${[...byAuth.keys()].join(", ")})`);
     // A voided authorization of an unknown order is the compensation having worked.
-    if (!orders.has(orderId) && payments.get(orderId)?.outcome !== "voided") v("inconsistent", orderId, "payment authorized for an unknown order and not voided");
+    if (!orders.has(orderId) && payments.get(orderId)?.outcome !== "voided")
+      v("inconsistent", orderId, "payment authorized for an unknown order and not voided");
   }
   for (const p of s.payments) {
-    if (p.outcome === "authorized" && !orders.has(p.orderId) && !charges.has(p.orderId)) v("inconsistent", p.orderId, "payment authorized for an unknown order and not voided");
+    if (p.outcome === "authorized" && !orders.has(p.orderId) && !charges.has(p.orderId))
+      v("inconsistent", p.orderId, "payment authorized for an unknown order and not voided");
   }
 
   for (const [orderId] of notified) {
-    if (orders.get(orderId)?.status !== "shipped") v("notification", orderId, `notified, but the order is ${orders.get(orderId)?.status ?? "unknown"}, not shipped`);
+    if (orders.get(orderId)?.status !== "shipped")
+      v("notification", orderId, `notified, but the order is ${orders.get(orderId)?.status ?? "unknown"}, not shipped`);
   }
 
   const stockBySku = new Map(s.stock.map((x) => [x.sku, x]));
@@ -140,7 +144,8 @@ export function checkInvariants(s: ShopSnapshot, opts: CheckOptions = {}): Invar
     }
     stock.push({ sku: seed.sku, initial: seed.initial, available: st.available, reserved: st.reserved, shipped: st.shipped });
     const total = st.available + st.reserved + st.shipped;
-    if (total !== seed.initial) v("stock_conservation", seed.sku, `initial ${seed.initial} ≠ available ${st.available} + reserved ${st.reserved} + shipped ${st.shipped} (= ${total})`);
+    if (total !== seed.initial)
+      v("stock_conservation", seed.sku, `initial ${seed.initial} ≠ available ${st.available} + reserved ${st.reserved} + shipped ${st.shipped} (= ${total})`);
     if (st.available < 0 || st.reserved < 0 || st.shipped < 0) v("stock_conservation", seed.sku, "negative stock count");
     const held = Object.values(st.holds).reduce((a, b) => a + b, 0);
     if (held !== st.reserved) v("stock_conservation", seed.sku, `reserved ${st.reserved} but holds add up to ${held}`);

@@ -8,7 +8,16 @@ const USAGE =
   "usage: load-cli --order-url <url> [--nats <url>] [--rate <orders/s>] [--duration <s>] [--skus a,b] [--token <bearer>] [--settle <s>] [--max-in-flight <n>]";
 
 function parse(argv: string[]) {
-  const o = { orderUrl: process.env.ORDER_URL ?? "", nats: process.env.NATS_URL ?? "nats://127.0.0.1:4222", rate: 20, duration: 10, skus: ["sku-1"], token: process.env.ORDER_API_TOKEN, settle: 30, maxInFlight: 512 };
+  const o = {
+    orderUrl: process.env.ORDER_URL ?? "",
+    nats: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+    rate: 20,
+    duration: 10,
+    skus: ["sku-1"],
+    token: process.env.ORDER_API_TOKEN,
+    settle: 30,
+    maxInFlight: 512,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -18,14 +27,19 @@ function parse(argv: string[]) {
       i++;
       return n;
     };
-    if (a === "--order-url" && v) (o.orderUrl = v), i++;
-    else if (a === "--nats" && v) (o.nats = v), i++;
+    if (a === "--order-url" && v) ((o.orderUrl = v), i++);
+    else if (a === "--nats" && v) ((o.nats = v), i++);
     else if (a === "--rate") o.rate = num(a);
     else if (a === "--duration") o.duration = num(a);
     else if (a === "--settle") o.settle = num(a);
     else if (a === "--max-in-flight") o.maxInFlight = num(a);
-    else if (a === "--skus" && v) (o.skus = v.split(",").map((s) => s.trim()).filter(Boolean)), i++;
-    else if (a === "--token" && v) (o.token = v), i++;
+    else if (a === "--skus" && v)
+      ((o.skus = v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)),
+        i++);
+    else if (a === "--token" && v) ((o.token = v), i++);
     else if (a === "-h" || a === "--help") {
       console.log(USAGE);
       process.exit(0);
@@ -51,7 +65,10 @@ const result = await runLoad({
   maxInFlight: o.maxInFlight,
   skus: o.skus,
   ...(o.token ? { apiToken: o.token } : {}),
-  onProgress: (p) => process.stderr.write(`[load] t=${(p.elapsedMs / 1000).toFixed(0)}s sent ${p.sent} accepted ${p.accepted} finished ${p.finished} unfinished ${p.unfinished}\n`),
+  onProgress: (p) =>
+    process.stderr.write(
+      `[load] t=${(p.elapsedMs / 1000).toFixed(0)}s sent ${p.sent} accepted ${p.accepted} finished ${p.finished} unfinished ${p.unfinished}\n`,
+    ),
 });
 const { order_ids: _ids, ...summary } = result;
 console.log(JSON.stringify(summary));

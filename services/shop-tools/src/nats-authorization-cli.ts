@@ -22,7 +22,9 @@ const OPERATOR_USER = "operator";
 export function shopIdentity(service: ShopService, namespace: string): ServiceNatsIdentity {
   return {
     service,
-    produces: Object.entries(PRODUCERS).filter(([, s]) => s === service).map(([t]) => t),
+    produces: Object.entries(PRODUCERS)
+      .filter(([, s]) => s === service)
+      .map(([t]) => t),
     stream: `${namespace}_events`,
     consumer: `${namespace}_${service}`,
     deadLetterSubject: `jetmesh.dlq.${namespace}.${service}`,
@@ -112,7 +114,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     } else if (a === "--no-operator") opts.operator = false;
     else throw new Error(`unknown argument ${JSON.stringify(a)}`);
   }
-  if (!NAMESPACE.test(opts.namespace)) throw new Error("--namespace <kubernetes namespace> is required (the release namespace; stream and consumer names start with it)");
+  if (!NAMESPACE.test(opts.namespace))
+    throw new Error("--namespace <kubernetes namespace> is required (the release namespace; stream and consumer names start with it)");
   return opts;
 }
 

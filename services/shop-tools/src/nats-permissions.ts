@@ -65,6 +65,9 @@ export function servicePermissions(id: ServiceNatsIdentity): NatsPermissions {
 
 /** A nats-server `authorization { users: [...] }` block (user/password per service). */
 export function natsAuthorizationConfig(users: { user: string; password: string; permissions?: NatsPermissions }[]): string {
-  const items = users.map((u) => `{ user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}${u.permissions ? `, permissions: ${JSON.stringify(u.permissions)}` : ""} }`);
+  const items = users.map(
+    (u) =>
+      `{ user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}${u.permissions ? `, permissions: ${JSON.stringify(u.permissions)}` : ""} }`,
+  );
   return `authorization { users: [\n  ${items.join(",\n  ")}\n] }`;
 }

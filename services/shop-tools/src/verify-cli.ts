@@ -3,7 +3,8 @@
 import { connect } from "@nats-io/transport-node";
 import { formatReport, verifyShop } from "./verify.ts";
 
-const USAGE = "usage: verify [--nats <url>] [--json] [--settle <seconds>]\n  --nats    NATS server URL(s), comma-separated (default $NATS_URL or nats://127.0.0.1:4222)\n  --json    print the report as JSON\n  --settle  wait up to this many seconds for in-flight orders to finish first\nNATS_USER and NATS_PASSWORD, when set, authenticate (e.g. the chart's generated admin user).";
+const USAGE =
+  "usage: verify [--nats <url>] [--json] [--settle <seconds>]\n  --nats    NATS server URL(s), comma-separated (default $NATS_URL or nats://127.0.0.1:4222)\n  --json    print the report as JSON\n  --settle  wait up to this many seconds for in-flight orders to finish first\nNATS_USER and NATS_PASSWORD, when set, authenticate (e.g. the chart's generated admin user).";
 
 function parseArgs(argv: string[]): { servers: string; json: boolean; settleMs: number } {
   let servers = process.env.NATS_URL ?? "nats://127.0.0.1:4222";

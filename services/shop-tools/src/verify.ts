@@ -227,7 +227,10 @@ async function readNotifications(js: JetStreamClient, jsm: JetStreamManager): Pr
     throw err;
   }
   if (count === 0) {
-    const deployed = await jsm.consumers.info(SHOP_STREAM, NOTIFICATIONS_CONSUMER).then(() => true, () => false);
+    const deployed = await jsm.consumers.info(SHOP_STREAM, NOTIFICATIONS_CONSUMER).then(
+      () => true,
+      () => false,
+    );
     return deployed ? [] : undefined;
   }
   const out: NonNullable<ShopSnapshot["notifications"]> = [];

@@ -6,7 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { parseAllDocuments } from "yaml";
-import { eventCases, metricValue, orderCases, payloadOf, resourceCases, startControlPlane, startKubeApiServer, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
+import {
+  eventCases,
+  metricValue,
+  orderCases,
+  payloadOf,
+  resourceCases,
+  startControlPlane,
+  startKubeApiServer,
+  startNats,
+  waitFor,
+  type NatsCluster,
+} from "@jetmesh/testing";
 import { readFileSync } from "node:fs";
 import { decodeMessage, InvalidEventError } from "@jetmesh/mesh";
 import { DEAD_LETTER_STREAM, ORDER_PLACED } from "@jetmesh/shop";
@@ -105,7 +116,11 @@ describe("bad input corpus: POST /orders", () => {
       const problem = JSON.parse(text) as { status: number; title: string; detail: string; errors?: { field: string }[] };
       expect(problem.status, c.name).toBe(c.status);
       expect(problem.detail.length, c.name).toBeGreaterThan(0);
-      if (c.field) expect(problem.errors?.map((e) => e.field), c.name).toContain(c.field);
+      if (c.field)
+        expect(
+          problem.errors?.map((e) => e.field),
+          c.name,
+        ).toContain(c.field);
       rejected.set(c.reason, (rejected.get(c.reason) ?? 0) + 1);
     }
     const metrics = await (await fetch(`${shop.orderUrl}/metrics`)).text();
@@ -136,10 +151,14 @@ async function refusesEveryInvalidResource(post: Post): Promise<void> {
     const obj = parseAllDocuments(c.yaml)[0]!.toJS() as { kind: string };
     const plural = obj.kind === "EventStream" ? "eventstreams" : "eventsubscriptions";
     // A new CRD takes a moment to be served: retry while the apiserver answers 404.
-    const res = await waitFor(`POST ${c.file} answered`, async () => {
-      const r = await post(`/apis/jetmesh.io/v1alpha1/namespaces/shop/${plural}`, obj);
-      return r.status === 404 ? undefined : r;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
+    const res = await waitFor(
+      `POST ${c.file} answered`,
+      async () => {
+        const r = await post(`/apis/jetmesh.io/v1alpha1/namespaces/shop/${plural}`, obj);
+        return r.status === 404 ? undefined : r;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     expect(res.status, `${c.file}: ${res.body.message}`).toBe(422);
     expect(res.body.reason, c.file).toBe("Invalid");
     expect(res.body.message, c.file).toContain(c.expect);

@@ -11,7 +11,14 @@ import { provision, startShop, type Shop } from "./fixtures.ts";
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 const FUZZ_MS = Number(process.env.FUZZ_MS ?? 3000);
 
-const ORDER = { items: [{ sku: "k1", quantity: 2 }, { sku: "k2", quantity: 1 }], customer: { id: "c1", email: "a@b.co" }, payment: { card: "4242424242424242", amount: 100, currency: "EUR" } };
+const ORDER = {
+  items: [
+    { sku: "k1", quantity: 2 },
+    { sku: "k2", quantity: 1 },
+  ],
+  customer: { id: "c1", email: "a@b.co" },
+  payment: { card: "4242424242424242", amount: 100, currency: "EUR" },
+};
 const PLACED = { orderId: "o1", ...ORDER, placedAt: "2026-01-01T00:00:00Z" };
 
 describe("fuzz: decodeMessage", () => {

@@ -125,7 +125,16 @@ describe("chaos", () => {
           };
         },
       },
-      { NATS_URL: nats.url, JETMESH_STREAM: SHOP_STREAM, JETMESH_CONSUMER: "shop_chaos", JETMESH_TYPES: `${POISON},${GOOD}`, JETMESH_DEAD_LETTER_SUBJECT: "jetmesh.dlq.shop.chaos", HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", LOG_LEVEL: "silent" },
+      {
+        NATS_URL: nats.url,
+        JETMESH_STREAM: SHOP_STREAM,
+        JETMESH_CONSUMER: "shop_chaos",
+        JETMESH_TYPES: `${POISON},${GOOD}`,
+        JETMESH_DEAD_LETTER_SUBJECT: "jetmesh.dlq.shop.chaos",
+        HTTP_PORT: "0",
+        HTTP_HOST: "127.0.0.1",
+        LOG_LEVEL: "silent",
+      },
     );
     cleanups.push(() => handle.stop());
     const load = chaosLoad(shop);
@@ -151,12 +160,16 @@ describe("chaos", () => {
     // poison event is being retried: they are not held up behind it.
     const deadLettered = async () => (await jsm.streams.info(DEAD_LETTER_STREAM, { subjects_filter: "jetmesh.dlq.shop.chaos" })).state.messages >= 1;
     let published = 0;
-    await waitFor("poison dead-lettered (good events handled meanwhile)", async () => {
-      if (await deadLettered()) return true;
-      const ack = await pub(GOOD, published++);
-      await waitFor(`good event ${ack.seq} handled`, () => good.size === published, { timeoutMs: 10_000, intervalMs: 10 });
-      return false;
-    }, { timeoutMs: 30_000, intervalMs: 0 });
+    await waitFor(
+      "poison dead-lettered (good events handled meanwhile)",
+      async () => {
+        if (await deadLettered()) return true;
+        const ack = await pub(GOOD, published++);
+        await waitFor(`good event ${ack.seq} handled`, () => good.size === published, { timeoutMs: 10_000, intervalMs: 10 });
+        return false;
+      },
+      { timeoutMs: 30_000, intervalMs: 0 },
+    );
     expect(published, "good events handled while the poison was retried").toBeGreaterThan(MAX_DELIVER);
     const dead = (await jsm.streams.getMessage(DEAD_LETTER_STREAM, { last_by_subj: "jetmesh.dlq.shop.chaos" }))!;
     expect(dead.header.get("JetMesh-Dlq-Reason")).toBe("max_deliver");
@@ -191,13 +204,31 @@ describe("chaos", () => {
     const ROOT = new URL("../../../", import.meta.url);
     const post = async (obj: Record<string, any>) => {
       const [group, version] = String(obj.apiVersion).includes("/") ? String(obj.apiVersion).split("/") : ["", obj.apiVersion];
-      const plural = { Namespace: "namespaces", EventStream: "eventstreams", EventSubscription: "eventsubscriptions", CustomResourceDefinition: "customresourcedefinitions" }[obj.kind as string]!;
+      const plural = {
+        Namespace: "namespaces",
+        EventStream: "eventstreams",
+        EventSubscription: "eventsubscriptions",
+        CustomResourceDefinition: "customresourcedefinitions",
+      }[obj.kind as string]!;
       const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : "";
-      const res = await fetch(`${kube.url}${group ? `/apis/${group}/${version}` : `/api/${version}`}${ns}/${plural}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(obj) });
+      const res = await fetch(`${kube.url}${group ? `/apis/${group}/${version}` : `/api/${version}`}${ns}/${plural}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(obj),
+      });
       expect(res.status, await res.clone().text()).toBe(201);
     };
-    const docs = (f: string) => parseAllDocuments(readFileSync(new URL(f, ROOT), "utf8")).map((d) => d.toJS() as Record<string, any>).filter(Boolean);
-    for (const f of ["crds/eventstreams.jetmesh.io.yaml", "crds/eventsubscriptions.jetmesh.io.yaml", "examples/00-namespace.yaml", "examples/10-streams.yaml", "examples/20-subscriptions.yaml"]) {
+    const docs = (f: string) =>
+      parseAllDocuments(readFileSync(new URL(f, ROOT), "utf8"))
+        .map((d) => d.toJS() as Record<string, any>)
+        .filter(Boolean);
+    for (const f of [
+      "crds/eventstreams.jetmesh.io.yaml",
+      "crds/eventsubscriptions.jetmesh.io.yaml",
+      "examples/00-namespace.yaml",
+      "examples/10-streams.yaml",
+      "examples/20-subscriptions.yaml",
+    ]) {
       for (const d of docs(f)) await post(d);
     }
     const startOperatorProcess = async () => {
@@ -229,10 +260,18 @@ describe("chaos", () => {
     };
     const allReady = async () => {
       const res = await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions`);
-      const items = ((await res.json()) as { items: { metadata: { generation?: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] } }[] }).items;
+      const items = (
+        (await res.json()) as {
+          items: { metadata: { generation?: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] } }[];
+        }
+      ).items;
       const res2 = await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventstreams`);
       const streams = ((await res2.json()) as { items: typeof items }).items;
-      return [...items, ...streams].every((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") && (o.status.observedGeneration ?? o.metadata.generation) === o.metadata.generation);
+      return [...items, ...streams].every(
+        (o) =>
+          o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") &&
+          (o.status.observedGeneration ?? o.metadata.generation) === o.metadata.generation,
+      );
     };
     const nc = await connect({ servers: nats.url });
     cleanups.push(() => nc.close());
@@ -241,7 +280,10 @@ describe("chaos", () => {
     const converged = (maxAckPending: number) => async () =>
       (await allReady()) &&
       (await jsm.consumers.info(SHOP_STREAM, "shop_payment")).config.max_ack_pending === maxAckPending &&
-      (await jsm.consumers.info(SHOP_STREAM, "shop_audit").then((c) => c.config.filter_subject === "shop.order.placed.v1", () => false));
+      (await jsm.consumers.info(SHOP_STREAM, "shop_audit").then(
+        (c) => c.config.filter_subject === "shop.order.placed.v1",
+        () => false,
+      ));
     let operator = await startOperatorProcess();
     await waitFor("shop resources Ready", allReady, { timeoutMs: 30_000, intervalMs: 250 });
     const shop = await ChaosShop.start(nats.url);
@@ -250,8 +292,17 @@ describe("chaos", () => {
     const recovery: number[] = [];
     await load.waitFinished(CHAOS_RATE, "orders flowing before the operator is killed");
     // Give the operator work (a new subscription, a changed one) and kill it in the middle.
-    await post({ apiVersion: "jetmesh.io/v1alpha1", kind: "EventSubscription", metadata: { name: "audit", namespace: "shop" }, spec: { stream: "events", types: ["shop.order.placed.v1"], deadLetter: { stream: "dead-letters" } } });
-    await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions/payment`, { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ spec: { delivery: { maxAckPending: 900 } } }) });
+    await post({
+      apiVersion: "jetmesh.io/v1alpha1",
+      kind: "EventSubscription",
+      metadata: { name: "audit", namespace: "shop" },
+      spec: { stream: "events", types: ["shop.order.placed.v1"], deadLetter: { stream: "dead-letters" } },
+    });
+    await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions/payment`, {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ spec: { delivery: { maxAckPending: 900 } } }),
+    });
     let t = Date.now();
     await operator.kill(); // resolves once the process exited
     operator = await startOperatorProcess();
@@ -262,7 +313,11 @@ describe("chaos", () => {
     // The API server loses its watch history and restarts while a change is pending.
     kube.faults.expireHistory();
     kube.faults.dropWatches({ abrupt: true });
-    await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions/payment`, { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ spec: { delivery: { maxAckPending: 800 } } }) });
+    await fetch(`${kube.url}/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions/payment`, {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ spec: { delivery: { maxAckPending: 800 } } }),
+    });
     await kube.restart();
     t = Date.now();
     await waitFor("converged after the API server restart", converged(800), { timeoutMs: 60_000, intervalMs: 100 });
@@ -275,56 +330,64 @@ describe("chaos", () => {
     expect(s.completed).toBe(s.accepted);
   });
 
-  it.runIf(process.env.CHAOS_FULL === "1")("(c) 3-node cluster, R3 streams: the stream leader killed and brought back, a node frozen with SIGSTOP", { timeout: TIMEOUT + 30_000 }, async () => {
-    const nats = await NatsCluster.start(3);
-    cleanups.push(() => nats.destroy());
-    await provisionChaos(nats.url);
-    // Streams and KV buckets at R3 from the start (the services open the existing buckets).
-    // Note: scaling the buckets from R1 to R3 while the services were writing, then killing
-    // the leader, lost acknowledged KV writes on nats-server 2.9 (docs/reliability.md).
-    const nc = await connect({ servers: nats.urls });
-    cleanups.push(() => nc.close());
-    const jsm = await jetstreamManager(nc);
-    for (const name of [SHOP_STREAM, DEAD_LETTER_STREAM]) {
-      const info = await jsm.streams.info(name);
-      await jsm.streams.update(name, { ...info.config, num_replicas: 3 });
-    }
-    const kvm = new Kvm(nc);
-    for (const b of ALL_BUCKETS) await kvm.create(b, { history: 1, replicas: 3 } as never);
-    const shop = await ChaosShop.start(nats.url);
-    cleanups.push(() => shop.stop());
-    const nodeOf = (serverName: string | undefined) => nats.nodes.find((n) => n.name === serverName);
-    const load = chaosLoad(shop);
-    await load.waitFinished(CHAOS_RATE, "orders flowing before the stream leader is killed");
-    const leader = nodeOf((await jsm.streams.info(SHOP_STREAM)).cluster?.leader);
-    expect(leader, "stream leader is one of the nodes").toBeDefined();
-    const killedAt = Date.now();
-    await leader!.kill();
-    const r1 = await probeRecovery(() => shop.orderUrl, killedAt);
-    await leader!.start();
-    await load.waitFinished(CHAOS_RATE, "orders flowing again before a node is frozen");
-    // Freeze a follower of the events stream (its clients stall, the stream keeps its quorum).
-    const newLeader = nodeOf((await jsm.streams.info(SHOP_STREAM)).cluster?.leader);
-    const frozen = nats.nodes.find((n) => n !== newLeader && n.running)!;
-    const pausedAt = Date.now();
-    frozen.pause();
-    // Frozen until the stream leader has missed it for 2 s, then thawed. (Clients connected to
-    // a frozen server only notice after nats.js's ping interval, 2 min by default in the
-    // runtime: docs/reliability.md.) Asked through a node that is not frozen.
-    const watcher = await connect({ servers: newLeader!.url });
-    cleanups.push(() => watcher.close());
-    const watcherJsm = await jetstreamManager(watcher);
-    await waitFor(`the stream leader missing ${frozen.name}`, async () => {
-      const peer = (await watcherJsm.streams.info(SHOP_STREAM)).cluster?.replicas?.find((r) => r.name === frozen.name);
-      return peer !== undefined && (!peer.current || peer.active >= 2e9);
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-    frozen.resume();
-    const r2 = await probeRecovery(() => shop.orderUrl, pausedAt);
-    const result = await load.result;
-    const s = await account(nats.url, "cluster-leader-kill-and-sigstop", result, 2, [r1, r2]);
-    record(s);
-    expect(s.violationList).toEqual([]);
-    expect(s.lost).toBe(0);
-    expect(s.completed).toBe(s.accepted);
-  });
+  it.runIf(process.env.CHAOS_FULL === "1")(
+    "(c) 3-node cluster, R3 streams: the stream leader killed and brought back, a node frozen with SIGSTOP",
+    { timeout: TIMEOUT + 30_000 },
+    async () => {
+      const nats = await NatsCluster.start(3);
+      cleanups.push(() => nats.destroy());
+      await provisionChaos(nats.url);
+      // Streams and KV buckets at R3 from the start (the services open the existing buckets).
+      // Note: scaling the buckets from R1 to R3 while the services were writing, then killing
+      // the leader, lost acknowledged KV writes on nats-server 2.9 (docs/reliability.md).
+      const nc = await connect({ servers: nats.urls });
+      cleanups.push(() => nc.close());
+      const jsm = await jetstreamManager(nc);
+      for (const name of [SHOP_STREAM, DEAD_LETTER_STREAM]) {
+        const info = await jsm.streams.info(name);
+        await jsm.streams.update(name, { ...info.config, num_replicas: 3 });
+      }
+      const kvm = new Kvm(nc);
+      for (const b of ALL_BUCKETS) await kvm.create(b, { history: 1, replicas: 3 } as never);
+      const shop = await ChaosShop.start(nats.url);
+      cleanups.push(() => shop.stop());
+      const nodeOf = (serverName: string | undefined) => nats.nodes.find((n) => n.name === serverName);
+      const load = chaosLoad(shop);
+      await load.waitFinished(CHAOS_RATE, "orders flowing before the stream leader is killed");
+      const leader = nodeOf((await jsm.streams.info(SHOP_STREAM)).cluster?.leader);
+      expect(leader, "stream leader is one of the nodes").toBeDefined();
+      const killedAt = Date.now();
+      await leader!.kill();
+      const r1 = await probeRecovery(() => shop.orderUrl, killedAt);
+      await leader!.start();
+      await load.waitFinished(CHAOS_RATE, "orders flowing again before a node is frozen");
+      // Freeze a follower of the events stream (its clients stall, the stream keeps its quorum).
+      const newLeader = nodeOf((await jsm.streams.info(SHOP_STREAM)).cluster?.leader);
+      const frozen = nats.nodes.find((n) => n !== newLeader && n.running)!;
+      const pausedAt = Date.now();
+      frozen.pause();
+      // Frozen until the stream leader has missed it for 2 s, then thawed. (Clients connected to
+      // a frozen server only notice after nats.js's ping interval, 2 min by default in the
+      // runtime: docs/reliability.md.) Asked through a node that is not frozen.
+      const watcher = await connect({ servers: newLeader!.url });
+      cleanups.push(() => watcher.close());
+      const watcherJsm = await jetstreamManager(watcher);
+      await waitFor(
+        `the stream leader missing ${frozen.name}`,
+        async () => {
+          const peer = (await watcherJsm.streams.info(SHOP_STREAM)).cluster?.replicas?.find((r) => r.name === frozen.name);
+          return peer !== undefined && (!peer.current || peer.active >= 2e9);
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+      frozen.resume();
+      const r2 = await probeRecovery(() => shop.orderUrl, pausedAt);
+      const result = await load.result;
+      const s = await account(nats.url, "cluster-leader-kill-and-sigstop", result, 2, [r1, r2]);
+      record(s);
+      expect(s.violationList).toEqual([]);
+      expect(s.lost).toBe(0);
+      expect(s.completed).toBe(s.accepted);
+    },
+  );
 });

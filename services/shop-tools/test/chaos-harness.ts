@@ -7,7 +7,17 @@ import { Kvm } from "@nats-io/kv";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { freePort, waitFor } from "@jetmesh/testing";
 import { ORDERS_BUCKET, serviceEnv, type ShopService } from "@jetmesh/shop";
-import { provisionShop, readBucket, runLoad, spawnService, verifyShop, type LoadProgress, type LoadResult, type ProvisionOptions, type ServiceProcess } from "../src/index.ts";
+import {
+  provisionShop,
+  readBucket,
+  runLoad,
+  spawnService,
+  verifyShop,
+  type LoadProgress,
+  type LoadResult,
+  type ProvisionOptions,
+  type ServiceProcess,
+} from "../src/index.ts";
 
 /** Seconds each scenario's load runs: short in `make test`, longer in `npm run test:chaos`. */
 export const CHAOS_DURATION_S = Number(process.env.CHAOS_DURATION_S ?? 8);
@@ -36,7 +46,13 @@ export class ChaosShop {
   }
 
   async spawn(name: ShopService, env?: Record<string, string>): Promise<ServiceProcess> {
-    const e = env ?? { ...serviceEnv(name, this.natsUrl, await freePort()), HTTP_HOST: "127.0.0.1", LOG_LEVEL: "warn", INVENTORY_SEED: SEED, CONCURRENCY: "32" };
+    const e = env ?? {
+      ...serviceEnv(name, this.natsUrl, await freePort()),
+      HTTP_HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      INVENTORY_SEED: SEED,
+      CONCURRENCY: "32",
+    };
     const p = spawnService(name, e);
     this.procs.push(p);
     this.envs.set(p, e);
@@ -55,13 +71,17 @@ export class ChaosShop {
 
   /** Waits until no service reports a NATS connection on /readyz (they all noticed an outage). */
   async waitNatsLost(): Promise<void> {
-    await waitFor("every service reports NATS disconnected", async () => {
-      for (const p of this.procs) {
-        const body = (await (await fetch(`${p.url}/readyz`, { signal: AbortSignal.timeout(5000) })).json()) as { natsConnected?: boolean };
-        if (body.natsConnected !== false) return false;
-      }
-      return true;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor(
+      "every service reports NATS disconnected",
+      async () => {
+        for (const p of this.procs) {
+          const body = (await (await fetch(`${p.url}/readyz`, { signal: AbortSignal.timeout(5000) })).json()) as { natsConnected?: boolean };
+          if (body.natsConnected !== false) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
   }
 
   get orderUrl(): string {
@@ -119,7 +139,10 @@ export function chaosLoad(shop: ChaosShop, settleMs = 60_000): ChaosLoad {
     async waitFinished(orders, why) {
       const from = latest.finished;
       // Generous: the load's own settle bound; a shop that finishes nothing fails here with the reason.
-      await waitFor(`${orders} more orders finished (${why})`, () => done || latest.finished >= from + orders, { timeoutMs: settleMs + CHAOS_DURATION_S * 1000, intervalMs: 100 });
+      await waitFor(`${orders} more orders finished (${why})`, () => done || latest.finished >= from + orders, {
+        timeoutMs: settleMs + CHAOS_DURATION_S * 1000,
+        intervalMs: 100,
+      });
     },
   };
 }
@@ -131,20 +154,24 @@ export function chaosLoad(shop: ChaosShop, settleMs = 60_000): ChaosLoad {
 export async function probeRecovery(orderUrl: () => string, since: number, timeoutMs = 60_000): Promise<number> {
   let id: string | undefined;
   // The order service may be down or restarting: errors are retried until the deadline.
-  return waitFor("a probe order placed after the fault to finish its saga", async () => {
-    if (id === undefined) {
-      const res = await fetch(`${orderUrl()}/orders`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ items: [{ sku: "k1", quantity: 1 }], customer: { id: "probe" }, payment: { card: "4242424242424242" } }),
-        signal: AbortSignal.timeout(5000),
-      });
-      if (res.status === 202) id = ((await res.json()) as { id: string }).id;
-      return undefined;
-    }
-    const res = await fetch(`${orderUrl()}/orders/${id}`, { signal: AbortSignal.timeout(5000) });
-    return res.ok && /"status":"(shipped|cancelled)"/.test(await res.text()) ? Date.now() - since : undefined;
-  }, { timeoutMs, intervalMs: 100 });
+  return waitFor(
+    "a probe order placed after the fault to finish its saga",
+    async () => {
+      if (id === undefined) {
+        const res = await fetch(`${orderUrl()}/orders`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ items: [{ sku: "k1", quantity: 1 }], customer: { id: "probe" }, payment: { card: "4242424242424242" } }),
+          signal: AbortSignal.timeout(5000),
+        });
+        if (res.status === 202) id = ((await res.json()) as { id: string }).id;
+        return undefined;
+      }
+      const res = await fetch(`${orderUrl()}/orders/${id}`, { signal: AbortSignal.timeout(5000) });
+      return res.ok && /"status":"(shipped|cancelled)"/.test(await res.text()) ? Date.now() - since : undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 export interface ScenarioSummary {
@@ -166,7 +193,13 @@ export interface ScenarioSummary {
  * The invariant checker after the shop settled, plus the lost-order count: an accepted order
  * is lost when the orders bucket does not have it or it never reached a final state.
  */
-export async function account(natsUrl: string, scenario: string, load: LoadResult, faults: number, recoveryMs: number[]): Promise<ScenarioSummary & { violationList: unknown[] }> {
+export async function account(
+  natsUrl: string,
+  scenario: string,
+  load: LoadResult,
+  faults: number,
+  recoveryMs: number[],
+): Promise<ScenarioSummary & { violationList: unknown[] }> {
   const nc: NatsConnection = await connect({ servers: natsUrl.split(",") });
   try {
     const report = await verifyShop(nc, { settleMs: 60_000 });

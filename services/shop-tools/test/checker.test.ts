@@ -59,11 +59,15 @@ describe("checker and compensation (four services, real nats-server)", () => {
     await publishEvent(nc, ORDER_PLACED, placed);
     const payments = await new Kvm(nc).open(PAYMENTS_BUCKET);
     // Inventory reserved it and payment authorized it before the order service answered.
-    const record = await waitFor("the authorization to be voided", async () => {
-      const e = await payments.get(paymentKey(placed.orderId));
-      const r = e?.operation === "PUT" ? (e.json() as PaymentRecord) : undefined;
-      return r?.outcome === "voided" ? r : undefined;
-    }, { timeoutMs: 20_000 });
+    const record = await waitFor(
+      "the authorization to be voided",
+      async () => {
+        const e = await payments.get(paymentKey(placed.orderId));
+        const r = e?.operation === "PUT" ? (e.json() as PaymentRecord) : undefined;
+        return r?.outcome === "voided" ? r : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(record.authorizationId).toMatch(/^auth-/);
     await waitConsumersIdle(jsm);
     expect(await stockOf(shop.inventoryUrl, "ghost")).toMatchObject({ initial: 10, available: 10, reserved: 0 });
@@ -75,17 +79,24 @@ describe("checker and compensation (four services, real nats-server)", () => {
     // The API refuses such an order; a placed event from elsewhere must not wedge the saga.
     const placed: OrderPlaced = {
       orderId: "oGhostBig01",
-      items: [{ sku: "big", quantity: 600 }, { sku: "big", quantity: 600 }],
+      items: [
+        { sku: "big", quantity: 600 },
+        { sku: "big", quantity: 600 },
+      ],
       customer: { id: "nobody" },
       payment: { card: "4242424242424242", amount: 300, currency: "EUR" },
       placedAt: new Date().toISOString(),
     };
     await publishEvent(nc, ORDER_PLACED, placed);
     const payments = await new Kvm(nc).open(PAYMENTS_BUCKET);
-    await waitFor("the authorization to be voided", async () => {
-      const e = await payments.get(paymentKey(placed.orderId));
-      return e?.operation === "PUT" && (e.json() as PaymentRecord).outcome === "voided";
-    }, { timeoutMs: 20_000 });
+    await waitFor(
+      "the authorization to be voided",
+      async () => {
+        const e = await payments.get(paymentKey(placed.orderId));
+        return e?.operation === "PUT" && (e.json() as PaymentRecord).outcome === "voided";
+      },
+      { timeoutMs: 20_000 },
+    );
     await waitConsumersIdle(jsm);
     expect(await stockOf(shop.inventoryUrl, "big")).toMatchObject({ initial: 5000, available: 5000, reserved: 0 });
   });
@@ -105,15 +116,19 @@ describe("checker and compensation (four services, real nats-server)", () => {
       copied++;
     }
     expect(copied).toBe(1);
-    await waitFor("a second authorization event for the order", async () => {
-      const si = await jsm.streams.info(SHOP_STREAM, { subjects_filter: PAYMENT_AUTHORIZED });
-      let n = 0;
-      for (let seq = 1; seq <= si.state.last_seq; seq++) {
-        const m = await jsm.streams.getMessage(SHOP_STREAM, { seq }).catch(() => undefined);
-        if (m?.subject === PAYMENT_AUTHORIZED && m.string().includes(r.body.id)) n++;
-      }
-      return n === 2;
-    }, { timeoutMs: 15_000 });
+    await waitFor(
+      "a second authorization event for the order",
+      async () => {
+        const si = await jsm.streams.info(SHOP_STREAM, { subjects_filter: PAYMENT_AUTHORIZED });
+        let n = 0;
+        for (let seq = 1; seq <= si.state.last_seq; seq++) {
+          const m = await jsm.streams.getMessage(SHOP_STREAM, { seq }).catch(() => undefined);
+          if (m?.subject === PAYMENT_AUTHORIZED && m.string().includes(r.body.id)) n++;
+        }
+        return n === 2;
+      },
+      { timeoutMs: 15_000 },
+    );
     await waitConsumersIdle(jsm);
     const report = await verifyShop(nc);
     expect(report.violations).toEqual([]);
@@ -157,6 +172,8 @@ describe("checker: an order that cannot finish", () => {
     expect(quick.violations).toEqual([]);
     const settled = await verifyShop(nc, { settleMs: 1000, pollMs: 200 });
     expect(settled.settled).toBe(false);
-    expect(settled.violations).toEqual([{ kind: "stuck", subject: r.body.id, message: expect.stringMatching(/^still placed after \d+ s without a change; holds 2 of held$/) }]);
+    expect(settled.violations).toEqual([
+      { kind: "stuck", subject: r.body.id, message: expect.stringMatching(/^still placed after \d+ s without a change; holds 2 of held$/) },
+    ]);
   });
 });

@@ -37,7 +37,10 @@ describe("crash: inventory killed with SIGKILL mid-stream, payment failing trans
 
     // Orders over few SKUs with limited stock (some run out), one in ten declined.
     const makeOrder = (i: number) => ({
-      items: [{ sku: SKUS[i % SKUS.length]!, quantity: 1 + (i % 3) }, { sku: SKUS[(i + 1) % SKUS.length]!, quantity: 1 }],
+      items: [
+        { sku: SKUS[i % SKUS.length]!, quantity: 1 + (i % 3) },
+        { sku: SKUS[(i + 1) % SKUS.length]!, quantity: 1 },
+      ],
       customer: { id: `c${i}` },
       payment: { card: i % 10 === 3 ? "4000000000000002" : "4242424242424242" },
     });
@@ -50,10 +53,14 @@ describe("crash: inventory killed with SIGKILL mid-stream, payment failing trans
     // acknowledged, then SIGKILL. A kill at a fixed time could land between two events.
     await waitFor("inventory receiving orders", async () => (await inventoryInfo()).delivered.stream_seq > 0, { timeoutMs: 20_000 });
     inventory.freeze();
-    const inFlight = await waitFor("events delivered to the frozen inventory and not acknowledged", async () => {
-      const n = (await inventoryInfo()).num_ack_pending;
-      return n > 0 ? n : undefined;
-    }, { timeoutMs: 20_000 });
+    const inFlight = await waitFor(
+      "events delivered to the frozen inventory and not acknowledged",
+      async () => {
+        const n = (await inventoryInfo()).num_ack_pending;
+        return n > 0 ? n : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(inFlight).toBeGreaterThan(0);
     const oldPid = inventory.pid;
     await inventory.kill();

@@ -46,10 +46,7 @@ export interface Shop {
 }
 
 /** Starts the given services (default all four) in this process. */
-export async function startShop(
-  natsUrl: string,
-  opts: { env?: Record<string, string>; only?: ShopService[] } = {},
-): Promise<Shop> {
+export async function startShop(natsUrl: string, opts: { env?: Record<string, string>; only?: ShopService[] } = {}): Promise<Shop> {
   const services: Shop["services"] = {};
   for (const name of opts.only ?? (["inventory", "payment", "shipping", "order"] as ShopService[])) {
     const env = { ...serviceEnv(name, natsUrl, 0), HTTP_HOST: "127.0.0.1", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", CONCURRENCY: "32", ...opts.env };

@@ -6,7 +6,7 @@ import { SHOP_STREAM, SUBSCRIPTIONS, type OrderRecord, type OrderStatus } from "
 export interface Reply {
   status: number;
   headers: Headers;
-  body: any;  
+  body: any;
 }
 
 export async function request(url: string, init: RequestInit = {}): Promise<Reply> {
@@ -36,21 +36,29 @@ export async function getOrder(orderUrl: string, id: string): Promise<OrderRecor
 }
 
 export async function waitOrder(orderUrl: string, id: string, statuses: OrderStatus[], timeoutMs = 15_000): Promise<OrderRecord> {
-  return waitFor(`order ${id} to be ${statuses.join("/")}`, async () => {
-    const o = await getOrder(orderUrl, id);
-    return statuses.includes(o.status) ? o : undefined;
-  }, { timeoutMs, intervalMs: 50 });
+  return waitFor(
+    `order ${id} to be ${statuses.join("/")}`,
+    async () => {
+      const o = await getOrder(orderUrl, id);
+      return statuses.includes(o.status) ? o : undefined;
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
 }
 
 /** Waits until every shop consumer has delivered and settled everything in the stream. */
 export async function waitConsumersIdle(jsm: JetStreamManager, timeoutMs = 15_000): Promise<void> {
-  await waitFor("shop consumers to be idle", async () => {
-    for (const s of SUBSCRIPTIONS) {
-      const ci = await jsm.consumers.info(SHOP_STREAM, s.consumer);
-      if (ci.num_pending > 0 || ci.num_ack_pending > 0) return false;
-    }
-    return true;
-  }, { timeoutMs, intervalMs: 100 });
+  await waitFor(
+    "shop consumers to be idle",
+    async () => {
+      for (const s of SUBSCRIPTIONS) {
+        const ci = await jsm.consumers.info(SHOP_STREAM, s.consumer);
+        if (ci.num_pending > 0 || ci.num_ack_pending > 0) return false;
+      }
+      return true;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 export async function stockOf(inventoryUrl: string, sku: string): Promise<{ available: number; reserved: number; shipped: number; initial: number }> {

@@ -49,9 +49,24 @@ describe("checkInvariants", () => {
 
   it.each<{ name: string; kind: string; subject: string; mutate: (s: ShopSnapshot) => void }>([
     { name: "stock created from nothing", kind: "stock_conservation", subject: "a", mutate: (s) => void (s.stock[0]!.available = 9) },
-    { name: "reserved not matching holds", kind: "stock_conservation", subject: "a", mutate: (s) => void (s.stock[0]! = { ...s.stock[0]!, reserved: 2, available: 7 }) },
-    { name: "stock without a seed", kind: "stock_conservation", subject: "b", mutate: (s) => void s.stock.push({ sku: "b", available: 1, reserved: 0, shipped: 0, holds: {} }) },
-    { name: "the same order charged twice", kind: "double_charge", subject: "o1", mutate: (s) => void s.authorizations.push({ orderId: "o1", eventId: "e2", authorizationId: "auth-2" }) },
+    {
+      name: "reserved not matching holds",
+      kind: "stock_conservation",
+      subject: "a",
+      mutate: (s) => void (s.stock[0]! = { ...s.stock[0]!, reserved: 2, available: 7 }),
+    },
+    {
+      name: "stock without a seed",
+      kind: "stock_conservation",
+      subject: "b",
+      mutate: (s) => void s.stock.push({ sku: "b", available: 1, reserved: 0, shipped: 0, holds: {} }),
+    },
+    {
+      name: "the same order charged twice",
+      kind: "double_charge",
+      subject: "o1",
+      mutate: (s) => void s.authorizations.push({ orderId: "o1", eventId: "e2", authorizationId: "auth-2" }),
+    },
     {
       name: "stock held by an unknown order",
       kind: "reservation_left",
@@ -129,9 +144,33 @@ describe("checkInvariants: notifications (every shipped order notified exactly o
   });
 
   it.each<{ name: string; notifications: { orderId: string; eventId: string }[]; subject: string; message: RegExp }>([
-    { name: "notified twice", notifications: [{ orderId: "o1", eventId: "n1" }, { orderId: "o1", eventId: "n2" }], subject: "o1", message: /notified 2 times \(events n1, n2\)/ },
-    { name: "a cancelled order notified", notifications: [{ orderId: "o1", eventId: "n1" }, { orderId: "o2", eventId: "n2" }], subject: "o2", message: /the order is cancelled, not shipped/ },
-    { name: "an unknown order notified", notifications: [{ orderId: "o1", eventId: "n1" }, { orderId: "ghost", eventId: "n2" }], subject: "ghost", message: /the order is unknown/ },
+    {
+      name: "notified twice",
+      notifications: [
+        { orderId: "o1", eventId: "n1" },
+        { orderId: "o1", eventId: "n2" },
+      ],
+      subject: "o1",
+      message: /notified 2 times \(events n1, n2\)/,
+    },
+    {
+      name: "a cancelled order notified",
+      notifications: [
+        { orderId: "o1", eventId: "n1" },
+        { orderId: "o2", eventId: "n2" },
+      ],
+      subject: "o2",
+      message: /the order is cancelled, not shipped/,
+    },
+    {
+      name: "an unknown order notified",
+      notifications: [
+        { orderId: "o1", eventId: "n1" },
+        { orderId: "ghost", eventId: "n2" },
+      ],
+      subject: "ghost",
+      message: /the order is unknown/,
+    },
   ])("finds $name", ({ notifications, subject, message }) => {
     const found = checkInvariants(withNotifications(notifications)).violations;
     expect(found).toHaveLength(1);

@@ -27,7 +27,9 @@ describe("nats-authorization-cli arguments", () => {
   for (const [what, argv, message] of bad) it(`refuses ${what}`, () => expect(() => parseArgs(argv)).toThrow(message));
 
   it("prints JSON with placeholders, names scoped to the namespace, and the nkey user's key", () => {
-    const out = execFileSync(process.execPath, ["--conditions=source", CLI, "--namespace", "prod", "--format", "json", "--nkey", `shipping=${shipping}`], { encoding: "utf8" });
+    const out = execFileSync(process.execPath, ["--conditions=source", CLI, "--namespace", "prod", "--format", "json", "--nkey", `shipping=${shipping}`], {
+      encoding: "utf8",
+    });
     const { users } = JSON.parse(out) as { users: { user: string; password?: string; nkey?: string; permissions: { publish: { allow: string[] } } }[] };
     expect(users.map((u) => u.user)).toEqual(["operator", "order", "inventory", "payment", "shipping"]);
     expect(users.find((u) => u.user === "order")!.password).toBe("$NATS_PASSWORD_ORDER");
@@ -79,7 +81,9 @@ describe("nats-authorization-cli output on a real nats-server", () => {
     await expect(js.publish("shop.order.placed.v1", new Uint8Array(), { timeout: 2000 })).rejects.toThrow(/permission/i);
     // A refused pull surfaces in the client as missed heartbeats; the server names the cause.
     await expect((await js.consumers.get("shop_events", "shop_payment")).next({ expires: 1000 })).rejects.toThrow();
-    expect(nats.nodes[0]!.log.split("\n").some((l) => /Publish Violation/i.test(l) && l.includes("$JS.API.CONSUMER.MSG.NEXT.shop_events.shop_payment"))).toBe(true);
+    expect(nats.nodes[0]!.log.split("\n").some((l) => /Publish Violation/i.test(l) && l.includes("$JS.API.CONSUMER.MSG.NEXT.shop_events.shop_payment"))).toBe(
+      true,
+    );
   });
 
   it("a service reaches its own consumer and events, not another's; the nkey user connects", async () => {

@@ -44,7 +44,13 @@ describe("shop saga (four services, real nats-server)", () => {
   });
 
   it("out of stock: the order is cancelled and nothing is held", async () => {
-    const r = await postOrder(shop.orderUrl, orderBody([{ sku: "happy", quantity: 1 }, { sku: "scarce", quantity: 2 }]));
+    const r = await postOrder(
+      shop.orderUrl,
+      orderBody([
+        { sku: "happy", quantity: 1 },
+        { sku: "scarce", quantity: 2 },
+      ]),
+    );
     const o = await waitOrder(shop.orderUrl, r.body.id, ["shipped", "cancelled"]);
     expect(o.status).toBe("cancelled");
     expect(o.cancelReason).toBe("out_of_stock");
@@ -138,7 +144,11 @@ describe("shop saga (four services, real nats-server)", () => {
     { name: "malformed JSON", status: 400, init: { headers: { "content-type": "application/json" }, body: "{nope" } },
     { name: "not JSON", status: 415, init: { headers: { "content-type": "text/plain" }, body: "hello" } },
     { name: "body over 64 KiB", status: 413, init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ pad: "x".repeat(70_000) }) } },
-    { name: "schema violation", status: 422, init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ items: [], customer: { id: "c" }, payment: { card: "1" } }) } },
+    {
+      name: "schema violation",
+      status: 422,
+      init: { headers: { "content-type": "application/json" }, body: JSON.stringify({ items: [], customer: { id: "c" }, payment: { card: "1" } }) },
+    },
     { name: "bad Idempotency-Key", status: 400, init: { headers: { "content-type": "application/json", "idempotency-key": "" }, body: "{}" } },
   ])("POST /orders refuses $name with $status problem+json", async ({ status, init }) => {
     const r = await request(`${shop.orderUrl}/orders`, { method: "POST", ...init });

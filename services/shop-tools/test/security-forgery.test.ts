@@ -8,7 +8,19 @@ import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/t
 import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
 import { DLQ_HEADERS, runService, type ServiceDefinition, type ServiceHandle } from "@jetmesh/mesh";
-import { DEAD_LETTER_STREAM, INVENTORY_REJECTED, INVENTORY_RESERVED, ORDER_CONFIRMED, PAYMENT_AUTHORIZED, SHIPMENT_DISPATCHED, SHOP_NAMESPACE, SHOP_SERVICES, SHOP_STREAM, serviceEnv, type ShopService } from "@jetmesh/shop";
+import {
+  DEAD_LETTER_STREAM,
+  INVENTORY_REJECTED,
+  INVENTORY_RESERVED,
+  ORDER_CONFIRMED,
+  PAYMENT_AUTHORIZED,
+  SHIPMENT_DISPATCHED,
+  SHOP_NAMESPACE,
+  SHOP_SERVICES,
+  SHOP_STREAM,
+  serviceEnv,
+  type ShopService,
+} from "@jetmesh/shop";
 import { provisionShop } from "../src/index.ts";
 import { DEFINITIONS } from "./fixtures.ts";
 import { shopIdentity } from "../src/nats-authorization-cli.ts";
@@ -30,7 +42,14 @@ describe("security: a producer cannot forge another producer's event type", () =
     await provisionShop(await jetstreamManager(admin));
     // No payment service: the order waits for an authorization that only a forgery could give.
     for (const s of ["inventory", "shipping", "order"] as ShopService[]) {
-      const env = { ...serviceEnv(s, nats.url, 0), HTTP_HOST: "127.0.0.1", LOG_LEVEL: "silent", NATS_USER: s, NATS_PASSWORD: passwords[s]!, ...(s === "inventory" ? { INVENTORY_SEED: "k1=10" } : {}) };
+      const env = {
+        ...serviceEnv(s, nats.url, 0),
+        HTTP_HOST: "127.0.0.1",
+        LOG_LEVEL: "silent",
+        NATS_USER: s,
+        NATS_PASSWORD: passwords[s]!,
+        ...(s === "inventory" ? { INVENTORY_SEED: "k1=10" } : {}),
+      };
       const h = await runService(DEFINITIONS[s] as ServiceDefinition<unknown>, env);
       handles[s] = h;
       await waitFor(`${s} ready`, () => h.ready, { timeoutMs: 20_000 });
@@ -76,14 +95,18 @@ describe("security: a producer cannot forge another producer's event type", () =
 
     const status = async () => ((await (await fetch(`${order.url}/orders/${orderId}`)).json()) as { status: string }).status;
     // Until it is dead-lettered, or (the hole this closes) the order moved on because of it.
-    const outcome = await waitFor("the forgery dead-lettered or acted on", async () => {
-      const c = await jetstream(admin).consumers.get(DEAD_LETTER_STREAM);
-      const out: JsMsg[] = [];
-      for await (const m of await c.fetch({ max_messages: 10, expires: 1000 })) out.push(m);
-      const dead = out.find((m) => m.headers?.get("ce-id") === "forged-authorization-1");
-      const now = await status();
-      return dead || now !== "placed" ? { dead, status: now } : undefined;
-    }, { timeoutMs: 20_000 });
+    const outcome = await waitFor(
+      "the forgery dead-lettered or acted on",
+      async () => {
+        const c = await jetstream(admin).consumers.get(DEAD_LETTER_STREAM);
+        const out: JsMsg[] = [];
+        for await (const m of await c.fetch({ max_messages: 10, expires: 1000 })) out.push(m);
+        const dead = out.find((m) => m.headers?.get("ce-id") === "forged-authorization-1");
+        const now = await status();
+        return dead || now !== "placed" ? { dead, status: now } : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(outcome.status).toBe("placed");
     const dead = outcome.dead!;
     expect(dead.subject).toBe(`jetmesh.dlq.${SHOP_NAMESPACE}.order`);

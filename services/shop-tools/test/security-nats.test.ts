@@ -9,7 +9,19 @@ import { connect, type ConnectionOptions, type NatsConnection } from "@nats-io/t
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { makeTestPki, natsTlsConfig, startNats, waitFor, type NatsCluster, type TestPki } from "@jetmesh/testing";
 import { runService, type ServiceDefinition, type ServiceHandle } from "@jetmesh/mesh";
-import { ORDERS_BUCKET, ORDER_CONFIRMED, PAYMENTS_BUCKET, PRODUCERS, SHIPMENTS_BUCKET, SHOP_SERVICES, SHOP_STREAM, STOCK_BUCKET, serviceEnv, subscriptionOf, type ShopService } from "@jetmesh/shop";
+import {
+  ORDERS_BUCKET,
+  ORDER_CONFIRMED,
+  PAYMENTS_BUCKET,
+  PRODUCERS,
+  SHIPMENTS_BUCKET,
+  SHOP_SERVICES,
+  SHOP_STREAM,
+  STOCK_BUCKET,
+  serviceEnv,
+  subscriptionOf,
+  type ShopService,
+} from "@jetmesh/shop";
 import { provisionShop, verifyShop } from "../src/index.ts";
 import { DEFINITIONS } from "./fixtures.ts";
 import { natsAuthorizationConfig, servicePermissions, type ServiceNatsIdentity } from "../src/nats-permissions.ts";
@@ -20,7 +32,9 @@ function shopIdentity(service: ShopService): ServiceNatsIdentity {
   const sub = subscriptionOf(service);
   return {
     service,
-    produces: Object.entries(PRODUCERS).filter(([, s]) => s === service).map(([t]) => t),
+    produces: Object.entries(PRODUCERS)
+      .filter(([, s]) => s === service)
+      .map(([t]) => t),
     stream: SHOP_STREAM,
     consumer: sub.consumer,
     deadLetterSubject: sub.deadLetterSubject,
@@ -78,16 +92,24 @@ describe("security: NATS TLS, authentication and per-service permissions", () =>
       const res = await fetch(`${order.url}/orders`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ items: [{ sku: i % 2 ? "k1" : "k2", quantity: 1 }], customer: { id: `c${i}` }, payment: { card: i === 3 ? "4000000000000002" : "4242424242424242" } }),
+        body: JSON.stringify({
+          items: [{ sku: i % 2 ? "k1" : "k2", quantity: 1 }],
+          customer: { id: `c${i}` },
+          payment: { card: i === 3 ? "4000000000000002" : "4242424242424242" },
+        }),
       });
       expect(res.status).toBe(202);
       ids.push(((await res.json()) as { id: string }).id);
     }
     const statuses = new Map<string, string>();
-    await waitFor("all orders finished", async () => {
-      for (const id of ids) statuses.set(id, ((await (await fetch(`${order.url}/orders/${id}`)).json()) as { status: string }).status);
-      return [...statuses.values()].every((s) => s === "shipped" || s === "cancelled");
-    }, { timeoutMs: 30_000 });
+    await waitFor(
+      "all orders finished",
+      async () => {
+        for (const id of ids) statuses.set(id, ((await (await fetch(`${order.url}/orders/${id}`)).json()) as { status: string }).status);
+        return [...statuses.values()].every((s) => s === "shipped" || s === "cancelled");
+      },
+      { timeoutMs: 30_000 },
+    );
     expect([...statuses.values()].filter((s) => s === "shipped").length).toBe(9);
     const report = await verifyShop(admin, { settleMs: 10_000 });
     expect(report.violations).toEqual([]);
@@ -118,8 +140,21 @@ describe("security: NATS TLS, authentication and per-service permissions", () =>
   });
 
   it("refuses a wrong password, a missing client certificate, and a server with an unknown CA", async () => {
-    await expect(connect({ servers: nats.url, user: "order", pass: "wrong", tls: tlsOpts("order"), reconnect: false, timeout: 3000 })).rejects.toThrow(/authorization/i);
-    await expect(connect({ servers: nats.url, user: "order", pass: passwords.order, tls: { caFile: pki.caFile }, reconnect: false, timeout: 3000 })).rejects.toThrow();
-    await expect(connect({ servers: nats.url, user: "order", pass: passwords.order, tls: { ...tlsOpts("order"), caFile: pki.otherCaFile() }, reconnect: false, timeout: 3000 })).rejects.toThrow();
+    await expect(connect({ servers: nats.url, user: "order", pass: "wrong", tls: tlsOpts("order"), reconnect: false, timeout: 3000 })).rejects.toThrow(
+      /authorization/i,
+    );
+    await expect(
+      connect({ servers: nats.url, user: "order", pass: passwords.order, tls: { caFile: pki.caFile }, reconnect: false, timeout: 3000 }),
+    ).rejects.toThrow();
+    await expect(
+      connect({
+        servers: nats.url,
+        user: "order",
+        pass: passwords.order,
+        tls: { ...tlsOpts("order"), caFile: pki.otherCaFile() },
+        reconnect: false,
+        timeout: 3000,
+      }),
+    ).rejects.toThrow();
   });
 });

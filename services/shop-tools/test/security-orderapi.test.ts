@@ -25,7 +25,12 @@ describe("security: order API", () => {
     fetch(`${shop.orderUrl}/orders`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
   it("requires the bearer token on every order route, and counts refusals", async () => {
-    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong" }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: "Bearer wrong" },
+      { authorization: `Basic ${TOKEN}` },
+      { authorization: `Bearer ${TOKEN}x` },
+    ]) {
       const res = await post(headers);
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
@@ -61,6 +66,9 @@ describe("security: order API", () => {
       await nats.nodes[0]!.start();
     }
     // And it recovers by itself once NATS is back.
-    await waitFor("order accepted again", async () => (await post({ authorization: `Bearer ${TOKEN}` })).status === 202, { timeoutMs: 20_000, intervalMs: 500 });
+    await waitFor("order accepted again", async () => (await post({ authorization: `Bearer ${TOKEN}` })).status === 202, {
+      timeoutMs: 20_000,
+      intervalMs: 500,
+    });
   });
 });

@@ -108,7 +108,9 @@ describe("an order's trace end to end (real Jaeger)", () => {
     const nc = await connect({ servers: nats.url });
     try {
       const traceId = randomBytes(16).toString("hex");
-      const r = await postOrder(untraced.orderUrl, orderBody([{ sku: "traced", quantity: 1 }]), { traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` });
+      const r = await postOrder(untraced.orderUrl, orderBody([{ sku: "traced", quantity: 1 }]), {
+        traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01`,
+      });
       expect(r.status).toBe(202);
       const placed = await (await jetstreamManager(nc)).streams.getMessage(SHOP_STREAM, { last_by_subj: ORDER_PLACED });
       expect(placed?.json<{ orderId: string }>().orderId).toBe(r.body.id);

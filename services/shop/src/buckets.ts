@@ -29,6 +29,10 @@ export function bucketSettings(env: Record<string, string | undefined>, problems
  * with a tracer, its reads and writes are spans (traceKv).
  */
 export async function openBucket(js: JetStreamClient, name: string, settings: BucketSettings, tracer?: Tracer): Promise<KV> {
-  const kv = await new Kvm(js).create(name, { history: 1, storage: settings.storage === "memory" ? StorageType.Memory : StorageType.File, replicas: settings.replicas });
+  const kv = await new Kvm(js).create(name, {
+    history: 1,
+    storage: settings.storage === "memory" ? StorageType.Memory : StorageType.File,
+    replicas: settings.replicas,
+  });
   return traceKv(kv, name, tracer);
 }

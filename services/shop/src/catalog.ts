@@ -18,7 +18,11 @@ function describeType(s: JsonSchema): string {
     if (s.minItems !== undefined || s.maxItems !== undefined) parts.push(`${s.minItems ?? 0}..${s.maxItems ?? "∞"} items`);
   } else if (s.type === "object" && s.properties) {
     const req = new Set(s.required ?? []);
-    parts.push(`object {${Object.keys(s.properties).map((k) => (req.has(k) ? k : `${k}?`)).join(", ")}}`);
+    parts.push(
+      `object {${Object.keys(s.properties)
+        .map((k) => (req.has(k) ? k : `${k}?`))
+        .join(", ")}}`,
+    );
   } else {
     parts.push(s.type ?? "any");
   }

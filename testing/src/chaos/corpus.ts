@@ -33,15 +33,33 @@ export function payloadOf(c: EventCase): Uint8Array {
   return new TextEncoder().encode(c.payload ?? "");
 }
 
-const VALID_HEADERS = { "ce-specversion": "1.0", "ce-id": "big", "ce-source": "/corpus", "ce-type": "shop.order.placed.v1", "ce-datacontenttype": "application/json" };
+const VALID_HEADERS = {
+  "ce-specversion": "1.0",
+  "ce-id": "big",
+  "ce-source": "/corpus",
+  "ce-type": "shop.order.placed.v1",
+  "ce-datacontenttype": "application/json",
+};
 
 /** Event cases; `maxEventBytes` sizes the generated oversized payload. */
 export function eventCases(maxEventBytes: number): EventCase[] {
   const checked = JSON.parse(readFileSync(CORPUS_DIR + "cloudevents.json", "utf8")) as EventCase[];
   return [
     ...checked,
-    { name: "generated: payload one byte over the limit", headers: VALID_HEADERS, payload: `"${"x".repeat(maxEventBytes - 1)}"`, reason: "too_large", decode: true },
-    { name: "generated: header value of 8 KiB of escapes", headers: { ...VALID_HEADERS, "ce-subject": "%".repeat(8192) }, payload: "{}", reason: "invalid_event", decode: true },
+    {
+      name: "generated: payload one byte over the limit",
+      headers: VALID_HEADERS,
+      payload: `"${"x".repeat(maxEventBytes - 1)}"`,
+      reason: "too_large",
+      decode: true,
+    },
+    {
+      name: "generated: header value of 8 KiB of escapes",
+      headers: { ...VALID_HEADERS, "ce-subject": "%".repeat(8192) },
+      payload: "{}",
+      reason: "invalid_event",
+      decode: true,
+    },
   ];
 }
 
@@ -54,10 +72,24 @@ export function orderCases(maxBodyBytes: number): OrderCase[] {
   const padded = { ...ORDER_OK, items: [{ sku: "k1", quantity: 1 }], customer: { id: "c".repeat(maxBodyBytes) } };
   return [
     ...checked,
-    { name: "generated: 200 line items (max 50)", contentType: "application/json", body: JSON.stringify(hugeArray), status: 422, reason: "invalid", field: "/items" },
+    {
+      name: "generated: 200 line items (max 50)",
+      contentType: "application/json",
+      body: JSON.stringify(hugeArray),
+      status: 422,
+      reason: "invalid",
+      field: "/items",
+    },
     { name: "generated: body over the size limit", contentType: "application/json", body: JSON.stringify(padded), status: 413, reason: "too_large" },
     { name: "generated: 3000 nested arrays", contentType: "application/json", body: "[".repeat(3000) + "]".repeat(3000), status: 422, reason: "invalid" },
-    { name: "generated: customer id of 129 chars", contentType: "application/json", body: JSON.stringify({ ...ORDER_OK, items: [{ sku: "k1", quantity: 1 }], customer: { id: "c".repeat(129) } }), status: 422, reason: "invalid", field: "/customer/id" },
+    {
+      name: "generated: customer id of 129 chars",
+      contentType: "application/json",
+      body: JSON.stringify({ ...ORDER_OK, items: [{ sku: "k1", quantity: 1 }], customer: { id: "c".repeat(129) } }),
+      status: 422,
+      reason: "invalid",
+      field: "/customer/id",
+    },
   ];
 }
 

@@ -7,7 +7,32 @@ export function pick<T>(rnd: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rnd() * xs.length)]!;
 }
 
-const INTERESTING = ["", "%", "%0", "%zz", "%C3%28", "%00", "\u0000", "\uffff", "-1", "0", "1e309", "NaN", "null", "true", "[]", "{}", '"', "\\", "💥", "a".repeat(300), "1.0", "0.3", "shop.>", "*"];
+const INTERESTING = [
+  "",
+  "%",
+  "%0",
+  "%zz",
+  "%C3%28",
+  "%00",
+  "\u0000",
+  "\uffff",
+  "-1",
+  "0",
+  "1e309",
+  "NaN",
+  "null",
+  "true",
+  "[]",
+  "{}",
+  '"',
+  "\\",
+  "💥",
+  "a".repeat(300),
+  "1.0",
+  "0.3",
+  "shop.>",
+  "*",
+];
 
 /** Flips, inserts, deletes or duplicates a few bytes. */
 export function mutateBytes(rnd: () => number, input: Uint8Array): Uint8Array {
@@ -61,6 +86,7 @@ export function mutateHeaders(rnd: () => number, headers: Record<string, string>
     const name = rnd() < 0.05 ? pick(rnd, [k.toUpperCase(), k + "-x", "ce-", "ce-Data", "content-type"]) : k;
     out[name] = r < 0.3 ? pick(rnd, INTERESTING) : r < 0.4 ? v + pick(rnd, INTERESTING) : v;
   }
-  if (rnd() < 0.1) out["content-type"] = pick(rnd, ["application/cloudevents+json", "application/cloudevents-batch+json", "application/cloudevents", "text/plain"]);
+  if (rnd() < 0.1)
+    out["content-type"] = pick(rnd, ["application/cloudevents+json", "application/cloudevents-batch+json", "application/cloudevents", "text/plain"]);
   return out;
 }

@@ -117,7 +117,9 @@ export class ControlPlane {
     this.port = port;
     this.ownsDir = ownsDir;
     this.apiserver = new Component("kube-apiserver", toolPath("kube-apiserver"), apiserverArgs);
-    this.controllerManager = controllerManagerArgs ? new Component("kube-controller-manager", toolPath("kube-controller-manager"), controllerManagerArgs) : undefined;
+    this.controllerManager = controllerManagerArgs
+      ? new Component("kube-controller-manager", toolPath("kube-controller-manager"), controllerManagerArgs)
+      : undefined;
   }
 
   get url(): string {

@@ -32,7 +32,11 @@ export async function clientApply(kc: k8s.KubeConfig, manifests: Manifest[], pre
     const id = `${m.kind.toLowerCase()}/${m.metadata.name}`;
     let exists = true;
     try {
-      await api.read({ apiVersion: m.apiVersion, kind: m.kind, metadata: { name: m.metadata.name, namespace: m.metadata.namespace } } as k8s.KubernetesObject & {
+      await api.read({
+        apiVersion: m.apiVersion,
+        kind: m.kind,
+        metadata: { name: m.metadata.name, namespace: m.metadata.namespace },
+      } as k8s.KubernetesObject & {
         metadata: { name: string; namespace: string };
       });
     } catch (err) {

@@ -64,7 +64,8 @@ export function parseDevConfig(env: Record<string, string | undefined>, rootDir:
   const logLevel = env.JETMESH_DEV_LOG_LEVEL ?? "warn";
   if (!LEVELS.includes(logLevel)) throw new ConfigError(`JETMESH_DEV_LOG_LEVEL must be one of ${LEVELS.join(", ")}, got ${logLevel}`);
   const grace = Number(env.JETMESH_DEV_GRACE_SECONDS ?? "10");
-  if (!Number.isFinite(grace) || grace < 0) throw new ConfigError(`JETMESH_DEV_GRACE_SECONDS must be a number of seconds, got ${env.JETMESH_DEV_GRACE_SECONDS}`);
+  if (!Number.isFinite(grace) || grace < 0)
+    throw new ConfigError(`JETMESH_DEV_GRACE_SECONDS must be a number of seconds, got ${env.JETMESH_DEV_GRACE_SECONDS}`);
   const latency = Number(env.JETMESH_DEV_PAYMENT_LATENCY_MS ?? "40");
   if (!Number.isInteger(latency) || latency < 0 || latency > 60_000) {
     throw new ConfigError(`JETMESH_DEV_PAYMENT_LATENCY_MS must be an integer 0..60000 (ms), got ${env.JETMESH_DEV_PAYMENT_LATENCY_MS}`);

@@ -219,12 +219,21 @@ async function main(): Promise<number> {
     }
   }
   kvSub.unsubscribe();
-  process.stdout.write(`==> sent ${sent} orders: ${ok} accepted, ${failed} failed${errors.size ? ` (${[...errors].map(([k, v]) => `${k}: ${v}`).join(", ")})` : ""}\n`);
-  process.stdout.write(`==> most replicas per service: ${Object.entries(maxReplicas).map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
+  process.stdout.write(
+    `==> sent ${sent} orders: ${ok} accepted, ${failed} failed${errors.size ? ` (${[...errors].map(([k, v]) => `${k}: ${v}`).join(", ")})` : ""}\n`,
+  );
+  process.stdout.write(
+    `==> most replicas per service: ${Object.entries(maxReplicas)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}\n`,
+  );
   process.stdout.write("==> invariant check (every order terminal exactly once, stock conserved, no double charge):\n");
   const verdict = await runShopVerify(rootDir, ep.natsUrl, 60, (line) => process.stdout.write(`    ${line}\n`));
   process.stdout.write(verdict.text + "\n");
-  if (ep.jaegerUrl && traced.orderId) process.stdout.write(`==> one order's trace (${traced.orderId}, through all four services): ${ep.jaegerUrl}/trace/${traced.traceId} (JSON: ${ep.jaegerUrl}/api/traces/${traced.traceId})\n`);
+  if (ep.jaegerUrl && traced.orderId)
+    process.stdout.write(
+      `==> one order's trace (${traced.orderId}, through all four services): ${ep.jaegerUrl}/trace/${traced.traceId} (JSON: ${ep.jaegerUrl}/api/traces/${traced.traceId})\n`,
+    );
   else if (!ep.jaegerUrl) process.stdout.write("==> traces: Jaeger is not running (tools/ensure.sh jaeger builds it; the next make dev starts it)\n");
   await nc.close();
   return verdict.ok && failed === 0 ? 0 : 1;

@@ -80,21 +80,46 @@ export function shopDeployments(manifests: Manifest[], opts: DeploymentOptions):
     };
     const http = spec.subscriber?.http;
     if (!http) {
-      out.push(devDeployment(ns, deployment, opts.script?.(deployment) ?? `services/${deployment}/src/main.ts`, contract, opts.extraEnv?.[deployment] ?? {}, opts.logLevel));
+      out.push(
+        devDeployment(
+          ns,
+          deployment,
+          opts.script?.(deployment) ?? `services/${deployment}/src/main.ts`,
+          contract,
+          opts.extraEnv?.[deployment] ?? {},
+          opts.logLevel,
+        ),
+      );
       continue;
     }
     // Push delivery: the subscriber speaks HTTP only; a dispatcher consumes for it.
     const url = http.url ?? `${opts.serviceUrl?.(ns, http.service ?? "") ?? `http://${http.service}:${http.port ?? 80}`}${http.path ?? "/"}`;
-    out.push(devDeployment(ns, deployment, opts.script?.(deployment) ?? `services/${deployment}/${deployment}.py`, {}, opts.extraEnv?.[deployment] ?? {}, opts.logLevel));
     out.push(
-      devDeployment(ns, `${sub}${DISPATCHER_SUFFIX}`, DISPATCHER_SCRIPT, contract, {
-        DISPATCH_URL: url,
-        DISPATCH_TIMEOUT: http.timeout ?? "10s",
-        DISPATCH_REPLY_TYPES: (http.replyTypes ?? []).join(","),
-        DISPATCH_SCHEMAS_DIR: opts.schemasDirs?.join(",") ?? "",
-        // JetStream bounds unacknowledged events at maxAckPending; one replica at most as many.
-        CONCURRENCY: String(Math.min(spec.delivery?.maxAckPending ?? 1000, 256)),
-      }, opts.logLevel),
+      devDeployment(
+        ns,
+        deployment,
+        opts.script?.(deployment) ?? `services/${deployment}/${deployment}.py`,
+        {},
+        opts.extraEnv?.[deployment] ?? {},
+        opts.logLevel,
+      ),
+    );
+    out.push(
+      devDeployment(
+        ns,
+        `${sub}${DISPATCHER_SUFFIX}`,
+        DISPATCHER_SCRIPT,
+        contract,
+        {
+          DISPATCH_URL: url,
+          DISPATCH_TIMEOUT: http.timeout ?? "10s",
+          DISPATCH_REPLY_TYPES: (http.replyTypes ?? []).join(","),
+          DISPATCH_SCHEMAS_DIR: opts.schemasDirs?.join(",") ?? "",
+          // JetStream bounds unacknowledged events at maxAckPending; one replica at most as many.
+          CONCURRENCY: String(Math.min(spec.delivery?.maxAckPending ?? 1000, 256)),
+        },
+        opts.logLevel,
+      ),
     );
   }
   return out;
@@ -111,7 +136,14 @@ export function httpServices(manifests: Manifest[]): string[] {
 }
 
 /** A Deployment the dev runner runs: `script` (node, or python3 for .py; arguments after it) with `env`. */
-export function devDeployment(namespace: string, name: string, script: string, contract: Record<string, string>, extra: Record<string, string>, logLevel: string): Manifest {
+export function devDeployment(
+  namespace: string,
+  name: string,
+  script: string,
+  contract: Record<string, string>,
+  extra: Record<string, string>,
+  logLevel: string,
+): Manifest {
   const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "jetmesh", "app.kubernetes.io/component": "service" };
   const env: Record<string, string> = {
     ...contract,

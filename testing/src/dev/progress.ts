@@ -26,8 +26,7 @@ export function percentile(values: number[], p: number): number | undefined {
   return sorted[rank - 1];
 }
 
-const ms = (v: number | undefined) =>
-  v === undefined ? "-" : v < 10 ? `${v.toFixed(1)}ms` : v < 1000 ? `${Math.round(v)}ms` : `${(v / 1000).toFixed(1)}s`;
+const ms = (v: number | undefined) => (v === undefined ? "-" : v < 10 ? `${v.toFixed(1)}ms` : v < 1000 ? `${Math.round(v)}ms` : `${(v / 1000).toFixed(1)}s`);
 
 export function formatProgress(s: ProgressSample): string {
   const names = Object.keys({ ...s.backlog, ...s.replicas }).sort();

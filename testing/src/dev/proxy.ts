@@ -20,13 +20,10 @@ export async function startProxy(port: number, targets: () => number[]): Promise
       return;
     }
     const target = ports[next++ % ports.length] as number;
-    const upstream = request(
-      { host: "127.0.0.1", port: target, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
+    const upstream = request({ host: "127.0.0.1", port: target, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
     upstream.on("error", (err) => {
       if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: `replica on port ${target} failed: ${err.message}` }) + "\n");

@@ -98,8 +98,7 @@ interface Group {
 }
 
 export class ProcessRunner {
-  private readonly opts: Required<Omit<RunnerOptions, "stateFile" | "onChange" | "baseEnv">> &
-    Pick<RunnerOptions, "stateFile" | "onChange" | "baseEnv">;
+  private readonly opts: Required<Omit<RunnerOptions, "stateFile" | "onChange" | "baseEnv">> & Pick<RunnerOptions, "stateFile" | "onChange" | "baseEnv">;
   private readonly kc: k8s.KubeConfig;
   private readonly apps: k8s.AppsV1Api;
   private informer: (k8s.Informer<k8s.V1Deployment> & k8s.ObjectCache<k8s.V1Deployment>) | undefined;
@@ -290,7 +289,17 @@ export class ProcessRunner {
   private async startSlot(g: Group, w: Workload, index: number): Promise<void> {
     let s = g.slots.get(index);
     if (!s) {
-      s = { index, port: await freePort(), child: undefined, templateHash: w.templateHash, ready: false, probeFailures: 0, restarts: 0, crashes: 0, notBefore: 0 };
+      s = {
+        index,
+        port: await freePort(),
+        child: undefined,
+        templateHash: w.templateHash,
+        ready: false,
+        probeFailures: 0,
+        restarts: 0,
+        crashes: 0,
+        notBefore: 0,
+      };
       g.slots.set(index, s);
     } else if (s.templateHash !== w.templateHash) {
       // A new template is a new pod as far as counters go.

@@ -79,13 +79,20 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     [config.ingressPort, "JETMESH_DEV_INGRESS_PORT"],
     [config.operatorPort, "JETMESH_DEV_OPERATOR_PORT"],
     [config.prometheusPort, "JETMESH_DEV_PROMETHEUS_PORT"],
-    ...(config.jaeger === "auto" ? ([[config.jaegerPort, "JETMESH_DEV_JAEGER_PORT"], [config.otlpPort, "JETMESH_DEV_OTLP_PORT"]] as [number, string][]) : []),
+    ...(config.jaeger === "auto"
+      ? ([
+          [config.jaegerPort, "JETMESH_DEV_JAEGER_PORT"],
+          [config.otlpPort, "JETMESH_DEV_OTLP_PORT"],
+        ] as [number, string][])
+      : []),
   ];
   for (const [p, name] of fixed) {
     if (p !== 0 && !(await portFree(p))) busy.push(`127.0.0.1:${p} (${name})`);
   }
   if (busy.length) {
-    throw new Error(`ports in use: ${busy.join(", ")}; stop what uses them or choose other ports, e.g. ${busy[0]?.replace(/.*\((\w+)\)/, "$1")}=0 for any free port`);
+    throw new Error(
+      `ports in use: ${busy.join(", ")}; stop what uses them or choose other ports, e.g. ${busy[0]?.replace(/.*\((\w+)\)/, "$1")}=0 for any free port`,
+    );
   }
   const port = async (p: number) => (p === 0 ? freePort() : p);
   const ports = {
@@ -171,10 +178,17 @@ export async function startDevStack(config: DevConfig, log: Writable, progress: 
     });
     const tokens = ensureIngressTokens(config.stateDir);
     deployments.push(
-      devDeployment("shop", INGRESS_DEPLOYMENT, INGRESS_SCRIPT, { NATS_URL: nats.url }, {
-        INGRESS_TOKENS_FILE: tokens.file,
-        INGRESS_SCHEMAS_DIR: schemasDirs.join(","),
-      }, config.logLevel),
+      devDeployment(
+        "shop",
+        INGRESS_DEPLOYMENT,
+        INGRESS_SCRIPT,
+        { NATS_URL: nats.url },
+        {
+          INGRESS_TOKENS_FILE: tokens.file,
+          INGRESS_SCHEMAS_DIR: schemasDirs.join(","),
+        },
+        config.logLevel,
+      ),
     );
     mkdirSync(paths.manifests, { recursive: true });
     writeFileSync(
@@ -322,7 +336,16 @@ class OperatorProcess {
   private readonly progress: Step;
   private readonly onStart: () => void;
 
-  constructor(config: DevConfig, kubeconfig: string, natsUrl: string, port: number, log: Writable, progress: Step, onStart: () => void, extraEnv: Record<string, string>) {
+  constructor(
+    config: DevConfig,
+    kubeconfig: string,
+    natsUrl: string,
+    port: number,
+    log: Writable,
+    progress: Step,
+    onStart: () => void,
+    extraEnv: Record<string, string>,
+  ) {
     this.config = config;
     this.log = log;
     this.progress = progress;

@@ -3,7 +3,12 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 
-export function runShopVerify(rootDir: string, natsUrl: string, settleSeconds: number, onProgress?: (text: string) => void): Promise<{ ok: boolean; text: string }> {
+export function runShopVerify(
+  rootDir: string,
+  natsUrl: string,
+  settleSeconds: number,
+  onProgress?: (text: string) => void,
+): Promise<{ ok: boolean; text: string }> {
   const bin = join(rootDir, "services/cli/bin/jetmesh.js");
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [bin, "shop", "verify", "--settle", String(settleSeconds), "--nats", natsUrl], { stdio: ["ignore", "pipe", "pipe"] });

@@ -50,8 +50,7 @@ export function workloadFromDeployment(d: DeploymentLike): WorkloadResult {
   const namespace = d.metadata?.namespace ?? "default";
   const name = d.metadata?.name ?? "";
   const key = `${namespace}/${name}`;
-  const command =
-    d.metadata?.annotations?.[DEV_COMMAND_ANNOTATION] ?? d.spec?.template?.metadata?.annotations?.[DEV_COMMAND_ANNOTATION];
+  const command = d.metadata?.annotations?.[DEV_COMMAND_ANNOTATION] ?? d.spec?.template?.metadata?.annotations?.[DEV_COMMAND_ANNOTATION];
   if (!command || !command.trim()) {
     return { ok: false, key, reason: `no ${DEV_COMMAND_ANNOTATION} annotation: the dev runner does not know what to run` };
   }

@@ -61,9 +61,12 @@ function appliedPaths(applied: JsonObject, s: Schema, builtin: boolean): Map<str
     if (k === "apiVersion" || k === "kind" || k === "status") continue;
     if (k === "metadata" && isObject(x)) {
       for (const mk of ["labels", "annotations"]) {
-        if (isObject(x[mk])) for (const lk of Object.keys(x[mk])) out.set(JSON.stringify(["f:metadata", `f:${mk}`, `f:${lk}`]), ["f:metadata", `f:${mk}`, `f:${lk}`]);
+        if (isObject(x[mk]))
+          for (const lk of Object.keys(x[mk])) out.set(JSON.stringify(["f:metadata", `f:${mk}`, `f:${lk}`]), ["f:metadata", `f:${mk}`, `f:${lk}`]);
       }
-      if (Array.isArray(x.finalizers)) for (const f of x.finalizers) out.set(JSON.stringify(["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]), ["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]);
+      if (Array.isArray(x.finalizers))
+        for (const f of x.finalizers)
+          out.set(JSON.stringify(["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]), ["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]);
       continue;
     }
     fieldPaths(x, sub(s, k), [`f:${k}`], k, builtin, out);
@@ -167,7 +170,7 @@ export function serverSideApply(inp: ApplyInput): KubeObject {
   const mine = entries.find((e) => e.manager === manager && e.operation === "Apply" && !e.subresource);
   const prevPaths = mine ? fromFieldsV1(mine.fieldsV1) : new Map<string, string[]>();
   const conflicts: { manager: string; path: string[] }[] = [];
-  const base: Json = live ? clone(live) as unknown as Json : {};
+  const base: Json = live ? (clone(live) as unknown as Json) : {};
   for (const e of entries) {
     if (e === mine) continue;
     const theirs = fromFieldsV1(e.fieldsV1);
@@ -177,13 +180,30 @@ export function serverSideApply(inp: ApplyInput): KubeObject {
       const want = valueAt(applied, p);
       if (JSON.stringify(cur) !== JSON.stringify(want)) {
         if (inp.force) theirs.delete(k);
-        else conflicts.push({ manager: e.operation === "Apply" ? `"${e.manager}"` : `"${e.manager}"${e.subresource ? ` with subresource "${e.subresource}"` : ""} using ${e.apiVersion}`, path: p });
+        else
+          conflicts.push({
+            manager:
+              e.operation === "Apply" ? `"${e.manager}"` : `"${e.manager}"${e.subresource ? ` with subresource "${e.subresource}"` : ""} using ${e.apiVersion}`,
+            path: p,
+          });
       }
     }
     if (inp.force) e.fieldsV1 = toFieldsV1(theirs.values());
   }
   if (conflicts.length > 0) {
-    const fmt = (p: string[]) => p.map((pe) => (pe.startsWith("f:") ? `.${pe.slice(2)}` : pe.startsWith("k:") ? `[${pe.slice(2).replace(/^\{|\}$/g, "").replace(/"/g, "")}]` : "")).join("");
+    const fmt = (p: string[]) =>
+      p
+        .map((pe) =>
+          pe.startsWith("f:")
+            ? `.${pe.slice(2)}`
+            : pe.startsWith("k:")
+              ? `[${pe
+                  .slice(2)
+                  .replace(/^\{|\}$/g, "")
+                  .replace(/"/g, "")}]`
+              : "",
+        )
+        .join("");
     const causes = conflicts.map((c) => ({ reason: "FieldManagerConflict", message: `conflict with ${c.manager}: ${fmt(c.path)}`, field: fmt(c.path) }));
     const msg = `Apply failed with ${conflicts.length} conflict${conflicts.length > 1 ? "s" : ""}: ${causes.map((c) => c.message).join("\n")}`;
     throw new ApiError(409, "Conflict", msg, { causes });
@@ -200,7 +220,14 @@ export function serverSideApply(inp: ApplyInput): KubeObject {
     removeAt(result, p);
   }
   result = result as JsonObject;
-  const entry: ManagedFieldsEntry = { manager, operation: "Apply", apiVersion: inp.apiVersion, time: now, fieldsType: "FieldsV1", fieldsV1: toFieldsV1(newPaths.values()) };
+  const entry: ManagedFieldsEntry = {
+    manager,
+    operation: "Apply",
+    apiVersion: inp.apiVersion,
+    time: now,
+    fieldsType: "FieldsV1",
+    fieldsV1: toFieldsV1(newPaths.values()),
+  };
   const kept = entries.filter((e) => e !== mine && Object.keys(e.fieldsV1).length > 0);
   const obj = result as unknown as KubeObject;
   obj.metadata = { ...(obj.metadata ?? {}), managedFields: [...kept, entry] };
@@ -220,8 +247,10 @@ function objectPaths(o: KubeObject | undefined, schema: Schema, builtin: boolean
   const paths = appliedPaths(body, schema, builtin);
   if (!statusOnly) {
     const m = o.metadata;
-    for (const mk of ["labels", "annotations"] as const) for (const k of Object.keys(m[mk] ?? {})) paths.set(JSON.stringify(["f:metadata", `f:${mk}`, `f:${k}`]), ["f:metadata", `f:${mk}`, `f:${k}`]);
-    for (const f of m.finalizers ?? []) paths.set(JSON.stringify(["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]), ["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]);
+    for (const mk of ["labels", "annotations"] as const)
+      for (const k of Object.keys(m[mk] ?? {})) paths.set(JSON.stringify(["f:metadata", `f:${mk}`, `f:${k}`]), ["f:metadata", `f:${mk}`, `f:${k}`]);
+    for (const f of m.finalizers ?? [])
+      paths.set(JSON.stringify(["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]), ["f:metadata", "f:finalizers", `v:${JSON.stringify(f)}`]);
   }
   if (statusOnly && isObject(o.status as Json)) {
     for (const [k, p] of fieldPathsOf(o.status as JsonObject, sub(schema, "status"), builtin)) paths.set(k, p);

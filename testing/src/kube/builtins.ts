@@ -33,16 +33,50 @@ export const BUILTIN_TYPES: ResourceType[] = [
     scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: ".spec.selector" },
   }),
   // Stored as sent: what the operator renders for EventSubscriptions in scaling mode hpa.
-  rt({ group: "autoscaling", version: "v2", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers", namespaced: true, shortNames: ["hpa"], categories: ["all"], status: true, strategicMerge: false }),
+  rt({
+    group: "autoscaling",
+    version: "v2",
+    kind: "HorizontalPodAutoscaler",
+    plural: "horizontalpodautoscalers",
+    namespaced: true,
+    shortNames: ["hpa"],
+    categories: ["all"],
+    status: true,
+    strategicMerge: false,
+  }),
   rt({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true, createOnUpdate: true }),
   // Stored as sent (no authorization here, no policy enforcement): what `helm install` of the
   // chart creates besides Deployments and Services.
   rt({ group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false, strategicMerge: false }),
-  rt({ group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false, strategicMerge: false }),
+  rt({
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "ClusterRoleBinding",
+    plural: "clusterrolebindings",
+    namespaced: false,
+    strategicMerge: false,
+  }),
   rt({ group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true, strategicMerge: false }),
   rt({ group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true, strategicMerge: false }),
-  rt({ group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, shortNames: ["netpol"], strategicMerge: false }),
-  rt({ group: "policy", version: "v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets", namespaced: true, shortNames: ["pdb"], status: true, strategicMerge: false }),
+  rt({
+    group: "networking.k8s.io",
+    version: "v1",
+    kind: "NetworkPolicy",
+    plural: "networkpolicies",
+    namespaced: true,
+    shortNames: ["netpol"],
+    strategicMerge: false,
+  }),
+  rt({
+    group: "policy",
+    version: "v1",
+    kind: "PodDisruptionBudget",
+    plural: "poddisruptionbudgets",
+    namespaced: true,
+    shortNames: ["pdb"],
+    status: true,
+    strategicMerge: false,
+  }),
   rt({
     group: "events.k8s.io",
     version: "v1",
@@ -187,7 +221,11 @@ export function validateBuiltin(r: ResourceType, o: KubeObject, old?: KubeObject
     else {
       const ml = (isObject(sel.matchLabels) ? sel.matchLabels : {}) as Record<string, string>;
       if (Object.entries(ml).some(([k, v]) => tplLabels[k] !== v)) {
-        out.push({ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(tplLabels)}: \`selector\` does not match template \`labels\``, field: "spec.template.metadata.labels" });
+        out.push({
+          reason: "FieldValueInvalid",
+          message: `Invalid value: ${JSON.stringify(tplLabels)}: \`selector\` does not match template \`labels\``,
+          field: "spec.template.metadata.labels",
+        });
       }
     }
     const ps = (isObject(tpl.spec) ? tpl.spec : {}) as JsonObject;

@@ -26,7 +26,8 @@ const METHODS = new Set(["size", "startsWith", "endsWith", "contains", "matches"
 const MACROS = new Set(["all", "exists", "exists_one", "map", "filter"]);
 
 function tokenize(src: string): string[] {
-  const re = /\s*(?:(\d+\.\d+(?:[eE][+-]?\d+)?|\d+u?|0x[0-9a-fA-F]+)|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|([A-Za-z_][A-Za-z0-9_]*)|(==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.,()[\]{}]))/y;
+  const re =
+    /\s*(?:(\d+\.\d+(?:[eE][+-]?\d+)?|\d+u?|0x[0-9a-fA-F]+)|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|([A-Za-z_][A-Za-z0-9_]*)|(==|!=|<=|>=|&&|\|\||[-+*/%<>!?:.,()[\]{}]))/y;
   const out: string[] = [];
   let i = 0;
   while (i < src.length) {
@@ -271,14 +272,19 @@ function deepEqual(a: unknown, b: unknown): boolean {
 }
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  if (typeof v === "object" && v !== null)
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
 /** Go duration strings ("1h30m", "500ms") → seconds. */
 export function parseDuration(s: string): number {
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
   if (!/^-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) throw new CelError(`invalid duration ${JSON.stringify(s)}`);
   let total = 0;
   for (const m of s.matchAll(re)) total += Number(m[1]) * unit[m[2]!]!;

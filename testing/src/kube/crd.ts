@@ -33,10 +33,19 @@ export function validateCrd(o: KubeObject): StatusCause[] {
   }
   if (!spec.group) req("spec.group");
   if (!spec.names?.plural) req("spec.names.plural");
-  else if (!DNS_LABEL.test(spec.names.plural)) out.push({ reason: "FieldValueInvalid", field: "spec.names.plural", message: `Invalid value: "${spec.names.plural}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'` });
+  else if (!DNS_LABEL.test(spec.names.plural))
+    out.push({
+      reason: "FieldValueInvalid",
+      field: "spec.names.plural",
+      message: `Invalid value: "${spec.names.plural}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'`,
+    });
   if (!spec.names?.kind) req("spec.names.kind");
   if (spec.scope !== "Namespaced" && spec.scope !== "Cluster") {
-    out.push({ reason: "FieldValueNotSupported", field: "spec.scope", message: `Unsupported value: "${spec.scope ?? ""}": supported values: "Cluster", "Namespaced"` });
+    out.push({
+      reason: "FieldValueNotSupported",
+      field: "spec.scope",
+      message: `Unsupported value: "${spec.scope ?? ""}": supported values: "Cluster", "Namespaced"`,
+    });
   }
   if (spec.group && spec.names?.plural && o.metadata.name !== `${spec.names.plural}.${spec.group}`) {
     out.push({ reason: "FieldValueInvalid", field: "metadata.name", message: `Invalid value: "${o.metadata.name}": must be spec.names.plural+"."+spec.group` });
@@ -44,7 +53,11 @@ export function validateCrd(o: KubeObject): StatusCause[] {
   const versions = Array.isArray(spec.versions) ? spec.versions : [];
   if (versions.length === 0) req("spec.versions");
   if (versions.length > 0 && versions.filter((v) => v.storage).length !== 1) {
-    out.push({ reason: "FieldValueInvalid", field: "spec.versions", message: `Invalid value: ${JSON.stringify(versions.map((v) => v.name))}: must have exactly one version marked as storage version` });
+    out.push({
+      reason: "FieldValueInvalid",
+      field: "spec.versions",
+      message: `Invalid value: ${JSON.stringify(versions.map((v) => v.name))}: must have exactly one version marked as storage version`,
+    });
   }
   versions.forEach((v, i) => {
     const s = v.schema?.openAPIV3Schema;
@@ -52,7 +65,12 @@ export function validateCrd(o: KubeObject): StatusCause[] {
       out.push({ reason: "FieldValueRequired", field: `spec.versions[${i}].schema.openAPIV3Schema`, message: "Required value: schemas are required" });
       return;
     }
-    if (s.type !== "object") out.push({ reason: "FieldValueRequired", field: `spec.versions[${i}].schema.openAPIV3Schema.type`, message: 'Required value: must be "object" at the root' });
+    if (s.type !== "object")
+      out.push({
+        reason: "FieldValueRequired",
+        field: `spec.versions[${i}].schema.openAPIV3Schema.type`,
+        message: 'Required value: must be "object" at the root',
+      });
     out.push(...checkSchema(s, `spec.versions[${i}].schema.openAPIV3Schema`));
   });
   return out;
@@ -100,7 +118,13 @@ export function prepareCrd(o: KubeObject, previous?: KubeObject): void {
     storedVersions: [...stored],
     conditions: [
       { type: "NamesAccepted", status: "True", reason: "NoConflicts", message: "no conflicts found", lastTransitionTime: since("NamesAccepted") },
-      { type: "Established", status: "True", reason: "InitialNamesAccepted", message: "the initial names have been accepted", lastTransitionTime: since("Established") },
+      {
+        type: "Established",
+        status: "True",
+        reason: "InitialNamesAccepted",
+        message: "the initial names have been accepted",
+        lastTransitionTime: since("Established"),
+      },
     ],
   };
 }

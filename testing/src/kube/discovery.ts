@@ -36,7 +36,15 @@ export function apiResourceList(gv: string, types: ResourceType[]): JsonObject {
     });
     if (t.status) resources.push({ name: `${t.plural}/status`, singularName: "", namespaced: t.namespaced, kind: t.kind, verbs: ["get", "patch", "update"] });
     if (t.scale) {
-      resources.push({ name: `${t.plural}/scale`, singularName: "", namespaced: t.namespaced, group: "autoscaling", version: "v1", kind: "Scale", verbs: ["get", "patch", "update"] });
+      resources.push({
+        name: `${t.plural}/scale`,
+        singularName: "",
+        namespaced: t.namespaced,
+        group: "autoscaling",
+        version: "v1",
+        kind: "Scale",
+        verbs: ["get", "patch", "update"],
+      });
     }
   }
   return { kind: "APIResourceList", apiVersion: "v1", groupVersion: gv, resources };
@@ -77,8 +85,14 @@ export function aggregatedDiscovery(types: ResourceType[], legacy: boolean): Jso
           .filter((t) => t.group === g && t.version === v)
           .map((t) => {
             const subresources: JsonObject[] = [];
-            if (t.status) subresources.push({ subresource: "status", responseKind: { group: t.group, version: v, kind: t.kind }, verbs: ["get", "patch", "update"] });
-            if (t.scale) subresources.push({ subresource: "scale", responseKind: { group: "autoscaling", version: "v1", kind: "Scale" }, verbs: ["get", "patch", "update"] });
+            if (t.status)
+              subresources.push({ subresource: "status", responseKind: { group: t.group, version: v, kind: t.kind }, verbs: ["get", "patch", "update"] });
+            if (t.scale)
+              subresources.push({
+                subresource: "scale",
+                responseKind: { group: "autoscaling", version: "v1", kind: "Scale" },
+                verbs: ["get", "patch", "update"],
+              });
             return {
               resource: t.plural,
               responseKind: { group: t.group, version: v, kind: t.kind },
@@ -102,7 +116,11 @@ export function openApiV3Root(types: ResourceType[]): JsonObject {
   for (const [g, vs] of groupVersions(types)) {
     for (const v of vs) {
       const p = gvPath(g, v);
-      const hash = createHash("sha256").update(JSON.stringify(openApiV3Doc(types, g, v))).digest("hex").slice(0, 16).toUpperCase();
+      const hash = createHash("sha256")
+        .update(JSON.stringify(openApiV3Doc(types, g, v)))
+        .digest("hex")
+        .slice(0, 16)
+        .toUpperCase();
       paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${hash}` };
     }
   }

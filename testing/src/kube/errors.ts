@@ -34,8 +34,7 @@ export class ApiError extends Error {
 }
 
 /** `eventstreams.jetmesh.io`, or `configmaps` for the core group (as in real messages). */
-export const qualifiedResource = (rt: { group: string; plural: string }): string =>
-  rt.group ? `${rt.plural}.${rt.group}` : rt.plural;
+export const qualifiedResource = (rt: { group: string; plural: string }): string => (rt.group ? `${rt.plural}.${rt.group}` : rt.plural);
 
 const det = (rt: ResourceType, name: string) => ({ name, group: rt.group, kind: rt.plural });
 
@@ -45,8 +44,11 @@ export const notFound = (rt: ResourceType, name: string): ApiError =>
 export const alreadyExists = (rt: ResourceType, name: string): ApiError =>
   new ApiError(409, "AlreadyExists", `${qualifiedResource(rt)} "${name}" already exists`, det(rt, name));
 
-export const conflict = (rt: ResourceType, name: string, why = "the object has been modified; please apply your changes to the latest version and try again"): ApiError =>
-  new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": ${why}`, det(rt, name));
+export const conflict = (
+  rt: ResourceType,
+  name: string,
+  why = "the object has been modified; please apply your changes to the latest version and try again",
+): ApiError => new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": ${why}`, det(rt, name));
 
 export const badRequest = (message: string): ApiError => new ApiError(400, "BadRequest", message);
 

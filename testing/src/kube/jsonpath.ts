@@ -1,7 +1,8 @@
 // The JSONPath subset used by printer columns and scale subresource paths:
 // `.a.b`, `.a[0]`, `.a[*].b`, `.a[?(@.type=="Ready")].status`.
 
-type Step = { kind: "field"; name: string } | { kind: "index"; i: number } | { kind: "all" } | { kind: "filter"; path: string[]; op: "==" | "!="; value: string };
+type Step =
+  { kind: "field"; name: string } | { kind: "index"; i: number } | { kind: "all" } | { kind: "filter"; path: string[]; op: "==" | "!="; value: string };
 
 export function parseJsonPath(expr: string): Step[] {
   let s = expr.trim();

@@ -6,18 +6,25 @@ import type { ObjectMeta } from "./types.ts";
 
 const NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const NAME_MSG = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const NAME_MSG =
+  "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
 
 /** Problems with a qualified name (`prefix/name` or `name`), worded as apimachinery's IsQualifiedName. */
 export function qualifiedNameErrors(key: string): string[] {
   const parts = key.split("/");
-  if (parts.length > 2) return [`a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character with an optional DNS subdomain prefix and '/'`];
+  if (parts.length > 2)
+    return [
+      `a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character with an optional DNS subdomain prefix and '/'`,
+    ];
   const name = parts[parts.length - 1]!;
   const errs: string[] = [];
   if (parts.length === 2) {
     const prefix = parts[0]!;
     if (prefix.length === 0) errs.push("prefix part must be non-empty");
-    else if (!DNS_SUBDOMAIN.test(prefix) || prefix.length > 253) errs.push("prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character");
+    else if (!DNS_SUBDOMAIN.test(prefix) || prefix.length > 253)
+      errs.push(
+        "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+      );
   }
   if (name.length === 0) errs.push("name part must be non-empty");
   else if (name.length > 63) errs.push("name part must be no more than 63 bytes");
@@ -27,12 +34,18 @@ export function qualifiedNameErrors(key: string): string[] {
 
 export function validateMetadata(m: ObjectMeta): StatusCause[] {
   const out: StatusCause[] = [];
-  const inv = (field: string, value: string, msg: string) => out.push({ reason: "FieldValueInvalid", field, message: `Invalid value: ${JSON.stringify(value)}: ${msg}` });
+  const inv = (field: string, value: string, msg: string) =>
+    out.push({ reason: "FieldValueInvalid", field, message: `Invalid value: ${JSON.stringify(value)}: ${msg}` });
   for (const [k, v] of Object.entries(m.labels ?? {})) {
     for (const e of qualifiedNameErrors(k)) inv("metadata.labels", k, e);
     if (typeof v !== "string") inv(`metadata.labels`, String(v), "label values must be strings");
     else if (v.length > 63) inv("metadata.labels", v, "must be no more than 63 bytes");
-    else if (v !== "" && !NAME.test(v)) inv("metadata.labels", v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')");
+    else if (v !== "" && !NAME.test(v))
+      inv(
+        "metadata.labels",
+        v,
+        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+      );
   }
   let size = 0;
   for (const [k, v] of Object.entries(m.annotations ?? {})) {
@@ -50,6 +63,11 @@ export function validateMetadata(m: ObjectMeta): StatusCause[] {
     }
     if (r.controller) controllers++;
   });
-  if (controllers > 1) out.push({ reason: "FieldValueInvalid", field: "metadata.ownerReferences", message: "Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to true" });
+  if (controllers > 1)
+    out.push({
+      reason: "FieldValueInvalid",
+      field: "metadata.ownerReferences",
+      message: "Invalid value: []v1.OwnerReference{...}: Only one reference can have Controller set to true",
+    });
   return out;
 }

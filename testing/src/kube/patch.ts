@@ -30,7 +30,12 @@ function resolveParent(doc: Json, path: string[], op: string): { parent: Json; k
     if (Array.isArray(cur)) cur = cur[Number(seg)] as Json;
     else if (isObject(cur)) cur = cur[seg] as Json;
     else cur = undefined as unknown as Json;
-    if (cur === undefined) throw new ApiError(422, "Invalid", `the server rejected our request due to an error in our request: ${op} operation does not apply: doc is missing path: "/${path.join("/")}": missing value`);
+    if (cur === undefined)
+      throw new ApiError(
+        422,
+        "Invalid",
+        `the server rejected our request due to an error in our request: ${op} operation does not apply: doc is missing path: "/${path.join("/")}": missing value`,
+      );
   }
   return { parent: cur, key: path[path.length - 1]! };
 }
@@ -50,7 +55,11 @@ export function jsonPatch(doc: Json, ops: Json): Json {
   if (!Array.isArray(ops)) throw badRequest("json patch must be an array of operations");
   let root = clone(doc);
   const missing = (op: string, p: string) =>
-    new ApiError(422, "Invalid", `the server rejected our request due to an error in our request: ${op} operation does not apply: doc is missing path: "${p}": missing value`);
+    new ApiError(
+      422,
+      "Invalid",
+      `the server rejected our request due to an error in our request: ${op} operation does not apply: doc is missing path: "${p}": missing value`,
+    );
   const add = (path: string[], value: Json, opName: string, p: string) => {
     if (path.length === 0) {
       root = value;
@@ -206,7 +215,9 @@ export function strategicMergePatch(target: Json | undefined, patch: Json, path:
     if (!key || !Array.isArray(out[f])) continue;
     const items = out[f] as Json[];
     const rank = new Map(order.map((o, i) => [JSON.stringify(isObject(o) ? o[key] : o), i]));
-    out[f] = [...items].sort((a, b) => (rank.get(JSON.stringify(isObject(a) ? a[key] : a)) ?? 1e9) - (rank.get(JSON.stringify(isObject(b) ? b[key] : b)) ?? 1e9));
+    out[f] = [...items].sort(
+      (a, b) => (rank.get(JSON.stringify(isObject(a) ? a[key] : a)) ?? 1e9) - (rank.get(JSON.stringify(isObject(b) ? b[key] : b)) ?? 1e9),
+    );
   }
   return out;
 }

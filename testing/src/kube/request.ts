@@ -8,7 +8,11 @@ import { isObject, type Json, type JsonObject } from "./types.ts";
 /** Go's %+v of a decoded JSON map, as the real server prints a patch in errors. */
 export function goFormat(v: Json): string {
   if (Array.isArray(v)) return `[${v.map(goFormat).join(" ")}]`;
-  if (isObject(v)) return `map[${Object.keys(v).sort().map((k) => `${k}:${goFormat(v[k]!)}`).join(" ")}]`;
+  if (isObject(v))
+    return `map[${Object.keys(v)
+      .sort()
+      .map((k) => `${k}:${goFormat(v[k]!)}`)
+      .join(" ")}]`;
   return v === null ? "<nil>" : String(v);
 }
 
@@ -44,7 +48,11 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
 export function parseBody(body: Buffer, contentType: string): unknown {
   const ct = contentType.split(";")[0]!.trim();
   if (ct.includes("protobuf") || ct.includes("cbor")) {
-    throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`);
+    throw new ApiError(
+      415,
+      "UnsupportedMediaType",
+      `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+    );
   }
   const text = body.toString("utf8");
   if (text.trim() === "") return {};

@@ -134,7 +134,11 @@ export function validate(v: Json, s: Schema, path: string, old?: Json): StatusCa
   const where = path || "body";
   if (!typeOk(v, s)) {
     const t = s["x-kubernetes-int-or-string"] === true ? "integer-or-string" : String(s.type);
-    out.push({ reason: "FieldValueTypeInvalid", message: `Invalid value: ${str(typeName(v))}: ${where} in body must be of type ${t}: ${str(typeName(v))}`, field: path });
+    out.push({
+      reason: "FieldValueTypeInvalid",
+      message: `Invalid value: ${str(typeName(v))}: ${where} in body must be of type ${t}: ${str(typeName(v))}`,
+      field: path,
+    });
     return out;
   }
   if (v === null) return out;
@@ -156,13 +160,15 @@ export function validate(v: Json, s: Schema, path: string, old?: Json): StatusCa
   }
   if (typeof v === "string") {
     const len = [...v].length;
-    if (typeof s.maxLength === "number" && len > s.maxLength) out.push({ reason: "FieldValueTooLong", message: `Too long: may not be more than ${s.maxLength} bytes`, field: path });
+    if (typeof s.maxLength === "number" && len > s.maxLength)
+      out.push({ reason: "FieldValueTooLong", message: `Too long: may not be more than ${s.maxLength} bytes`, field: path });
     if (typeof s.minLength === "number" && len < s.minLength) inv(v, `${where} in body should be at least ${s.minLength} chars long`);
     if (typeof s.pattern === "string" && !new RegExp(s.pattern, "u").test(v)) inv(v, `${where} in body should match '${s.pattern}'`);
     if (typeof s.format === "string" && FORMATS[s.format] && !FORMATS[s.format]!.test(v)) inv(v, `${where} in body must be of type ${s.format}: ${str(v)}`);
   }
   if (Array.isArray(v)) {
-    if (typeof s.maxItems === "number" && v.length > s.maxItems) out.push({ reason: "FieldValueTooMany", message: `Too many: ${v.length}: must have at most ${s.maxItems} items`, field: path });
+    if (typeof s.maxItems === "number" && v.length > s.maxItems)
+      out.push({ reason: "FieldValueTooMany", message: `Too many: ${v.length}: must have at most ${s.maxItems} items`, field: path });
     if (typeof s.minItems === "number" && v.length < s.minItems) inv(v.length, `${where} in body should have at least ${s.minItems} items`);
     if (s["x-kubernetes-list-type"] === "set" || s.uniqueItems === true) {
       const seen = new Set<string>();
@@ -178,7 +184,12 @@ export function validate(v: Json, s: Schema, path: string, old?: Json): StatusCa
       v.forEach((e, i) => {
         if (!isObject(e)) return;
         const k = JSON.stringify(keys.map((key) => e[key] ?? null));
-        if (seen.has(k)) out.push({ reason: "FieldValueDuplicate", message: `Duplicate value: ${JSON.stringify(Object.fromEntries(keys.map((key) => [key, e[key] ?? null])))}`, field: `${path}[${i}]` });
+        if (seen.has(k))
+          out.push({
+            reason: "FieldValueDuplicate",
+            message: `Duplicate value: ${JSON.stringify(Object.fromEntries(keys.map((key) => [key, e[key] ?? null])))}`,
+            field: `${path}[${i}]`,
+          });
         seen.add(k);
       });
     }
@@ -190,7 +201,8 @@ export function validate(v: Json, s: Schema, path: string, old?: Json): StatusCa
       if (v[String(r)] === undefined) out.push({ reason: "FieldValueRequired", message: "Required value", field: child(path, String(r)) });
     }
     const n = Object.keys(v).length;
-    if (typeof s.maxProperties === "number" && n > s.maxProperties) out.push({ reason: "FieldValueTooMany", message: `Too many: ${n}: must have at most ${s.maxProperties} items`, field: path });
+    if (typeof s.maxProperties === "number" && n > s.maxProperties)
+      out.push({ reason: "FieldValueTooMany", message: `Too many: ${n}: must have at most ${s.maxProperties} items`, field: path });
     if (typeof s.minProperties === "number" && n < s.minProperties) inv(n, `${where} in body should have at least ${s.minProperties} properties`);
     const oldObj = isObject(old) ? old : undefined;
     for (const [k, val] of Object.entries(v)) {

@@ -4,9 +4,7 @@ import { badRequest } from "./errors.ts";
 import type { KubeObject } from "./types.ts";
 
 type Req =
-  | { op: "eq" | "neq"; key: string; value: string }
-  | { op: "in" | "notin"; key: string; values: string[] }
-  | { op: "exists" | "notexists"; key: string };
+  { op: "eq" | "neq"; key: string; value: string } | { op: "in" | "notin"; key: string; values: string[] } | { op: "exists" | "notexists"; key: string };
 
 export type Selector = (labels: Record<string, string> | undefined) => boolean;
 
@@ -32,7 +30,10 @@ export function parseLabelSelector(s: string | null | undefined): Selector {
   const reqs: Req[] = splitTerms(s).map((term) => {
     let m = /^([^\s!=()]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(term);
     if (m) {
-      const values = m[3]!.split(",").map((v) => v.trim()).filter((v) => v !== "");
+      const values = m[3]!
+        .split(",")
+        .map((v) => v.trim())
+        .filter((v) => v !== "");
       return { op: m[2] as "in" | "notin", key: m[1]!, values };
     }
     m = /^([^\s!=()]+)\s*(==|!=|=)\s*([^\s,()]*)$/.exec(term);

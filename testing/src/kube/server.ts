@@ -12,16 +12,7 @@ import { recordUpdate, serverSideApply } from "./apply.ts";
 import { BUILTIN_TYPES, defaultBuiltin, validateBuiltin } from "./builtins.ts";
 import { BUILTIN_SCHEMAS } from "./builtin-schemas.ts";
 import { crdTypes, prepareCrd, validateCrd } from "./crd.ts";
-import {
-  aggregatedDiscovery,
-  apiGroup,
-  apiGroupList,
-  apiResourceList,
-  groupVersions,
-  openApiV3Doc,
-  openApiV3Root,
-  serverVersion,
-} from "./discovery.ts";
+import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, groupVersions, openApiV3Doc, openApiV3Root, serverVersion } from "./discovery.ts";
 import { ApiError, alreadyExists, badRequest, conflict, invalid, methodNotAllowed, notFound, pathNotFound, type StatusCause } from "./errors.ts";
 import { evalJsonPath, setSimplePath } from "./jsonpath.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
@@ -92,7 +83,13 @@ const MAX_RECORDED = 100_000;
 
 function stable(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
-    isObject(x as Json) ? Object.fromEntries(Object.keys(x as object).sort().map((k) => [k, (x as Record<string, unknown>)[k]])) : x,
+    isObject(x as Json)
+      ? Object.fromEntries(
+          Object.keys(x as object)
+            .sort()
+            .map((k) => [k, (x as Record<string, unknown>)[k]]),
+        )
+      : x,
   );
 }
 
@@ -116,7 +113,6 @@ interface WriteOpts {
   subresource?: string;
 }
 
-
 class ApiServer implements KubeApiServer {
   url = "";
   port = 0;
@@ -136,7 +132,10 @@ class ApiServer implements KubeApiServer {
   private readonly watchContext: WatchContext;
 
   constructor(opts: KubeApiServerOptions) {
-    this.store = new Store({ ...(opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {}), ...(opts.persistDir ? { persistDir: opts.persistDir } : {}) });
+    this.store = new Store({
+      ...(opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {}),
+      ...(opts.persistDir ? { persistDir: opts.persistDir } : {}),
+    });
     this.kubeconfigPath = opts.kubeconfigPath ?? join(mkdtempSync(join(tmpdir(), "jetmesh-kube-")), "kubeconfig");
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
     this.onRequest = opts.onRequest;
@@ -160,7 +159,8 @@ class ApiServer implements KubeApiServer {
       if (key === "apiextensions.k8s.io/customresourcedefinitions") this.registerCrd(obj);
     }
     for (const ns of ["default", "kube-system", "kube-public", "kube-node-lease"]) {
-      if (!this.store.get("/namespaces", undefined, ns)) this.createInternal(this.type("", "v1", "namespaces")!, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+      if (!this.store.get("/namespaces", undefined, ns))
+        this.createInternal(this.type("", "v1", "namespaces")!, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
     }
     this.faults = {
       dropWatches: (o) => {
@@ -280,7 +280,9 @@ class ApiServer implements KubeApiServer {
       res.end(JSON.stringify(body));
     };
     if (this.refusing) {
-      send(503, new ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request (fault injected)").toStatus(), { "Retry-After": "1" });
+      send(503, new ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request (fault injected)").toStatus(), {
+        "Retry-After": "1",
+      });
       return;
     }
     try {
@@ -296,7 +298,12 @@ class ApiServer implements KubeApiServer {
         } catch {
           // protobuf
         }
-        send(201, { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec, status: { allowed: true, reason: "the API test server does not authorize: every request is allowed" } });
+        send(201, {
+          apiVersion: "authorization.k8s.io/v1",
+          kind: "SelfSubjectAccessReview",
+          spec,
+          status: { allowed: true, reason: "the API test server does not authorize: every request is allowed" },
+        });
         return;
       }
       const nonResource = this.nonResource(path, accept);
@@ -311,12 +318,23 @@ class ApiServer implements KubeApiServer {
       const q = url.searchParams;
       const isWatch = method === "GET" && !name && (q.get("watch") === "true" || q.get("watch") === "1");
       const verb =
-        method === "GET" ? (name ? "get" : isWatch ? "watch" : "list")
-        : method === "POST" ? "create"
-        : method === "PUT" ? "update"
-        : method === "PATCH" ? "patch"
-        : method === "DELETE" ? (name ? "delete" : "deletecollection")
-        : "unknown";
+        method === "GET"
+          ? name
+            ? "get"
+            : isWatch
+              ? "watch"
+              : "list"
+          : method === "POST"
+            ? "create"
+            : method === "PUT"
+              ? "update"
+              : method === "PATCH"
+                ? "patch"
+                : method === "DELETE"
+                  ? name
+                    ? "delete"
+                    : "deletecollection"
+                  : "unknown";
       record = {
         verb,
         apiGroup: rt.group,
@@ -342,7 +360,9 @@ class ApiServer implements KubeApiServer {
       }
       const opts: WriteOpts = {
         dryRun: q.getAll("dryRun").includes("All"),
-        fieldValidation: (["Strict", "Warn", "Ignore"].includes(q.get("fieldValidation") ?? "") ? q.get("fieldValidation") : "Warn") as WriteOpts["fieldValidation"],
+        fieldValidation: (["Strict", "Warn", "Ignore"].includes(q.get("fieldValidation") ?? "")
+          ? q.get("fieldValidation")
+          : "Warn") as WriteOpts["fieldValidation"],
         fieldManager: q.get("fieldManager") ?? String(req.headers["user-agent"] ?? "unknown").split("/")[0]!,
         warnings: [],
       };
@@ -351,7 +371,14 @@ class ApiServer implements KubeApiServer {
       let out: unknown;
       if (method === "GET" && name) {
         const obj = this.mustGet(rt, namespace, name);
-        out = sub === "scale" ? this.scaleOf(rt, obj) : table ? toTable(rt, [this.view(rt, obj)], include, {}) : partial ? partialOf(this.view(rt, obj)) : this.view(rt, obj);
+        out =
+          sub === "scale"
+            ? this.scaleOf(rt, obj)
+            : table
+              ? toTable(rt, [this.view(rt, obj)], include, {})
+              : partial
+                ? partialOf(this.view(rt, obj))
+                : this.view(rt, obj);
       } else if (method === "GET") {
         out = this.list(rt, namespace, q, table ? include : undefined, partial);
       } else if (method === "POST" && !name) {
@@ -395,13 +422,21 @@ class ApiServer implements KubeApiServer {
     if (path === "/healthz" || path === "/livez" || path === "/readyz") return { body: "ok" };
     if (path === "/api") {
       if (wantsAggregated) return { body: aggregatedDiscovery(this.allTypes(), true), headers: aggregatedHeaders };
-      return { body: { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: `127.0.0.1:${this.port}` }] } };
+      return {
+        body: { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: `127.0.0.1:${this.port}` }] },
+      };
     }
     if (path === "/apis") {
       if (wantsAggregated) return { body: aggregatedDiscovery(this.allTypes(), false), headers: aggregatedHeaders };
       return { body: apiGroupList(this.allTypes()) };
     }
-    if (path === "/api/v1") return { body: apiResourceList("v1", this.allTypes().filter((t) => t.group === "")) };
+    if (path === "/api/v1")
+      return {
+        body: apiResourceList(
+          "v1",
+          this.allTypes().filter((t) => t.group === ""),
+        ),
+      };
     let m = /^\/apis\/([^/]+)$/.exec(path);
     if (m) {
       const vs = groupVersions(this.allTypes()).get(m[1]!);
@@ -428,7 +463,10 @@ class ApiServer implements KubeApiServer {
   private parsePath(path: string): ReqInfo | undefined {
     let segs: string[];
     try {
-      segs = path.split("/").filter((s) => s !== "").map(decodeURIComponent);
+      segs = path
+        .split("/")
+        .filter((s) => s !== "")
+        .map(decodeURIComponent);
     } catch {
       throw badRequest(`invalid URL path ${JSON.stringify(path)}`);
     }
@@ -477,7 +515,7 @@ class ApiServer implements KubeApiServer {
 
   private matcher(rt: ResourceType, ns: string | undefined, q: URLSearchParams): (o: KubeObject) => boolean {
     const labels = parseLabelSelector(q.get("labelSelector"));
-    const fields = parseFieldSelector(q.get("fieldSelector"), rt.crd ? rt.selectableFields ?? [] : undefined);
+    const fields = parseFieldSelector(q.get("fieldSelector"), rt.crd ? (rt.selectableFields ?? []) : undefined);
     return (o) => (ns === undefined || o.metadata.namespace === ns) && labels(o.metadata.labels) && fields(rt.convert ? this.view(rt, o) : o);
   }
 
@@ -539,7 +577,9 @@ class ApiServer implements KubeApiServer {
         throw invalid("", "", "", [{ reason: "FieldValueInvalid", field: "patch", message: `Invalid value: ${JSON.stringify(goFormat(opts.patch))}: ${why}` }]);
       }
       if (unknown.length && opts.fieldValidation === "Strict") {
-        throw badRequest(`${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(", ")}`);
+        throw badRequest(
+          `${rt.kind} in version "${rt.version}" cannot be handled as a ${rt.kind}: strict decoding error: ${unknown.map((u) => `unknown field "${u}"`).join(", ")}`,
+        );
       }
       if (unknown.length && opts.fieldValidation === "Warn") opts.warnings.push(...unknown.map((u) => `unknown field "${u}"`));
     }
@@ -570,7 +610,12 @@ class ApiServer implements KubeApiServer {
       const nsObj = this.store.get("/namespaces", undefined, ns);
       if (!nsObj) throw notFound(this.type("", "v1", "namespaces")!, ns);
       if (nsObj.metadata.deletionTimestamp) {
-        throw new ApiError(403, "Forbidden", `${rt.plural} "${obj.metadata.name ?? ""}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`, { name: obj.metadata.name, group: rt.group, kind: rt.plural });
+        throw new ApiError(
+          403,
+          "Forbidden",
+          `${rt.plural} "${obj.metadata.name ?? ""}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+          { name: obj.metadata.name, group: rt.group, kind: rt.plural },
+        );
       }
     } else delete obj.metadata.namespace;
     if (!obj.metadata.name && obj.metadata.generateName) {
@@ -618,7 +663,14 @@ class ApiServer implements KubeApiServer {
     return strip(a) !== strip(b);
   }
 
-  private update(rt: ResourceType, ns: string | undefined, name: string, body: unknown, sub: string | undefined, opts: WriteOpts): { obj: KubeObject; created: boolean } {
+  private update(
+    rt: ResourceType,
+    ns: string | undefined,
+    name: string,
+    body: unknown,
+    sub: string | undefined,
+    opts: WriteOpts,
+  ): { obj: KubeObject; created: boolean } {
     if (!isObject(body as Json)) throw badRequest("the body of the request was in an unknown format");
     let incoming = clone(body) as KubeObject;
     if (!isObject(incoming.metadata as unknown as Json)) incoming.metadata = {};
@@ -634,7 +686,9 @@ class ApiServer implements KubeApiServer {
     const rv = incoming.metadata.resourceVersion;
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(rt, name);
     if (!rv && rt.crd) {
-      throw invalid(rt.kind, rt.group, name, [{ reason: "FieldValueInvalid", message: "Invalid value: 0: must be specified for an update", field: "metadata.resourceVersion" }]);
+      throw invalid(rt.kind, rt.group, name, [
+        { reason: "FieldValueInvalid", message: "Invalid value: 0: must be specified for an update", field: "metadata.resourceVersion" },
+      ]);
     }
     if (rt.convert) incoming = rt.convert.toStored(incoming);
     return { obj: this.replace(rt, current, incoming, sub, opts), created: false };
@@ -672,7 +726,13 @@ class ApiServer implements KubeApiServer {
       if (c.deletionTimestamp) {
         const added = (m.finalizers ?? []).filter((f) => !(c.finalizers ?? []).includes(f));
         if (added.length) {
-          throw invalid(rt.kind, rt.group, c.name!, [{ reason: "FieldValueForbidden", message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`, field: "metadata.finalizers" }]);
+          throw invalid(rt.kind, rt.group, c.name!, [
+            {
+              reason: "FieldValueForbidden",
+              message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`,
+              field: "metadata.finalizers",
+            },
+          ]);
         }
       }
       if (rt.group === "" && rt.plural === "namespaces") next.status = clone(current.status);
@@ -712,7 +772,16 @@ class ApiServer implements KubeApiServer {
     return stored;
   }
 
-  private patch(rt: ResourceType, ns: string | undefined, name: string, sub: string | undefined, body: Buffer, contentType: string, q: URLSearchParams, opts: WriteOpts): { obj: KubeObject; created: boolean } {
+  private patch(
+    rt: ResourceType,
+    ns: string | undefined,
+    name: string,
+    sub: string | undefined,
+    body: Buffer,
+    contentType: string,
+    q: URLSearchParams,
+    opts: WriteOpts,
+  ): { obj: KubeObject; created: boolean } {
     const ct = contentType.split(";")[0]!.trim();
     const current = this.store.get(storageKey(rt), rt.namespaced ? ns : undefined, name);
     if (ct === "application/apply-patch+yaml" || ct === "application/apply-patch+cbor") {
@@ -720,12 +789,19 @@ class ApiServer implements KubeApiServer {
       const applied = parseBody(body, ct) as JsonObject;
       if (!isObject(applied)) throw badRequest("apply patch must be an object");
       const manager = q.get("fieldManager");
-      if (!manager) throw invalid(rt.kind, rt.group, name, [{ reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" }]);
+      if (!manager)
+        throw invalid(rt.kind, rt.group, name, [
+          { reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager" },
+        ]);
       if (rt.schema && opts.fieldValidation !== "Ignore") {
         // Apply configurations are converted to typed objects: unknown fields fail (as a 500, like the real server).
         const unknown = prune(clone(applied), rt.schema);
         if (unknown.length) {
-          throw new ApiError(500, "", `failed to create typed patch object (${groupVersion(rt.group, rt.version)}, Kind=${rt.kind}): ${unknown.map((u) => `.${u}: field not declared in schema`).join(", ")}`);
+          throw new ApiError(
+            500,
+            "",
+            `failed to create typed patch object (${groupVersion(rt.group, rt.version)}, Kind=${rt.kind}): ${unknown.map((u) => `.${u}: field not declared in schema`).join(", ")}`,
+          );
         }
       }
       const am = (isObject(applied.metadata) ? applied.metadata : {}) as JsonObject;
@@ -766,10 +842,19 @@ class ApiServer implements KubeApiServer {
     else if (ct === "application/json-patch+json") patched = jsonPatch(base, patch);
     else if (ct === "application/strategic-merge-patch+json") {
       if (!rt.strategicMerge && sub !== "scale") {
-        throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
+        throw new ApiError(
+          415,
+          "UnsupportedMediaType",
+          `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+        );
       }
       patched = strategicMergePatch(base, patch);
-    } else throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
+    } else
+      throw new ApiError(
+        415,
+        "UnsupportedMediaType",
+        `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+      );
     if (!isObject(patched)) throw badRequest("patch result is not an object");
     const p = patched as unknown as KubeObject;
     if (!isObject(p.metadata as unknown as Json)) p.metadata = {};
@@ -816,7 +901,13 @@ class ApiServer implements KubeApiServer {
   private applyScale(rt: ResourceType, current: KubeObject, scale: KubeObject, opts: WriteOpts): KubeObject {
     const replicas = (scale.spec as JsonObject | undefined)?.replicas;
     if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
-      throw invalid("Scale", "autoscaling", current.metadata.name!, [{ reason: "FieldValueInvalid", message: `Invalid value: ${JSON.stringify(replicas ?? null)}: must be greater than or equal to 0`, field: "spec.replicas" }]);
+      throw invalid("Scale", "autoscaling", current.metadata.name!, [
+        {
+          reason: "FieldValueInvalid",
+          message: `Invalid value: ${JSON.stringify(replicas ?? null)}: must be greater than or equal to 0`,
+          field: "spec.replicas",
+        },
+      ]);
     }
     const next = clone(current);
     setSimplePath(next as unknown as Record<string, unknown>, rt.scale!.specReplicasPath, replicas);
@@ -834,14 +925,24 @@ class ApiServer implements KubeApiServer {
       throw conflict(rt, name, `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${current.metadata.uid}`);
     }
     if (pre.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(rt, name, `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+      throw conflict(
+        rt,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
+      );
     }
     const policy = typeof options.propagationPolicy === "string" ? options.propagationPolicy : options.orphanDependents === true ? "Orphan" : "Background";
     if (opts.dryRun) return this.view(rt, current);
     const result = this.reaper.deleteObject(rt, current, policy);
     if (result.metadata.deletionTimestamp && this.store.get(storageKey(rt), current.metadata.namespace, name)) return this.view(rt, result);
     if (rt.crd || rt.group === "apiextensions.k8s.io") return this.view(rt, result);
-    return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", details: { name, group: rt.group, kind: rt.plural, uid: current.metadata.uid } };
+    return {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Success",
+      details: { name, group: rt.group, kind: rt.plural, uid: current.metadata.uid },
+    };
   }
 
   private deleteCollection(rt: ResourceType, ns: string | undefined, q: URLSearchParams, body: unknown, opts: WriteOpts): unknown {
@@ -855,14 +956,10 @@ class ApiServer implements KubeApiServer {
   }
 }
 
-
 /** Kinds whose strategy maintains metadata.generation (custom resources, CRDs, Deployments). */
 function tracksGeneration(rt: ResourceType): boolean {
   return Boolean(rt.crd) || rt.group === "apiextensions.k8s.io" || (rt.group === "apps" && rt.plural === "deployments");
 }
-
-
-
 
 /** Starts the test server on 127.0.0.1 and writes its kubeconfig. */
 export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promise<KubeApiServer> {

@@ -34,7 +34,7 @@ const col = (name: string, cell: (o: KubeObject) => unknown, type = "string", pr
   def: { name, type, format, description: name, priority },
   cell,
 });
- 
+
 const g = (o: unknown, path: string): any => evalJsonPath(o, path)[0];
 const nameCol = col("Name", (o) => o.metadata.name, "string", 0, "name");
 const ageCol = col("Age", (o) => age(o.metadata.creationTimestamp));
@@ -49,12 +49,18 @@ const BUILTIN: Record<string, Column[]> = {
     col("Type", (o) => g(o, ".spec.type") ?? "ClusterIP"),
     col("Cluster-IP", (o) => g(o, ".spec.clusterIP") ?? "<none>"),
     col("External-IP", () => "<none>"),
-    col("Port(s)", (o) => ((g(o, ".spec.ports") ?? []) as { port: number; protocol?: string }[]).map((p) => `${p.port}/${p.protocol ?? "TCP"}`).join(",") || "<none>"),
+    col(
+      "Port(s)",
+      (o) => ((g(o, ".spec.ports") ?? []) as { port: number; protocol?: string }[]).map((p) => `${p.port}/${p.protocol ?? "TCP"}`).join(",") || "<none>",
+    ),
     ageCol,
   ],
   "/pods": [
     nameCol,
-    col("Ready", (o) => `${((g(o, ".status.containerStatuses") ?? []) as { ready?: boolean }[]).filter((c) => c.ready).length}/${(g(o, ".spec.containers") ?? []).length}`),
+    col(
+      "Ready",
+      (o) => `${((g(o, ".status.containerStatuses") ?? []) as { ready?: boolean }[]).filter((c) => c.ready).length}/${(g(o, ".spec.containers") ?? []).length}`,
+    ),
     col("Status", (o) => g(o, ".status.phase") ?? "Pending"),
     col("Restarts", () => 0, "integer"),
     ageCol,
@@ -116,7 +122,13 @@ function columnsFor(rt: ResourceType): Column[] {
 
 export type IncludeObject = "None" | "Metadata" | "Object";
 
-export function toTable(rt: ResourceType, objs: KubeObject[], include: IncludeObject, listMeta: Record<string, unknown>, withColumns = true): Record<string, unknown> {
+export function toTable(
+  rt: ResourceType,
+  objs: KubeObject[],
+  include: IncludeObject,
+  listMeta: Record<string, unknown>,
+  withColumns = true,
+): Record<string, unknown> {
   const cols = columnsFor(rt);
   return {
     kind: "Table",

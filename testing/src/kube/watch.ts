@@ -25,7 +25,16 @@ export interface WatchContext {
   open: Set<OpenWatch>;
 }
 
-export function serveWatch(ctx: WatchContext, req: IncomingMessage, res: ServerResponse, rt: ResourceType, ns: string | undefined, q: URLSearchParams, table: IncludeObject | undefined, partial: boolean): void {
+export function serveWatch(
+  ctx: WatchContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rt: ResourceType,
+  ns: string | undefined,
+  q: URLSearchParams,
+  table: IncludeObject | undefined,
+  partial: boolean,
+): void {
   let match: (o: KubeObject) => boolean;
   try {
     match = ctx.matcher(rt, ns, q);
