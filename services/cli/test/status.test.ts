@@ -7,8 +7,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { freePort, startKubeApiServer, type KubeApiServer } from "@jetmesh/testing";
+import { freePort, startKubeApiServer, toolPath, type KubeApiServer } from "@jetmesh/testing";
 import { runCli } from "@jetmesh/cli";
+
+// The pinned kubectl (tools/ensure.sh), never one the machine happens to have.
+const KUBECTL = toolPath("kubectl");
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const bin = join(root, "services/cli/bin/jetmesh.js");
@@ -45,9 +48,9 @@ describe("jetmesh status", () => {
     expect(before.code).toBe(1);
     expect(before.err).toMatch(/does not know the JetMesh resources.*CRDs/);
 
-    await exec("kubectl", ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", join(root, "crds")]);
-    await exec("kubectl", ["--kubeconfig", kube.kubeconfigPath, "wait", "--for=condition=Established", "--timeout=30s", "-f", join(root, "crds")]);
-    await exec("kubectl", ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", join(root, "examples")]);
+    await exec(KUBECTL, ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", join(root, "crds")]);
+    await exec(KUBECTL, ["--kubeconfig", kube.kubeconfigPath, "wait", "--for=condition=Established", "--timeout=30s", "-f", join(root, "crds")]);
+    await exec(KUBECTL, ["--kubeconfig", kube.kubeconfigPath, "apply", "-f", join(root, "examples")]);
     const status = (plural: string, name: string, body: object) =>
       custom.patchNamespacedCustomObjectStatus(
         { group: "jetmesh.io", version: "v1alpha1", namespace: "shop", plural, name, body: { status: body } },
@@ -83,7 +86,7 @@ describe("jetmesh status", () => {
 
     const json = await run(["status", "-A", "-o", "json", "--kubeconfig", kube.kubeconfigPath]);
     const report = JSON.parse(json.out) as { subscriptions: { metadata: { name: string } }[] };
-    expect(report.subscriptions.map((s) => s.metadata.name)).toEqual(["inventory", "order", "payment", "shipping"]);
+    expect(report.subscriptions.map((s) => s.metadata.name)).toEqual(["inventory", "notifications", "order", "payment", "shipping"]);
 
     // The same through kubectl's plugin mechanism: kubectl finds kubectl-jetmesh on PATH.
     const pluginDir = join(dir, "bin");
@@ -91,12 +94,12 @@ describe("jetmesh status", () => {
     mkdirSync(pluginDir);
     symlinkSync(bin, join(pluginDir, "kubectl-jetmesh"));
     const env = { ...process.env, KUBECONFIG: kube.kubeconfigPath, PATH: `${pluginDir}:${dirname(process.execPath)}:${process.env.PATH}` };
-    const plugin = await exec("kubectl", ["jetmesh", "status", "-n", "shop"], { env });
+    const plugin = await exec(KUBECTL, ["jetmesh", "status", "-n", "shop"], { env });
     expect(plugin.stdout).toMatch(/^shop\s+payment\s+events\s+True\s+Ready\s+812\s+100\s+3\s+3\/4\s+payment$/m);
 
     // With the machine's older Node first on PATH, the shim still runs the CLI with the pinned Node.
     if (existsSync("/usr/bin/node")) {
-      const old = await exec("kubectl", ["jetmesh", "status", "-n", "shop"], { env: { ...env, PATH: `${pluginDir}:/usr/bin:${process.env.PATH}` } });
+      const old = await exec(KUBECTL, ["jetmesh", "status", "-n", "shop"], { env: { ...env, PATH: `${pluginDir}:/usr/bin:${process.env.PATH}` } });
       expect(old.stdout).toMatch(/^shop\s+events\s+True\s+StreamReady/m);
     }
   });
