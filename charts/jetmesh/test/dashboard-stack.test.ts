@@ -4,13 +4,14 @@
 // as the chart's ServiceMonitor) and every service replica every second, and each query
 // must parse and return data — except the few panels that are empty in a healthy run
 // (listed below with the reason). The same Prometheus evaluates the chart's alert rules.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { waitFor } from "@jetmesh/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDevConfig } from "../../../testing/src/dev/config.ts";
+import { replicaTargets } from "../../../testing/src/dev/prometheus.ts";
 import { startDevStack, type DevStack } from "../../../testing/src/dev/stack.ts";
 import { devTestEnv } from "../../../testing/test/dev-helpers.ts";
 import { chartDir, listFiles, readText, repoRoot } from "./chart.ts";
@@ -46,6 +47,7 @@ describe.skipIf(missing.length > 0 || !haveBinaries)("dashboard PromQL on the ru
   let stateDir = "";
   let stack: DevStack | undefined;
   let prom: TestPrometheus | undefined;
+  let retarget: ReturnType<typeof setInterval> | undefined;
   let logTail = "";
   const log = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -63,27 +65,37 @@ describe.skipIf(missing.length > 0 || !haveBinaries)("dashboard PromQL on the ru
     stack = await startDevStack(config, log, () => {});
     const s = stack;
     // Every service has a ready replica (the runner runs the Deployments' pods as processes).
-    const ports = await waitFor(
+    await waitFor(
       "a ready replica of each shop service",
       () => {
         const workloads = s.runner.snapshot().workloads;
-        const ready = ["order", "inventory", "payment", "shipping"].map((n) => workloads.find((w) => w.name === n)?.replicas.filter((r) => r.ready) ?? []);
-        return ready.every((r) => r.length > 0) ? ready.flat().map((r) => r.port) : undefined;
+        return ["order", "inventory", "payment", "shipping"].every((n) => workloads.find((w) => w.name === n)?.replicas.some((r) => r.ready));
       },
       { timeoutMs: 60_000, intervalMs: 200 },
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n--- stack log ---\n${logTail}`);
     });
+    // The operator scales the services while the test runs, so replicas come and go with new
+    // ports: Prometheus scrapes whatever runs now (file_sd, rewritten from the runner as the dev
+    // stack's own Prometheus is), not the replicas that happened to run at the start.
+    const targetsFile = join(stateDir, "targets.json");
+    const writeTargets = () => {
+      writeFileSync(`${targetsFile}.tmp`, JSON.stringify(replicaTargets(s.runner.snapshot())));
+      renameSync(`${targetsFile}.tmp`, targetsFile);
+    };
+    writeTargets();
+    retarget = setInterval(writeTargets, 500);
     prom = await TestPrometheus.start(
       [
         { job: "jetmesh-operator", targets: [new URL(s.endpoints.operatorUrl).host], honorLabels: true },
-        { job: "jetmesh-services", targets: ports.map((p) => `127.0.0.1:${p}`) },
+        { job: "jetmesh-services", targetsFile },
       ],
       { ruleFiles: [join(chartDir, "files", "prometheus-rules.yaml")] },
     );
   }, 120_000);
 
   afterAll(async () => {
+    clearInterval(retarget);
     await prom?.stop();
     await stack?.stop();
     if (stateDir) rmSync(stateDir, { recursive: true, force: true });

@@ -8,7 +8,9 @@ import { freePort, waitFor } from "@jetmesh/testing";
 
 export interface ScrapeJob {
   job: string;
-  targets: string[];
+  /** Static targets, or (below) a file_sd file that the caller rewrites as targets come and go. */
+  targets?: string[];
+  targetsFile?: string;
   /** Keep the scraped labels when they collide with target labels (the operator's `namespace`). */
   honorLabels?: boolean;
 }
@@ -50,8 +52,9 @@ export class TestPrometheus {
       ...jobs.flatMap((j) => [
         `  - job_name: ${JSON.stringify(j.job)}`,
         `    honor_labels: ${j.honorLabels === true}`,
-        "    static_configs:",
-        `      - targets: ${JSON.stringify(j.targets)}`,
+        ...(j.targetsFile
+          ? ["    file_sd_configs:", `      - files: [${JSON.stringify(j.targetsFile)}]`, "        refresh_interval: 1s"]
+          : ["    static_configs:", `      - targets: ${JSON.stringify(j.targets ?? [])}`]),
       ]),
       "",
     ].join("\n");
