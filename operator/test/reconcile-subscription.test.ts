@@ -9,10 +9,12 @@ import type { EventStream, EventSubscription } from "../src/api/types.ts";
 import type { ConsumerState, JetStreamAdmin } from "../src/jetstream/admin.ts";
 import type { DesiredConsumerConfig } from "../src/jetstream/consumer-config.ts";
 import { OperatorMetrics } from "../src/metrics.ts";
+import type { DeliveryFailureReport } from "@jetmesh/mesh/consumer-contract";
 
 function fakeJetStream() {
   const consumers = new Map<string, Record<string, unknown>>();
   const calls: string[] = [];
+  const failures: DeliveryFailureReport[] = [];
   const state = (config: Record<string, unknown>): ConsumerState => ({
     config,
     pending: 0,
@@ -29,6 +31,7 @@ function fakeJetStream() {
     updateStream: async () => Promise.reject(new Error("unused")),
     deleteStream: async () => undefined,
     circuitReports: async () => [],
+    failureReports: async (consumer) => (consumer === "shop_order" ? [...failures] : []),
     consumerInfo: async (stream, name) => {
       const c = consumers.get(`${stream}/${name}`);
       return c ? state(c) : undefined;
@@ -57,7 +60,7 @@ function fakeJetStream() {
     getMessage: async () => Promise.reject(new Error("unused")),
     publish: async () => Promise.reject(new Error("unused")),
   };
-  return { admin, consumers, calls };
+  return { admin, consumers, calls, failures };
 }
 
 function setup() {
@@ -137,5 +140,58 @@ describe("EventSubscription reconcile", () => {
     await t.reconcile();
     expect(t.js.calls).toEqual([]);
     expect(t.sub.metadata.resourceVersion).toBe(rv); // no status write either
+  });
+
+  it("shows the failed deliveries the subscriber processes report, summed, and clears them when the reports expire", async () => {
+    const t = setup();
+    await t.reconcile();
+    expect(t.sub.status?.deliveryFailures).toBeUndefined();
+    expect(t.sub.status?.conditions?.find((c) => c.type === "DeliveryFailing")).toMatchObject({ status: "False", reason: "NoRecentFailures" });
+
+    t.js.failures.push(
+      {
+        service: "jetmesh-dispatcher",
+        since: "2025-12-31T23:59:10.000Z",
+        retried: 4,
+        deadLettered: 0,
+        last: { time: "2025-12-31T23:59:40.000Z", outcome: "retried", error: "HTTP 503 from notifications:8080: busy" },
+      },
+      {
+        service: "jetmesh-dispatcher",
+        since: "2025-12-31T23:59:20.000Z",
+        retried: 2,
+        deadLettered: 1,
+        last: { time: "2025-12-31T23:59:50.000Z", outcome: "dead_lettered", reason: "terminal", error: "HTTP 422 from notifications:8080: no such order" },
+      },
+    );
+    await t.reconcile();
+    expect(t.sub.status?.deliveryFailures).toEqual({
+      retried: 6,
+      deadLettered: 1,
+      since: "2025-12-31T23:59:10.000Z",
+      processes: 2,
+      last: {
+        time: "2025-12-31T23:59:50.000Z",
+        outcome: "dead_lettered",
+        reason: "terminal",
+        error: "HTTP 422 from notifications:8080: no such order",
+        service: "jetmesh-dispatcher",
+      },
+    });
+    const failing = t.sub.status?.conditions?.find((c) => c.type === "DeliveryFailing");
+    expect(failing).toMatchObject({ status: "True", reason: "DeadLettering" });
+    expect(failing?.message).toBe(
+      "6 retried, 1 dead-lettered since 2025-12-31T23:59:10.000Z; last at 2025-12-31T23:59:50.000Z by jetmesh-dispatcher, dead-lettered (terminal): HTTP 422 from notifications:8080: no such order",
+    );
+    // Failing deliveries do not make the consumer unready: it is the subscriber that fails.
+    expect(t.sub.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    expect(t.events.filter((e) => e.includes("Delivery"))).toEqual(["!DeliveryFailing"]);
+
+    // The entries expired (a minute without failures).
+    t.js.failures.length = 0;
+    await t.reconcile();
+    expect(t.sub.status?.deliveryFailures ?? undefined).toBeUndefined();
+    expect(t.sub.status?.conditions?.find((c) => c.type === "DeliveryFailing")).toMatchObject({ status: "False", reason: "NoRecentFailures" });
+    expect(t.events.filter((e) => e.includes("Delivery"))).toEqual(["!DeliveryFailing", "DeliveryRecovered"]);
   });
 });

@@ -144,6 +144,20 @@ export interface EventSubscriptionStatus {
   lastScaleTime?: string;
   lastScaleReason?: string;
   lastError?: string;
+  /** Failed deliveries the subscriber processes reported in the last minute; absent when none. */
+  deliveryFailures?: DeliveryFailures;
+}
+
+export interface DeliveryFailures {
+  /** Deliveries handed back for a retry (handler error, timeout, HTTP 429/5xx from a push subscriber). */
+  retried: number;
+  /** Deliveries that ended in the dead-letter stream. */
+  deadLettered: number;
+  /** The first failure counted. */
+  since: string;
+  /** How many subscriber processes report failures. */
+  processes: number;
+  last: { time: string; outcome: "retried" | "dead_lettered"; reason?: string; error: string; service: string };
 }
 
 export interface EventSubscription {

@@ -11,9 +11,9 @@ import { deadLetterSubject, jetStreamName, objectKey, splitKey, validateName } f
 import { resolveSubscriptionSpec, type ResolvedSubscription } from "../api/spec.ts";
 import { subjectCovers, subjectsOverlap } from "../api/subjects.ts";
 import { confinementProblem } from "../api/tenancy.ts";
-import type { Condition, EventSubscription, EventSubscriptionStatus } from "../api/types.ts";
+import type { Condition, DeliveryFailures, EventSubscription, EventSubscriptionStatus } from "../api/types.ts";
 import { JetStreamRefused, NatsUnavailable, STREAM_NOT_FOUND, type ConsumerState, type JetStreamAdmin } from "../jetstream/admin.ts";
-import type { CircuitReport } from "@jetmesh/mesh/consumer-contract";
+import type { CircuitReport, DeliveryFailureReport } from "@jetmesh/mesh/consumer-contract";
 import { desiredConsumerConfig, diffConsumerConfig } from "../jetstream/consumer-config.ts";
 import { EVENTSUBSCRIPTIONS, type ReconcileContext } from "./context.ts";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "./finalizer.ts";
@@ -34,6 +34,7 @@ const OWNED = [
   "lastScaleTime",
   "lastScaleReason",
   "lastError",
+  "deliveryFailures",
 ] as const;
 const STREAM_WAIT_MS = 10_000;
 
@@ -130,6 +131,10 @@ export class EventSubscriptionReconciler {
       const circuit = spec.circuitBreaker ? circuitCondition(await admin.circuitReports(consumer)) : null;
       this.noteCircuit(obj, circuit);
       conditions = circuit ? setCondition(conditions, circuit, now, gen) : conditions.filter((c) => c.type !== "CircuitOpen");
+      const failures = deliveryFailures(await admin.failureReports(consumer));
+      const failing = failingCondition(failures);
+      this.noteFailing(obj, failing);
+      conditions = setCondition(conditions, failing, now, gen);
       const { scaling, scalingError } = await this.scale(obj);
       conditions = withScaling(conditions, scaling.condition, now, gen);
       const status: EventSubscriptionStatus = {
@@ -137,6 +142,7 @@ export class EventSubscriptionReconciler {
         streamName: stream,
         consumerName: consumer,
         lag,
+        deliveryFailures: failures,
         paused: state.paused,
         conditions,
         observedGeneration: deadLetterProblem ? obj.status?.observedGeneration : gen,
@@ -321,6 +327,7 @@ export class EventSubscriptionReconciler {
       consumerName: obj.status?.consumerName,
       lag: obj.status?.lag,
       paused: obj.status?.paused,
+      deliveryFailures: obj.status?.deliveryFailures,
       lastError: message,
       conditions,
     };
@@ -341,6 +348,14 @@ export class EventSubscriptionReconciler {
       const message = `could not write the ${obj.spec.scaling?.mode} scaler ${renderedName(obj.metadata.name)}: ${(err as Error).message}`;
       return { scaling: { condition: { type: "Scaling", status: "False", reason: "RenderFailed", message } }, scalingError: err };
     }
+  }
+
+  /** Events when deliveries start failing and when they have stopped failing. */
+  private noteFailing(obj: EventSubscription, next: Cond): void {
+    const was = obj.status?.conditions?.find((c) => c.type === "DeliveryFailing")?.status === "True";
+    const is = next.status === "True";
+    if (is && !was) this.ctx.events.warning(obj, "DeliveryFailing", next.message);
+    else if (was && !is) this.ctx.events.normal(obj, "DeliveryRecovered", "no subscriber process reports a failed delivery in the last minute");
   }
 
   /** Events when a subscriber's circuit opens and closes. */
@@ -413,5 +428,41 @@ function circuitCondition(open: CircuitReport[]): Cond {
     status: "True",
     reason: first.state === "half_open" ? "Probing" : "DownstreamFailing",
     message: `${who} the circuit ${first.state === "half_open" ? "half-open (probing with one message)" : "open"} since ${first.since}: ${first.reason}; messages are held in the stream, not dead-lettered`,
+  };
+}
+
+/**
+ * What the subscriber processes report of their failed deliveries (KV bucket jetmesh-failures,
+ * entries expire a minute after a process's last failure), summed; undefined when none does.
+ */
+export function deliveryFailures(reports: DeliveryFailureReport[]): DeliveryFailures | undefined {
+  if (reports.length === 0) return undefined;
+  let last = reports[0]!;
+  for (const r of reports) if (r.last.time > last.last.time) last = r;
+  return {
+    retried: reports.reduce((n, r) => n + r.retried, 0),
+    deadLettered: reports.reduce((n, r) => n + r.deadLettered, 0),
+    since: reports.reduce((t, r) => (r.since < t ? r.since : t), last.since),
+    processes: reports.length,
+    last: { ...last.last, service: last.service },
+  };
+}
+
+/** DeliveryFailing: True while a subscriber process reports failed deliveries (the last minute). */
+function failingCondition(f: DeliveryFailures | undefined): Cond {
+  if (!f)
+    return {
+      type: "DeliveryFailing",
+      status: "False",
+      reason: "NoRecentFailures",
+      message: "no subscriber process reports a failed delivery in the last minute",
+    };
+  const counts = [f.retried ? `${f.retried} retried` : "", f.deadLettered ? `${f.deadLettered} dead-lettered` : ""].filter(Boolean).join(", ");
+  const what = f.last.outcome === "dead_lettered" ? `dead-lettered (${f.last.reason ?? "unknown"})` : "retried";
+  return {
+    type: "DeliveryFailing",
+    status: "True",
+    reason: f.deadLettered > 0 ? "DeadLettering" : "Retrying",
+    message: `${counts} since ${f.since}; last at ${f.last.time} by ${f.last.service}, ${what}: ${f.last.error}`,
   };
 }

@@ -3,7 +3,7 @@
 // was understood and rejected: a configuration problem), or unavailable (NATS down, timeouts).
 import { JetStreamApiError, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type StreamConfig, type StreamInfo } from "@nats-io/jetstream";
 import { PAUSED_UNTIL, type DesiredConsumerConfig } from "./consumer-config.ts";
-import { CIRCUIT_BUCKET, type CircuitReport } from "@jetmesh/mesh/consumer-contract";
+import { CIRCUIT_BUCKET, FAILURE_BUCKET, type CircuitReport, type DeliveryFailureReport } from "@jetmesh/mesh/consumer-contract";
 import type { DesiredStreamConfig } from "./stream-config.ts";
 import type { MsgHdrs } from "@nats-io/transport-node";
 
@@ -45,6 +45,11 @@ export interface JetStreamAdmin {
    * jetmesh-circuits (one per process whose circuit is not closed); [] when none or no bucket.
    */
   circuitReports(consumer: string): Promise<CircuitReport[]>;
+  /**
+   * The recent failed deliveries the subscriber processes of `consumer` report in the KV bucket
+   * jetmesh-failures (one per process that failed a delivery within the bucket's TTL); [] when none.
+   */
+  failureReports(consumer: string): Promise<DeliveryFailureReport[]>;
   /** JetStream publish with a dedupe id (Nats-Msg-Id); duplicate when the stream had it already. */
   publish(subject: string, data: Uint8Array, headers: MsgHdrs, msgID: string): Promise<{ duplicate: boolean }>;
 }
@@ -78,6 +83,8 @@ export const STREAM_NOT_FOUND = 10059;
 export const SUBJECTS_OVERLAP = 10065;
 const NO_MESSAGE_FOUND = 10037;
 const CONSUMER_NOT_FOUND = 10014;
+/** How long one listing of a report bucket's keys serves every subscription's reconcile. */
+const REPORT_LIST_MS = 1000;
 
 function classify(err: unknown): Error {
   if (err instanceof JetStreamApiError) return new JetStreamRefused(err.message, err.code);
@@ -117,6 +124,48 @@ function consumerState(ci: ConsumerInfo): ConsumerState {
 }
 
 export function natsJetStreamAdmin(jsm: JetStreamManager): JetStreamAdmin {
+  // Which keys of a report bucket exist (STREAM.INFO with a subjects filter), asked once per
+  // REPORT_LIST_MS for every subscription (reconciles of many subscriptions share it), then each
+  // entry of the consumer's processes (STREAM.MSG.GET last_by_subj): requests the operator may
+  // make anyway, no consumer needed. History 1 keeps the latest entry per process; the bucket's
+  // TTL drops stale ones.
+  const listings = new Map<string, { at: number; subjects: Promise<string[]> }>();
+  function listReports(bucket: string): Promise<string[]> {
+    const cached = listings.get(bucket);
+    if (cached && Date.now() - cached.at < REPORT_LIST_MS) return cached.subjects;
+    const subjects = jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.>` }).then(
+      (info) => Object.keys(info.state.subjects ?? {}),
+      (err: unknown) => {
+        listings.delete(bucket);
+        if (isNotFound(err, STREAM_NOT_FOUND)) return [];
+        throw classify(err);
+      },
+    );
+    listings.set(bucket, { at: Date.now(), subjects });
+    return subjects;
+  }
+  async function reports<T>(bucket: string, consumer: string): Promise<T[]> {
+    const prefix = `$KV.${bucket}.${consumer}.`;
+    const mine = (await listReports(bucket)).filter((s) => s.startsWith(prefix) && !s.slice(prefix.length).includes("."));
+    const out: T[] = [];
+    for (const subject of mine.slice(0, 64)) {
+      let m;
+      try {
+        m = await jsm.streams.getMessage(`KV_${bucket}`, { last_by_subj: subject });
+      } catch (err) {
+        if (isNotFound(err, NO_MESSAGE_FOUND) || isNotFound(err, STREAM_NOT_FOUND)) continue;
+        throw classify(err);
+      }
+      // A delete or purge marker: that process has nothing to report any more.
+      if (!m || m.header?.get("KV-Operation")) continue;
+      try {
+        out.push(m.json<T>());
+      } catch {
+        // not a report: ignored
+      }
+    }
+    return out;
+  }
   return {
     async streamInfo(name) {
       try {
@@ -185,36 +234,11 @@ export function natsJetStreamAdmin(jsm: JetStreamManager): JetStreamAdmin {
         throw classify(err);
       }
     },
-    async circuitReports(consumer) {
-      // Which processes have an entry (STREAM.INFO with a subjects filter), then each entry
-      // (STREAM.MSG.GET last_by_subj): requests the operator may make anyway, no consumer
-      // needed. History 1 keeps the latest entry per process; the TTL drops stale ones.
-      const stream = `KV_${CIRCUIT_BUCKET}`;
-      let subjects: Record<string, number>;
-      try {
-        subjects = (await jsm.streams.info(stream, { subjects_filter: `$KV.${CIRCUIT_BUCKET}.${consumer}.*` })).state.subjects ?? {};
-      } catch (err) {
-        if (isNotFound(err, STREAM_NOT_FOUND)) return [];
-        throw classify(err);
-      }
-      const out: CircuitReport[] = [];
-      for (const subject of Object.keys(subjects).slice(0, 64)) {
-        let m;
-        try {
-          m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
-        } catch (err) {
-          if (isNotFound(err, NO_MESSAGE_FOUND) || isNotFound(err, STREAM_NOT_FOUND)) continue;
-          throw classify(err);
-        }
-        // A delete or purge marker: that process's circuit closed.
-        if (!m || m.header?.get("KV-Operation")) continue;
-        try {
-          out.push(m.json<CircuitReport>());
-        } catch {
-          // not a report: ignored
-        }
-      }
-      return out;
+    circuitReports(consumer) {
+      return reports<CircuitReport>(CIRCUIT_BUCKET, consumer);
+    },
+    failureReports(consumer) {
+      return reports<DeliveryFailureReport>(FAILURE_BUCKET, consumer);
     },
     async publish(subject, data, headers, msgID) {
       try {

@@ -123,6 +123,14 @@ export function renderStatus(report: StatusReport, now = new Date()): string {
       out.push(`${s.metadata?.namespace}/${s.metadata?.name}: ${age(st?.lastScaleTime as string, now)}${st?.lastScaleReason ? `: ${st.lastScaleReason}` : ""}`);
     }
   }
+  const failing = report.subscriptions
+    .map((x) => ({ x, c: x.status?.conditions?.find((c) => c.type === "DeliveryFailing" && c.status === "True") }))
+    .filter((e) => e.c?.message);
+  if (failing.length) {
+    out.push("");
+    out.push("FAILING DELIVERIES (last minute)");
+    for (const { x, c } of failing) out.push(`${x.metadata?.namespace}/${x.metadata?.name}: ${c?.message}`);
+  }
   const notReady = [...report.streams, ...report.subscriptions]
     .map((x) => ({ x, c: x.status?.conditions?.find((c) => c.type === "Ready" && c.status === "False") }))
     .filter((e) => e.c?.message);

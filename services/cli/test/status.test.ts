@@ -64,7 +64,16 @@ describe("jetmesh status", () => {
       lastSequence: 1240,
     });
     await status("eventsubscriptions", "payment", {
-      conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "ok", lastTransitionTime: now }],
+      conditions: [
+        { type: "Ready", status: "True", reason: "Ready", message: "ok", lastTransitionTime: now },
+        {
+          type: "DeliveryFailing",
+          status: "True",
+          reason: "Retrying",
+          message: "3 retried since t0; last at t1 by payment, retried: processor down",
+          lastTransitionTime: now,
+        },
+      ],
       consumerName: "shop_payment",
       lag: { pending: 812, ackPending: 100, redelivered: 3 },
       replicas: { current: 3, desired: 4 },
@@ -83,6 +92,7 @@ describe("jetmesh status", () => {
     expect(r.out).toMatch(/^shop\s+payment\s+events\s+True\s+Ready\s+812\s+100\s+3\s+3\/4\s+payment$/m);
     expect(r.out).toMatch(/^shop\/shipping: StreamNotFound: EventStream shop\/events is not ready$/m);
     expect(r.out).toMatch(/^LAST SCALE\nshop\/payment: (89|90|91)s ago: lag 912 over 3 replicas exceeds 100 per replica$/m);
+    expect(r.out).toMatch(/^FAILING DELIVERIES \(last minute\)\nshop\/payment: 3 retried since t0; last at t1 by payment, retried: processor down$/m);
 
     const json = await run(["status", "-A", "-o", "json", "--kubeconfig", kube.kubeconfigPath]);
     const report = JSON.parse(json.out) as { subscriptions: { metadata: { name: string } }[] };

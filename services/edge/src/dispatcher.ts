@@ -4,7 +4,8 @@
 // POSTs the event in HTTP binary mode and turns the answer into that contract's terms:
 //
 //   2xx                      → ack (after a CloudEvent in the answer, the reply, is stored)
-//   429, 5xx, timeout, reset → TransientError: nak with the subscription's backoff schedule,
+//   429, 5xx, timeout, reset → TransientError: nak with the subscription's backoff schedule
+//                              (or after the Retry-After of a 429/503, up to 10 minutes),
 //                              dead letter `max_deliver` once the deliveries are used up
 //   other 4xx (and 3xx)      → TerminalError: dead letter at once, the status and the
 //                              beginning of the answer's body in JetMesh-Dlq-Error
@@ -114,8 +115,33 @@ export async function deliver(cfg: DispatcherConfig, schemas: SchemaRegistry, ev
   const text = Buffer.from(res.body).toString("utf8").replace(/\s+/g, " ").trim();
   const excerpt = text.length > BODY_EXCERPT_CHARS ? text.slice(0, BODY_EXCERPT_CHARS) + "…" : text;
   const what = `HTTP ${status} from ${cfg.url.host}${excerpt ? `: ${excerpt}` : ""}`;
-  if (status === 429 || status >= 500) throw new TransientError(what);
+  if (status === 429 || status >= 500) {
+    // A subscriber that says when to come back is believed (429 and 503, RFC 9110 §10.2.3).
+    const delayMs = status === 429 || status === 503 ? retryAfterMs(res.headers["retry-after"]?.[0]) : undefined;
+    throw new TransientError(delayMs === undefined ? what : `${what} (Retry-After: retrying in ${delayMs} ms)`, delayMs === undefined ? {} : { delayMs });
+  }
   throw new TerminalError(what);
+}
+
+/** Longest Retry-After honoured; a longer one is cut to it, so a message is not parked for hours. */
+export const RETRY_AFTER_MAX_MS = 10 * 60_000;
+
+/**
+ * A Retry-After header's delay in ms: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), at most
+ * RETRY_AFTER_MAX_MS; undefined when absent or unreadable (the subscription's backoff applies).
+ */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  let ms: number;
+  if (/^\d+$/.test(v)) ms = Number(v) * 1000;
+  else {
+    // An HTTP-date begins with the day's name ("Sun, 06 Nov 1994 08:49:37 GMT").
+    const at = /^[A-Za-z]{3}/.test(v) ? Date.parse(v) : NaN;
+    if (Number.isNaN(at)) return undefined;
+    ms = at - now;
+  }
+  return Math.min(RETRY_AFTER_MAX_MS, Math.max(0, ms));
 }
 
 interface PostResult {

@@ -7,8 +7,21 @@ import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { HTTP, CloudEvent as SdkEvent } from "cloudevents";
 import { freePort, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
-import { BACKOFF_METADATA_KEY, deriveEventId, DLQ_HEADERS, encodeBinary, newEvent, Publisher, runService, toMsgHdrs, type ServiceHandle } from "@jetmesh/mesh";
-import { dispatcher, type DispatcherConfig } from "@jetmesh/edge";
+import { Kvm } from "@nats-io/kv";
+import {
+  BACKOFF_METADATA_KEY,
+  deriveEventId,
+  DLQ_HEADERS,
+  FAILURE_BUCKET,
+  type DeliveryFailureReport,
+  encodeBinary,
+  newEvent,
+  Publisher,
+  runService,
+  toMsgHdrs,
+  type ServiceHandle,
+} from "@jetmesh/mesh";
+import { dispatcher, retryAfterMs, RETRY_AFTER_MAX_MS, type DispatcherConfig } from "@jetmesh/edge";
 
 let nats: NatsCluster;
 let nc: NatsConnection;
@@ -194,6 +207,33 @@ describe("push delivery", () => {
     expect(dl!.header.get(DLQ_HEADERS.error)).toMatch(/HTTP 429 from 127\.0\.0\.1:\d+: busy/);
     expect(dl!.header.get(DLQ_HEADERS.service)).toBe("jetmesh-dispatcher");
     await settled("busy");
+    // What the operator shows in the subscription's status (deliveryFailures, DeliveryFailing):
+    // the dispatcher's report in the KV bucket jetmesh-failures.
+    const kv = await new Kvm(js).open(FAILURE_BUCKET);
+    const report = await waitFor("the dispatcher's failure report", async () => {
+      for await (const key of await kv.keys("busy.*")) {
+        const r = (await kv.get(key))?.json<DeliveryFailureReport>();
+        if (r && r.retried + r.deadLettered === 3) return r;
+      }
+      return undefined;
+    });
+    expect(report).toMatchObject({ service: "jetmesh-dispatcher", retried: 2, deadLettered: 1, last: { outcome: "dead_lettered", reason: "max_deliver" } });
+    expect(report.last.error).toMatch(/^failed 3 deliveries; last error: HTTP 429 from 127\.0\.0\.1:\d+: busy/);
+  });
+
+  it("429 or 503 with Retry-After: the retry waits that long instead of the subscription's backoff", async () => {
+    const at: number[] = [];
+    const sub = await new Subscriber((r, res) => {
+      at.push(Date.now());
+      if (r.n === 1) res.writeHead(429, { "retry-after": "2" }).end("slow down");
+      else res.writeHead(204).end();
+    }).start();
+    await dispatch({ name: "later" }, sub);
+    await publisher.publish(event("later"));
+    await waitFor("the retry", () => sub.requests.length === 2);
+    await settled("later");
+    // A nak delay is a floor the server keeps (the backoff here is 100 ms).
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(1900);
   });
 
   it("another 4xx: dead letter at once with the status and a body excerpt", async () => {
@@ -296,5 +336,19 @@ describe("replies", () => {
     const [dl] = await deadLetters("badreply", 1);
     expect(dl!.header.get(DLQ_HEADERS.reason)).toBe("terminal");
     expect(dl!.header.get(DLQ_HEADERS.error)).toMatch(/replied with type p.replied.v1, which this subscription may not publish/);
+  });
+});
+
+describe("Retry-After", () => {
+  it("reads delay-seconds and HTTP-dates, caps long ones, ignores what it cannot read", () => {
+    const now = Date.parse("2026-11-30T10:00:00Z");
+    expect(retryAfterMs("120", now)).toBe(120_000);
+    expect(retryAfterMs(" 0 ", now)).toBe(0);
+    expect(retryAfterMs("Mon, 30 Nov 2026 10:00:30 GMT", now)).toBe(30_000);
+    expect(retryAfterMs("Mon, 30 Nov 2026 09:00:00 GMT", now)).toBe(0);
+    expect(retryAfterMs("86400", now)).toBe(RETRY_AFTER_MAX_MS);
+    expect(retryAfterMs(undefined, now)).toBeUndefined();
+    expect(retryAfterMs("soon", now)).toBeUndefined();
+    expect(retryAfterMs("-5", now)).toBeUndefined();
   });
 });

@@ -55,3 +55,32 @@ export interface CircuitReport {
   since: string;
   service: string;
 }
+
+/**
+ * The KV bucket where each runtime process reports its recent failed deliveries, under
+ * `<consumer>.<instance>` (JSON DeliveryFailureReport); the operator shows them in the
+ * EventSubscription's status (`deliveryFailures`, condition DeliveryFailing). An entry is
+ * rewritten at most every FAILURE_REPORT_INTERVAL_MS while deliveries fail and expires
+ * FAILURE_REPORT_TTL_MS after the last rewrite: no entry = no failure in the last minute.
+ */
+export const FAILURE_BUCKET = "jetmesh-failures";
+export const FAILURE_REPORT_TTL_MS = 60_000;
+export const FAILURE_REPORT_INTERVAL_MS = 2_000;
+
+export interface DeliveryFailureReport {
+  service: string;
+  /** RFC 3339: the first failure counted here (counts restart once a report has expired). */
+  since: string;
+  /** Failed deliveries handed back for a retry (handler error, timeout, HTTP 429/5xx). */
+  retried: number;
+  /** Deliveries that ended in the dead-letter stream. */
+  deadLettered: number;
+  last: {
+    /** RFC 3339. */
+    time: string;
+    outcome: "retried" | "dead_lettered";
+    /** The dead letter's reason (max_deliver, terminal, schema, …) when dead-lettered. */
+    reason?: string;
+    error: string;
+  };
+}

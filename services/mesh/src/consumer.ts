@@ -16,7 +16,7 @@ import { maskCardNumbers } from "./redact.ts";
 import type { SchemaRegistry } from "./schemas.ts";
 import { BACKOFF_METADATA_KEY, CIRCUIT_BREAKER_METADATA_KEY, DLQ_HEADERS, deadLetterMsgId } from "./consumer-contract.ts";
 import { CircuitBreaker, type CircuitSettings, type CircuitState } from "./circuit-breaker.ts";
-import { CircuitReporter } from "./circuit-report.ts";
+import { CircuitReporter, FailureReporter } from "./reports.ts";
 import { contextOfTraceparent, eventAttributes, remoteSpanContext, SPAN_ATTRIBUTES, withSpan } from "./tracing.ts";
 
 export interface HandlerContext {
@@ -116,6 +116,7 @@ export class ConsumerRunner {
   private sweeper: NodeJS.Timeout | undefined;
   private breaker: CircuitBreaker | undefined;
   private readonly circuitReporter: CircuitReporter;
+  private readonly failureReporter: FailureReporter;
 
   constructor(opts: ConsumerRunnerOptions) {
     this.opts = opts;
@@ -128,6 +129,7 @@ export class ConsumerRunner {
     this.metrics = opts.registry ? meshMetrics(opts.registry) : undefined;
     this.service = opts.service ?? "unknown";
     this.circuitReporter = new CircuitReporter(opts.js, opts.consumer, this.log);
+    this.failureReporter = new FailureReporter(opts.js, opts.consumer, this.service, this.log);
   }
 
   /** The circuit breaker's state ("closed" when the subscription has none). */
@@ -185,6 +187,7 @@ export class ConsumerRunner {
     await Promise.race([this.loop, sleep(Math.max(0, deadline - Date.now()))]);
     clearInterval(this.sweeper);
     await this.circuitReporter.stop();
+    await this.failureReporter.stop();
     // Abandoned handlers: their results no longer matter (the server redelivers).
     for (const d of this.watched) d.settle("timeout");
   }
@@ -411,6 +414,8 @@ export class ConsumerRunner {
       this.release();
       if (span) endSpan(span, d, outcome);
     }
+    // A failed attempt handed back for a retry (dead letters report themselves).
+    if (outcome === "retried" && d.failure !== undefined) this.failureReporter.failed("retried", d.failure);
     const l = this.labels(d.type);
     l[outcome].inc();
     l.seconds.observe((performance.now() - started) / 1000);
@@ -624,6 +629,7 @@ export class ConsumerRunner {
       .ackAck()
       .catch((err) => this.log.warn({ err: errorMessage(err), seq: m.seq }, "ack of a dead-lettered message not confirmed; a redelivery will be deduplicated"));
     this.metrics?.deadLetters.labels(this.service, m.subject, reason).inc();
+    this.failureReporter.failed("dead_lettered", error, reason);
     this.log.warn(
       { reason, error, subject: m.subject, streamSequence: info.streamSequence, deliveryCount, deadLetterSubject: this.opts.deadLetterSubject },
       "dead-lettered",

@@ -9,7 +9,7 @@ export * from "./schemas.ts";
 export * from "./kv.ts";
 export * from "./consumer.ts";
 export * from "./circuit-breaker.ts";
-export { CIRCUIT_BUCKET, CIRCUIT_BREAKER_METADATA_KEY, type CircuitReport } from "./consumer-contract.ts";
+export { CIRCUIT_BUCKET, CIRCUIT_BREAKER_METADATA_KEY, FAILURE_BUCKET, type CircuitReport, type DeliveryFailureReport } from "./consumer-contract.ts";
 export * from "./config.ts";
 export * from "./service.ts";
 export * from "./redact.ts";

@@ -10,7 +10,7 @@
 // - owns one KV bucket: creates/inspects its stream KV_<bucket>, reads (direct get and
 //   msg get), writes ($KV.<bucket>.>), and lists keys (an ordered consumer on it).
 
-import { CIRCUIT_BUCKET } from "@jetmesh/mesh/consumer-contract";
+import { CIRCUIT_BUCKET, FAILURE_BUCKET } from "@jetmesh/mesh/consumer-contract";
 
 export interface ServiceNatsIdentity {
   service: string;
@@ -40,11 +40,14 @@ export function servicePermissions(id: ServiceNatsIdentity): NatsPermissions {
     `$JS.API.CONSUMER.MSG.NEXT.${id.stream}.${id.consumer}`,
     `$JS.ACK.${id.stream}.${id.consumer}.>`,
   ]);
-  // Its circuit breaker's reports to the operator (@jetmesh/mesh: KV bucket jetmesh-circuits,
-  // keys <consumer>.<instance>): the bucket is created if missing, only its own keys written.
-  pub.add(`$JS.API.STREAM.INFO.KV_${CIRCUIT_BUCKET}`);
-  pub.add(`$JS.API.STREAM.CREATE.KV_${CIRCUIT_BUCKET}`);
-  pub.add(`$KV.${CIRCUIT_BUCKET}.${id.consumer}.>`);
+  // Its reports to the operator (@jetmesh/mesh: KV buckets jetmesh-circuits for its circuit
+  // breaker, jetmesh-failures for failed deliveries; keys <consumer>.<instance>): a bucket is
+  // created if missing, only its own keys written.
+  for (const b of [CIRCUIT_BUCKET, FAILURE_BUCKET]) {
+    pub.add(`$JS.API.STREAM.INFO.KV_${b}`);
+    pub.add(`$JS.API.STREAM.CREATE.KV_${b}`);
+    pub.add(`$KV.${b}.${id.consumer}.>`);
+  }
   for (const b of id.buckets) {
     const s = `KV_${b}`;
     for (const api of ["STREAM.INFO", "STREAM.CREATE", "STREAM.UPDATE", "STREAM.MSG.GET"]) pub.add(`$JS.API.${api}.${s}`);
