@@ -4,7 +4,14 @@
 // estimator, poll 2 s) and through a model of KEDA's nats-jetstream scaler + HPA with their
 // default settings. Same service rate, same pod start-up delay, same seeded arrivals.
 // Progress on stderr; one JSON line last on stdout.
+//
+// `--calibrate` also runs two of the traces through the real thing (bench/lib/autoscale-real.ts:
+// the operator, nats-server, real subscriber processes; about 20 minutes) and prints the
+// simulation's prediction for each next to what was measured, with the relative error.
+// CALIBRATE_TRACES (default step-burst,idle-bursts) and CALIBRATE_SECONDS (per trace, default
+// 660 and 460: the bursts and the scale-down after them) choose the runs.
 import { parseScalingPolicy } from "@jetmesh/operator/autoscale";
+import { runReal, type RealRunResult } from "./lib/autoscale-real.ts";
 import {
   arrivalsFor,
   combineRuns,
@@ -131,9 +138,95 @@ const perWorld = Object.fromEntries(
   }),
 );
 
+// Calibration: the simulation against the real operator, processes and nats-server.
+interface CalibrationRow {
+  trace: string;
+  seconds: number;
+  world: World;
+  measured: RealRunResult;
+  predicted: SimResult;
+  relativeError: { replicaSeconds: number | null; sloViolationSeconds: number | null; maxAgeSeconds: number | null };
+  reactionDifferenceSeconds: number | null;
+}
+let calibration: { rows: CalibrationRow[]; withinTolerance: boolean; tolerance: number } | undefined;
+if (process.argv.includes("--calibrate")) {
+  const { world } = worlds[0]!;
+  const workMs = Math.round(1000 / world.serviceRate);
+  const wanted = (process.env.CALIBRATE_TRACES ?? "step-burst,idle-bursts").split(",").map((x) => x.trim());
+  const defaultSeconds: Record<string, number> = { "step-burst": 660, "idle-bursts": 460 };
+  const rows: CalibrationRow[] = [];
+  const relative = (sim: number, real: number): number | null =>
+    real === 0 ? (sim === 0 ? 0 : null) : Math.round((Math.abs(sim - real) / real) * 1000) / 1000;
+  for (const name of wanted) {
+    const trace = traces.find((t) => t.name === name);
+    if (!trace) throw new Error(`CALIBRATE_TRACES: no trace ${name} (have ${traces.map((t) => t.name).join(", ")})`);
+    const seconds = Number(process.env.CALIBRATE_SECONDS ?? defaultSeconds[name] ?? trace.durationSeconds);
+    const arrivals = arrivalsFor(trace, world.seed).slice(0, seconds);
+    const policy = { ...scaling, minReplicas: trace.minReplicas };
+    process.stderr.write(`calibration: ${name}, ${seconds} s in real time (${arrivals.reduce((a, b) => a + b, 0)} events)\n`);
+    const measured = await runReal({
+      name,
+      arrivals,
+      burstAt: trace.burstAt,
+      scaling: policy,
+      sloSeconds: scaling.maxDrainSeconds,
+      workMs,
+      log: (l) => process.stderr.write(`  ${l}\n`),
+    });
+    // The simulation with the world this run measured: start-up of a replica (median) and the
+    // service rate a saturated replica reached.
+    const sorted = [...measured.startupSeconds].sort((a, b) => a - b);
+    const calibrated: World = {
+      ...world,
+      startupSeconds: sorted.length ? sorted[Math.floor(sorted.length / 2)]! : world.startupSeconds,
+      serviceRate: measured.saturatedRatePerReplica ?? world.serviceRate,
+    };
+    const simTrace: Trace = { ...trace, durationSeconds: seconds };
+    const predicted = simulate(simTrace, arrivals, calibrated, jetmeshModel(parseScalingPolicy(policy)), scaling.maxDrainSeconds);
+    const row: CalibrationRow = {
+      trace: name,
+      seconds,
+      world: calibrated,
+      measured,
+      predicted,
+      relativeError: {
+        replicaSeconds: relative(predicted.replicaSeconds, measured.replicaSeconds),
+        sloViolationSeconds: relative(predicted.sloViolationSeconds, measured.sloViolationSeconds),
+        maxAgeSeconds: relative(predicted.maxAgeSeconds, measured.maxAgeSeconds),
+      },
+      reactionDifferenceSeconds:
+        predicted.reactionSeconds === null || measured.reactionSeconds === null
+          ? null
+          : Math.round((predicted.reactionSeconds - measured.reactionSeconds) * 10) / 10,
+    };
+    rows.push(row);
+    const pct = (x: number | null) => (x === null ? "n/a" : `${Math.round(x * 1000) / 10} %`);
+    process.stderr.write(
+      `calibration ${name}: replica-s predicted ${predicted.replicaSeconds} measured ${measured.replicaSeconds} (error ${pct(row.relativeError.replicaSeconds)}) | ` +
+        `SLO violation s predicted ${predicted.sloViolationSeconds} measured ${measured.sloViolationSeconds} (error ${pct(row.relativeError.sloViolationSeconds)}) | ` +
+        `reaction s predicted ${predicted.reactionSeconds ?? "-"} measured ${measured.reactionSeconds ?? "-"} | ` +
+        `max age s predicted ${predicted.maxAgeSeconds} measured ${measured.maxAgeSeconds} (error ${pct(row.relativeError.maxAgeSeconds)}) | ` +
+        `max replicas predicted ${predicted.maxReplicas} measured ${measured.maxReplicas} | world: start-up ${calibrated.startupSeconds} s, ${calibrated.serviceRate} events/s per replica\n`,
+    );
+  }
+  const tolerance = 0.15;
+  calibration = {
+    rows,
+    tolerance,
+    // Replica-seconds within 15 %, and SLO violation too where there is any; reaction within one poll.
+    withinTolerance: rows.every(
+      (r) =>
+        (r.relativeError.replicaSeconds ?? 1) <= tolerance &&
+        (r.measured.sloViolationSeconds < 5 && r.predicted.sloViolationSeconds < 5 ? true : (r.relativeError.sloViolationSeconds ?? 1) <= tolerance) &&
+        (r.reactionDifferenceSeconds === null || Math.abs(r.reactionDifferenceSeconds) <= parseScalingPolicy(scaling).pollIntervalSeconds),
+    ),
+  };
+}
+
 console.log(
   JSON.stringify({
     bench: "autoscale",
+    ...(calibration ? { calibration } : {}),
     worlds,
     seedsPerTrace: SEEDS,
     note: "per trace: means over seeds of totals (replica-seconds, SLO seconds, reversals); worst case over seeds of maxima and reaction",

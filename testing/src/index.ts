@@ -19,3 +19,5 @@ export { eventCases, orderCases, payloadOf, resourceCases, CORPUS_DIR, type Even
 export { mutateBytes, mutateHeaders, mutateJson, pick } from "./chaos/fuzz.ts";
 export { metricValue } from "./chaos/metrics.ts";
 export { makeTestPki, natsTlsConfig, type TestPki } from "./security/certs.ts";
+export { ProcessRunner, type RunnerSnapshot } from "./dev/runner.ts";
+export { devDeployment } from "./dev/manifests.ts";
