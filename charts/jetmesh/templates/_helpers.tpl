@@ -420,10 +420,9 @@ subscribe:
 {{- toYaml $subs }}
 {{- end -}}
 
-{{/* The NATS credential of an edge component: (dict "ctx" $ "component" <user> "auth"
-     edge.natsAuth "path" "edge.natsAuth") for natsEnv/volumes. With the generated users it is
-     the component's own least-privilege user, which must be declared under nats.jetmeshAuth
-     (jetmesh.edgeNatsUsers); the edge's templates call "jetmesh.edgeNatsUserCheck" first. */}}
+{{/* Non-empty when the edge connects as its generated least-privilege users (no edge.natsAuth,
+     no natsConnection.auth, the bundled NATS's generated users on): templates/edge.yaml then
+     checks that each Deployment's user is declared under nats.jetmeshAuth (jetmesh.edgeNatsUsers). */}}
 {{- define "jetmesh.edgeUsesGeneratedUser" -}}
 {{- $auth := .Values.edge.natsAuth | default .Values.natsConnection.auth }}
 {{- if and (eq ($auth.type | default "none") "none") (include "jetmesh.generatedNatsAuth" .) }}true{{ end -}}
