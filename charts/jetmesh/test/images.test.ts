@@ -198,7 +198,9 @@ describe("Dockerfiles", () => {
     const env = (o: Obj) => Object.fromEntries((o.spec.template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
     const edge = objects.filter((o) => o.kind === "Deployment" && /jetmesh-edge:/.test(o.spec.template.spec.containers[0].image as string));
     expect(edge.map((o) => o.metadata.name as string).sort()).toEqual(["jetmesh-ingress", "jetmesh-notifications-dispatcher"]);
-    const dirs = new Set(edge.flatMap((o) => [env(o).INGRESS_SCHEMAS_DIR, env(o).DISPATCH_SCHEMAS_DIR].filter((d) => d !== undefined).flatMap((d) => d.split(","))));
+    const dirs = new Set(
+      edge.flatMap((o) => [env(o).INGRESS_SCHEMAS_DIR, env(o).DISPATCH_SCHEMAS_DIR].filter((d) => d !== undefined).flatMap((d) => d.split(","))),
+    );
     expect(dirs.size).toBeGreaterThan(0);
     for (const d of dirs) {
       const dir = d.replace(/^\/app\//, "");

@@ -174,7 +174,10 @@ describe("NetworkPolicies of the HTTP edge (docs/http.md#network-policies)", () 
   it("edge.ingress.allowedFrom narrows who may reach the ingress", () => {
     const narrowed = renderChart({
       ...edgeOn,
-      edge: { ...edgeOn.edge, ingress: { ...edgeOn.edge.ingress, allowedFrom: [{ podSelector: { matchLabels: { role: "producer" } } }, { ipBlock: { cidr: "192.168.0.0/16" } }] } },
+      edge: {
+        ...edgeOn.edge,
+        ingress: { ...edgeOn.edge.ingress, allowedFrom: [{ podSelector: { matchLabels: { role: "producer" } } }, { ipBlock: { cidr: "192.168.0.0/16" } }] },
+      },
     }).objects.filter((o) => o.kind === "NetworkPolicy");
     expect(ingressAllowed(narrowed, ingressPod, 8080, { labels: { role: "producer" }, ip: "10.244.3.3", port: 0 })).toBe(true);
     expect(ingressAllowed(narrowed, ingressPod, 8080, { ip: "192.168.7.1", port: 0 })).toBe(true);
@@ -218,12 +221,20 @@ describe("NetworkPolicies of the HTTP edge (docs/http.md#network-policies)", () 
     const base = {
       ...edgeOn,
       shop: { subscriptions: { billing } },
-      nats: { jetmeshAuth: { ...edgeOn.nats.jetmeshAuth, dispatchers: { notifications: { stream: "events", replyTypes: ["shop.notification.sent.v1"] }, billing: { stream: "events" } } } },
+      nats: {
+        jetmeshAuth: {
+          ...edgeOn.nats.jetmeshAuth,
+          dispatchers: { notifications: { stream: "events", replyTypes: ["shop.notification.sent.v1"] }, billing: { stream: "events" } },
+        },
+      },
     };
     expect(() => renderChart(base)).toThrow(/edge\.dispatchers\.egress\.billing: .*https:\/\/billing\.example\.com\/events/);
     const allowed = renderChart({
       ...base,
-      edge: { ...edgeOn.edge, dispatchers: { enabled: true, egress: { billing: [{ to: [{ ipBlock: { cidr: "203.0.113.0/24" } }], ports: [{ port: 443 }] }] } } },
+      edge: {
+        ...edgeOn.edge,
+        dispatchers: { enabled: true, egress: { billing: [{ to: [{ ipBlock: { cidr: "203.0.113.0/24" } }], ports: [{ port: 443 }] }] } },
+      },
     }).objects;
     const pols = allowed.filter((o) => o.kind === "NetworkPolicy");
     const pod = podLabels(allowed, "billing-dispatcher");

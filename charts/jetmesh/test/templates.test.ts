@@ -169,9 +169,7 @@ describe("the HTTP edge (docs/http.md)", () => {
     });
     expect(deploy("jetmesh-notifications")?.spec.template.spec.containers[0].image).toMatch(/jetmesh-notifications:/);
     // With tracing on, the ingress and the dispatchers (Node, the runtime's spans) export too.
-    const traced = render(
-      `${EDGE_ON}tracing: {otlpEndpoint: "http://collector:4318"}\n`,
-    );
+    const traced = render(`${EDGE_ON}tracing: {otlpEndpoint: "http://collector:4318"}\n`);
     const tdeploy = (name: string) => traced.find((o) => o.kind === "Deployment" && o.metadata.name === name);
     expect(env(tdeploy("jetmesh-ingress"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "jetmesh-ingress" });
     expect(env(tdeploy("jetmesh-notifications-dispatcher"))).toMatchObject({
@@ -199,8 +197,8 @@ describe("the HTTP edge (docs/http.md)", () => {
       "edge:\n  natsAuth: {type: userPassword, secretName: edge-nats}\n  ingress: {enabled: true, tokensSecret: t}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\nnats: {jetmeshAuth: {dispatchers: {}}}\n",
     );
     const user = (name: string) =>
-      (own.find((o) => o.kind === "Deployment" && o.metadata.name === name)?.spec.template.spec.containers[0].env as Obj[]).find((e) => e.name === "NATS_USER")?.valueFrom
-        .secretKeyRef.name;
+      (own.find((o) => o.kind === "Deployment" && o.metadata.name === name)?.spec.template.spec.containers[0].env as Obj[]).find((e) => e.name === "NATS_USER")
+        ?.valueFrom.secretKeyRef.name;
     expect([user("jetmesh-ingress"), user("jetmesh-notifications-dispatcher")]).toEqual(["edge-nats", "edge-nats"]);
   });
 });

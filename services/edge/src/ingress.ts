@@ -154,7 +154,9 @@ async function accept(ctx: ServiceContext<IngressConfig>, schemas: SchemaRegistr
     // no retry helps, so not a 503.
     if (/permissions violation/i.test(msg))
       return fail(
-        new HttpProblem(403, "type-not-allowed", "Forbidden", `this ingress may not publish ${event.type} (its NATS permissions refuse it)`, { eventId: event.id }),
+        new HttpProblem(403, "type-not-allowed", "Forbidden", `this ingress may not publish ${event.type} (its NATS permissions refuse it)`, {
+          eventId: event.id,
+        }),
         "forbidden",
       );
     if (ctx.ready && (await noStreamFor(ctx, event.type))) {

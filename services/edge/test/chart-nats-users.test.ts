@@ -152,7 +152,14 @@ describe("on a real nats-server with the chart's authorization", () => {
     const post = (type: string, id: string) =>
       fetch(`http://127.0.0.1:${svc.port}/events`, {
         method: "POST",
-        headers: { authorization: `Bearer ${TOKEN}`, "ce-specversion": "1.0", "ce-id": id, "ce-source": "/tests", "ce-type": type, "content-type": "application/json" },
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          "ce-specversion": "1.0",
+          "ce-id": id,
+          "ce-source": "/tests",
+          "ce-type": type,
+          "content-type": "application/json",
+        },
         body: JSON.stringify({ orderId: "o-1" }),
       });
     for (const type of ["shop.order.placed.v1", "shop.billing.invoiced.v1"]) {
