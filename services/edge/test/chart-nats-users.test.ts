@@ -4,7 +4,7 @@
 // services/shop-tools/src/nats-permissions.ts computes; with exactly that block, the ingress
 // (user `ingress`) publishes the types it accepts and is refused others, and a dispatcher
 // (user `dispatcher-notifications`) delivers its subscription end to end (pull, ack, reply,
-// dead letter on a 4xx) and is refused another consumer's messages and other subjects.
+// dead letter on a 4xx, circuit reports) and is refused another consumer's messages and other subjects.
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
-import { BACKOFF_METADATA_KEY, DLQ_HEADERS, newEvent, Publisher, runService } from "@jetmesh/mesh";
+import { BACKOFF_METADATA_KEY, CIRCUIT_BREAKER_METADATA_KEY, CIRCUIT_BUCKET, DLQ_HEADERS, newEvent, Publisher, runService } from "@jetmesh/mesh";
 import { dispatcher, ingress } from "@jetmesh/edge";
 import { helmTemplate, offlineChart } from "../../../charts/jetmesh/test/helm.ts";
 import { parseManifest, type Obj } from "../../../charts/jetmesh/test/rendered.ts";
@@ -104,6 +105,8 @@ describe("on a real nats-server with the chart's authorization", () => {
   const passwords: Record<string, string> = {};
   const running: { stop(): Promise<void> }[] = [];
   const asUser = (user: string) => connect({ servers: nats.url, user, pass: passwords[user]! });
+  const requests: string[] = [];
+  let down = false;
 
   beforeAll(async () => {
     const users = rendered.users.map((u) => {
@@ -123,9 +126,9 @@ describe("on a real nats-server with the chart's authorization", () => {
         durable_name: `${NS}_${name}`,
         ack_policy: AckPolicy.Explicit,
         filter_subject: filter,
-        max_deliver: 3,
+        max_deliver: 10,
         ack_wait: nanos(10_000),
-        metadata: { [BACKOFF_METADATA_KEY]: "100ms,200ms" },
+        metadata: { [BACKOFF_METADATA_KEY]: "100ms,200ms", [CIRCUIT_BREAKER_METADATA_KEY]: "failureThreshold=2,window=30s,coolDown=300ms" },
       });
     }
   });
@@ -186,24 +189,25 @@ describe("on a real nats-server with the chart's authorization", () => {
   });
 
   it("a dispatcher delivers its subscription end to end: pull, ack, reply, dead letter on a 4xx", async () => {
-    // The subscriber: a notification for order o-ok, 422 for anything else.
-    const requests: string[] = [];
+    // The subscriber: a notification for orders o-ok and o-later, 422 for anything else, and
+    // 503 for everything while `down`.
     const server: Server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         const data = JSON.parse(Buffer.concat(chunks).toString()) as { orderId: string };
         requests.push(data.orderId);
-        if (data.orderId !== "o-ok") return void res.writeHead(422, { "content-type": "text/plain" }).end("unknown customer");
+        if (down) return void res.writeHead(503).end("down");
+        if (data.orderId !== "o-ok" && data.orderId !== "o-later") return void res.writeHead(422, { "content-type": "text/plain" }).end("unknown customer");
         res
           .writeHead(200, {
             "ce-specversion": "1.0",
-            "ce-id": "r-1",
+            "ce-id": `r-${data.orderId}`,
             "ce-source": "/notifications",
             "ce-type": "shop.notification.sent.v1",
             "content-type": "application/json",
           })
-          .end(JSON.stringify({ orderId: "o-ok", shipmentId: "s-1", channel: "email", template: "shipped" }));
+          .end(JSON.stringify({ orderId: data.orderId, shipmentId: "s-1", channel: "email", template: "shipped" }));
       });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -238,8 +242,32 @@ describe("on a real nats-server with the chart's authorization", () => {
     const dl = await jsm.streams.getMessage(`${NS}_dead-letters`, { last_by_subj: `jetmesh.dlq.${NS}.notifications` });
     expect(dl?.header.get(DLQ_HEADERS.reason)).toBe("terminal");
     expect(dl?.header.get(DLQ_HEADERS.error)).toMatch(/HTTP 422 .*unknown customer/);
-    // Its circuit reports went to its own keys of the jetmesh-circuits bucket (no permission error).
-    expect(svc.ready).toBe(true);
+  });
+
+  it("a dispatcher reports its open circuit to the operator (jetmesh-circuits, its own keys)", async () => {
+    down = true;
+    await new Publisher(jetstream(admin)).publish(
+      newEvent({ type: "shop.shipment.dispatched.v1", source: "/tests", data: { orderId: "o-later", shipmentId: "s-2" } }),
+    );
+    const kv = await new Kvm(admin).open(CIRCUIT_BUCKET);
+    const reported = async () => {
+      const keys: string[] = [];
+      for await (const k of await kv.keys(`${NS}_notifications.>`)) keys.push(k);
+      return keys;
+    };
+    await waitFor("circuit report written by the dispatcher", async () => (await reported()).length === 1);
+    const [key] = await reported();
+    expect(JSON.parse((await kv.get(key!))!.string())).toMatchObject({ state: expect.stringMatching(/open/), service: "jetmesh-dispatcher" });
+    down = false;
+    // Closed again: the report deleted, the event delivered and its reply stored.
+    await waitFor("circuit report deleted", async () => (await reported()).length === 0);
+    await waitFor("consumer settled", async () => {
+      const i = await jsm.consumers.info(`${NS}_events`, `${NS}_notifications`);
+      return i.num_pending === 0 && i.num_ack_pending === 0;
+    });
+    const reply = await jsm.streams.getMessage(`${NS}_events`, { last_by_subj: "shop.notification.sent.v1" });
+    expect(reply?.header.get("ce-id")).not.toBe("r-o-later"); // the dispatcher derives the reply's id
+    expect(JSON.parse(new TextDecoder().decode(reply!.data))).toMatchObject({ orderId: "o-later" });
   });
 
   it("a dispatcher's user is refused another consumer's messages and other subjects", async () => {
