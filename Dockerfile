@@ -6,6 +6,9 @@
 #   docker build --build-arg APP=services/order --build-arg LIBS="services/mesh services/shop" -t jetmesh-order:dev .
 #   docker build --build-arg APP=operator --build-arg LIBS=services/mesh \
 #     --build-arg RUNTIME_NODE_OPTIONS="--enable-source-maps --max-semi-space-size=4" -t jetmesh-operator:dev .
+# SCHEMAS names more directories of JSON Schemas the program reads at run time (the edge
+# validates other services' event types: SCHEMAS_edge in mk/kind.mk); each is shipped at
+# /app/<dir>.
 # Node is pinned by .node-version (`make images` passes it as NODE_VERSION). An image runs as
 # UID 10001, writes nothing outside /tmp (read-only root filesystem friendly), and has no
 # HEALTHCHECK: Kubernetes probes /healthz and /readyz.
@@ -32,6 +35,7 @@ COPY bench/package.json bench/
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 ARG APP
 ARG LIBS=""
+ARG SCHEMAS=""
 RUN test -n "$APP" || { echo 'set --build-arg APP=<workspace dir> (operator, services/order, ...) and LIBS' >&2; exit 1; }
 WORKDIR /src
 COPY --from=manifests /src/ ./
@@ -42,6 +46,10 @@ RUN for dir in $LIBS $APP; do \
       npm run build -w "$dir" || exit 1; \
       mkdir -p "/out/$dir" && cp -r "$dir/dist" "/out/$dir/" || exit 1; \
       if [ -d "$dir/schemas" ]; then cp -r "$dir/schemas" "/out/$dir/"; fi; \
+    done \
+ && for dir in $SCHEMAS; do \
+      ls "$dir"/*.json >/dev/null || exit 1; \
+      mkdir -p "/out/$dir" && cp "$dir"/*.json "/out/$dir/" || exit 1; \
     done
 
 # 2. Production dependencies of APP only, and the compiled workspaces.

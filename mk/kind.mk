@@ -34,6 +34,9 @@ JETMESH_IMAGES := operator:operator:services/mesh \
   edge:services/edge:services/mesh
 # Images that are not Node programs, each with its own Dockerfile: name:Dockerfile.
 JETMESH_OTHER_IMAGES := notifications:services/notifications/Dockerfile
+# JSON Schema directories an image reads besides its own workspaces' (SCHEMAS in the Dockerfile):
+# the edge checks events of the shop's types, the notifications reply included (docs/http.md).
+SCHEMAS_edge := services/shop/schemas services/notifications/schemas
 # Extra Node flags baked into an image (the operator's smaller young generation, docs/operator.md).
 RUNTIME_NODE_OPTIONS_operator := --enable-source-maps --max-semi-space-size=4
 
@@ -67,9 +70,10 @@ images:
 	  name="$${entry%%:*}"; rest="$${entry#*:}"; app="$${rest%%:*}"; libs="$$(echo "$${rest#*:}" | tr , ' ')"; \
 	  image="jetmesh-$$name:$(IMAGE_TAG)"; \
 	  case "$$name" in operator) opts='$(RUNTIME_NODE_OPTIONS_operator)';; *) opts=--enable-source-maps;; esac; \
-	  echo "==> docker build $$image (APP=$$app LIBS=\"$$libs\", node $(NODE_VERSION))"; \
+	  case "$$name" in edge) schemas='$(SCHEMAS_edge)';; *) schemas=;; esac; \
+	  echo "==> docker build $$image (APP=$$app LIBS=\"$$libs\" SCHEMAS=\"$$schemas\", node $(NODE_VERSION))"; \
 	  docker build --build-arg NODE_VERSION=$(NODE_VERSION) --build-arg APP="$$app" --build-arg LIBS="$$libs" \
-	    --build-arg RUNTIME_NODE_OPTIONS="$$opts" -t "$$image" . ; \
+	    --build-arg SCHEMAS="$$schemas" --build-arg RUNTIME_NODE_OPTIONS="$$opts" -t "$$image" . ; \
 	  echo "==> kind load docker-image $$image into cluster $(KIND_CLUSTER)"; \
 	  kind load docker-image "$$image" --name '$(KIND_CLUSTER)'; \
 	done

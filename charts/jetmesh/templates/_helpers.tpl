@@ -215,9 +215,39 @@ readinessProbe:
 {{- if and .Values.nats.enabled (.Values.nats.jetmeshAuth | default dict).enabled }}true{{ end -}}
 {{- end -}}
 
-{{/* The generated NATS users: one per component, and `admin` for jetmesh verify / dlq. */}}
+{{/* The generated NATS users: one per component, `admin` for jetmesh verify / dlq, and the HTTP
+     edge's declared under nats.jetmeshAuth (`ingress`, `dispatcher-<subscription>`). Call with
+     (dict "auth" <nats.jetmeshAuth>): the subchart sees it as .Values.jetmeshAuth. */}}
 {{- define "jetmesh.natsUsers" -}}
-[operator, order, inventory, payment, shipping, admin]
+{{- $users := list "operator" "order" "inventory" "payment" "shipping" "admin" }}
+{{- range (include "jetmesh.edgeNatsUsers" (dict "auth" .auth "namespace" "") | fromYamlArray) }}
+{{- $users = append $users .user }}
+{{- end }}
+{{- toJson $users }}
+{{- end -}}
+
+{{/* The env variable of a generated user's password in the NATS server's config. */}}
+{{- define "jetmesh.natsPasswordVar" -}}
+{{- printf "NATS_PASSWORD_%s" (. | replace "-" "_" | replace "." "_" | upper) -}}
+{{- end -}}
+
+{{/* The HTTP edge's least-privilege NATS users (docs/http.md#nats-users), a list of {user,
+     permissions}: `ingress` when nats.jetmeshAuth.ingress.types is set, and
+     `dispatcher-<subscription>` per nats.jetmeshAuth.dispatchers entry. They are declared under
+     nats.jetmeshAuth because the bundled NATS, a subchart, sees only its own values; the edge's
+     templates refuse a Deployment whose user is missing or differs from its subscription.
+     Call with (dict "auth" <nats.jetmeshAuth> "namespace" <release namespace>). */}}
+{{- define "jetmesh.edgeNatsUsers" -}}
+{{- $ns := .namespace }}
+{{- $users := list }}
+{{- with ((.auth | default dict).ingress | default dict).types }}
+{{- $users = append $users (dict "user" "ingress" "permissions" (include "jetmesh.ingressNatsPermissions" (dict "types" .) | fromYaml)) }}
+{{- end }}
+{{- range $name, $d := (.auth | default dict).dispatchers | default dict }}
+{{- $id := dict "produces" ($d.replyTypes | default list) "stream" (printf "%s_%s" $ns $d.stream) "consumer" (printf "%s_%s" $ns $name) "deadLetterSubject" (printf "jetmesh.dlq.%s.%s" $ns $name) "bucket" "" }}
+{{- $users = append $users (dict "user" (printf "dispatcher-%s" $name) "permissions" (include "jetmesh.serviceNatsPermissions" $id | fromYaml)) }}
+{{- end }}
+{{- toYaml $users }}
 {{- end -}}
 
 {{/* Name of a generated NATS credential Secret; call with (dict "release" <name> "component" <c>).
@@ -239,8 +269,10 @@ readinessProbe:
 
 {{- /* The NATS subchart's `authorization` block for the generated users, included from the
      subchart's own values (nats.config.merge, $tplYamlSpread) with (dict "enabled"
-     <nats.jetmeshAuth.enabled> "namespace" <release namespace>). Permissions as computed by
-     testing/src/security (servicePermissions, operatorPermissions); passwords are the
+     <nats.jetmeshAuth.enabled> "auth" <nats.jetmeshAuth> "namespace" <release namespace>).
+     Permissions as computed by services/shop-tools/src/nats-permissions.ts (servicePermissions,
+     ingressPermissions; charts/jetmesh/test/edge-nats.test.ts compares them) and
+     nats-authorization-cli.ts (operatorPermissions); passwords are the
      server's env variables (nats.container.env), never in the config. The shop's stream is
      <namespace>_events (shop.streams.events). */}}
 {{- define "jetmesh.natsServerAuthorization" -}}
@@ -258,6 +290,9 @@ readinessProbe:
 {{- $id := dict "produces" (index $produces $svc) "stream" (printf "%s_events" $ns) "consumer" (printf "%s_%s" $ns $svc) "deadLetterSubject" (printf "jetmesh.dlq.%s.%s" $ns $svc) "bucket" (index $buckets $svc) }}
 {{- $users = append $users (dict "user" $svc "password" (printf "<< $NATS_PASSWORD_%s >>" (upper $svc)) "permissions" (include "jetmesh.serviceNatsPermissions" $id | fromYaml)) }}
 {{- end }}
+{{- range (include "jetmesh.edgeNatsUsers" (dict "auth" .auth "namespace" $ns) | fromYamlArray) }}
+{{- $users = append $users (dict "user" .user "password" (printf "<< $%s >>" (include "jetmesh.natsPasswordVar" .user)) "permissions" .permissions) }}
+{{- end }}
 {{- /* Full access for the people and tools that inspect everything (jetmesh verify, dlq). */}}
 {{- $users = append $users (dict "user" "admin" "password" "<< $NATS_PASSWORD_ADMIN >>") }}
 authorization:
@@ -269,11 +304,12 @@ authorization:
 {{- end -}}
 
 {{/* The NATS server's env: each generated user's password from its Secret. Included from
-     nats.container.env with (dict "enabled" <nats.jetmeshAuth.enabled> "release" <release name>). */}}
+     nats.container.env with (dict "enabled" <nats.jetmeshAuth.enabled> "auth" <nats.jetmeshAuth>
+     "release" <release name>). */}}
 {{- define "jetmesh.natsServerPasswordEnv" -}}
 {{- if .enabled }}
-{{- range $c := include "jetmesh.natsUsers" . | fromYamlArray }}
-NATS_PASSWORD_{{ upper $c }}:
+{{- range $c := include "jetmesh.natsUsers" (dict "auth" .auth) | fromYamlArray }}
+{{ include "jetmesh.natsPasswordVar" $c }}:
   valueFrom:
     secretKeyRef:
       name: {{ include "jetmesh.generatedNatsSecret" (dict "release" $.release "component" $c) }}
@@ -284,21 +320,42 @@ NATS_PASSWORD_{{ upper $c }}:
 {{- end }}
 {{- end -}}
 
-{{/* servicePermissions() of testing/src/security/permissions.ts for one shop service. */}}
+{{/* servicePermissions() of services/shop-tools/src/nats-permissions.ts for one mesh subscriber
+     (a shop service, or a dispatcher: produces = its reply types, no bucket). Call with (dict
+     "produces" <types> "stream" "consumer" "deadLetterSubject" "bucket" <its KV bucket or "">). */}}
 {{- define "jetmesh.serviceNatsPermissions" -}}
-{{- $kv := printf "KV_%s" .bucket }}
 {{- $pub := concat .produces (list .deadLetterSubject "$JS.API.INFO"
       (printf "$JS.API.CONSUMER.INFO.%s.%s" .stream .consumer)
       (printf "$JS.API.CONSUMER.MSG.NEXT.%s.%s" .stream .consumer)
       (printf "$JS.ACK.%s.%s.>" .stream .consumer)
+      "$JS.API.STREAM.INFO.KV_jetmesh-circuits" "$JS.API.STREAM.CREATE.KV_jetmesh-circuits"
+      (printf "$KV.jetmesh-circuits.%s.>" .consumer)
+      "$JS.API.STREAM.INFO.KV_jetmesh-failures" "$JS.API.STREAM.CREATE.KV_jetmesh-failures"
+      (printf "$KV.jetmesh-failures.%s.>" .consumer)) }}
+{{- if .bucket }}
+{{- $kv := printf "KV_%s" .bucket }}
+{{- $pub = concat $pub (list
       (printf "$JS.API.STREAM.INFO.%s" $kv) (printf "$JS.API.STREAM.CREATE.%s" $kv)
       (printf "$JS.API.STREAM.UPDATE.%s" $kv) (printf "$JS.API.STREAM.MSG.GET.%s" $kv)
       (printf "$JS.API.DIRECT.GET.%s" $kv) (printf "$JS.API.DIRECT.GET.%s.>" $kv)
       (printf "$JS.API.CONSUMER.CREATE.%s" $kv) (printf "$JS.API.CONSUMER.CREATE.%s.>" $kv)
       (printf "$JS.API.CONSUMER.DELETE.%s.>" $kv)
       (printf "$KV.%s.>" .bucket)) }}
+{{- end }}
 publish:
-  allow: {{ $pub | sortAlpha | toJson }}
+  allow: {{ $pub | uniq | sortAlpha | toJson }}
+subscribe:
+  allow: ["_INBOX.>"]
+{{- end -}}
+
+{{/* ingressPermissions() of services/shop-tools/src/nats-permissions.ts: the jetmesh-ingress
+     publishes the event types it accepts (JetStream publish: a request answered on its inbox),
+     asks for the account info once, and the stream names when a publish fails (to tell "no
+     stream captures the type" from "NATS unavailable"). Call with (dict "types" <list>). */}}
+{{- define "jetmesh.ingressNatsPermissions" -}}
+{{- $pub := concat .types (list "$JS.API.INFO" "$JS.API.STREAM.NAMES") }}
+publish:
+  allow: {{ $pub | uniq | sortAlpha | toJson }}
 subscribe:
   allow: ["_INBOX.>"]
 {{- end -}}
@@ -321,8 +378,11 @@ publish:
     - "$JS.API.CONSUMER.DELETE.*.*"
     - "$JS.API.CONSUMER.LIST.*"
     - "$JS.API.CONSUMER.NAMES.*"
+    - "$JS.API.CONSUMER.PAUSE.*.*"
+    - "$JS.API.STREAM.MSG.GET.*"
+    - "jetmesh.dlq.>"
 subscribe:
-  allow: ["_INBOX.>"]
+  allow: ["_INBOX.>", "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.>"]
 {{- end -}}
 
 {{/* OpenTelemetry env (docs/monitoring.md#traces), nothing without tracing.otlpEndpoint.
@@ -346,4 +406,29 @@ subscribe:
   value: {{ join "," $attrs | quote }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* The EventSubscriptions with subscriber.http, each pushed by a dispatcher (docs/http.md): the
+     shop.subscriptions ones and, with notifications.enabled, the notifications subscription
+     with the subscriber names that mean the chart's notifications service rewritten to its
+     object name (<fullname>-notifications). A map name → spec. */}}
+{{- define "jetmesh.edgeSubscriptions" -}}
+{{- $subs := dict }}
+{{- range $name, $spec := .Values.shop.subscriptions }}{{- if and $spec.subscriber $spec.subscriber.http }}{{- $_ := set $subs $name $spec }}{{- end }}{{- end }}
+{{- if .Values.notifications.enabled }}
+{{- $notifications := include "jetmesh.componentName" (dict "ctx" . "component" "notifications") }}
+{{- $sub := deepCopy .Values.notifications.subscription }}
+{{- if and $sub.subscriber (eq ($sub.subscriber.deployment | default "") "notifications") }}{{- $_ := set $sub.subscriber "deployment" $notifications }}{{- end }}
+{{- if and $sub.subscriber $sub.subscriber.http (eq ($sub.subscriber.http.service | default "") "notifications") }}{{- $_ := set $sub.subscriber.http "service" $notifications }}{{- end }}
+{{- $_ := set $subs "notifications" $sub }}
+{{- end }}
+{{- toYaml $subs }}
+{{- end -}}
+
+{{/* Non-empty when the edge connects as its generated least-privilege users (no edge.natsAuth,
+     no natsConnection.auth, the bundled NATS's generated users on): templates/edge.yaml then
+     checks that each Deployment's user is declared under nats.jetmeshAuth (jetmesh.edgeNatsUsers). */}}
+{{- define "jetmesh.edgeUsesGeneratedUser" -}}
+{{- $auth := .Values.edge.natsAuth | default .Values.natsConnection.auth }}
+{{- if and (eq ($auth.type | default "none") "none") (include "jetmesh.generatedNatsAuth" .) }}true{{ end -}}
 {{- end -}}

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readText, repoRoot } from "./chart.ts";
+import { renderChart, type Obj } from "./rendered.ts";
 
 const dockerfile = readText(join(repoRoot, "Dockerfile"));
 const kindMk = readText(join(repoRoot, "mk", "kind.mk"));
@@ -180,6 +181,36 @@ describe("Dockerfiles", () => {
         }
       }
     }
+  });
+
+  it("the edge image ships every JSON Schema directory the chart gives the ingress and the dispatchers", () => {
+    // SCHEMAS_edge (mk/kind.mk) → the Dockerfile's SCHEMAS → /app/<dir> in the image.
+    const shipped = (/^SCHEMAS_edge := (.*)$/m.exec(kindMk)?.[1] ?? "").trim().split(/\s+/);
+    expect(kindMk).toMatch(/edge\) schemas='\$\(SCHEMAS_edge\)'/);
+    expect(kindMk).toMatch(/--build-arg SCHEMAS="\$\$schemas"/);
+    expect(dockerfile).toMatch(/^ARG SCHEMAS=""$/m);
+    expect(dockerfile).toMatch(/for dir in \$SCHEMAS; do[\s\S]*cp "\$dir"\/\*\.json "\/out\/\$dir\/"/);
+    const { objects } = renderChart({
+      edge: { ingress: { enabled: true, tokensSecret: "t" }, dispatchers: { enabled: true } },
+      notifications: { enabled: true },
+      nats: { jetmeshAuth: { ingress: { types: ["shop.>"] } } },
+    });
+    const env = (o: Obj) => Object.fromEntries((o.spec.template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
+    const edge = objects.filter((o) => o.kind === "Deployment" && /jetmesh-edge:/.test(o.spec.template.spec.containers[0].image as string));
+    expect(edge.map((o) => o.metadata.name as string).sort()).toEqual(["jetmesh-ingress", "jetmesh-notifications-dispatcher"]);
+    const dirs = new Set(
+      edge.flatMap((o) => [env(o).INGRESS_SCHEMAS_DIR, env(o).DISPATCH_SCHEMAS_DIR].filter((d) => d !== undefined).flatMap((d) => d.split(","))),
+    );
+    expect(dirs.size).toBeGreaterThan(0);
+    for (const d of dirs) {
+      const dir = d.replace(/^\/app\//, "");
+      expect(shipped, d).toContain(dir);
+      expect(readdirSync(join(repoRoot, dir)).filter((f) => f.endsWith(".json")).length, dir).toBeGreaterThan(0);
+      expect(ignored(`${dir}/x.json`), `${dir} is in the build context`).toBe(false);
+    }
+    // The notifications reply is schema-checked by its dispatcher, as in make dev.
+    const reply = "shop.notification.sent.v1.json";
+    expect([...dirs].some((d) => existsSync(join(repoRoot, d.replace(/^\/app\//, ""), reply)))).toBe(true);
   });
 
   it("service images carry the shop's runtime, not its tools", () => {

@@ -120,6 +120,48 @@ for (const version of [4, 3] as const) {
   });
 }
 
+describe("the HTTP edge with its NetworkPolicies", () => {
+  it("installs, every object accepted by the apiserver's validation (CRD CEL rules included)", async () => {
+    const ns = "edge";
+    const values = join(cp.dir, "edge.yaml");
+    writeFileSync(
+      values,
+      JSON.stringify({
+        nats: { enabled: false },
+        natsConnection: { url: NATS_URL },
+        edge: {
+          ingress: { enabled: true, tokensSecret: "ingress-tokens", allowedFrom: [{ namespaceSelector: { matchLabels: { team: "billing" } } }] },
+          dispatchers: { enabled: true, egress: { billing: [{ to: [{ ipBlock: { cidr: "203.0.113.0/24" } }], ports: [{ port: 443, protocol: "TCP" }] }] } },
+        },
+        notifications: { enabled: true },
+        shop: {
+          subscriptions: {
+            billing: {
+              stream: "events",
+              types: ["shop.order.confirmed.v1"],
+              deadLetter: { stream: "dead-letters" },
+              subscriber: { deployment: "billing", http: { url: "https://billing.example.com/events" } },
+            },
+          },
+        },
+      }),
+    );
+    await helmOk(4, ["install", "edge", offlineChart(), "-n", ns, "--create-namespace", "-f", values]);
+    const objects = await releaseObjects(4, "edge", ns);
+    const policies = objects.filter((o) => o.kind === "NetworkPolicy").map((o) => o.metadata.name as string);
+    expect(policies).toEqual(
+      expect.arrayContaining([
+        "edge-jetmesh-ingress",
+        "edge-jetmesh-notifications",
+        "edge-jetmesh-notifications-dispatcher",
+        "edge-jetmesh-billing-dispatcher",
+      ]),
+    );
+    expect((await existing(objects)).sort()).toEqual(names(objects).sort());
+    await helmOk(4, ["uninstall", "edge", "-n", ns, "--wait"]);
+  });
+});
+
 describe("two releases side by side", () => {
   it("install into two namespaces without a name collision", async () => {
     const values = join(cp.dir, "operator-only.yaml");

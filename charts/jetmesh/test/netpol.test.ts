@@ -135,6 +135,117 @@ describe("NetworkPolicies with an external NATS (examples/external-nats.yaml)", 
   });
 });
 
+describe("NetworkPolicies of the HTTP edge (docs/http.md#network-policies)", () => {
+  const edgeOn = {
+    edge: { ingress: { enabled: true, tokensSecret: "t" }, dispatchers: { enabled: true } },
+    notifications: { enabled: true },
+    nats: { jetmeshAuth: { ingress: { types: ["shop.>"] } } },
+    tracing: { otlpEndpoint: "http://collector.monitoring:4318", egress: { ports: [4318], cidrs: ["10.96.40.0/24"] } },
+  };
+  const { objects } = renderChart(edgeOn);
+  const policies = objects.filter((o) => o.kind === "NetworkPolicy");
+  const ingressPod = podLabels(objects, "ingress");
+  const dispatcherPod = podLabels(objects, "notifications-dispatcher");
+  const notificationsPod = podLabels(objects, "notifications");
+  const orderPod = podLabels(objects, "order");
+  const collector = { ip: "10.96.40.9", port: 4318 };
+  const at = (labels: Record<string, string>, ip: string, port = 8080) => ({ labels, ip, port });
+
+  it("selects each edge pod (so none is left open)", () => {
+    for (const labels of [ingressPod, dispatcherPod, notificationsPod]) {
+      const mine = policies.filter((p) => selects(p.spec.podSelector, labels));
+      expect(mine.map((p) => p.metadata.name as string)).toHaveLength(1);
+    }
+  });
+
+  it("the ingress takes producers from anywhere on its port, and reaches only DNS, NATS and the collector", () => {
+    expect(ingressAllowed(policies, ingressPod, 8080, { ip: "203.0.113.7", port: 0 })).toBe(true);
+    expect(ingressAllowed(policies, ingressPod, 8080, { labels: { app: "billing" }, ip: "10.244.3.3", port: 0 })).toBe(true);
+    expect(ingressAllowed(policies, ingressPod, 9229, { ip: "203.0.113.7", port: 0 })).toBe(false);
+    expect(egressAllowed(policies, ingressPod, dns)).toBe(true);
+    expect(egressAllowed(policies, ingressPod, { ...nats, port: 4222 })).toBe(true);
+    expect(egressAllowed(policies, ingressPod, collector)).toBe(true);
+    expect(egressAllowed(policies, ingressPod, { ...collector, port: 4317 })).toBe(false);
+    expect(egressAllowed(policies, ingressPod, at(notificationsPod, "10.244.4.4"))).toBe(false);
+    expect(egressAllowed(policies, ingressPod, postgres)).toBe(false);
+    expect(egressAllowed(policies, ingressPod, { ip: "8.8.8.8", port: 443 })).toBe(false);
+  });
+
+  it("edge.ingress.allowedFrom narrows who may reach the ingress", () => {
+    const narrowed = renderChart({
+      ...edgeOn,
+      edge: {
+        ...edgeOn.edge,
+        ingress: { ...edgeOn.edge.ingress, allowedFrom: [{ podSelector: { matchLabels: { role: "producer" } } }, { ipBlock: { cidr: "192.168.0.0/16" } }] },
+      },
+    }).objects.filter((o) => o.kind === "NetworkPolicy");
+    expect(ingressAllowed(narrowed, ingressPod, 8080, { labels: { role: "producer" }, ip: "10.244.3.3", port: 0 })).toBe(true);
+    expect(ingressAllowed(narrowed, ingressPod, 8080, { ip: "192.168.7.1", port: 0 })).toBe(true);
+    expect(ingressAllowed(narrowed, ingressPod, 8080, { labels: { role: "other" }, ip: "10.244.3.4", port: 0 })).toBe(false);
+    expect(ingressAllowed(narrowed, ingressPod, 8080, { ip: "203.0.113.7", port: 0 })).toBe(false);
+  });
+
+  it("the notifications dispatcher reaches DNS, NATS, the collector and the notifications pods' port, nothing else", () => {
+    expect(egressAllowed(policies, dispatcherPod, dns)).toBe(true);
+    expect(egressAllowed(policies, dispatcherPod, { ...nats, port: 4222 })).toBe(true);
+    expect(egressAllowed(policies, dispatcherPod, collector)).toBe(true);
+    expect(egressAllowed(policies, dispatcherPod, at(notificationsPod, "10.244.4.4"))).toBe(true);
+    expect(egressAllowed(policies, dispatcherPod, at(notificationsPod, "10.244.4.4", 9090))).toBe(false);
+    expect(egressAllowed(policies, dispatcherPod, at(orderPod, "10.244.4.5"))).toBe(false);
+    expect(egressAllowed(policies, dispatcherPod, { ...nats, port: 6222 })).toBe(false);
+    expect(egressAllowed(policies, dispatcherPod, { ip: "8.8.8.8", port: 443 })).toBe(false);
+  });
+
+  it("the notifications pods take connections only from their dispatcher and reach only DNS", () => {
+    expect(ingressAllowed(policies, notificationsPod, 8080, { labels: dispatcherPod, ip: "10.244.4.6", port: 0 })).toBe(true);
+    expect(ingressAllowed(policies, notificationsPod, 8080, { labels: ingressPod, ip: "10.244.4.7", port: 0 })).toBe(false);
+    expect(ingressAllowed(policies, notificationsPod, 8080, { labels: orderPod, ip: "10.244.4.8", port: 0 })).toBe(false);
+    expect(ingressAllowed(policies, notificationsPod, 8080, { ip: "10.244.2.3", port: 0 })).toBe(false);
+    expect(egressAllowed(policies, notificationsPod, dns)).toBe(true);
+    expect(egressAllowed(policies, notificationsPod, { ...nats, port: 4222 })).toBe(false);
+    expect(egressAllowed(policies, notificationsPod, collector)).toBe(false);
+    expect(egressAllowed(policies, notificationsPod, at(orderPod, "10.244.4.5"))).toBe(false);
+    expect(egressAllowed(policies, notificationsPod, { ip: "8.8.8.8", port: 443 })).toBe(false);
+    // Without dispatchers nobody may connect (no rule that would let everyone in).
+    const alone = renderChart({ notifications: { enabled: true } }).objects.filter((o) => o.kind === "NetworkPolicy");
+    expect(ingressAllowed(alone, notificationsPod, 8080, { labels: dispatcherPod, ip: "10.244.4.6", port: 0 })).toBe(false);
+  });
+
+  it("a dispatcher pushing to a URL reaches only what edge.dispatchers.egress allows; without it the chart refuses", () => {
+    const billing = {
+      stream: "events",
+      types: ["shop.order.confirmed.v1"],
+      deadLetter: { stream: "dead-letters" },
+      subscriber: { deployment: "billing", http: { url: "https://billing.example.com/events" } },
+    };
+    const base = {
+      ...edgeOn,
+      shop: { subscriptions: { billing } },
+      nats: {
+        jetmeshAuth: {
+          ...edgeOn.nats.jetmeshAuth,
+          dispatchers: { notifications: { stream: "events", replyTypes: ["shop.notification.sent.v1"] }, billing: { stream: "events" } },
+        },
+      },
+    };
+    expect(() => renderChart(base)).toThrow(/edge\.dispatchers\.egress\.billing: .*https:\/\/billing\.example\.com\/events/);
+    const allowed = renderChart({
+      ...base,
+      edge: {
+        ...edgeOn.edge,
+        dispatchers: { enabled: true, egress: { billing: [{ to: [{ ipBlock: { cidr: "203.0.113.0/24" } }], ports: [{ port: 443 }] }] } },
+      },
+    }).objects;
+    const pols = allowed.filter((o) => o.kind === "NetworkPolicy");
+    const pod = podLabels(allowed, "billing-dispatcher");
+    expect(egressAllowed(pols, pod, { ip: "203.0.113.5", port: 443 })).toBe(true);
+    expect(egressAllowed(pols, pod, { ip: "203.0.113.5", port: 80 })).toBe(false);
+    expect(egressAllowed(pols, pod, { ip: "198.51.100.1", port: 443 })).toBe(false);
+    expect(egressAllowed(pols, pod, at(notificationsPod, "10.244.4.4"))).toBe(false);
+    expect(egressAllowed(pols, pod, { ...nats, port: 4222 })).toBe(true);
+  });
+});
+
 describe("NetworkPolicies switched off", () => {
   it("render no policy", () => {
     expect(renderChart({ networkPolicy: { enabled: false } }).objects.filter((o) => o.kind === "NetworkPolicy")).toEqual([]);

@@ -127,6 +127,10 @@ describe("chart templates", () => {
   });
 });
 
+// The edge on, with the ingress's NATS user's types (nats.jetmeshAuth.ingress.types).
+const EDGE_ON =
+  "edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\nnats: {jetmeshAuth: {ingress: {types: [shop.>]}}}\n";
+
 describe("the HTTP edge (docs/http.md)", () => {
   const render = (values: string): Obj[] => {
     const file = join(offlineChart(), "..", `edge-values-${Math.random().toString(36).slice(2)}.yaml`);
@@ -144,12 +148,12 @@ describe("the HTTP edge (docs/http.md)", () => {
   });
 
   it("renders the ingress, a dispatcher per HTTP subscription and the notifications service with its subscription", () => {
-    const objs = render("edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\n");
+    const objs = render(EDGE_ON);
     const deploy = (name: string) => objs.find((o) => o.kind === "Deployment" && o.metadata.name === name);
     expect(deploy("jetmesh-ingress")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "ingress"]);
     expect(env(deploy("jetmesh-ingress"))).toMatchObject({
       INGRESS_TOKENS_FILE: "/etc/jetmesh/ingress/tokens.json",
-      INGRESS_SCHEMAS_DIR: "/app/services/shop/schemas",
+      INGRESS_SCHEMAS_DIR: "/app/services/shop/schemas,/app/services/notifications/schemas",
     });
     expect(deploy("jetmesh-notifications-dispatcher")?.spec.template.spec.containers[0].args).toEqual(["node", "dist/main.js", "dispatcher"]);
     expect(env(deploy("jetmesh-notifications-dispatcher"))).toMatchObject({
@@ -160,12 +164,12 @@ describe("the HTTP edge (docs/http.md)", () => {
       DISPATCH_TIMEOUT: "10s",
       DISPATCH_REPLY_TYPES: "shop.notification.sent.v1",
       CONCURRENCY: "64",
+      // The reply's schema (shop.notification.sent.v1) ships in the edge image (images.test.ts).
+      DISPATCH_SCHEMAS_DIR: "/app/services/shop/schemas,/app/services/notifications/schemas",
     });
     expect(deploy("jetmesh-notifications")?.spec.template.spec.containers[0].image).toMatch(/jetmesh-notifications:/);
     // With tracing on, the ingress and the dispatchers (Node, the runtime's spans) export too.
-    const traced = render(
-      'edge:\n  ingress: {enabled: true, tokensSecret: ingress-tokens}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\ntracing: {otlpEndpoint: "http://collector:4318"}\n',
-    );
+    const traced = render(`${EDGE_ON}tracing: {otlpEndpoint: "http://collector:4318"}\n`);
     const tdeploy = (name: string) => traced.find((o) => o.kind === "Deployment" && o.metadata.name === name);
     expect(env(tdeploy("jetmesh-ingress"))).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SERVICE_NAME: "jetmesh-ingress" });
     expect(env(tdeploy("jetmesh-notifications-dispatcher"))).toMatchObject({
@@ -180,6 +184,21 @@ describe("the HTTP edge (docs/http.md)", () => {
   });
 
   it("refuses an enabled ingress without its tokens Secret, naming the value", () => {
-    expect(() => render("edge:\n  ingress: {enabled: true}\n")).toThrow(/edge.ingress.tokensSecret/);
+    expect(() => render("edge:\n  ingress: {enabled: true}\nnats: {jetmeshAuth: {ingress: {types: [shop.>]}}}\n")).toThrow(/edge.ingress.tokensSecret/);
+  });
+
+  it("with the generated NATS users, refuses an edge Deployment whose least-privilege user is not declared (docs/http.md#nats-users)", () => {
+    expect(() => render("edge:\n  ingress: {enabled: true, tokensSecret: t}\n")).toThrow(/nats\.jetmeshAuth\.ingress\.types/);
+    expect(() =>
+      render("edge:\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\nnats: {jetmeshAuth: {dispatchers: {notifications: {stream: other}}}}\n"),
+    ).toThrow(/nats\.jetmeshAuth\.dispatchers\.notifications .*set it to \{"replyTypes":\["shop\.notification\.sent\.v1"\],"stream":"events"\}/);
+    // With the edge's own credential (or a shared one) the chart has nothing to check.
+    const own = render(
+      "edge:\n  natsAuth: {type: userPassword, secretName: edge-nats}\n  ingress: {enabled: true, tokensSecret: t}\n  dispatchers: {enabled: true}\nnotifications: {enabled: true}\nnats: {jetmeshAuth: {dispatchers: {}}}\n",
+    );
+    const user = (name: string) =>
+      (own.find((o) => o.kind === "Deployment" && o.metadata.name === name)?.spec.template.spec.containers[0].env as Obj[]).find((e) => e.name === "NATS_USER")
+        ?.valueFrom.secretKeyRef.name;
+    expect([user("jetmesh-ingress"), user("jetmesh-notifications-dispatcher")]).toEqual(["edge-nats", "edge-nats"]);
   });
 });

@@ -150,6 +150,15 @@ async function accept(ctx: ServiceContext<IngressConfig>, schemas: SchemaRegistr
     const msg = errorMessage(err);
     if (/max_payload/i.test(msg))
       return fail(new HttpProblem(413, "too-large", "Payload Too Large", `NATS refused the event: ${msg}`, { eventId: event.id }), "too_large");
+    // The ingress's own NATS user may not publish this type (the chart's nats.jetmeshAuth.ingress.types):
+    // no retry helps, so not a 503.
+    if (/permissions violation/i.test(msg))
+      return fail(
+        new HttpProblem(403, "type-not-allowed", "Forbidden", `this ingress may not publish ${event.type} (its NATS permissions refuse it)`, {
+          eventId: event.id,
+        }),
+        "forbidden",
+      );
     if (ctx.ready && (await noStreamFor(ctx, event.type))) {
       return fail(
         new HttpProblem(400, "no-stream", "Bad Request", `no EventStream captures type ${event.type} (subject = type)`, { eventId: event.id }),

@@ -7,3 +7,5 @@ export { checkInvariants, type InvariantReport, type ShopSnapshot, type Violatio
 export { formatReport, readBucket, snapshot, verifyShop, type SettleProgress, type VerifyOptions, type VerifyReport } from "./verify.ts";
 export { defaultOrder, percentile, runLoad, type LoadOptions, type LoadProgress, type LoadResult } from "./load.ts";
 export { serviceEntry, spawnService, type ServiceProcess } from "./processes.ts";
+export { ingressPermissions, natsAuthorizationConfig, servicePermissions, type NatsPermissions, type ServiceNatsIdentity } from "./nats-permissions.ts";
+export { operatorPermissions, shopIdentity } from "./nats-authorization-cli.ts";

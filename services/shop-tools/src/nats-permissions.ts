@@ -66,6 +66,20 @@ export function servicePermissions(id: ServiceNatsIdentity): NatsPermissions {
   };
 }
 
+/**
+ * The jetmesh-ingress (services/edge, docs/http.md): it publishes the event types it accepts
+ * (JetStream publish: the PubAck comes back on its inbox), asks for the account info once, and
+ * lists the stream names only when a publish fails (to answer "no stream captures the type"
+ * rather than "NATS unavailable"). A dispatcher is a mesh subscriber: servicePermissions with
+ * its reply types as `produces` and no bucket.
+ */
+export function ingressPermissions(types: readonly string[]): NatsPermissions {
+  return {
+    publish: { allow: [...new Set([...types, "$JS.API.INFO", "$JS.API.STREAM.NAMES"])].sort() },
+    subscribe: { allow: ["_INBOX.>"] },
+  };
+}
+
 /** A nats-server `authorization { users: [...] }` block (user/password per service). */
 export function natsAuthorizationConfig(users: { user: string; password: string; permissions?: NatsPermissions }[]): string {
   const items = users.map(
