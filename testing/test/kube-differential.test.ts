@@ -1,6 +1,7 @@
 // The API test server kept honest: one scripted kubectl session (apply, label, patch, scale,
 // wait, explain, events, create namespace/configmap, auth can-i, delete with finalizers,
-// invalid objects) runs against the API test server and against the real kube-apiserver, and
+// invalid objects, subscriber.http targets created and refused by the CRD's CEL rules, with the
+// refusal messages compared) runs against the API test server and against the real kube-apiserver, and
 // every step's outcome is compared. The differences must be exactly the ones listed in
 // docs/testing.md ("Differences between the API test server and kube-apiserver"): a new one
 // fails this test, and so does one that went away (so the list stays true).
@@ -19,11 +20,80 @@ interface Step {
   input?: string;
   /** What to compare besides success: the output, made comparable (default: nothing). */
   compare?: (stdout: string) => string;
+  /** For a refusal: the part of kubectl's error to compare (default: nothing). */
+  compareError?: (stderr: string) => string;
 }
 
 const ns = (name: string) => `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${name} }\n`;
 const firstLine = (s: string) => s.split("\n")[0]!.replace(/\s+/g, " ").trim();
 const trimmed = (s: string) => s.trim();
+/** The apiserver's message, without kubectl's apply wrapping ("Error from server (Invalid): error when creating …"). */
+const refusal = (s: string) => /is invalid: (.*)$/m.exec(s)?.[1]?.trim() ?? s.trim();
+const httpSub = (name: string, http: string) =>
+  `apiVersion: jetmesh.io/v1alpha1\nkind: EventSubscription\nmetadata: { name: ${name}, namespace: shop }\n` +
+  `spec: { stream: events, types: ["shop.shipment.dispatched.v1"], subscriber: { deployment: notifications, http: ${http} } }\n`;
+/** subscriber.http (docs/http.md): what the CRD's schema and CEL rules create and refuse, message for message. */
+const HTTP_STEPS: Step[] = [
+  { name: "http: a service target", args: ["apply", "-f", "-"], input: httpSub("http-service", "{ service: notifications, port: 8080, path: /events }") },
+  { name: "http: a url target", args: ["apply", "-f", "-"], input: httpSub("http-url", '{ url: "https://notify.example.com:8443/hooks" }') },
+  {
+    name: "http: service and url refused",
+    args: ["apply", "-f", "-"],
+    input: httpSub("http-both", '{ service: notifications, url: "http://notify.example/events" }'),
+    compareError: refusal,
+  },
+  { name: "http: neither refused", args: ["apply", "-f", "-"], input: httpSub("http-neither", "{ timeout: 5s }"), compareError: refusal },
+  {
+    name: "http: url with port refused",
+    args: ["apply", "-f", "-"],
+    input: httpSub("http-url-port", '{ url: "http://notify.example/events", port: 8080 }'),
+    compareError: refusal,
+  },
+  {
+    name: "http: url with path refused",
+    args: ["apply", "-f", "-"],
+    input: httpSub("http-url-path", '{ url: "http://notify.example", path: /events }'),
+    compareError: refusal,
+  },
+  {
+    name: "http: url with credentials refused",
+    args: ["apply", "-f", "-"],
+    input: httpSub("http-url-credentials", '{ url: "http://user:secret@notify.example/events" }'),
+    compareError: refusal,
+  },
+  {
+    name: "http: edit to service and url refused",
+    args: ["-n", "shop", "patch", "jmsub", "http-url", "--type=merge", "-p", '{"spec":{"subscriber":{"http":{"service":"notifications"}}}}'],
+    compareError: refusal,
+  },
+  {
+    name: "http: edit from url to service",
+    args: [
+      "-n",
+      "shop",
+      "patch",
+      "jmsub",
+      "http-url",
+      "--type=merge",
+      "-p",
+      '{"spec":{"subscriber":{"http":{"url":null,"service":"notifications","port":8080}}}}',
+    ],
+  },
+  {
+    name: "http: read the edit",
+    args: ["-n", "shop", "get", "jmsub", "http-url", "-o", "jsonpath={.spec.subscriber.http}"],
+    compare: (s) => JSON.stringify(JSON.parse(s || "null")),
+  },
+];
+/** The refusals above, and the message kube-apiserver gives for each (the CRD's rule messages). */
+const HTTP_REFUSALS: Record<string, string> = {
+  "http: service and url refused": "spec.subscriber.http: Invalid value: set either service (with port and path) or url",
+  "http: neither refused": "spec.subscriber.http: Invalid value: set either service (with port and path) or url",
+  "http: url with port refused": "spec.subscriber.http: Invalid value: port and path go with service; a url carries its own",
+  "http: url with path refused": "spec.subscriber.http: Invalid value: port and path go with service; a url carries its own",
+  "http: url with credentials refused": `spec.subscriber.http.url: Invalid value: "http://user:secret@notify.example/events": spec.subscriber.http.url in body should match '^https?://[^\\s/@]+(/[^\\s]*)?$'`,
+  "http: edit to service and url refused": "spec.subscriber.http: Invalid value: set either service (with port and path) or url",
+};
 
 const SCRIPT: Step[] = [
   { name: "apply the CRDs", args: ["apply", "-f", CRDS] },
@@ -72,6 +142,7 @@ const SCRIPT: Step[] = [
   },
   { name: "release the finalizer", args: ["-n", "shop", "patch", "jmstream", "dead-letters", "--type=merge", "-p", '{"metadata":{"finalizers":null}}'] },
   { name: "gone", args: ["-n", "shop", "get", "jmstream", "dead-letters", "--ignore-not-found", "-o", "name"], compare: trimmed },
+  ...HTTP_STEPS,
   { name: "delete a namespace", args: ["delete", "namespace", "shop", "--wait=false"] },
 ];
 
@@ -81,6 +152,8 @@ const KNOWN_DIFFERENCES = ["create namespace", "create configmap"];
 interface Outcome {
   ok: boolean;
   out: string;
+  /** compareError's part of stderr ("" without compareError). */
+  err: string;
   stderr: string;
 }
 
@@ -89,7 +162,12 @@ async function runScript(kubeconfig: string): Promise<Map<string, Outcome>> {
   const outcomes = new Map<string, Outcome>();
   for (const step of SCRIPT) {
     const r = await kubectl.run(step.args, step.input);
-    outcomes.set(step.name, { ok: r.code === 0, out: step.compare ? step.compare(r.stdout) : "", stderr: r.stderr.trim() });
+    outcomes.set(step.name, {
+      ok: r.code === 0,
+      out: step.compare ? step.compare(r.stdout) : "",
+      err: step.compareError ? step.compareError(r.stderr) : "",
+      stderr: r.stderr.trim(),
+    });
   }
   return outcomes;
 }
@@ -112,7 +190,7 @@ describe("differential: the same kubectl session on the API test server and on k
     for (const step of SCRIPT) {
       const a = onTest.get(step.name)!;
       const b = onReal.get(step.name)!;
-      if (a.ok !== b.ok || a.out !== b.out) {
+      if (a.ok !== b.ok || a.out !== b.out || a.err !== b.err) {
         differences.push(step.name);
         console.log(`difference at "${step.name}":\n  test server: ok=${a.ok} ${a.out} ${a.stderr}\n  kube-apiserver: ok=${b.ok} ${b.out} ${b.stderr}`);
       }
@@ -123,7 +201,9 @@ describe("differential: the same kubectl session on the API test server and on k
         .filter(([, o]) => !o.ok)
         .map(([name]) => name)
         .sort(),
-    ).toEqual(["immutable field refused at admission", "invalid object refused"]);
+    ).toEqual(["immutable field refused at admission", "invalid object refused", ...Object.keys(HTTP_REFUSALS)].sort());
+    for (const [name, message] of Object.entries(HTTP_REFUSALS)) expect(onReal.get(name)!.err, name).toBe(message);
+    expect(JSON.parse(onReal.get("http: read the edit")!.out)).toEqual({ service: "notifications", port: 8080 });
     expect(onReal.get("auth can-i")!.out).toBe("yes");
     expect(onReal.get("held by its finalizer")!.out).toBe("deleting");
     expect(differences).toEqual(KNOWN_DIFFERENCES);

@@ -225,7 +225,7 @@ describe("structural schema", () => {
     };
     expect(validate({ spec: { mode: "a" } }, s, "")).toEqual([]);
     expect(validate({ spec: { mode: "b" } }, s, "", { spec: { mode: "a" } })).toEqual([
-      { reason: "FieldValueInvalid", field: "spec.mode", message: 'Invalid value: "string": mode is immutable' },
+      { reason: "FieldValueInvalid", field: "spec.mode", message: 'Invalid value: "b": mode is immutable' },
     ]);
   });
 });

@@ -138,7 +138,7 @@ describe("bad input corpus: POST /orders", () => {
 
 type Post = (path: string, body: unknown) => Promise<{ status: number; body: { reason?: string; message?: string } }>;
 
-/** Creates the CRDs and namespace shop, then posts every invalid resource: each must be a 422. */
+/** Creates the CRDs and namespace shop, then posts every invalid resource: each must be a 422; the valid HTTP targets are created. */
 async function refusesEveryInvalidResource(post: Post): Promise<void> {
   for (const f of ["eventstreams.jetmesh.io.yaml", "eventsubscriptions.jetmesh.io.yaml"]) {
     const crd = parseAllDocuments(readFileSync(new URL(`../../../crds/${f}`, import.meta.url), "utf8"))[0]!.toJS();
@@ -163,7 +163,27 @@ async function refusesEveryInvalidResource(post: Post): Promise<void> {
     expect(res.body.reason, c.file).toBe("Invalid");
     expect(res.body.message, c.file).toContain(c.expect);
   }
+  // The valid neighbours of the subscriber.http cases are created: what refuses those is the rule
+  // at fault, not the rest of the object.
+  for (const [name, http] of VALID_HTTP_TARGETS) {
+    const obj = {
+      apiVersion: "jetmesh.io/v1alpha1",
+      kind: "EventSubscription",
+      metadata: { name, namespace: "shop" },
+      spec: { stream: "events", types: ["shop.shipment.dispatched.v1"], subscriber: { deployment: "notifications", http } },
+    };
+    const res = await post("/apis/jetmesh.io/v1alpha1/namespaces/shop/eventsubscriptions", obj);
+    expect(res.status, `${name}: ${res.body.message}`).toBe(201);
+  }
 }
+
+/** Valid subscriber.http targets: a Service (port and path optional), or a url (http or https, with port and path). */
+const VALID_HTTP_TARGETS: [string, Record<string, unknown>][] = [
+  ["http-service", { service: "notifications", port: 8080, path: "/events", timeout: "5s", replyTypes: ["shop.notification.sent.v1"] }],
+  ["http-service-defaults", { service: "notifications" }],
+  ["http-url", { url: "https://notify.example.com:8443/hooks/jetmesh?team=shop", timeout: "2s" }],
+  ["http-url-bare", { url: "http://10.0.0.7" }],
+];
 
 describe("bad input corpus: custom resources", () => {
   it("the API test server refuses each invalid resource with 422 naming the field", async () => {

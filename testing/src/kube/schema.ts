@@ -253,7 +253,10 @@ function celRules(v: Json, s: Schema, path: string, old: Json | undefined): Stat
       }
     }
     const [reason, prefix] = REASONS[String(r.reason ?? "FieldValueInvalid")] ?? REASONS.FieldValueInvalid!;
-    const text = reason === "FieldValueInvalid" ? `${prefix}: ${str(typeName(v))}: ${message}` : `${prefix}: ${message}`;
+    // kube-apiserver (1.35) shows a scalar's value ("Invalid value: 5: …", strings quoted) and
+    // leaves an object's or a list's out ("Invalid value: <message>").
+    const scalar = v === null || typeof v !== "object";
+    const text = reason === "FieldValueInvalid" && scalar ? `${prefix}: ${str(v)}: ${message}` : `${prefix}: ${message}`;
     out.push({ reason, message: text, field });
   }
   return out;
