@@ -129,9 +129,15 @@ for (const [lane, start] of LANES)
       expect(restored.backoff ?? []).toEqual([]);
       expect(restored.ack_wait).toBe(30e9);
       await waitFor("stream recreated", async () => (await js.streamInfo("shop_dead-letters")) !== undefined, { timeoutMs: 10_000 });
-      const events = await env.k(["get", "events", "-n", "shop", "-o", "json"]);
-      expect(events).toMatch(/StreamRecreated/);
-      expect(events).toMatch(/DriftRepaired/);
+      // Events are recorded after the repair they describe: wait for them too.
+      await waitFor(
+        "StreamRecreated and DriftRepaired Events",
+        async () => {
+          const all = await env.k(["get", "events", "-n", "shop", "-o", "json"]);
+          return /StreamRecreated/.test(all) && /DriftRepaired/.test(all) ? all : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 200 },
+      );
     });
 
     it("deletes the consumer with its EventSubscription, and the stream only with deletionPolicy Delete", async () => {
