@@ -54,6 +54,7 @@ export async function startOperator(config: OperatorConfig, opts: StartOptions =
     onRequest: (r) => metrics.restRequest(r),
     rateLimit: config.kubeApi,
     onRateLimiterWait: (w) => metrics.rateLimiterWait(w),
+    userAgent: "jetmesh-operator",
   });
   const events = new KubeEventRecorder(rest, log);
 

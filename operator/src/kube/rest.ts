@@ -72,6 +72,8 @@ export interface KubeRestOptions {
   /** client-go's QPS and Burst: every request (and every watch when it opens) takes a token. Unset: no limit. */
   rateLimit?: { qps: number; burst: number };
   onRateLimiterWait?: (w: RateLimiterWait) => void;
+  /** Sent as User-Agent, so the API server's audit log and metrics can tell this client apart. */
+  userAgent?: string;
 }
 
 export class KubeRest {
@@ -85,6 +87,7 @@ export class KubeRest {
   private readonly onRequest: ((r: RequestObservation) => void) | undefined;
   private readonly limiter: TokenBucket | undefined;
   private readonly onRateLimiterWait: ((w: RateLimiterWait) => void) | undefined;
+  private readonly userAgent: string | undefined;
 
   constructor(kubeConfig: KubeConfig, opts: KubeRestOptions = {}) {
     this.kubeConfig = kubeConfig;
@@ -95,6 +98,7 @@ export class KubeRest {
     this.onRequest = opts.onRequest;
     this.limiter = opts.rateLimit ? new TokenBucket(opts.rateLimit) : undefined;
     this.onRateLimiterWait = opts.onRateLimiterWait;
+    this.userAgent = opts.userAgent;
   }
 
   /** The QPS and burst in effect, undefined when requests are not limited. */
@@ -159,6 +163,7 @@ export class KubeRest {
           timeout: this.timeoutMs,
           headers: {
             ...this.headers,
+            ...(this.userAgent ? { "user-agent": this.userAgent } : {}),
             accept: "application/json",
             ...(payload ? { "content-type": contentType, "content-length": String(payload.length) } : {}),
           },
