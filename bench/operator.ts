@@ -8,8 +8,9 @@
 //   - the operator's resident memory after all are Ready (and its peak),
 //   - p50/p99 of create → Ready for single applies while the N exist,
 //   - the operator's own API requests (counted at the API test server by User-Agent: count,
-//     writes, peak requests/s over any 1 s window) while the N are created and during one full
-//     resync of all of them once Ready, with the client-side QPS/burst in effect.
+//     writes, peak requests/s over any 1 s window; its few watch connections, opened through
+//     client-node, are not in it) while the N are created and during one full resync of all of
+//     them once Ready, with the client-side QPS/burst in effect.
 // The operator's resync period is BENCH_RESYNC_SECONDS (default 30, the operator's own default).
 // Baseline measured in the same run: creating the same number of consumers directly with
 // nats.js (the floor the operator's JetStream work cannot beat).
