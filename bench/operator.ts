@@ -1,6 +1,6 @@
 // npm run bench:operator [-- --subscriptions N --streams S --singles K]
 //
-// Creates N EventSubscriptions (default 1,000, over 10 EventStreams) at once against the
+// Creates N EventSubscriptions (default 1,000, over 10 EventStreams, or one per 500) at once against the
 // Kubernetes API test server and one nats-server, with the operator running as its own
 // process (so its memory can be measured), and measures:
 //   - seconds until every subscription is Ready (Ready=True seen through a watch),
@@ -36,7 +36,9 @@ function arg(name: string, env: string, fallback: number): number {
   return v;
 }
 const N = arg("subscriptions", "BENCH_SUBSCRIPTIONS", 1000);
-const S = arg("streams", "BENCH_STREAMS", 10);
+// nats-server (2.15) refuses a stream's 1001st consumer unless the stream sets max_consumers,
+// which an EventStream does not: at least one stream per 500 subscriptions.
+const S = arg("streams", "BENCH_STREAMS", Math.max(10, Math.ceil(N / 500)));
 const SINGLES = arg("singles", "BENCH_SINGLES", 50);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const progress = (msg: string) => process.stderr.write(`[bench:operator] ${msg}\n`);
@@ -112,19 +114,19 @@ async function main(): Promise<void> {
   // Baseline: the same number of consumers created directly, 32 requests in flight.
   const nc = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: "baseline", subjects: ["baseline.>"] });
+  for (let s = 0; s < S; s++) await jsm.streams.add({ name: `baseline${s}`, subjects: [`baseline${s}.>`] });
   const t0 = performance.now();
   let next = 0;
   await Promise.all(
     Array.from({ length: 32 }, async () => {
       while (next < N) {
         const i = next++;
-        await jsm.consumers.add("baseline", { durable_name: `c${i}`, ack_policy: "explicit", filter_subject: `baseline.t${i}` });
+        await jsm.consumers.add(`baseline${i % S}`, { durable_name: `c${i}`, ack_policy: "explicit", filter_subject: `baseline${i % S}.t${i}` });
       }
     }),
   );
   const baselineSeconds = (performance.now() - t0) / 1000;
-  await jsm.streams.delete("baseline");
+  for (let s = 0; s < S; s++) await jsm.streams.delete(`baseline${s}`);
   await nc.close();
   progress(`baseline: ${N} consumers created directly in ${baselineSeconds.toFixed(2)} s`);
 
