@@ -32,6 +32,11 @@ export interface OperatorConfig {
   subjectPolicy: SubjectPolicy;
   /** Namespaces whose resources this operator serves; empty: every namespace. */
   watchNamespaces: string[];
+  /**
+   * Client-side rate limit of requests to the Kubernetes API server (client-go's QPS and Burst):
+   * a token bucket of `burst` tokens refilled at `qps` per second; every request takes one.
+   */
+  kubeApi: { qps: number; burst: number };
   /** The standard OTEL_* variables: a span per reconcile when an OTLP endpoint is set. */
   tracing: TracingConfig;
 }
@@ -58,6 +63,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   if (raw === undefined || raw === "") return fallback;
   const v = Number(raw);
   if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(`${name}="${raw}": expected an integer from ${min} to ${max}`);
+  return v;
+}
+
+function positive(env: Env, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0 || v > max) throw new ConfigError(`${name}="${raw}": expected a number of requests per second > 0 and ≤ ${max}`);
   return v;
 }
 
@@ -180,6 +193,21 @@ export function parseConfig(env: Env = process.env): OperatorConfig {
     natsMonitoringEndpoint: optional(env, "NATS_MONITORING_ENDPOINT"),
     subjectPolicy: subjectPolicy(env),
     watchNamespaces: watchNamespaces(env),
+    kubeApi: kubeApiRateLimit(env),
     tracing,
   };
+}
+
+/**
+ * KUBE_API_QPS and KUBE_API_BURST. controller-runtime's defaults (20/30) would take 25 minutes
+ * to create 10,000 subscriptions (three requests each: finalizer, Event, status); these are
+ * sized so 10,000 are Ready within half a minute (docs/operator.md, "Scale").
+ */
+export const KUBE_API_DEFAULTS = { qps: 1000, burst: 2000 } as const;
+
+function kubeApiRateLimit(env: Env): { qps: number; burst: number } {
+  const qps = positive(env, "KUBE_API_QPS", KUBE_API_DEFAULTS.qps, 100_000);
+  // Only QPS given: a burst of two seconds' worth, as the defaults have.
+  const burst = integer(env, "KUBE_API_BURST", env.KUBE_API_QPS ? Math.max(1, Math.ceil(2 * qps)) : KUBE_API_DEFAULTS.burst, 1, 1_000_000);
+  return { qps, burst };
 }

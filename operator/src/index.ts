@@ -50,7 +50,12 @@ export interface StartOptions {
 export async function startOperator(config: OperatorConfig, opts: StartOptions = {}): Promise<OperatorHandle> {
   const log = opts.logger ?? createLogger(config.logLevel);
   const metrics = new OperatorMetrics({ processMetrics: opts.processMetrics ?? false, leaseName: config.leaderElection.name });
-  const rest = KubeRest.fromFile(config.kubeconfigPath, { onRequest: (r) => metrics.restRequest(r) });
+  const rest = KubeRest.fromFile(config.kubeconfigPath, {
+    onRequest: (r) => metrics.restRequest(r),
+    rateLimit: config.kubeApi,
+    onRateLimiterWait: (w) => metrics.rateLimiterWait(w),
+    userAgent: "jetmesh-operator",
+  });
   const events = new KubeEventRecorder(rest, log);
 
   let controller: Controller | undefined;

@@ -69,6 +69,7 @@ export class OperatorMetrics {
   readonly leaderStatus: Gauge<"name">;
   readonly restRequests: Counter<"code" | "method" | "host">;
   readonly restDuration: Histogram<"verb" | "host">;
+  readonly restRateLimiterDuration: Histogram<"verb" | "host">;
   readonly natsConnected: Gauge;
 
   readonly streamMessages: Gauge<"namespace" | "stream">;
@@ -163,6 +164,13 @@ export class OperatorMetrics {
     this.restDuration = new Histogram({
       name: "rest_client_request_duration_seconds",
       help: "Request latency in seconds. Broken down by verb, and host.",
+      labelNames: ["verb", "host"],
+      buckets: REST_BUCKETS,
+      registers,
+    });
+    this.restRateLimiterDuration = new Histogram({
+      name: "rest_client_rate_limiter_duration_seconds",
+      help: "Client side rate limiter latency in seconds. Broken down by verb, and host.",
       labelNames: ["verb", "host"],
       buckets: REST_BUCKETS,
       registers,
@@ -270,6 +278,11 @@ export class OperatorMetrics {
   restRequest(r: RestRequest): void {
     this.restRequests.inc({ code: r.status === undefined ? "<error>" : String(r.status), method: r.method, host: r.host });
     this.restDuration.observe({ verb: r.method, host: r.host }, r.seconds);
+  }
+
+  /** A request (or a watch opening: verb GET) waited this long for a token, 0 included, as client-go observes. */
+  rateLimiterWait(w: { verb: string; host: string; seconds: number }): void {
+    this.restRateLimiterDuration.observe({ verb: w.verb, host: w.host }, w.seconds);
   }
 
   setStream(namespace: string, stream: string, messages: number, bytes: number): void {

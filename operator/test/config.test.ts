@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../src/config.ts";
+import { KUBE_API_DEFAULTS, parseConfig } from "../src/config.ts";
 
 describe("operator configuration", () => {
   it("has working defaults", () => {
@@ -48,12 +48,25 @@ describe("operator configuration", () => {
     [{ ALLOWED_SUBJECTS: '{"legacy":["orders. x"]}' }, /"orders. x" is not a valid subject/],
     [{ ALLOWED_SUBJECTS: '{"*":["_INBOX.>"]}' }, /ALLOWED_SUBJECTS\["\*"\]: "_INBOX.>" is a reply subject.*cannot be allowed/],
     [{ WATCH_NAMESPACES: "shop,Team_B" }, /WATCH_NAMESPACES: "Team_B" is not a namespace name/],
+    [{ KUBE_API_QPS: "0" }, /KUBE_API_QPS="0": expected a number of requests per second > 0/],
+    [{ KUBE_API_QPS: "fast" }, /KUBE_API_QPS="fast"/],
+    [{ KUBE_API_QPS: "-5" }, /KUBE_API_QPS="-5"/],
+    [{ KUBE_API_BURST: "0" }, /KUBE_API_BURST="0": expected an integer from 1 to 1000000/],
+    [{ KUBE_API_BURST: "2.5" }, /KUBE_API_BURST="2.5"/],
   ])("refuses %j", (env, message) => expect(() => parseConfig(env)).toThrow(message));
 
   it("watches every namespace unless WATCH_NAMESPACES lists some (namespaced mode)", () => {
     expect(parseConfig({}).watchNamespaces).toEqual([]);
     expect(parseConfig({ WATCH_NAMESPACES: "" }).watchNamespaces).toEqual([]);
     expect(parseConfig({ WATCH_NAMESPACES: " shop, payments ,shop" }).watchNamespaces).toEqual(["shop", "payments"]);
+  });
+
+  it("limits requests to the API server as client-go's QPS and burst do", () => {
+    expect(parseConfig({}).kubeApi).toEqual(KUBE_API_DEFAULTS);
+    expect(parseConfig({ KUBE_API_QPS: "20", KUBE_API_BURST: "30" }).kubeApi).toEqual({ qps: 20, burst: 30 });
+    // QPS alone: a burst of two seconds' worth.
+    expect(parseConfig({ KUBE_API_QPS: "0.5" }).kubeApi).toEqual({ qps: 0.5, burst: 1 });
+    expect(parseConfig({ KUBE_API_QPS: "50" }).kubeApi).toEqual({ qps: 50, burst: 100 });
   });
 
   it("names a bad NATS_URL without its password", () => {

@@ -90,6 +90,7 @@ export class Informer<T extends KubeObject> {
     while (!this.stopped) {
       try {
         if (this.resourceVersion === undefined) await this.relist();
+        await this.rest.throttle("GET");
         const began = Date.now();
         const ended = await this.watchOnce();
         // A server that closes watches at once must not turn this loop into a busy spin.

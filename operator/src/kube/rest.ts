@@ -4,6 +4,7 @@
 import http from "node:http";
 import https from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
+import { TokenBucket } from "./ratelimit.ts";
 
 export interface ResourceRef {
   group: string; // "" for the core API
@@ -56,9 +57,23 @@ export interface RequestObservation {
   seconds: number;
 }
 
+/** How long one request waited for the client-side rate limiter (client-go's rate_limiter_duration). */
+export interface RateLimiterWait {
+  /** HTTP method; a watch is a GET, as in client-go. */
+  verb: string;
+  /** host:port of the API server. */
+  host: string;
+  seconds: number;
+}
+
 export interface KubeRestOptions {
   timeoutMs?: number;
   onRequest?: (r: RequestObservation) => void;
+  /** client-go's QPS and Burst: every request (and every watch when it opens) takes a token. Unset: no limit. */
+  rateLimit?: { qps: number; burst: number };
+  onRateLimiterWait?: (w: RateLimiterWait) => void;
+  /** Sent as User-Agent, so the API server's audit log and metrics can tell this client apart. */
+  userAgent?: string;
 }
 
 export class KubeRest {
@@ -70,6 +85,9 @@ export class KubeRest {
   private authAt = 0;
   private readonly timeoutMs: number;
   private readonly onRequest: ((r: RequestObservation) => void) | undefined;
+  private readonly limiter: TokenBucket | undefined;
+  private readonly onRateLimiterWait: ((w: RateLimiterWait) => void) | undefined;
+  private readonly userAgent: string | undefined;
 
   constructor(kubeConfig: KubeConfig, opts: KubeRestOptions = {}) {
     this.kubeConfig = kubeConfig;
@@ -78,6 +96,24 @@ export class KubeRest {
     this.server = new URL(cluster.server);
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.onRequest = opts.onRequest;
+    this.limiter = opts.rateLimit ? new TokenBucket(opts.rateLimit) : undefined;
+    this.onRateLimiterWait = opts.onRateLimiterWait;
+    this.userAgent = opts.userAgent;
+  }
+
+  /** The QPS and burst in effect, undefined when requests are not limited. */
+  get rateLimit(): { qps: number; burst: number } | undefined {
+    return this.limiter ? { qps: this.limiter.qps, burst: this.limiter.burst } : undefined;
+  }
+
+  /**
+   * Waits for the rate limiter's go-ahead. Every request calls it; so does the informer before it
+   * opens a watch (a watch counts once, when it opens, as in client-go).
+   */
+  async throttle(verb: string): Promise<void> {
+    if (!this.limiter) return;
+    const seconds = await this.limiter.take();
+    this.onRateLimiterWait?.({ verb, host: this.server.host, seconds });
   }
 
   static fromFile(path: string | undefined, opts: KubeRestOptions = {}): KubeRest {
@@ -103,6 +139,7 @@ export class KubeRest {
   }
 
   async request<T = unknown>(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
+    await this.throttle(method);
     const started = performance.now();
     let status: number | undefined;
     try {
@@ -126,6 +163,7 @@ export class KubeRest {
           timeout: this.timeoutMs,
           headers: {
             ...this.headers,
+            ...(this.userAgent ? { "user-agent": this.userAgent } : {}),
             accept: "application/json",
             ...(payload ? { "content-type": contentType, "content-length": String(payload.length) } : {}),
           },

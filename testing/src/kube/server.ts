@@ -51,7 +51,7 @@ export interface KubeApiServerOptions {
   /** Interval of BOOKMARK events for watches that allow them (default 1000 ms). */
   bookmarkIntervalMs?: number;
   /** Called once per request after its status is known (standalone `--log`). */
-  onRequest?: (r: { method: string; path: string; code: number; ms: number }) => void;
+  onRequest?: (r: { method: string; path: string; code: number; ms: number; userAgent: string | undefined }) => void;
 }
 
 export interface KubeFaults {
@@ -268,7 +268,7 @@ class ApiServer implements KubeApiServer {
     const accept = String(req.headers.accept ?? "");
     let record: RecordedRequest | undefined;
     const started = Date.now();
-    const logged = (code: number) => this.onRequest?.({ method, path: req.url ?? path, code, ms: Date.now() - started });
+    const logged = (code: number) => this.onRequest?.({ method, path: req.url ?? path, code, ms: Date.now() - started, userAgent: req.headers["user-agent"] });
     const send = (code: number, body: unknown, headers: Record<string, string> = {}) => {
       logged(code);
       if (record) {
