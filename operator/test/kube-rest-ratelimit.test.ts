@@ -39,7 +39,13 @@ describe("Kubernetes API client rate limit", () => {
   it("counts a watch once, when it opens, next to the list before it", async () => {
     const waits: RateLimiterWait[] = [];
     const rest = KubeRest.fromFile(kube.kubeconfigPath, { rateLimit: { qps: 100, burst: 10 }, onRateLimiterWait: (w) => waits.push(w) });
-    const informer = new Informer<KubeObject>(rest, NAMESPACES, () => undefined, { stallTimeoutMs: 60_000, watchTimeoutSeconds: 300 }, pino({ level: "silent" }));
+    const informer = new Informer<KubeObject>(
+      rest,
+      NAMESPACES,
+      () => undefined,
+      { stallTimeoutMs: 60_000, watchTimeoutSeconds: 300 },
+      pino({ level: "silent" }),
+    );
     try {
       informer.start();
       await informer.synced;

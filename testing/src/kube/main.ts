@@ -35,7 +35,12 @@ const server = await startKubeApiServer({
   ...(args.kubeconfig ? { kubeconfigPath: resolve(args.kubeconfig) } : {}),
   ...(history ? { historyLimit: history } : {}),
   // One JSON line per request on stderr (stdout carries only the address line).
-  ...(args.log ? { onRequest: (r: { method: string; path: string; code: number; ms: number; userAgent: string | undefined }) => process.stderr.write(`${JSON.stringify(r)}\n`) } : {}),
+  ...(args.log
+    ? {
+        onRequest: (r: { method: string; path: string; code: number; ms: number; userAgent: string | undefined }) =>
+          process.stderr.write(`${JSON.stringify(r)}\n`),
+      }
+    : {}),
 });
 process.stdout.write(`${JSON.stringify({ url: server.url, kubeconfig: server.kubeconfigPath })}\n`);
 
