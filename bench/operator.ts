@@ -36,8 +36,8 @@ function arg(name: string, env: string, fallback: number): number {
   return v;
 }
 const N = arg("subscriptions", "BENCH_SUBSCRIPTIONS", 1000);
-// nats-server (2.15) refuses a stream's 1001st consumer unless the stream sets max_consumers,
-// which an EventStream does not: at least one stream per 500 subscriptions.
+// nats-server (2.15) refuses a stream's 1001st consumer unless the stream sets max_consumers
+// (EventStream spec.maxConsumers, left unset here): at least one stream per 500 subscriptions.
 const S = arg("streams", "BENCH_STREAMS", Math.max(10, Math.ceil(N / 500)));
 const SINGLES = arg("singles", "BENCH_SINGLES", 50);
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

@@ -86,6 +86,7 @@ describe("EventStream spec", () => {
         maxMsgSize: -1,
         discard: "old",
         duplicateWindowNs: 120e9,
+        maxConsumers: -1,
         deletionPolicy: "Retain",
       },
     });
@@ -103,6 +104,8 @@ describe("EventStream spec", () => {
     [{ subjects: ["a"], maxAge: "99999999999h" }, /spec.maxAge: duration "99999999999h" is too long/],
     [{ subjects: ["a"], duplicateWindow: "99999999999h" }, /spec.duplicateWindow: duration "99999999999h" is too long/],
     [{ subjects: ["a"], maxMsgSize: "4Gi" }, /spec.maxMsgSize \(4Gi\): at most 2147483647 bytes/],
+    [{ subjects: ["a"], maxConsumers: 0 }, /spec.maxConsumers \(0\): must be an integer from 1 to 1000000/],
+    [{ subjects: ["a"], maxConsumers: 2.5 }, /spec.maxConsumers \(2.5\): must be an integer/],
     // Reserved subjects: replies, JetStream/KV/system subjects, wildcard first tokens.
     [{ subjects: ["_INBOX.>"] }, /"_INBOX.>" is a reply subject/],
     [{ subjects: ["$JS.ACK.>"] }, /"\$JS.ACK.>" is a system subject/],

@@ -15,6 +15,7 @@ const stream: ResolvedStream = {
   maxMsgSize: -1,
   discard: "old",
   duplicateWindowNs: 120e9,
+  maxConsumers: -1,
   deletionPolicy: "Retain",
 };
 
@@ -68,8 +69,18 @@ describe("stream config", () => {
     ["subjects added", { subjects: ["shop.>", "x"] }, ["subjects"], []],
     ["retention", { retention: "workqueue" }, [], ["retention"]],
     ["storage and maxBytes", { storage: "memory", max_bytes: 5 }, ["maxBytes"], ["storage"]],
+    // maxConsumers unset: the server's own default (1,000 since 2.15) is not drift.
+    ["the server's default max_consumers", { max_consumers: 1000 }, [], []],
   ])("%s", (_name, change, updatable, immutable) => {
     expect(diffStreamConfig(desiredStreamConfig("shop_events", stream), { ...actual, ...change })).toEqual({ updatable, immutable });
+  });
+
+  it("sets max_consumers only when the spec does, and repairs it then", () => {
+    const limited = desiredStreamConfig("shop_events", { ...stream, maxConsumers: 5000 });
+    expect(limited.max_consumers).toBe(5000);
+    expect("max_consumers" in desiredStreamConfig("shop_events", stream)).toBe(false);
+    expect(diffStreamConfig(limited, { ...actual, max_consumers: 5000 })).toEqual({ updatable: [], immutable: [] });
+    expect(diffStreamConfig(limited, { ...actual, max_consumers: 1000 })).toEqual({ updatable: ["maxConsumers"], immutable: [] });
   });
 });
 

@@ -16,6 +16,8 @@ export interface ResolvedStream {
   maxMsgSize: number; // -1 = server limit
   discard: Discard;
   duplicateWindowNs: number;
+  /** -1 = not set: the server's default applies at creation, and the server's value is left alone after. */
+  maxConsumers: number;
   deletionPolicy: DeletionPolicy;
 }
 
@@ -96,8 +98,12 @@ export function resolveStreamSpec(spec: EventStreamSpec): Resolved<ResolvedStrea
     maxMsgSize: spec.maxMsgSize ? field(problems, "maxMsgSize", () => parseSizeBytes(spec.maxMsgSize as string), -1) : -1,
     discard: spec.discard ?? STREAM_DEFAULTS.discard,
     duplicateWindowNs: field(problems, "duplicateWindow", () => parseDurationNs(spec.duplicateWindow ?? STREAM_DEFAULTS.duplicateWindow), 120e9),
+    maxConsumers: spec.maxConsumers ?? -1,
     deletionPolicy: spec.deletionPolicy ?? STREAM_DEFAULTS.deletionPolicy,
   };
+  if (spec.maxConsumers !== undefined && (!Number.isInteger(spec.maxConsumers) || spec.maxConsumers < 1 || spec.maxConsumers > 1_000_000)) {
+    problems.push(`spec.maxConsumers (${String(spec.maxConsumers)}): must be an integer from 1 to 1000000`);
+  }
   if (value.maxMsgSize > 2 ** 31 - 1) problems.push(`spec.maxMsgSize (${spec.maxMsgSize}): at most 2147483647 bytes (JetStream's limit, just under 2Gi)`);
   if (value.replicas < 1 || value.replicas > 5 || !Number.isInteger(value.replicas)) {
     problems.push("spec.replicas: must be an integer from 1 to 5");

@@ -45,6 +45,8 @@ export interface EventStreamSpec {
   maxMsgSize?: string;
   discard?: Discard;
   duplicateWindow?: string;
+  /** Most consumers (EventSubscriptions) on the stream; unset = the server's default (1,000 since nats-server 2.15). */
+  maxConsumers?: number;
   deletionPolicy?: DeletionPolicy;
 }
 

@@ -12,7 +12,7 @@ import { resolveSubscriptionSpec, type ResolvedSubscription } from "../api/spec.
 import { subjectCovers, subjectsOverlap } from "../api/subjects.ts";
 import { confinementProblem } from "../api/tenancy.ts";
 import type { Condition, DeliveryFailures, EventSubscription, EventSubscriptionStatus } from "../api/types.ts";
-import { JetStreamRefused, NatsUnavailable, STREAM_NOT_FOUND, type ConsumerState, type JetStreamAdmin } from "../jetstream/admin.ts";
+import { JetStreamRefused, MAX_CONSUMERS_REACHED, NatsUnavailable, STREAM_NOT_FOUND, type ConsumerState, type JetStreamAdmin } from "../jetstream/admin.ts";
 import type { CircuitReport, DeliveryFailureReport } from "@jetmesh/mesh/consumer-contract";
 import { desiredConsumerConfig, diffConsumerConfig } from "../jetstream/consumer-config.ts";
 import { EVENTSUBSCRIPTIONS, type ReconcileContext } from "./context.ts";
@@ -182,6 +182,15 @@ export class EventSubscriptionReconciler {
           throw new RetryAfterError("StreamNotReady", `stream ${stream} does not exist in JetStream yet (its EventStream is not Ready)`, 2_000, {
             condition: "StreamReady",
           });
+        }
+        if (err instanceof JetStreamRefused && err.code === MAX_CONSUMERS_REACHED) {
+          // Fixed by an edit of the EventStream, not of this object: looked at again, not parked.
+          throw new RetryAfterError(
+            "StreamConsumerLimit",
+            `stream ${stream} already holds its maximum number of consumers (${err.message}): raise spec.maxConsumers of EventStream ${obj.metadata.namespace}/${spec.stream} (nats-server's default is 1,000 per stream since 2.15); the consumer is created as soon as there is room`,
+            STREAM_WAIT_MS,
+            { condition: "ConsumerReady" },
+          );
         }
         throw err;
       }

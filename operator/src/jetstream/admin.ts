@@ -81,6 +81,8 @@ export class NatsUnavailable extends Error {
 export const STREAM_NOT_FOUND = 10059;
 /** JSStreamSubjectOverlapErr: the subjects overlap with an existing stream's. */
 export const SUBJECTS_OVERLAP = 10065;
+/** JSMaximumConsumersLimitErr: the stream holds its max_consumers (nats-server 2.15's default is 1,000). */
+export const MAX_CONSUMERS_REACHED = 10026;
 const NO_MESSAGE_FOUND = 10037;
 const CONSUMER_NOT_FOUND = 10014;
 /** How long one listing of a report bucket's keys serves every subscription's reconcile. */

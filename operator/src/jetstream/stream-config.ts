@@ -15,6 +15,8 @@ export interface DesiredStreamConfig {
   max_msg_size: number;
   discard: string;
   duplicate_window: number;
+  /** Only when the spec sets maxConsumers (otherwise the server's default, 1,000 since 2.15). */
+  max_consumers?: number;
 }
 
 export function desiredStreamConfig(name: string, s: ResolvedStream): DesiredStreamConfig {
@@ -30,6 +32,7 @@ export function desiredStreamConfig(name: string, s: ResolvedStream): DesiredStr
     max_msg_size: s.maxMsgSize,
     discard: s.discard,
     duplicate_window: s.duplicateWindowNs,
+    ...(s.maxConsumers > 0 ? { max_consumers: s.maxConsumers } : {}),
   };
 }
 
@@ -50,6 +53,7 @@ const SPEC_FIELD: Record<keyof Omit<DesiredStreamConfig, "name">, string> = {
   max_msg_size: "maxMsgSize",
   discard: "discard",
   duplicate_window: "duplicateWindow",
+  max_consumers: "maxConsumers",
 };
 
 export interface ConfigDiff {
@@ -78,6 +82,8 @@ function same(a: unknown, b: unknown): boolean {
 export function diffStreamConfig(desired: DesiredStreamConfig, actual: Record<string, unknown>): ConfigDiff {
   const diff: ConfigDiff = { updatable: [], immutable: [] };
   for (const k of Object.keys(SPEC_FIELD) as (keyof typeof SPEC_FIELD)[]) {
+    // An optional field the spec leaves unset is the server's to choose.
+    if (desired[k] === undefined) continue;
     if (same(desired[k], actual[k])) continue;
     const specField = SPEC_FIELD[k];
     if (k in IMMUTABLE_STREAM_FIELDS) diff.immutable.push(specField);
