@@ -280,7 +280,7 @@ export function checkSchema(s: Json, path: string): StatusCause[] {
         out.push({
           reason: "FieldValueInvalid",
           field: `${path}.x-kubernetes-validations[${i}].${key}`,
-          message: `Invalid value: ${str(r[key])}: compilation failed: ERROR: ${why} (the JetMesh Kubernetes test server supports only a CEL subset, see docs/testing.md)`,
+          message: `Invalid value: ${str(r[key])}: compilation failed: ERROR: ${why} (the JetMesh Kubernetes test server evaluates standard CEL without Kubernetes' own CEL libraries, see docs/testing.md)`,
         });
       }
     }
