@@ -1,9 +1,10 @@
-// Certificates and keys of a test control plane, made with the openssl CLI: a CA, the
+// Certificates and keys of a test control plane, made with the openssl CLI (the issuing is
+// security/certs.ts's, shared with the NATS TLS tests): a CA, the
 // apiserver's serving certificate (127.0.0.1, localhost and the `kubernetes` Service names), an
 // admin client certificate in the `system:masters` group, and the service-account signing key.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { issueCertificate, openssl, selfSignedCa } from "../security/certs.ts";
 
 export interface ControlPlanePki {
   caFile: string;
@@ -15,42 +16,19 @@ export interface ControlPlanePki {
   serviceAccountPublicKey: string;
 }
 
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-
 export function makeControlPlanePki(parent: string): ControlPlanePki {
   const dir = join(parent, "pki");
   mkdirSync(dir, { recursive: true });
-  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  openssl(["req", "-x509", ...EC, "-days", "2", "-subj", "/CN=jetmesh-test-ca", "-keyout", "ca.key", "-out", "ca.pem"]);
-  const issue = (name: string, subject: string, ext: string) => {
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(["req", ...EC, "-subj", subject, "-keyout", `${name}.key`, "-out", `${name}.csr`]);
-    openssl([
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-      "-out",
-      `${name}.pem`,
-    ]);
-  };
-  issue(
+  selfSignedCa(dir, "ca", "/CN=jetmesh-test-ca");
+  issueCertificate(
+    dir,
     "apiserver",
-    "/CN=kube-apiserver",
     "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+    "/CN=kube-apiserver",
   );
-  issue("admin", "/O=system:masters/CN=jetmesh-admin", "extendedKeyUsage=clientAuth\n");
-  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key"]);
-  openssl(["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
+  issueCertificate(dir, "admin", "extendedKeyUsage=clientAuth\n", "/O=system:masters/CN=jetmesh-admin");
+  openssl(dir, ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key"]);
+  openssl(dir, ["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
   return {
     caFile: join(dir, "ca.pem"),
     serverCert: join(dir, "apiserver.pem"),

@@ -16,46 +16,25 @@ export interface TestPki {
   otherCaFile(): string;
 }
 
-function openssl(dir: string, args: string[]): void {
+const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+export function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
 }
 
-function selfSignedCa(dir: string, name: string): void {
-  openssl(dir, [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${name}`,
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.pem`,
-  ]);
+/** `<name>.pem` / `<name>.key` in `dir`: a self-signed CA (subject CN=<name> unless given). */
+export function selfSignedCa(dir: string, name: string, subject = `/CN=${name}`): void {
+  openssl(dir, ["req", "-x509", ...EC_KEY, "-days", "2", "-subj", subject, "-keyout", `${name}.key`, "-out", `${name}.pem`]);
 }
 
-function issue(dir: string, name: string, ext: string): void {
+/**
+ * `<name>.pem` / `<name>.key` in `dir`: a certificate signed by `ca.pem` in the same directory,
+ * for `subject` (CN=<name> unless given), with the extensions `ext` (openssl extfile lines:
+ * subjectAltName, extendedKeyUsage).
+ */
+export function issueCertificate(dir: string, name: string, ext: string, subject = `/CN=${name}`): void {
   writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(dir, [
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-subj",
-    `/CN=${name}`,
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-  ]);
+  openssl(dir, ["req", ...EC_KEY, "-subj", subject, "-keyout", `${name}.key`, "-out", `${name}.csr`]);
   openssl(dir, [
     "x509",
     "-req",
@@ -78,14 +57,14 @@ function issue(dir: string, name: string, ext: string): void {
 export function makeTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), "jetmesh-pki-"));
   selfSignedCa(dir, "ca");
-  issue(dir, "server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  issueCertificate(dir, "server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
   return {
     dir,
     caFile: join(dir, "ca.pem"),
     serverCert: join(dir, "server.pem"),
     serverKey: join(dir, "server.key"),
     client(name) {
-      issue(dir, name, "extendedKeyUsage=clientAuth\n");
+      issueCertificate(dir, name, "extendedKeyUsage=clientAuth\n");
       return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
     },
     otherCaFile() {
