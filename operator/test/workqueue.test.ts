@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { waitFor } from "@jetmesh/testing";
 import { backoffDelay, WorkQueue, type Outcome } from "../src/controller/workqueue.ts";
+import { pino } from "pino";
 import { OperatorMetrics } from "../src/metrics.ts";
+import { Controller } from "../src/controller/manager.ts";
+import { splitKey } from "../src/api/names.ts";
+import type { EventStream, EventSubscription } from "../src/api/types.ts";
 
 // Delays are the queue's own timers: the tests that measure them run on vitest's fake clock.
 afterEach(() => void vi.useRealTimers());
@@ -47,6 +51,30 @@ describe("WorkQueue", () => {
     await q.idle();
     expect(runs.sort()).toEqual(["a", "a", "b"]);
     expect(concurrentSameKey).toBe(0);
+    await q.stop();
+  });
+
+  it("takes changed keys before a resync's low-priority keys; a low key added normally moves up and runs once", async () => {
+    const runs: string[] = [];
+    const q = new WorkQueue({
+      concurrency: 1,
+      baseDelayMs: 1,
+      maxDelayMs: 10,
+      process: async (key): Promise<Outcome> => {
+        runs.push(key);
+        return { kind: "ok" };
+      },
+    });
+    // Paused: everything is queued first, as a resync fills the queue while workers are busy.
+    for (const k of ["r1", "r2", "r3", "r4"]) q.add(k, "low");
+    q.add("new");
+    q.add("r3"); // changed by a user while its resync entry waits
+    q.add("r1", "low"); // a second resync does not duplicate it
+    expect(q.depth).toBe(5);
+    q.resume();
+    await q.idle();
+    expect(runs).toEqual(["new", "r3", "r1", "r2", "r4"]);
+    expect(q.depth).toBe(0);
     await q.stop();
   });
 
@@ -164,5 +192,45 @@ describe("WorkQueue metrics (client-go's workqueue meanings)", () => {
     await q.idle();
     expect(await counts()).toEqual({ adds: 4, depth: 0, retries: 1, taken: 4 });
     await q.stop();
+  });
+});
+
+describe("Controller priorities", () => {
+  const sub = (name: string, ready: boolean) =>
+    ({
+      metadata: { namespace: "ns", name, generation: 1 },
+      spec: { stream: "events" },
+      status: { conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+    }) as unknown as EventSubscription;
+  const stream = { metadata: { namespace: "ns", name: "events", generation: 1 }, spec: {} } as unknown as EventStream;
+
+  it("a resync (and the stream reconcile it causes) queues Ready subscriptions behind a user's new one; waiting ones go first", async () => {
+    const subs = [sub("r0", true), sub("r1", true), sub("r2", true), sub("r3", true), sub("waiting", false)];
+    const list = <T>(xs: T[]) => ({ list: () => xs, get: () => undefined });
+    const runs: string[] = [];
+    let streamRuns = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const c = new Controller(
+      { workers: 1, resyncMs: 3_600_000, metrics: new OperatorMetrics(), log: pino({ level: "silent" }) },
+      { reconcile: async () => (streamRuns++, {}) },
+      {
+        reconcile: async (key) => {
+          runs.push(splitKey(key).name);
+          if (runs.length === 1) await gate; // the first resync key holds the only worker
+          return {};
+        },
+      },
+    );
+    c.setCaches(list([stream]), list(subs));
+    c.start(); // enqueues everything at low priority, as every resync does
+    await waitFor("the stream reconciled", () => streamRuns === 1);
+    c.onSubscriptionChange("added", sub("new", false), undefined);
+    release();
+    await c.subscriptionQueue.idle();
+    // r0 was being reconciled when the stream's reconcile asked its dependents to look again:
+    // once more afterwards, still at low priority.
+    expect(runs).toEqual(["r0", "waiting", "new", "r1", "r2", "r3", "r0"]);
+    await c.stop();
   });
 });

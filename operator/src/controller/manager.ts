@@ -14,7 +14,7 @@ import type { ControllerName, OperatorMetrics, ReconcileResultLabel } from "../m
 import type { Cache } from "./context.ts";
 import { isRefusedStream } from "./eventstream.ts";
 import { RetryAfterError, TerminalError, type ReconcileResult } from "./result.ts";
-import { WorkQueue, type Outcome } from "./workqueue.ts";
+import { WorkQueue, type Outcome, type Priority } from "./workqueue.ts";
 
 export interface Reconciler {
   reconcile(key: string): Promise<ReconcileResult>;
@@ -120,9 +120,11 @@ export class Controller {
   /** A stream reconciled: subscriptions waiting for it should look again now, not after their timer. */
   private afterStream(key: string, outcome: Outcome): void {
     if (outcome.kind !== "ok") return;
-    // All of them, not only those waiting: a stream that was recreated lost its consumers.
+    // All of them, not only those waiting: a stream that was recreated lost its consumers. Those
+    // not Ready first; Ready ones at low priority, because every resync reconciles every stream,
+    // and at normal priority their thousands of subscriptions would queue ahead of a user's change.
     const { namespace, name } = splitKey(key);
-    this.enqueueDependents(namespace, name);
+    this.enqueueDependents(namespace, name, (s) => (s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? "low" : "normal"));
   }
 
   onStreamChange(type: ChangeType, obj: EventStream, old: EventStream | undefined): void {
@@ -150,18 +152,18 @@ export class Controller {
   }
 
   /** Subscriptions that use this stream (as their stream or dead-letter stream). */
-  enqueueDependents(namespace: string, stream: string): void {
+  enqueueDependents(namespace: string, stream: string, priority: (s: EventSubscription) => Priority = () => "normal"): void {
     for (const s of this.subscriptions?.list() ?? []) {
       if (s.metadata.namespace !== namespace) continue;
       if (s.spec?.stream !== stream && s.spec?.deadLetter?.stream !== stream) continue;
-      this.subscriptionQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
+      this.subscriptionQueue.add(objectKey(s.metadata.namespace, s.metadata.name), priority(s));
     }
   }
 
-  /** Every known object, e.g. after NATS came back or on the resync timer. */
+  /** Every known object, e.g. after NATS came back or on the resync timer: at low priority, so changes go first. */
   enqueueAll(): void {
-    for (const s of this.streams?.list() ?? []) this.streamQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
-    for (const s of this.subscriptions?.list() ?? []) this.subscriptionQueue.add(objectKey(s.metadata.namespace, s.metadata.name));
+    for (const s of this.streams?.list() ?? []) this.streamQueue.add(objectKey(s.metadata.namespace, s.metadata.name), "low");
+    for (const s of this.subscriptions?.list() ?? []) this.subscriptionQueue.add(objectKey(s.metadata.namespace, s.metadata.name), "low");
   }
 
   /** Starts processing (on becoming leader). Idempotent. */
