@@ -1,10 +1,10 @@
 // The shop stack for the saga bench: one nats-server, the streams and consumers, and the
 // four services — as child processes (default: the load generator does not share their
 // CPU) or in the bench's own process (for comparison).
-import { readFileSync } from "node:fs";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { freePort, startNats, waitFor, type NatsCluster } from "@jetmesh/testing";
+import { procCpuMs, procSyscalls } from "./proc.ts";
 import { runService, type ServiceDefinition } from "@jetmesh/mesh";
 import { SHOP_SERVICES, SHOP_STREAM, SUBSCRIPTIONS, serviceEnv, type ShopService } from "@jetmesh/shop";
 import { provisionShop, spawnService } from "@jetmesh/shop-tools";
@@ -25,6 +25,12 @@ export interface StackOptions {
 export interface Stack {
   /** CPU time (ms, user + system) used so far by nats-server and each service process. */
   cpuMs(): Record<string, number>;
+  /** The same, system (kernel) time only. */
+  sysMs(): Record<string, number>;
+  /** Read and write system calls so far (socket and file I/O), per process. */
+  syscalls(): Record<string, number>;
+  /** nats-server's message and JetStream API counters so far (from its monitoring endpoint). */
+  serverCounters(): Promise<{ in_msgs: number; out_msgs: number; in_bytes: number; out_bytes: number; js_api: number }>;
   natsUrl: string;
   orderUrl: string;
   nats: NatsCluster;
@@ -86,6 +92,23 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       out.bench = procCpuMs(process.pid);
       return out;
     },
+    syscalls() {
+      const out: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(pids)) if (pid !== undefined) out[name] = procSyscalls(pid);
+      return out;
+    },
+    sysMs() {
+      const out: Record<string, number> = {};
+      for (const [name, pid] of Object.entries(pids)) if (pid !== undefined) out[name] = procCpuMs(pid, "system");
+      out.bench = procCpuMs(process.pid, "system");
+      return out;
+    },
+    async serverCounters() {
+      const base = nats.node(0).monitorUrl;
+      const varz = (await (await fetch(`${base}/varz`)).json()) as { in_msgs: number; out_msgs: number; in_bytes: number; out_bytes: number };
+      const jsz = (await (await fetch(`${base}/jsz`)).json()) as { api?: { total?: number } };
+      return { in_msgs: varz.in_msgs, out_msgs: varz.out_msgs, in_bytes: varz.in_bytes, out_bytes: varz.out_bytes, js_api: jsz.api?.total ?? 0 };
+    },
     natsUrl: nats.url,
     orderUrl,
     nats,
@@ -108,16 +131,4 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await nats.destroy();
     },
   };
-}
-
-/** utime + stime of a process from /proc (Linux), in ms; 0 when unavailable. */
-function procCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return 0;
-  }
 }
