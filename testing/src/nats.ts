@@ -161,6 +161,18 @@ export class NatsCluster {
    * Starts `size` nodes (1 = standalone JetStream server; 3 = a JetStream cluster).
    */
   static async start(size = 1, opts: NatsNodeOptions = {}): Promise<NatsCluster> {
+    // A port that was free when picked may be taken before the server binds it (another test's
+    // server or client): start again on fresh ports, a bounded number of times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.startOnce(size, opts);
+      } catch (err) {
+        if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(size: number, opts: NatsNodeOptions): Promise<NatsCluster> {
     const binary = opts.binary ?? natsServerBinary();
     const baseDir = mkdtempSync(join(tmpdir(), "jetmesh-nats-"));
     const ports: { port: number; monitorPort: number; clusterPort: number }[] = [];
