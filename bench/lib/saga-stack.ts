@@ -84,25 +84,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       if (name === "order") orderUrl = h.url;
     }
   }
+  // One reading per process: nats-server, each service, and the bench itself (in-process
+  // services share it).
+  const perProcess = (read: (pid: number) => number): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) if (pid !== undefined) out[name] = read(pid);
+    out.bench = read(process.pid);
+    return out;
+  };
   return {
-    cpuMs() {
-      const out: Record<string, number> = {};
-      for (const [name, pid] of Object.entries(pids)) if (pid !== undefined) out[name] = procCpuMs(pid);
-      // In-process services share the bench's own process.
-      out.bench = procCpuMs(process.pid);
-      return out;
-    },
-    syscalls() {
-      const out: Record<string, number> = {};
-      for (const [name, pid] of Object.entries(pids)) if (pid !== undefined) out[name] = procSyscalls(pid);
-      return out;
-    },
-    sysMs() {
-      const out: Record<string, number> = {};
-      for (const [name, pid] of Object.entries(pids)) if (pid !== undefined) out[name] = procCpuMs(pid, "system");
-      out.bench = procCpuMs(process.pid, "system");
-      return out;
-    },
+    cpuMs: () => perProcess((pid) => procCpuMs(pid)),
+    sysMs: () => perProcess((pid) => procCpuMs(pid, "system")),
+    syscalls: () => perProcess(procSyscalls),
     async serverCounters() {
       const base = nats.node(0).monitorUrl;
       const varz = (await (await fetch(`${base}/varz`)).json()) as { in_msgs: number; out_msgs: number; in_bytes: number; out_bytes: number };

@@ -6,6 +6,7 @@
 // a TerminalError is an error that is also counted as terminal and not retried).
 import type { Logger } from "pino";
 import { SpanStatusCode, type Tracer } from "@jetmesh/mesh/tracing";
+import { getCondition } from "../api/conditions.ts";
 import { objectKey, splitKey } from "../api/names.ts";
 import type { EventStream, EventSubscription } from "../api/types.ts";
 import type { ChangeType } from "../kube/informer.ts";
@@ -124,7 +125,7 @@ export class Controller {
     // not Ready first; Ready ones at low priority, because every resync reconciles every stream,
     // and at normal priority their thousands of subscriptions would queue ahead of a user's change.
     const { namespace, name } = splitKey(key);
-    this.enqueueDependents(namespace, name, (s) => (s.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? "low" : "normal"));
+    this.enqueueDependents(namespace, name, (s) => (getCondition(s.status?.conditions, "Ready")?.status === "True" ? "low" : "normal"));
   }
 
   onStreamChange(type: ChangeType, obj: EventStream, old: EventStream | undefined): void {

@@ -31,8 +31,8 @@ export function connectionOptions(s: NatsSettings): ConnectionOptions {
     timeout: 3000,
     pingInterval: 10_000,
     maxPingOut: 2,
-    // nats.js otherwise builds an Error (a stack trace) per request for debug output: ~2-5 % of
-    // the operator's CPU while 10,000 subscriptions are created (docs/performance.md).
+    // nats.js otherwise builds two Errors (stack traces) per request for debug output: about 6 %
+    // of the operator's busy CPU while 10,000 subscriptions are created (docs/performance.md).
     noAsyncTraces: true,
   };
   if (s.user) {
